@@ -1,0 +1,26 @@
+// gemm.h — CPU single-precision GEMM with a fused epilogue (BLIS-shaped; see gemm.cpp).
+//
+//   C[M,N] = beta*C + op(A)·op(B) (+ bias[N] broadcast over rows), then act(C) elementwise
+//   op(A) is A[M,K] (lda = row stride) or, with trans_a, A^T where A is stored [K,M]
+//   op(B) is B[K,N] (ldb)             or, with trans_b, B^T where B is stored [N,K]
+// Row-major throughout. The activation is applied after bias and after the beta term.
+#pragma once
+#include "common/common.h"
+
+namespace fusednet::cpu {
+
+void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
+           bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta = 0.f,
+           Act act = Act::None);
+
+// Contiguous convenience overload (lda/ldb/ldc implied by the shapes).
+inline void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
+                  bool trans_a = false, bool trans_b = false, float beta = 0.f, Act act = Act::None) {
+  sgemm(C, A, B, bias, M, N, K, trans_a, trans_b, trans_a ? M : K, trans_b ? K : N, N, beta, act);
+}
+
+// Triple-loop reference (double accumulation) used by tests to check the fast path.
+void sgemm_ref(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
+               bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta, Act act);
+
+}  // namespace fusednet::cpu

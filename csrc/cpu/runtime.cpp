@@ -1,0 +1,74 @@
+// runtime.cpp — thread count, FTZ/DAZ, CPU feature detection and aligned host memory.
+// Kept tiny and dependency-free: every other CPU file includes runtime.h.
+#include "cpu/runtime.h"
+
+#include <omp.h>
+#include <xmmintrin.h>
+#include <pmmintrin.h>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace fusednet::cpu {
+
+static std::atomic<int> g_threads{0};
+
+int num_threads() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  if (n <= 0) {
+    n = omp_get_max_threads();
+    if (n < 1) n = 1;
+    g_threads.store(n, std::memory_order_relaxed);
+  }
+  return n;
+}
+
+void set_num_threads(int n) {
+  if (n < 1) throw ValueError("set_num_threads: n must be >= 1, got " + std::to_string(n));
+  g_threads.store(n, std::memory_order_relaxed);
+}
+
+void set_ftz() {
+  _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+  _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+}
+
+static int detect_isa() {
+  __builtin_cpu_init();
+  int level = 0;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = 1;
+  if (level == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+    level = 2;
+  if (const char* cap = std::getenv("FUSEDNET_ISA")) {
+    int want = level;
+    if (!std::strcmp(cap, "portable")) want = 0;
+    else if (!std::strcmp(cap, "avx2")) want = 1;
+    else if (!std::strcmp(cap, "avx512")) want = 2;
+    if (want < level) level = want;
+  }
+  return level;
+}
+
+int isa_level() {
+  static const int level = detect_isa();
+  return level;
+}
+
+const char* isa_name() {
+  static const char* names[] = {"portable", "avx2", "avx512"};
+  return names[isa_level()];
+}
+
+void* aligned_malloc(size_t nbytes) {
+  size_t n = (nbytes + 63) / 64 * 64;
+  if (n == 0) n = 64;
+  void* p = std::aligned_alloc(64, n);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void aligned_free(void* p) { std::free(p); }
+
+}  // namespace fusednet::cpu

@@ -1,0 +1,24 @@
+// runtime.h — CPU thread count and floating-point environment for every kernel.
+#pragma once
+#include "common/common.h"
+
+namespace fusednet::cpu {
+
+// Threads used by OpenMP regions in kernels (default: omp_get_max_threads() at import).
+int num_threads();
+void set_num_threads(int n);
+
+// Flush-to-zero + denormals-are-zero for the calling thread. Every parallel region calls it on
+// entry: denormal operands are ~100x slower on x86 and appear in late training (tiny gradients).
+void set_ftz();
+
+// CPU feature level detected once by CPUID: 0 portable, 1 AVX2+FMA, 2 AVX-512 (F/VL/BW/DQ).
+// FUSEDNET_ISA=portable|avx2|avx512 in the environment caps it (tests use that to cover all paths).
+int isa_level();
+const char* isa_name();
+
+// 64-byte aligned host allocation (free with aligned_free); throws std::bad_alloc.
+void* aligned_malloc(size_t nbytes);
+void aligned_free(void* p);
+
+}  // namespace fusednet::cpu

@@ -1,0 +1,26 @@
+"""fusednet: deep learning whose hot loops are hand-written C++/CUDA kernels, Keras-shaped API."""
+from . import _C
+from ._C import Array, from_dlpack, set_num_threads, get_num_threads
+
+__version__ = "0.1.0"
+
+
+def asarray(obj, dtype=None, device=None, copy=None):
+    """Convert `obj` to a :class:`fusednet.Array`.
+
+    A C-contiguous NumPy array of float32/int32/int64 is wrapped without copying (the Array
+    shares its memory). Other inputs are converted with a copy: floating dtypes become float32,
+    integer and bool dtypes int64 (int32 stays int32). Objects speaking DLPack (PyTorch, JAX,
+    CuPy) are imported without copying when contiguous.
+
+    Args:
+        obj: NumPy array, Array, DLPack-capable tensor, or nested sequence.
+        dtype: 'float32', 'int32', 'int64' (or the NumPy equivalents); None keeps the above rules.
+        device: 'cpu', 'cuda' or 'cuda:N'; None keeps the input's device (CPU for NumPy input).
+        copy: True always copies; False raises if a copy would be needed; None copies only if needed.
+    """
+    return _C.asarray(obj, dtype=dtype, device=device, copy=copy)
+
+
+from . import cuda  # noqa: E402
+from . import ops  # noqa: E402
