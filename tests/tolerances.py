@@ -1,0 +1,40 @@
+"""The one tolerance table for every test. Import TOL and use TOL[key]; never inline a tolerance.
+
+Values are (rtol, atol) for np.testing.assert_allclose against a float64 NumPy reference (or
+PyTorch CPU), unless a comment says otherwise. float32 kernels accumulate K products; the GEMM
+entry is scaled by sqrt(K) inside the tests that use it (see gemm_tol).
+"""
+import math
+
+TOL = {
+    # float32 kernel vs float64 reference, elementwise maths (exp/log/tanh/erf)
+    "pointwise": (1e-5, 1e-6),
+    # transcendental-heavy pointwise (gelu erf, mish, softplus) — libm vs vectorised approximations
+    "pointwise_approx": (2e-5, 2e-6),
+    # reductions over up to ~1e5 elements in float32
+    "reduce": (1e-5, 1e-5),
+    # GEMM base tolerance per sqrt(K) (relative to the magnitude of |A|·|B|)
+    "gemm": (2e-6, 2e-6),
+    # losses and their gradients
+    "loss": (1e-5, 1e-6),
+    # optimizer trajectories vs float64 Keras formulas over 100 steps (relative)
+    "optimizer": (1e-5, 1e-7),
+    # conv / pooling / normalisation vs float64 reference
+    "conv": (1e-4, 1e-5),
+    "norm": (1e-4, 1e-5),
+    # cross-check against PyTorch CPU float32
+    "torch": (1e-4, 1e-5),
+    # float64 central finite differences vs analytic gradients (relative to max |grad|)
+    "gradcheck": (1e-4, 1e-6),
+    # finite-difference step for float64 gradient checks
+    "fd_eps": 1e-6,
+    # CUDA op vs its CPU twin
+    "cuda_vs_cpu": (1e-4, 1e-5),
+}
+
+
+def gemm_tol(K):
+    """(rtol, atol) for a float32 GEMM with inner dimension K against a float64 reference."""
+    r, a = TOL["gemm"]
+    s = math.sqrt(max(K, 1))
+    return r * s * 8, a * s * 8
