@@ -180,6 +180,8 @@ void pack_b(float* __restrict Bp, const float* __restrict B, i64 ldb, bool tb, i
           std::memset(dst + k * NR + cols, 0, sizeof(float) * (NR - cols));
         }
       }
+    } else if (cols == 32 && NR == 32 && isa_level() >= 2) {  // B stored [N,K], AVX-512 path
+      pack_bt32_avx512(dst, B + (j0 + jr) * ldb + p0, ldb, kc);
     } else {    // B stored [N,K]: a transpose, blocked 32 k at a time so the block stays in L1
       const float* src = B + (j0 + jr) * ldb + p0;
       for (i64 k0 = 0; k0 < kc; k0 += 32) {
