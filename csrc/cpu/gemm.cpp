@@ -147,6 +147,8 @@ void pack_a(float* __restrict Ap, const float* __restrict A, i64 lda, bool ta, i
       const float* src = A + p0 * lda + i0 + ir;
       for (i64 k = 0; k < kc; ++k)
         for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[k * lda + r];
+    } else if (MR == 12 && isa_level() >= 2) {  // A stored [M,K], AVX-512 register transposes
+      pack_a12_avx512(dst, A + (i0 + ir) * lda + p0, lda, rows, kc);
     } else {   // A stored [M,K]: a transpose; 16-deep k chunks keep the stores within L1 lines
       const float* src = A + (i0 + ir) * lda + p0;
       i64 k0 = 0;
