@@ -18,7 +18,7 @@ import time
 _ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 _ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
 _ap.add_argument("--threads", type=int, default=2)
-_ap.add_argument("--repeats", type=int, default=None, help="rounds per shape (default 7, quick 3)")
+_ap.add_argument("--repeats", type=int, default=None, help="rounds per shape (default 5, quick 3)")
 _ap.add_argument("--pause", type=float, default=0.05, help="seconds of idle before each round")
 _ap.add_argument("--target", type=float, default=0.1, help="seconds of work per timed round")
 ARGS = _ap.parse_args()
@@ -78,7 +78,7 @@ def bench_shape(M, N, K, ta, tb, repeats, rng):
     fns = make(M, N, K, ta, tb, rng)
     flops = 2.0 * M * N * K
     # calls per round: ~ARGS.target seconds at ~100 GFLOP/s
-    n = max(3, int(ARGS.target * 1e11 / flops))
+    n = max(1, int(ARGS.target * 1e11 / flops))
     times = {k: [] for k in fns}
     for f in fns.values():
         f()
@@ -94,7 +94,7 @@ def bench_shape(M, N, K, ta, tb, repeats, rng):
 
 
 def main():
-    repeats = ARGS.repeats or (3 if ARGS.quick else 7)
+    repeats = ARGS.repeats or (3 if ARGS.quick else 5)
     fn.set_num_threads(ARGS.threads)
     rng = np.random.default_rng(0)
     peak = max(_C._fma_peak_gflops(ARGS.threads, 0.3) for _ in range(3))

@@ -34,8 +34,9 @@ constexpr int kMaxMR = 12;
 constexpr int kMaxNR = 32;
 
 // Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join costs
-// a few microseconds, which is the whole run time of a (32×32)·(32×32) product.
-constexpr int64_t kSerialMacs = 64 * 1024;
+// a few microseconds (far more when the machine is oversubscribed and the join barrier waits
+// for a descheduled thread), which is the whole run time of e.g. a (128×128)·(128×10) product.
+constexpr int64_t kSerialMacs = 256 * 1024;
 // And each additional thread must get at least this much work to be worth waking.
 constexpr int64_t kMacsPerThread = 48 * 1024;
 
