@@ -74,18 +74,12 @@ def _check_batch_size(bs, what):
 
 
 def _callback_module():
-    try:
-        from . import callbacks as _cb  # branch pydata
-    except ImportError:  # TEMPORARY until pydata merges
-        from . import _standins as _cb
+    from . import callbacks as _cb
     return _cb
 
 
 def _metrics_module():
-    try:
-        from . import metrics as _m  # branch pydata
-    except ImportError:  # TEMPORARY until pydata merges
-        from . import _standins as _m
+    from . import metrics as _m
     return _m
 
 
@@ -393,13 +387,18 @@ class Model(Layer):
 
     def save_weights(self, filepath, overwrite=True):
         """Save all weights (atomic write; delegates to :mod:`fusednet.io`)."""
+        import os
         from . import io as _io
-        return _io.save_weights(self, filepath, overwrite=overwrite)
+        self._require_built("save_weights")
+        if not overwrite and os.path.exists(filepath):
+            raise ValueError(f"save_weights: {filepath!r} exists and overwrite=False")
+        return _io.save_model_weights(self, filepath)
 
     def load_weights(self, filepath):
         """Load weights saved by :meth:`save_weights` (shape-checked)."""
         from . import io as _io
-        return _io.load_weights(self, filepath)
+        self._require_built("load_weights")
+        return _io.load_model_weights(self, filepath)
 
     # ------------------------------------------------------------------ summary
     def summary(self, line_length=None, print_fn=None):
