@@ -194,3 +194,14 @@ def test_fnet_roundtrip_and_corruption(tmp_path):
         fio.read_fnet(bad)
     with pytest.raises(ValueError, match="cannot rebuild"):
         fio.load_model(p)
+
+
+def test_model_first_signatures_used_by_model_methods(tmp_path):
+    m = FakeModel([(2, 3)], ["k"])
+    p = tmp_path / "w.safetensors"
+    fio.save_weights(m, p)  # Model.save_weights(path) delegates like this
+    with pytest.raises(FileExistsError):
+        fio.save_weights(m, p, overwrite=False)
+    m2 = FakeModel([(2, 3)], ["k"], seed=3)
+    fio.load_weights(m2, p)
+    np.testing.assert_array_equal(m.get_weights()[0], m2.get_weights()[0])

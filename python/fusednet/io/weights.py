@@ -93,19 +93,31 @@ def dumps(weights, metadata=None):
     return struct.pack("<Q", len(hjson)) + hjson + b"".join(blobs)
 
 
-def save_weights(path, weights, metadata=None):
+def _is_model(obj):
+    return hasattr(obj, "get_weights") and hasattr(obj, "set_weights")
+
+
+def save_weights(path, weights, metadata=None, overwrite=True):
     """Write named arrays to ``path`` as a safetensors file, atomically.
+
+    Also accepts ``save_weights(model, path, overwrite=True)`` (what ``Model.save_weights``
+    calls): then it is :func:`save_model_weights`.
 
     Args:
         path: destination file (conventionally ``*.safetensors``); parent directories are created.
         weights: dict ``{name: array}``, list of ``(name, array)`` pairs, or a list of arrays.
         metadata: optional ``{str: str}``.
+        overwrite: if False and ``path`` exists, raise ``FileExistsError``.
 
     Example:
         >>> save_weights("w.safetensors", {"dense/kernel": np.ones((2, 3), np.float32)})
         >>> load_weights("w.safetensors")["dense/kernel"].shape
         (2, 3)
     """
+    if _is_model(path):
+        return save_model_weights(path, weights, overwrite=overwrite)
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"save_weights: {os.fspath(path)} exists and overwrite=False")
     buf = dumps(weights, metadata)
     with atomic_write(path) as f:
         f.write(buf)
@@ -187,6 +199,9 @@ def loads(buf, source="<bytes>", return_metadata=False):
 def load_weights(path, return_metadata=False):
     """Read a safetensors file written by :func:`save_weights` (or by the ``safetensors`` package).
 
+    Also accepts ``load_weights(model, path)`` (what ``Model.load_weights`` calls): then it is
+    :func:`load_model_weights`.
+
     Args:
         path: file to read.
         return_metadata: also return the ``__metadata__`` dict.
@@ -201,6 +216,8 @@ def load_weights(path, return_metadata=False):
     Example:
         >>> weights = load_weights("model.weights.safetensors")
     """
+    if _is_model(path):
+        return load_model_weights(path, return_metadata)
     with open(path, "rb") as f:
         buf = f.read()
     return loads(buf, source=os.fspath(path), return_metadata=return_metadata)
@@ -229,7 +246,7 @@ def model_weight_names(model, count=None):
     return names
 
 
-def save_model_weights(model, path):
+def save_model_weights(model, path, overwrite=True):
     """Save ``model.get_weights()`` to ``path`` (safetensors, atomic), named by
     :func:`model_weight_names`. ``Model.save_weights`` delegates here.
 
@@ -243,7 +260,8 @@ def save_model_weights(model, path):
     arrays = [np.asarray(w) for w in model.get_weights()]
     names = model_weight_names(model, len(arrays))
     from .. import __version__
-    save_weights(path, list(zip(names, arrays)), metadata={"format": "fusednet", "version": __version__})
+    save_weights(path, list(zip(names, arrays)), metadata={"format": "fusednet", "version": __version__},
+                 overwrite=overwrite)
 
 
 def _assign(model, loaded, source):
