@@ -28,9 +28,3 @@ def rng():
 
 requires_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
 
-
-# Until every kernel branch is merged, fill missing _C names with NumPy stand-ins (tests only).
-sys.path.insert(0, os.path.dirname(__file__))
-import _kernel_ref  # noqa: E402
-
-_KERNEL_STANDINS = _kernel_ref.install()

@@ -105,7 +105,7 @@ def _to_array(data, dtype=None):
             raise TypeError(f"Tensor: cannot convert data of dtype {arr.dtype} (shape {arr.shape})")
     if arr.dtype.kind == "c":
         raise TypeError(f"Tensor: complex data is not supported (shape {arr.shape})")
-    return _C.asarray(np.ascontiguousarray(arr), dtype=dtype)
+    return _C.asarray(np.asarray(arr, order="C"), dtype=dtype)
 
 
 class Tensor:
