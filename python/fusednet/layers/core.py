@@ -157,19 +157,21 @@ class Dense(Layer):
     # ---------------------------------------------------------------- compiled step
     def _fast_forward(self, x, training, strip=False):
         b = self.bias.data if self.bias is not None else None
+        W = self.kernel.data
         self._x = x
+        self._W = W
         if strip:
-            y = _C.matmul(x, self.kernel.data, bias=b, activation="none")
+            y = _C.matmul(x, W, bias=b, activation="none")
             self._mode = 0
             self._y = y
             return y
         ep = self._ep
         if ep is not None:
-            y = _C.matmul(x, self.kernel.data, bias=b, activation=ep)
+            y = _C.matmul(x, W, bias=b, activation=ep)
             self._mode = 1
             self._y = y
             return y
-        z = _C.matmul(x, self.kernel.data, bias=b, activation="none")
+        z = _C.matmul(x, W, bias=b, activation="none")
         kind = self._kind
         if kind == "softmax":
             y = _C.softmax_forward(z)
@@ -199,7 +201,7 @@ class Dense(Layer):
                 Y = self._z
             else:
                 Y = self._y
-        dx, dw, db = _C.dense_backward(dy, self._x, self.kernel.data, Y, ep, need_dx, self.bias is not None)
+        dx, dw, db = _C.dense_backward(dy, self._x, self._W, Y, ep, need_dx, self.use_bias)
         if self._trainable:
             if self._regularized:
                 if self.kernel_regularizer is not None:
