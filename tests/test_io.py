@@ -215,8 +215,7 @@ def test_fnet_with_real_sequential(tmp_path):
     m = fusednet.Sequential([Input(shape=(4,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
     p = tmp_path / "m.fnet"
     fio.save_model(m, p)
-    assert list(fio.read_fnet(p)[1]) == ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"] or \
-        len(fio.read_fnet(p)[1]) == 4
+    assert len(fio.read_fnet(p)[1]) == 4
     m2 = fio.load_model(p)
     x = np.random.default_rng(0).random((5, 4)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(m.predict(x, verbose=0)), np.asarray(m2.predict(x, verbose=0)))
