@@ -233,3 +233,69 @@ def test_progbar_verbose1_dynamic_eta():
     silent = io.StringIO()
     Progbar(5, verbose=0, file=silent).update(5, [("loss", 1.0)])
     assert silent.getvalue() == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# integration with the real training loop (branch python)
+
+import fusednet  # noqa: E402
+import fusednet.metrics  # noqa: E402
+
+requires_api = pytest.mark.skipif(not hasattr(fusednet, "Sequential"), reason="fusednet.Sequential not available")
+
+
+def _tiny_model(seed=0):
+    from fusednet.layers import Dense, Input
+    fusednet.random.set_random_seed(seed)
+    m = fusednet.Sequential([Input(shape=(4,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy", fusednet.metrics.F1Score(average="macro")])
+    return m
+
+
+def _blobs(n=96):
+    rng = np.random.default_rng(0)
+    y = np.arange(n) % 3
+    x = (rng.standard_normal((n, 4)) + 2.0 * np.eye(3, 4)[y]).astype(np.float32)
+    return x, y
+
+
+@requires_api
+def test_fit_with_real_model(tmp_path, capsys):
+    x, y = _blobs()
+    m = _tiny_model()
+    ckpt = tmp_path / "best.weights.safetensors"
+    seen = []
+    hist = m.fit(x, y, epochs=4, batch_size=16, validation_split=0.25, verbose=2, callbacks=[
+        C.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True),
+        C.ModelCheckpoint(str(ckpt), monitor="val_accuracy", save_best_only=True, save_weights_only=True),
+        C.CSVLogger(str(tmp_path / "log.csv")),
+        C.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(logs["loss"])),
+    ])
+    assert m.history is hist and set(hist.history) >= {"loss", "accuracy", "f1_score", "val_loss", "val_accuracy"}
+    assert len(seen) == 5 * len(hist.epoch)  # 72 training samples / 16
+    out = capsys.readouterr().out
+    assert "Epoch 1/4" in out and "5/5 - " in out and "val_accuracy:" in out
+    assert ckpt.exists() and (tmp_path / "log.csv").read_text().startswith("epoch,")
+    m2 = _tiny_model(seed=1)
+    m2.load_weights(str(ckpt))
+    assert len(fio.load_weights(ckpt)) == len(m2.get_weights()) == 4
+    res = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert 0.0 <= res["accuracy"] <= 1.0
+
+
+@requires_api
+def test_model_save_weights_roundtrip_and_terminate(tmp_path):
+    x, y = _blobs()
+    m = _tiny_model()
+    m.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    p = tmp_path / "w.safetensors"
+    m.save_weights(str(p))
+    m2 = _tiny_model(seed=5)
+    m2.load_weights(str(p))
+    for a, b in zip(m.get_weights(), m2.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(m.predict(x, verbose=0), m2.predict(x, verbose=0))
+    h = m.fit(x, y, epochs=5, verbose=0, callbacks=[C.LearningRateScheduler(lambda e, lr: 1e-3 * (e + 1)),
+                                                   C.LambdaCallback(on_epoch_end=lambda e, l: setattr(
+                                                       m, "stop_training", e == 1))])
+    assert h.epoch == [0, 1] and h.history["learning_rate"] == pytest.approx([1e-3, 2e-3])

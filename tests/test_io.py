@@ -205,3 +205,17 @@ def test_model_first_signatures_used_by_model_methods(tmp_path):
     m2 = FakeModel([(2, 3)], ["k"], seed=3)
     fio.load_weights(m2, p)
     np.testing.assert_array_equal(m.get_weights()[0], m2.get_weights()[0])
+
+
+def test_fnet_with_real_sequential(tmp_path):
+    import fusednet
+    if not hasattr(fusednet, "Sequential"):
+        pytest.skip("fusednet.Sequential not available")
+    from fusednet.layers import Dense, Input
+    m = fusednet.Sequential([Input(shape=(4,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
+    p = tmp_path / "m.fnet"
+    fio.save_model(m, p)
+    assert len(fio.read_fnet(p)[1]) == 4
+    m2 = fio.load_model(p)
+    x = np.random.default_rng(0).random((5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(m.predict(x, verbose=0)), np.asarray(m2.predict(x, verbose=0)))

@@ -6,8 +6,8 @@
 // the tail of each tensor is a short block), (2) runs ONE OpenMP region over that list with a
 // static schedule — one fork/join per step instead of per tensor — and only when the step is
 // large enough to amortise it (kParallelMin), and (3) updates each block with a branch-free,
-// restrict-qualified loop compiled for AVX-512, AVX2 and baseline x86-64 (target_clones picks one
-// at load time; no -march=native). Updates are elementwise, so neither the block size nor the
+// restrict-qualified loop compiled for AVX-512, AVX2 and baseline x86-64 (picked at run time by
+// isa_level(); no -march=native). Updates are elementwise, so neither the block size nor the
 // thread split can change a result. Reductions (norms) use per-block double partial sums with a
 // fixed 8-way association, combined in block order: bit-identical for any thread count.
 #include "cpu/optimizer.h"
@@ -20,10 +20,27 @@
 
 #include "cpu/runtime.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define FN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+// Each update loop is written once as an always-inline body and instantiated three times with
+// per-function target ISAs; the variant is chosen by runtime isa_level() (CPUID, capped by
+// FUSEDNET_ISA so tests can cover every path). No -march=native anywhere.
+#if defined(__GNUC__) && defined(__x86_64__)
+#define FN_BODY static inline __attribute__((always_inline))
+#define FN_ISA_VARIANTS(name, params, args)                                                    \
+  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void name##_avx512 params { \
+    name##_body args;                                                                          \
+  }                                                                                            \
+  __attribute__((target("avx2,fma"))) void name##_avx2 params { name##_body args; }            \
+  void name##_base params { name##_body args; }                                                \
+  void name params {                                                                           \
+    const int level = isa_level();                                                             \
+    if (level >= 2) name##_avx512 args;                                                        \
+    else if (level == 1) name##_avx2 args;                                                     \
+    else name##_base args;                                                                     \
+  }
 #else
-#define FN_CLONES
+#define FN_BODY static inline
+#define FN_ISA_VARIANTS(name, params, args) \
+  void name params { name##_body args; }
 #endif
 
 namespace fusednet::cpu {
@@ -76,7 +93,7 @@ void for_blocks(TensorList tl, F&& f) {
 }
 
 // ---------------------------------------------------------------- elementwise update loops
-FN_CLONES void adam_loop(float* __restrict p, float* __restrict m, float* __restrict v,
+FN_BODY void adam_loop_body(float* __restrict p, float* __restrict m, float* __restrict v,
                          const float* __restrict g, i64 n, float alpha, float c1, float c2,
                          float eps, float lrwd) {
   for (i64 i = 0; i < n; ++i) {
@@ -89,8 +106,11 @@ FN_CLONES void adam_loop(float* __restrict p, float* __restrict m, float* __rest
     p[i] = pi - (mi * alpha) / (std::sqrt(vi) + eps);
   }
 }
+FN_ISA_VARIANTS(adam_loop, (float* __restrict p, float* __restrict m, float* __restrict v,
+                         const float* __restrict g, i64 n, float alpha, float c1, float c2,
+                         float eps, float lrwd), (p, m, v, g, n, alpha, c1, c2, eps, lrwd))
 
-FN_CLONES void adam_amsgrad_loop(float* __restrict p, float* __restrict m, float* __restrict v,
+FN_BODY void adam_amsgrad_loop_body(float* __restrict p, float* __restrict m, float* __restrict v,
                                  float* __restrict vh, const float* __restrict g, i64 n,
                                  float alpha, float c1, float c2, float eps, float lrwd) {
   for (i64 i = 0; i < n; ++i) {
@@ -105,12 +125,16 @@ FN_CLONES void adam_amsgrad_loop(float* __restrict p, float* __restrict m, float
     p[i] = pi - (mi * alpha) / (std::sqrt(hi) + eps);
   }
 }
+FN_ISA_VARIANTS(adam_amsgrad_loop, (float* __restrict p, float* __restrict m, float* __restrict v,
+                                 float* __restrict vh, const float* __restrict g, i64 n,
+                                 float alpha, float c1, float c2, float eps, float lrwd), (p, m, v, vh, g, n, alpha, c1, c2, eps, lrwd))
 
-FN_CLONES void sgd_plain_loop(float* __restrict p, const float* __restrict g, i64 n, float lr, float lrwd) {
+FN_BODY void sgd_plain_loop_body(float* __restrict p, const float* __restrict g, i64 n, float lr, float lrwd) {
   for (i64 i = 0; i < n; ++i) p[i] = (p[i] - p[i] * lrwd) - g[i] * lr;
 }
+FN_ISA_VARIANTS(sgd_plain_loop, (float* __restrict p, const float* __restrict g, i64 n, float lr, float lrwd), (p, g, n, lr, lrwd))
 
-FN_CLONES void sgd_momentum_loop(float* __restrict p, float* __restrict m, const float* __restrict g,
+FN_BODY void sgd_momentum_loop_body(float* __restrict p, float* __restrict m, const float* __restrict g,
                                  i64 n, float lr, float mu, bool nesterov, float lrwd) {
   if (nesterov) {
     for (i64 i = 0; i < n; ++i) {
@@ -126,8 +150,10 @@ FN_CLONES void sgd_momentum_loop(float* __restrict p, float* __restrict m, const
     }
   }
 }
+FN_ISA_VARIANTS(sgd_momentum_loop, (float* __restrict p, float* __restrict m, const float* __restrict g,
+                                 i64 n, float lr, float mu, bool nesterov, float lrwd), (p, m, g, n, lr, mu, nesterov, lrwd))
 
-FN_CLONES void rmsprop_loop(float* __restrict p, float* __restrict v, float* __restrict mom,
+FN_BODY void rmsprop_loop_body(float* __restrict p, float* __restrict v, float* __restrict mom,
                             float* __restrict avg, const float* __restrict g, i64 n, float lr,
                             float rho, float mu, float eps, float lrwd) {
   const float c = 1.0f - rho;
@@ -154,8 +180,11 @@ FN_CLONES void rmsprop_loop(float* __restrict p, float* __restrict v, float* __r
     }
   }
 }
+FN_ISA_VARIANTS(rmsprop_loop, (float* __restrict p, float* __restrict v, float* __restrict mom,
+                            float* __restrict avg, const float* __restrict g, i64 n, float lr,
+                            float rho, float mu, float eps, float lrwd), (p, v, mom, avg, g, n, lr, rho, mu, eps, lrwd))
 
-FN_CLONES void adagrad_loop(float* __restrict p, float* __restrict acc, const float* __restrict g,
+FN_BODY void adagrad_loop_body(float* __restrict p, float* __restrict acc, const float* __restrict g,
                             i64 n, float lr, float eps, float lrwd) {
   for (i64 i = 0; i < n; ++i) {
     const float gi = g[i];
@@ -164,6 +193,8 @@ FN_CLONES void adagrad_loop(float* __restrict p, float* __restrict acc, const fl
     p[i] = (p[i] - p[i] * lrwd) - (lr * gi) / std::sqrt(a + eps);
   }
 }
+FN_ISA_VARIANTS(adagrad_loop, (float* __restrict p, float* __restrict acc, const float* __restrict g,
+                            i64 n, float lr, float eps, float lrwd), (p, acc, g, n, lr, eps, lrwd))
 
 // Σ x² in double with a fixed 8-way association (independent of ISA and threads).
 double sumsq(const float* x, i64 n) {
@@ -175,13 +206,15 @@ double sumsq(const float* x, i64 n) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-FN_CLONES void scale_loop(float* __restrict x, i64 n, float f) {
+FN_BODY void scale_loop_body(float* __restrict x, i64 n, float f) {
   for (i64 i = 0; i < n; ++i) x[i] *= f;
 }
+FN_ISA_VARIANTS(scale_loop, (float* __restrict x, i64 n, float f), (x, n, f))
 
-FN_CLONES void clip_loop(float* __restrict x, i64 n, float c) {
+FN_BODY void clip_loop_body(float* __restrict x, i64 n, float c) {
   for (i64 i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], -c), c);
 }
+FN_ISA_VARIANTS(clip_loop, (float* __restrict x, i64 n, float c), (x, n, c))
 
 // Per-block sums of squares, then per-tensor (and total) sums in block order.
 std::vector<double> block_sumsq(const float* const* arrays, TensorList tl, std::vector<Block>* out_blocks) {
