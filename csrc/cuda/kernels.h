@@ -1,0 +1,45 @@
+// kernels.h — host-side launchers of the CUDA op families (plain C++: includable without nvcc).
+//
+// Every launcher mirrors its CPU twin in csrc/cpu/<family>.h: same name, same raw-pointer
+// signature (outputs, inputs, sizes, parameters), so a binding's FN_DISPATCH just swaps the
+// namespace `cpu::` for `cuda::`. All pointers are device pointers on the current device; every
+// launcher enqueues on cuda::current_stream() and returns without synchronising (the Array copy
+// back to the host synchronises). Launchers validate sizes and throw ValueError; CUDA failures
+// throw std::runtime_error via FN_CUDA_CHECK.
+//
+// Only compiled when FUSEDNET_WITH_CUDA is defined.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "common/common.h"
+
+namespace fusednet::cuda {
+
+// ------------------------------------------------------------------ gemm (gemm.cu)
+// C[M,N] = act(beta*C + op(A)·op(B) + bias[N]); see csrc/cpu/gemm.h for the layout conventions.
+// beta == 0 never reads C (C may hold garbage/NaN). C must not overlap A, B or bias.
+void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
+           bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta = 0.f,
+           Act act = Act::None);
+inline void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
+                  bool trans_a = false, bool trans_b = false, float beta = 0.f, Act act = Act::None) {
+  sgemm(C, A, B, bias, M, N, K, trans_a, trans_b, trans_a ? M : K, trans_b ? K : N, N, beta, act);
+}
+
+// Matmul precision, torch-style: "highest" (default) = exact FP32 FFMA path; "high" = TF32 tensor
+// cores (mma.sync m16n8k8, 10-bit mantissa inputs, FP32 accumulation) on sm_80+; "medium" is
+// accepted as an alias of "high". Process-global; read on every sgemm call.
+void set_matmul_precision(const std::string& p);  // throws ValueError on an unknown name
+std::string get_matmul_precision();
+
+// Dense backward for Y = act(X·W + b), X [M,K], W [K,N], Y/dY [M,N]:
+//   dZ = dY * act'(Y)   (dZ_scratch [M,N]; unused and may be null when act == None: dZ = dY)
+//   dW = Xᵀ·dZ [K,N];  db = Σ_rows dZ [N] (may be null);  dX = dZ·Wᵀ [M,K] (may be null).
+// Deterministic: no atomics; db is a fixed-order two-level column reduction.
+void dense_backward(float* dX, float* dW, float* db, float* dZ_scratch, const float* dY,
+                    const float* X, const float* W, const float* Y, i64 M, i64 K, i64 N, Act act);
+// out[c] = Σ_r x[r, c] for x [rows, cols] (fixed summation order, no atomics).
+void column_sum(float* out, const float* x, i64 rows, i64 cols);
+
+}  // namespace fusednet::cuda
