@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/common.h"
+#include "cpu/loss.h"  // PointLoss
 
 namespace fusednet::cuda {
 
@@ -41,5 +42,32 @@ void dense_backward(float* dX, float* dW, float* db, float* dZ_scratch, const fl
                     const float* X, const float* W, const float* Y, i64 M, i64 K, i64 N, Act act);
 // out[c] = Σ_r x[r, c] for x [rows, cols] (fixed summation order, no atomics).
 void column_sum(float* out, const float* x, i64 rows, i64 cols);
+
+// ------------------------------------------------------------------ loss (loss.cu)
+// Same contracts as csrc/cpu/loss.h. Sparse labels must already be range-checked by the caller
+// (an out-of-range label yields NaN for that row, never an out-of-bounds read).
+void softmax_xent_sparse_i32(float* loss, float* dlogits, const float* logits, const int32_t* labels,
+                             i64 rows, i64 C, float label_smoothing, float grad_scale);
+void softmax_xent_sparse_i64(float* loss, float* dlogits, const float* logits, const int64_t* labels,
+                             i64 rows, i64 C, float label_smoothing, float grad_scale);
+void softmax_xent_dense(float* loss, float* dlogits, const float* logits, const float* targets,
+                        i64 rows, i64 C, float label_smoothing, float grad_scale);
+void categorical_xent_probs(float* loss, float* dprobs, const float* probs, const float* targets,
+                            i64 rows, i64 C, float label_smoothing, float grad_scale);
+void pointwise_loss(cpu::PointLoss kind, float* loss, float* dpred, const float* pred,
+                    const float* target, i64 rows, i64 C, float param, float grad_scale);
+
+// ------------------------------------------------------------------ random (random.cu)
+// Philox4x32-10 streams per csrc/common/philox.h: element i of (seed, offset) is bit-identical to
+// the CPU kernel's element i. n elements, contiguous float32 output.
+void random_uniform(float* out, i64 n, uint64_t seed, uint64_t offset, float low, float high);
+void random_normal(float* out, i64 n, uint64_t seed, uint64_t offset, float mean, float stddev);
+// |z| > 2 is redrawn from the stream (seed, offset + k), k = 1, 2, … (see random.cu).
+void random_truncated_normal(float* out, i64 n, uint64_t seed, uint64_t offset, float mean,
+                             float stddev);
+// mask[i] = (uniform01 >= rate) ? 1/(1-rate) : 0 (mask may be null); y = x*mask; y may alias x.
+void dropout_forward(float* y, float* mask, const float* x, i64 n, float rate, uint64_t seed,
+                     uint64_t offset);
+// permutation: computed on the host by the CPU kernel and copied (a shuffle is sequential).
 
 }  // namespace fusednet::cuda
