@@ -32,11 +32,12 @@ struct CallerFpEnv {
 template <class F>
 void for_rows(i64 rows, i64 C, F&& f) {
   const bool par = rows > 1 && rows * C >= kParallelMin && num_threads() > 1;
+  CallerFpEnv guard;  // FTZ/DAZ on both paths so results never depend on the thread count
+  set_ftz();
   if (!par) {
     for (i64 r = 0; r < rows; ++r) f(r);
     return;
   }
-  CallerFpEnv guard;
 #pragma omp parallel num_threads(num_threads())
   {
     set_ftz();
