@@ -343,7 +343,8 @@ __global__ void act_grad_kernel(float* __restrict__ dZ, const float* __restrict_
                                 const float* __restrict__ Y, int64_t n, int act) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    dZ[i] = dY[i] * act_grad_from_y(Y[i], act);
+    dZ[i] = act == 1 ? (Y[i] > 0.f ? dY[i] : 0.f)  // as the CPU: select, not dY*1 (inf/NaN dY)
+                     : dY[i] * act_grad_from_y(Y[i], act);
 }
 
 // out[c] = Σ_r x[r,c]. Block = 32 columns × 8 row lanes: lane ty sums rows ty, ty+8, … in order

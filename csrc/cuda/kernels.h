@@ -13,7 +13,9 @@
 #include <string>
 
 #include "common/common.h"
-#include "cpu/loss.h"  // PointLoss
+#include "cpu/activation.h"  // ActKind
+#include "cpu/loss.h"        // PointLoss
+#include "cpu/optimizer.h"   // TensorList
 
 namespace fusednet::cuda {
 
@@ -43,6 +45,17 @@ void dense_backward(float* dX, float* dW, float* db, float* dZ_scratch, const fl
 // out[c] = Σ_r x[r, c] for x [rows, cols] (fixed summation order, no atomics).
 void column_sum(float* out, const float* x, i64 rows, i64 cols);
 
+// ------------------------------------------------------------------ activation (activation.cu)
+// Same contracts as csrc/cpu/activation.h (y may alias x, dx may alias dy).
+using cpu::ActKind;
+void activation_forward(float* y, const float* x, i64 n, ActKind kind, float alpha);
+void activation_backward(float* dx, const float* dy, const float* x, const float* y, i64 n,
+                         ActKind kind, float alpha);
+void softmax_forward(float* y, const float* x, i64 rows, i64 cols);
+void log_softmax_forward(float* y, const float* x, i64 rows, i64 cols);
+void softmax_backward(float* dx, const float* dy, const float* y, i64 rows, i64 cols);
+void log_softmax_backward(float* dx, const float* dy, const float* y, i64 rows, i64 cols);
+
 // ------------------------------------------------------------------ loss (loss.cu)
 // Same contracts as csrc/cpu/loss.h. Sparse labels must already be range-checked by the caller
 // (an out-of-range label yields NaN for that row, never an out-of-bounds read).
@@ -56,6 +69,27 @@ void categorical_xent_probs(float* loss, float* dprobs, const float* probs, cons
                             i64 rows, i64 C, float label_smoothing, float grad_scale);
 void pointwise_loss(cpu::PointLoss kind, float* loss, float* dpred, const float* pred,
                     const float* target, i64 rows, i64 C, float param, float grad_scale);
+
+// ------------------------------------------------------------------ optimizer (optimizer.cu)
+// Same contracts as csrc/cpu/optimizer.h: the pointer arrays are HOST arrays holding DEVICE
+// pointers (one per tensor). One kernel launch per step for all tensors. global_norm /
+// tensor_norms synchronise (they return host values); clip_by_norm_ therefore does too.
+using cpu::TensorList;
+void adam_step(float* const* params, float* const* m, float* const* v, float* const* vhat,
+               const float* const* grads, TensorList tl, double lr, double beta1, double beta2,
+               double eps, i64 step, double weight_decay);
+void sgd_step(float* const* params, float* const* velocities, const float* const* grads,
+              TensorList tl, double lr, double momentum, bool nesterov, double weight_decay);
+void rmsprop_step(float* const* params, float* const* velocities, float* const* moms,
+                  float* const* avg_grads, const float* const* grads, TensorList tl, double lr,
+                  double rho, double momentum, double eps, double weight_decay);
+void adagrad_step(float* const* params, float* const* accumulators, const float* const* grads,
+                  TensorList tl, double lr, double eps, double weight_decay);
+double global_norm(const float* const* arrays, TensorList tl);
+void tensor_norms(double* norms, const float* const* arrays, TensorList tl);
+void scale_inplace(float* const* arrays, TensorList tl, double factor);
+void clip_by_value_inplace(float* const* arrays, TensorList tl, double clip);
+void clip_by_norm_inplace(float* const* arrays, TensorList tl, double max_norm);
 
 // ------------------------------------------------------------------ random (random.cu)
 // Philox4x32-10 streams per csrc/common/philox.h: element i of (seed, offset) is bit-identical to
