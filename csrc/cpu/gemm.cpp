@@ -147,6 +147,8 @@ void pack_a(float* __restrict Ap, const float* __restrict A, i64 lda, bool ta, i
       const float* src = A + p0 * lda + i0 + ir;
       for (i64 k = 0; k < kc; ++k)
         for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[k * lda + r];
+    } else if (MR == 12 && isa_level() >= 2) {  // A stored [M,K], AVX-512 register transposes
+      pack_a12_avx512(dst, A + (i0 + ir) * lda + p0, lda, rows, kc);
     } else {   // A stored [M,K]: a transpose; 16-deep k chunks keep the stores within L1 lines
       const float* src = A + (i0 + ir) * lda + p0;
       i64 k0 = 0;
@@ -180,6 +182,8 @@ void pack_b(float* __restrict Bp, const float* __restrict B, i64 ldb, bool tb, i
           std::memset(dst + k * NR + cols, 0, sizeof(float) * (NR - cols));
         }
       }
+    } else if (cols == 32 && NR == 32 && isa_level() >= 2) {  // B stored [N,K], AVX-512 path
+      pack_bt32_avx512(dst, B + (j0 + jr) * ldb + p0, ldb, kc);
     } else {    // B stored [N,K]: a transpose, blocked 32 k at a time so the block stays in L1
       const float* src = B + (j0 + jr) * ldb + p0;
       for (i64 k0 = 0; k0 < kc; k0 += 32) {

@@ -44,6 +44,10 @@ void ukernel_avx2(int rows, int64_t kc, const float* Ap, const float* Bp, float*
                   const Epilogue& e);
 void ukernel_portable(int rows, int64_t kc, const float* Ap, const float* Bp, float* C,
                       int64_t ldc, const Epilogue& e);
+// Transposed-B packing of one full 32-column sliver with 16×16 register transposes (AVX-512).
+void pack_bt32_avx512(float* dst, const float* src, int64_t ldb, int64_t kc);
+// Non-transposed A: one 12-row panel (rows ≤ 12), same technique.
+void pack_a12_avx512(float* dst, const float* src, int64_t lda, int rows, int64_t kc);
 // Measured FP32 FMA peak of this machine (both vector FMA pipes busy, independent chains).
 double fma_peak_avx512(int threads, double seconds);
 double fma_peak_avx2(int threads, double seconds);
