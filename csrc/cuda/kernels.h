@@ -96,12 +96,13 @@ void clip_by_norm_inplace(float* const* arrays, TensorList tl, double max_norm);
 // the CPU kernel's element i. n elements, contiguous float32 output.
 void random_uniform(float* out, i64 n, uint64_t seed, uint64_t offset, float low, float high);
 void random_normal(float* out, i64 n, uint64_t seed, uint64_t offset, float mean, float stddev);
-// |z| > 2 is redrawn from the stream (seed, offset + k), k = 1, 2, … (see random.cu).
+// |z| > 2 is redrawn from the stream (seed, offset + k·2^32), k = 1, 2, …; 0 after 64 (random.cu).
 void random_truncated_normal(float* out, i64 n, uint64_t seed, uint64_t offset, float mean,
                              float stddev);
-// mask[i] = (uniform01 >= rate) ? 1/(1-rate) : 0 (mask may be null); y = x*mask; y may alias x.
-void dropout_forward(float* y, float* mask, const float* x, i64 n, float rate, uint64_t seed,
+// mask[i] = ((u>>8) >= ceil(rate·2^24)) ? float(1/(1-rate)) : 0 (mask may be null); y = x*mask.
+void dropout_forward(float* y, float* mask, const float* x, i64 n, double rate, uint64_t seed,
                      uint64_t offset);
-// permutation: computed on the host by the CPU kernel and copied (a shuffle is sequential).
+// permutation: no device kernel — it is a sort by Philox keys, computed on the host by
+// cpu::random_permutation (the `permutation` binding returns a CPU int64 Array; move it with .to()).
 
 }  // namespace fusednet::cuda
