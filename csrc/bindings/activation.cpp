@@ -5,6 +5,9 @@
 // but may not partially overlap one), then releases the GIL around the CPU kernel.
 #include "bindings/bind_util.h"
 #include "cpu/activation.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 
 namespace fusednet {
 namespace {
@@ -48,7 +51,10 @@ Array act_forward(const Array& x, const std::string& kind, std::optional<double>
                 py::gil_scoped_release nogil;
                 cpu::activation_forward(y.f32(), x.f32(), x.numel(), k, a);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::activation_forward(y.f32(), x.f32(), x.numel(), k, a);
+              });
   return y;
 }
 
@@ -75,7 +81,10 @@ Array act_backward(const Array& dy, const Array& x, const std::optional<Array>& 
                 py::gil_scoped_release nogil;
                 cpu::activation_backward(dx.f32(), dy.f32(), x.f32(), yp, x.numel(), k, a);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::activation_backward(dx.f32(), dy.f32(), x.f32(), yp, x.numel(), k, a);
+              });
   return dx;
 }
 
@@ -95,7 +104,11 @@ Array softmax_fwd(const char* op, const Array& x, std::optional<Array> out, bool
                 if (log) cpu::log_softmax_forward(y.f32(), x.f32(), rows, cols);
                 else cpu::softmax_forward(y.f32(), x.f32(), rows, cols);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                if (log) cuda::log_softmax_forward(y.f32(), x.f32(), rows, cols);
+                else cuda::softmax_forward(y.f32(), x.f32(), rows, cols);
+              });
   return y;
 }
 
@@ -117,7 +130,11 @@ Array softmax_bwd(const char* op, const Array& dy, const Array& y, std::optional
                 if (log) cpu::log_softmax_backward(dx.f32(), dy.f32(), y.f32(), rows, cols);
                 else cpu::softmax_backward(dx.f32(), dy.f32(), y.f32(), rows, cols);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                if (log) cuda::log_softmax_backward(dx.f32(), dy.f32(), y.f32(), rows, cols);
+                else cuda::softmax_backward(dx.f32(), dy.f32(), y.f32(), rows, cols);
+              });
   return dx;
 }
 

@@ -12,6 +12,9 @@
 #include "bindings/bind_util.h"
 #include "cpu/gemm.h"
 #include "cpu/runtime.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 
 namespace fusednet {
 namespace {
@@ -73,7 +76,11 @@ Array matmul(const Array& a, const Array& b, bool trans_a, bool trans_b,
         cpu::sgemm(c.f32(), a.f32(), b.f32(), bp, M, N, Ka, trans_a, trans_b, a.dim(1), b.dim(1),
                    N, float(beta), act);
       },
-      { throw ValueError(std::string(op) + ": not implemented on CUDA yet"); });
+      {
+        py::gil_scoped_release nogil;
+        cuda::sgemm(c.f32(), a.f32(), b.f32(), bp, M, N, Ka, trans_a, trans_b, a.dim(1), b.dim(1),
+                    N, float(beta), act);
+      });
   return c;
 }
 
@@ -171,7 +178,14 @@ py::tuple dense_backward(const Array& dY, const Array& X, const Array& W,
           cpu::sgemm(dX->f32(), dz, W.f32(), nullptr, M, K, N, false, true, N, N, K, 0.f,
                      Act::None);
       },
-      { throw ValueError(std::string(op) + ": not implemented on CUDA yet"); });
+      {
+        // dZ scratch from the caching allocator (no cudaMalloc in steady state).
+        std::optional<Array> dz;
+        if (act != Act::None) dz = Array::empty({M, N}, DType::F32, dev);
+        py::gil_scoped_release nogil;
+        cuda::dense_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr,
+                             dz ? dz->f32() : nullptr, dY.f32(), X.f32(), W.f32(), yp, M, K, N, act);
+      });
   py::object odx = dX ? py::cast(*dX) : py::none();
   py::object odb = db ? py::cast(*db) : py::none();
   return py::make_tuple(odx, dW, odb);

@@ -6,6 +6,9 @@
 // Shape/dtype/value errors name the op and the shapes; the GIL is released around kernels.
 #include "bindings/bind_util.h"
 #include "cpu/loss.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 
 namespace fusednet {
 namespace {
@@ -79,7 +82,11 @@ py::tuple pointwise(const char* op, cpu::PointLoss kind, const Array& pred, cons
                 cpu::pointwise_loss(kind, loss.f32(), grad ? grad->f32() : nullptr, pred.f32(),
                                     target.f32(), rc.rows, rc.C, float(param), float(grad_scale));
               },
-              cuda_not_yet(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::pointwise_loss(kind, loss.f32(), grad ? grad->f32() : nullptr, pred.f32(),
+                                     target.f32(), rc.rows, rc.C, float(param), float(grad_scale));
+              });
   return result(loss, grad);
 }
 
@@ -132,7 +139,24 @@ py::tuple softmax_cross_entropy(const Array& logits, const Array& labels, double
                   cpu::softmax_xent_dense(loss.f32(), g, logits.f32(), labels.f32(), rows, C,
                                           float(ls), float(grad_scale));
               },
-              cuda_not_yet(op));
+              {
+                // Labels live on the device: range-check a host copy (one small D2H + sync).
+                if (labels.dtype != DType::F32) {
+                  Array hl = labels.to(Device{});
+                  if (hl.dtype == DType::I32) check_labels(op, hl.data<int32_t>(), rows, C);
+                  else check_labels(op, hl.data<int64_t>(), rows, C);
+                }
+                py::gil_scoped_release nogil;
+                if (labels.dtype == DType::I32)
+                  cuda::softmax_xent_sparse_i32(loss.f32(), g, logits.f32(), labels.data<int32_t>(),
+                                                rows, C, float(ls), float(grad_scale));
+                else if (labels.dtype == DType::I64)
+                  cuda::softmax_xent_sparse_i64(loss.f32(), g, logits.f32(), labels.data<int64_t>(),
+                                                rows, C, float(ls), float(grad_scale));
+                else
+                  cuda::softmax_xent_dense(loss.f32(), g, logits.f32(), labels.f32(), rows, C,
+                                           float(ls), float(grad_scale));
+              });
   return result(loss, grad);
 }
 
@@ -164,7 +188,11 @@ py::tuple categorical_crossentropy_probs(const Array& probs, const Array& labels
                 cpu::categorical_xent_probs(loss.f32(), grad ? grad->f32() : nullptr, probs.f32(),
                                             labels.f32(), rows, C, float(ls), float(grad_scale));
               },
-              cuda_not_yet(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::categorical_xent_probs(loss.f32(), grad ? grad->f32() : nullptr, probs.f32(),
+                                             labels.f32(), rows, C, float(ls), float(grad_scale));
+              });
   return result(loss, grad);
 }
 

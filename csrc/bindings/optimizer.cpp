@@ -6,6 +6,9 @@
 
 #include "bindings/bind_util.h"
 #include "cpu/optimizer.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 
 namespace fusednet {
 namespace {
@@ -20,6 +23,7 @@ using OptList = std::optional<ArrayList>;
 struct Ptrs {
   std::vector<float*> p;
   std::vector<i64> sizes;
+  bool on_cuda = false;  // every array is on one CUDA device (checked when collected)
   cpu::TensorList tl() const { return {static_cast<int>(sizes.size()), sizes.data()}; }
 };
 
@@ -51,16 +55,24 @@ Ptrs collect_params(const char* op, const ArrayList& params) {
   r.p = collect(op, "params", params, params, true);
   for (const Array& a : params) r.sizes.push_back(a.numel());
   for (const Array& a : params) {
-    if (a.is_cuda()) {
-#ifdef FUSEDNET_WITH_CUDA
-      cuda_not_yet(op);
-#else
-      throw_no_cuda(op);
+    if (a.device() != params[0].device())
+      throw ValueError(std::string(op) + ": params are on different devices (" +
+                       params[0].device().str() + " and " + a.device().str() + ")");
+#ifndef FUSEDNET_WITH_CUDA
+    if (a.is_cuda()) throw_no_cuda(op);
 #endif
-    }
   }
+  r.on_cuda = !params.empty() && params[0].is_cuda();
   return r;
 }
+
+// Runs the cpu:: or cuda:: twin (same signature) by where the collected arrays live.
+#ifdef FUSEDNET_WITH_CUDA
+#define FN_OPT_CALL(on_cuda, fn, ...) \
+  ((on_cuda) ? cuda::fn(__VA_ARGS__) : cpu::fn(__VA_ARGS__))
+#else
+#define FN_OPT_CALL(on_cuda, fn, ...) cpu::fn(__VA_ARGS__)
+#endif
 
 std::vector<const float*> const_ptrs(const std::vector<float*>& v) { return {v.begin(), v.end()}; }
 
@@ -92,7 +104,7 @@ void sgd_step(const ArrayList& params, const ArrayList& grads, const OptList& ve
     v = collect(op, "velocities", *vel, params, true);
   }
   py::gil_scoped_release nogil;
-  cpu::sgd_step(P.p.data(), v.empty() ? nullptr : v.data(), g.data(), P.tl(), lr, momentum, nesterov, wd);
+  FN_OPT_CALL(P.on_cuda, sgd_step, P.p.data(), v.empty() ? nullptr : v.data(), g.data(), P.tl(), lr, momentum, nesterov, wd);
 }
 
 void adam_step(const ArrayList& params, const ArrayList& grads, const ArrayList& m,
@@ -112,7 +124,7 @@ void adam_step(const ArrayList& params, const ArrayList& grads, const ArrayList&
   std::vector<float*> ph;
   if (vhat) ph = collect(op, "vhat", *vhat, params, true);
   py::gil_scoped_release nogil;
-  cpu::adam_step(P.p.data(), pm.data(), pv.data(), vhat ? ph.data() : nullptr, g.data(), P.tl(), lr,
+  FN_OPT_CALL(P.on_cuda, adam_step, P.p.data(), pm.data(), pv.data(), vhat ? ph.data() : nullptr, g.data(), P.tl(), lr,
                  b1, b2, eps, step, wd);
 }
 
@@ -135,7 +147,7 @@ void rmsprop_step(const ArrayList& params, const ArrayList& grads, const ArrayLi
   }
   if (avg) pa = collect(op, "average_grads", *avg, params, true);
   py::gil_scoped_release nogil;
-  cpu::rmsprop_step(P.p.data(), pv.data(), momentum > 0.0 ? pm.data() : nullptr,
+  FN_OPT_CALL(P.on_cuda, rmsprop_step, P.p.data(), pv.data(), momentum > 0.0 ? pm.data() : nullptr,
                     avg ? pa.data() : nullptr, g.data(), P.tl(), lr, rho, momentum, eps, wd);
 }
 
@@ -149,7 +161,7 @@ void adagrad_step(const ArrayList& params, const ArrayList& grads, const ArrayLi
   auto g = const_ptrs(collect(op, "grads", grads, params, false));
   auto pa = collect(op, "accumulators", acc, params, true);
   py::gil_scoped_release nogil;
-  cpu::adagrad_step(P.p.data(), pa.data(), g.data(), P.tl(), lr, eps, wd);
+  FN_OPT_CALL(P.on_cuda, adagrad_step, P.p.data(), pa.data(), g.data(), P.tl(), lr, eps, wd);
 }
 
 // Arrays for the clipping helpers: validated like params (writable only when modified).
@@ -159,13 +171,13 @@ Ptrs collect_plain(const char* op, const ArrayList& arrs, bool writable) {
     const Array& a = arrs[i];
     const std::string arg = "arrays[" + std::to_string(i) + "]";
     check_dtype(op, arg.c_str(), a, DType::F32);
-    if (a.is_cuda()) {
-#ifdef FUSEDNET_WITH_CUDA
-      cuda_not_yet(op);
-#else
-      throw_no_cuda(op);
+    if (a.device() != arrs[0].device())
+      throw ValueError(std::string(op) + ": arrays are on different devices (" +
+                       arrs[0].device().str() + " and " + a.device().str() + ")");
+#ifndef FUSEDNET_WITH_CUDA
+    if (a.is_cuda()) throw_no_cuda(op);
 #endif
-    }
+    r.on_cuda = a.is_cuda();
     if (writable) check_writable(op, arg.c_str(), a);
     r.p.push_back(a.f32());
     r.sizes.push_back(a.numel());
@@ -196,7 +208,7 @@ FN_BIND(optimizer) {
           Ptrs P = collect_plain("global_norm", arrs, false);
           auto c = const_ptrs(P.p);
           py::gil_scoped_release nogil;
-          return cpu::global_norm(c.data(), P.tl());
+          return FN_OPT_CALL(P.on_cuda, global_norm, c.data(), P.tl());
         },
         py::arg("arrays"), "sqrt(sum of squares of every element), double accumulation, thread-count independent.");
   m.def("scale_",
@@ -204,7 +216,7 @@ FN_BIND(optimizer) {
           check_finite("scale_", "factor", factor);
           Ptrs P = collect_plain("scale_", arrs, true);
           py::gil_scoped_release nogil;
-          cpu::scale_inplace(P.p.data(), P.tl(), factor);
+          FN_OPT_CALL(P.on_cuda, scale_inplace, P.p.data(), P.tl(), factor);
         },
         py::arg("arrays"), py::arg("factor"));
   m.def("clip_by_value_",
@@ -212,7 +224,7 @@ FN_BIND(optimizer) {
           check_nonneg("clip_by_value_", "v", v);
           Ptrs P = collect_plain("clip_by_value_", arrs, true);
           py::gil_scoped_release nogil;
-          cpu::clip_by_value_inplace(P.p.data(), P.tl(), v);
+          FN_OPT_CALL(P.on_cuda, clip_by_value_inplace, P.p.data(), P.tl(), v);
         },
         py::arg("arrays"), py::arg("v"), "Clip every element to [-v, v] (Keras clipvalue).");
   m.def("clip_by_norm_",
@@ -221,7 +233,7 @@ FN_BIND(optimizer) {
             throw ValueError("clip_by_norm_: max_norm must be > 0, got " + std::to_string(max_norm));
           Ptrs P = collect_plain("clip_by_norm_", arrs, true);
           py::gil_scoped_release nogil;
-          cpu::clip_by_norm_inplace(P.p.data(), P.tl(), max_norm);
+          FN_OPT_CALL(P.on_cuda, clip_by_norm_inplace, P.p.data(), P.tl(), max_norm);
         },
         py::arg("arrays"), py::arg("max_norm"),
         "Per array (Keras clipnorm): x *= max_norm / ||x|| where ||x|| > max_norm.");

@@ -8,6 +8,9 @@
 #include "bindings/bind_util.h"
 #include "common/philox.h"
 #include "cpu/random.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 
 namespace fusednet {
 namespace {
@@ -30,13 +33,9 @@ std::vector<i64> shape_arg(const char* op, const std::vector<i64>& shape) {
 
 Device device_arg(const char* op, const std::string& device) {
   Device d = Device::parse(device);
-  if (d.kind == Device::CUDA) {
-#ifdef FUSEDNET_WITH_CUDA
-    cuda_not_yet(op);
-#else
-    throw_no_cuda(op);
+#ifndef FUSEDNET_WITH_CUDA
+  if (d.kind == Device::CUDA) throw_no_cuda(op);
 #endif
-  }
   return d;
 }
 
@@ -45,16 +44,23 @@ void check_finite(const char* op, const char* name, double x) {
     throw ValueError(std::string(op) + ": " + name + " must be finite, got " + std::to_string(x));
 }
 
+// kernel(on_cuda, ptr, n) runs the cpu:: or cuda:: twin (identical bits either way).
 template <class K>
 Array generate(const char* op, const std::vector<i64>& shape, const std::string& device, K&& kernel) {
   Device dev = device_arg(op, device);
   Array out = Array::empty(shape_arg(op, shape), DType::F32, dev);
   {
     py::gil_scoped_release nogil;
-    kernel(out.f32(), out.numel());
+    kernel(out.is_cuda(), out.f32(), out.numel());
   }
   return out;
 }
+
+#ifdef FUSEDNET_WITH_CUDA
+#define FN_RNG_CALL(on_cuda, fn, ...) ((on_cuda) ? cuda::fn(__VA_ARGS__) : cpu::fn(__VA_ARGS__))
+#else
+#define FN_RNG_CALL(on_cuda, fn, ...) cpu::fn(__VA_ARGS__)
+#endif
 
 }  // namespace
 
@@ -68,8 +74,8 @@ FN_BIND(random) {
           if (high < low)
             throw ValueError("random_uniform: high (" + std::to_string(high) + ") < low (" + std::to_string(low) + ")");
           uint64_t s = u64_arg(seed), o = u64_arg(offset);
-          return generate(op, shape, device, [&](float* p, i64 n) {
-            cpu::random_uniform(p, n, s, o, float(low), float(high));
+          return generate(op, shape, device, [&](bool on_cuda, float* p, i64 n) {
+            FN_RNG_CALL(on_cuda, random_uniform, p, n, s, o, float(low), float(high));
           });
         },
         py::arg("shape"), py::arg("seed"), py::arg("offset") = 0, py::arg("low") = 0.0,
@@ -82,8 +88,8 @@ FN_BIND(random) {
           check_finite(op, "mean", mean);
           check_finite(op, "std", std);
           uint64_t s = u64_arg(seed), o = u64_arg(offset);
-          return generate(op, shape, device, [&](float* p, i64 n) {
-            cpu::random_normal(p, n, s, o, float(mean), float(std));
+          return generate(op, shape, device, [&](bool on_cuda, float* p, i64 n) {
+            FN_RNG_CALL(on_cuda, random_normal, p, n, s, o, float(mean), float(std));
           });
         },
         py::arg("shape"), py::arg("seed"), py::arg("offset") = 0, py::arg("mean") = 0.0,
@@ -96,8 +102,8 @@ FN_BIND(random) {
           check_finite(op, "mean", mean);
           check_finite(op, "std", std);
           uint64_t s = u64_arg(seed), o = u64_arg(offset);
-          return generate(op, shape, device, [&](float* p, i64 n) {
-            cpu::random_truncated_normal(p, n, s, o, float(mean), float(std));
+          return generate(op, shape, device, [&](bool on_cuda, float* p, i64 n) {
+            FN_RNG_CALL(on_cuda, random_truncated_normal, p, n, s, o, float(mean), float(std));
           });
         },
         py::arg("shape"), py::arg("seed"), py::arg("offset") = 0, py::arg("mean") = 0.0,
@@ -117,7 +123,10 @@ FN_BIND(random) {
                         py::gil_scoped_release nogil;
                         cpu::dropout_forward(y.f32(), mask.f32(), x.f32(), x.numel(), rate, s, o);
                       },
-                      cuda_not_yet(op));
+                      {
+                        py::gil_scoped_release nogil;
+                        cuda::dropout_forward(y.f32(), mask.f32(), x.f32(), x.numel(), rate, s, o);
+                      });
           return py::make_tuple(y, mask);
         },
         py::arg("x"), py::arg("rate"), py::arg("seed"), py::arg("offset") = 0,

@@ -1,6 +1,7 @@
 """fusednet: deep learning whose hot loops are hand-written C++/CUDA kernels, Keras-shaped API."""
 from . import _C
 from ._C import Array, from_dlpack, set_num_threads, get_num_threads
+from ._C import set_matmul_precision, get_matmul_precision  # 'highest' (FP32) | 'high' (TF32 on CUDA)
 
 __version__ = "0.1.0"
 
