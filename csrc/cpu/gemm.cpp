@@ -1,10 +1,97 @@
-// gemm.cpp — PLACEHOLDER: reference-only implementation until the packed BLIS-shaped path lands.
+// gemm.cpp — CPU SGEMM driver: BLIS-style blocking, packing, threading; portable micro-kernel;
+// triple-loop reference.
+//
+//   C[M,N] = act(beta*C + op(A)·op(B) + bias[N])        row-major, strides lda/ldb/ldc
+//   op(A) = A [M,K] or (trans_a) Aᵀ with A stored [K,M];  op(B) = B [K,N] or (trans_b) Bᵀ, B [N,K]
+//
+// Loop nest (per thread, over its own rectangle of C):
+//   for jc in N step NC:                    B block columns
+//     for pc in K step kc (balanced ≤ KC):  K slice
+//       pack op(B)[pc:pc+kc, jc:jc+nc] -> Bp, NR-column slivers, zero-padded to NR   (L3/L2)
+//       for ic in M step MC:
+//         pack op(A)[ic:ic+mc, pc:pc+kc] -> Ap, MR-row panels                          (L2)
+//         for jr in nc step NR:  for ir in mc step MR:  micro-kernel (C tile in registers, L1 B)
+// Packing is where the transposes are absorbed: the micro-kernel only ever sees "k-major"
+// panels, so trans_a / trans_b cost one pass over the operand, never a strided inner loop.
+//
+// Threading (DESIGN invariant 6): C is cut into a Tm×Tn grid of MR/NR-aligned rectangles, one per
+// thread, each running the whole nest above with thread-local packing buffers. K is never split,
+// and the K slicing depends only on K and KC, so every element is summed in the same order for
+// any thread count: results are bitwise identical. The grid shape is chosen per call to keep
+// both threads busy on skinny training shapes (e.g. 32×784·784×128 splits N, 784×32·32×128 M)
+// while minimising duplicated packing.
 #include "cpu/gemm.h"
 
+#include <omp.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <exception>
+
+#include "common/gemm_config.h"
+#include "cpu/gemm_ukernel.h"
+#include "cpu/runtime.h"
 
 namespace fusednet::cpu {
 
+using namespace gemm_detail;
+
+// ---------------------------------------------------------------- portable micro-kernel
+namespace {
+
+typedef float v4f __attribute__((vector_size(16)));
+typedef int v4i __attribute__((vector_size(16)));
+
+// GCC generic vectors: SSE2 on x86-64 baseline, NEON/whatever elsewhere. No FMA: a*b+c.
+struct VPortable {
+  using R = v4f;
+  static constexpr int W = 4;
+  static inline R zero() { return R{0.f, 0.f, 0.f, 0.f}; }
+  static inline R load(const float* p) { R v; std::memcpy(&v, p, sizeof v); return v; }
+  static inline void store(float* p, R v) { std::memcpy(p, &v, sizeof v); }
+  static inline R set1(float s) { return R{s, s, s, s}; }
+  static inline R fma(R a, R b, R c) { return a * b + c; }
+  static inline R add(R a, R b) { return a + b; }
+  static inline R sub(R a, R b) { return a - b; }
+  static inline R mul(R a, R b) { return a * b; }
+  static inline R div(R a, R b) { return a / b; }
+  // Same operand conventions as x86 max/min (second operand returned on NaN).
+  static inline R max(R a, R b) { return a > b ? a : b; }
+  static inline R min(R a, R b) { return a < b ? a : b; }
+  static inline R round(R x) {
+    for (int i = 0; i < 4; ++i) x[i] = std::nearbyint(x[i]);
+    return x;
+  }
+  static inline R pow2n(R n) {
+    R r;
+    for (int i = 0; i < 4; ++i) r[i] = std::ldexp(1.f, std::isnan(n[i]) ? 0 : int(n[i]));
+    return r;
+  }
+  static inline R abs(R x) {
+    for (int i = 0; i < 4; ++i) x[i] = std::fabs(x[i]);
+    return x;
+  }
+  static inline R copysign(R m, R s) {
+    for (int i = 0; i < 4; ++i) m[i] = std::copysign(m[i], s[i]);
+    return m;
+  }
+  static inline R select_lt(R a, R b, R x, R y) { return a < b ? x : y; }
+};
+
+constexpr auto kPB = gemm::kBlockPortable;
+
+}  // namespace
+
+namespace gemm_detail {
+void ukernel_portable(int rows, int64_t kc, const float* Ap, const float* Bp, float* C,
+                      int64_t ldc, const Epilogue& e) {
+  ukernel_rows<VPortable, kPB.mr, kPB.nr>(rows, kc, Ap, Bp, C, ldc, e);
+}
+}  // namespace gemm_detail
+
+// ---------------------------------------------------------------- reference
 static inline float apply_act(float v, Act act) {
   switch (act) {
     case Act::Relu: return v > 0.f ? v : 0.f;
@@ -30,9 +117,269 @@ void sgemm_ref(float* C, const float* A, const float* B, const float* bias, i64 
     }
 }
 
+// ---------------------------------------------------------------- packing
+namespace {
+
+struct IsaPath {
+  UKernel kern;
+  gemm::Blocking blk;
+};
+
+const IsaPath& isa_path() {
+  static const IsaPath p = [] {
+    switch (isa_level()) {
+      case 2: return IsaPath{ukernel_avx512, gemm::kBlockAvx512};
+      case 1: return IsaPath{ukernel_avx2, gemm::kBlockAvx2};
+      default: return IsaPath{ukernel_portable, gemm::kBlockPortable};
+    }
+  }();
+  return p;
+}
+
+// op(A)[i0:i0+m, p0:p0+kc] -> MR-row panels; panel at Ap + ir*kc holds (k, r) at k*MR + r.
+// Rows past m in the last panel are left untouched: the row-templated kernel never reads them.
+void pack_a(float* __restrict Ap, const float* __restrict A, i64 lda, bool ta, i64 i0, i64 p0,
+            i64 m, i64 kc, int MR) {
+  for (i64 ir = 0; ir < m; ir += MR) {
+    const int rows = int(std::min<i64>(MR, m - ir));
+    float* dst = Ap + ir * kc;
+    if (ta) {  // A stored [K,M]: the MR values of one k are contiguous — a row copy per k
+      const float* src = A + p0 * lda + i0 + ir;
+      for (i64 k = 0; k < kc; ++k)
+        for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[k * lda + r];
+    } else {   // A stored [M,K]: a transpose; 16-deep k chunks keep the stores within L1 lines
+      const float* src = A + (i0 + ir) * lda + p0;
+      i64 k0 = 0;
+      for (; k0 + 16 <= kc; k0 += 16)
+        for (int r = 0; r < rows; ++r) {
+          const float* s = src + r * lda + k0;
+          float* d = dst + k0 * MR + r;
+#pragma GCC unroll 16
+          for (int t = 0; t < 16; ++t) d[t * MR] = s[t];
+        }
+      for (int r = 0; r < rows; ++r)
+        for (i64 k = k0; k < kc; ++k) dst[k * MR + r] = src[r * lda + k];
+    }
+  }
+}
+
+// op(B)[p0:p0+kc, j0:j0+n] -> NR-column slivers; sliver at Bp + jr*kc holds (k, c) at k*NR + c,
+// columns past n zero-filled (the kernel always computes full NR; the driver discards them).
+void pack_b(float* __restrict Bp, const float* __restrict B, i64 ldb, bool tb, i64 p0, i64 j0,
+            i64 kc, i64 n, int NR) {
+  for (i64 jr = 0; jr < n; jr += NR) {
+    const int cols = int(std::min<i64>(NR, n - jr));
+    float* dst = Bp + jr * kc;
+    if (!tb) {  // B stored [K,N]: each k row of the sliver is a contiguous copy
+      const float* src = B + p0 * ldb + j0 + jr;
+      if (cols == NR) {
+        for (i64 k = 0; k < kc; ++k) std::memcpy(dst + k * NR, src + k * ldb, sizeof(float) * NR);
+      } else {
+        for (i64 k = 0; k < kc; ++k) {
+          std::memcpy(dst + k * NR, src + k * ldb, sizeof(float) * cols);
+          std::memset(dst + k * NR + cols, 0, sizeof(float) * (NR - cols));
+        }
+      }
+    } else {    // B stored [N,K]: a transpose, blocked 32 k at a time so the block stays in L1
+      const float* src = B + (j0 + jr) * ldb + p0;
+      for (i64 k0 = 0; k0 < kc; k0 += 32) {
+        const i64 kn = std::min<i64>(32, kc - k0);
+        for (int c = 0; c < cols; ++c) {
+          const float* s = src + c * ldb + k0;
+          float* d = dst + k0 * NR + c;
+          if (kn == 32) {
+#pragma GCC unroll 32
+            for (int t = 0; t < 32; ++t) d[t * NR] = s[t];
+          } else {
+            for (i64 t = 0; t < kn; ++t) d[t * NR] = s[t];
+          }
+        }
+        if (cols < NR)
+          for (i64 t = 0; t < kn; ++t)
+            std::memset(dst + (k0 + t) * NR + cols, 0, sizeof(float) * (NR - cols));
+      }
+    }
+  }
+}
+
+// Thread-local packing buffers, grown on demand and kept for the thread's lifetime (OpenMP pool
+// threads persist), so steady-state calls never allocate.
+struct Workspace {
+  float* ap = nullptr;
+  float* bp = nullptr;
+  size_t ap_n = 0, bp_n = 0;
+  alignas(64) float tmp[gemm::kMaxMR * gemm::kMaxNR] = {};
+  alignas(64) float bias[gemm::kMaxNR] = {};
+  void reserve(size_t na, size_t nb) {
+    if (na > ap_n) {
+      aligned_free(ap);
+      ap = nullptr;
+      ap_n = 0;
+      ap = static_cast<float*>(aligned_malloc(na * sizeof(float)));
+      ap_n = na;
+    }
+    if (nb > bp_n) {
+      aligned_free(bp);
+      bp = nullptr;
+      bp_n = 0;
+      bp = static_cast<float*>(aligned_malloc(nb * sizeof(float)));
+      bp_n = nb;
+    }
+  }
+  ~Workspace() {
+    aligned_free(ap);
+    aligned_free(bp);
+  }
+};
+thread_local Workspace tl_ws;
+
+struct Problem {
+  float* C;
+  const float *A, *B, *bias;
+  i64 M, N, K, lda, ldb, ldc;
+  bool ta, tb;
+  float beta;
+  Act act;
+  i64 kcb;  // K slice depth (balanced, ≤ KC): depends only on K and KC
+};
+
+inline i64 cdiv(i64 a, i64 b) { return (a + b - 1) / b; }
+inline i64 round_up(i64 a, i64 b) { return cdiv(a, b) * b; }
+
+// The whole blocked nest over C[m0:m1, n0:n1], on the calling thread.
+void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64 n1) {
+  if (m0 >= m1 || n0 >= n1) return;
+  const int MR = isa.blk.mr, NR = isa.blk.nr;
+  const i64 MC = isa.blk.mc, NC = isa.blk.nc;
+  Workspace& ws = tl_ws;
+  const i64 kcap = std::max<i64>(p.kcb, 1);
+  ws.reserve(size_t(round_up(std::min(MC, m1 - m0), MR) * kcap),
+             size_t(kcap * round_up(std::min(NC, n1 - n0), NR)));
+  Epilogue ep;
+  ep.beta = p.beta;
+  ep.act = p.act;
+  for (i64 jc = n0; jc < n1; jc += NC) {
+    const i64 nc = std::min(NC, n1 - jc);
+    i64 pk = 0;
+    do {  // runs once with kc = 0 when K == 0: the epilogue alone gives act(beta*C + bias)
+      const i64 kc = std::min(p.kcb, p.K - pk);
+      ep.first = pk == 0;
+      ep.last = pk + kc >= p.K;
+      pack_b(ws.bp, p.B, p.ldb, p.tb, pk, jc, kc, nc, NR);
+      for (i64 ic = m0; ic < m1; ic += MC) {
+        const i64 mc = std::min(MC, m1 - ic);
+        pack_a(ws.ap, p.A, p.lda, p.ta, ic, pk, mc, kc, MR);
+        for (i64 jr = 0; jr < nc; jr += NR) {
+          const int nr = int(std::min<i64>(NR, nc - jr));
+          const float* bp = ws.bp + jr * kc;
+          const i64 j = jc + jr;
+          const float* bias_j = (p.bias && ep.last) ? p.bias + j : nullptr;
+          if (nr < NR && bias_j) {  // pad the bias of a short column panel to NR
+            std::memcpy(ws.bias, bias_j, sizeof(float) * nr);
+            std::memset(ws.bias + nr, 0, sizeof(float) * (NR - nr));
+            bias_j = ws.bias;
+          }
+          ep.bias = bias_j;
+          for (i64 ir = 0; ir < mc; ir += MR) {
+            const int rows = int(std::min<i64>(MR, mc - ir));
+            const float* ap = ws.ap + ir * kc;
+            float* c = p.C + (ic + ir) * p.ldc + j;
+            if (nr == NR) {
+              isa.kern(rows, kc, ap, bp, c, p.ldc, ep);
+            } else {  // short last column panel: compute a full tile in scratch, copy nr columns
+              float* t = ws.tmp;
+              if (!ep.first || p.beta != 0.f)
+                for (int r = 0; r < rows; ++r)
+                  std::memcpy(t + r * NR, c + r * p.ldc, sizeof(float) * nr);
+              isa.kern(rows, kc, ap, bp, t, NR, ep);
+              for (int r = 0; r < rows; ++r)
+                std::memcpy(c + r * p.ldc, t + r * NR, sizeof(float) * nr);
+            }
+          }
+        }
+      }
+      pk += kc;
+    } while (pk < p.K);
+  }
+}
+
+// Restores the caller's MXCSR (FTZ/DAZ) after a kernel: the serial path and OpenMP's thread 0
+// run on the Python thread, whose NumPy maths must keep IEEE denormals.
+struct MxcsrGuard {
+  unsigned saved = _mm_getcsr();
+  ~MxcsrGuard() { _mm_setcsr(saved); }
+};
+
+}  // namespace
+
 void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
            bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta, Act act) {
-  sgemm_ref(C, A, B, bias, M, N, K, trans_a, trans_b, lda, ldb, ldc, beta, act);
+  if (M <= 0 || N <= 0) return;
+  if (K < 0) K = 0;
+  const IsaPath& isa = isa_path();
+  const int MR = isa.blk.mr, NR = isa.blk.nr;
+  const i64 nk = std::max<i64>(1, cdiv(K, isa.blk.kc));
+  Problem p{C, A, B, bias, M, N, K, lda, ldb, ldc, trans_a, trans_b, beta, act, cdiv(K, nk)};
+
+  // Thread count: serial for tiny problems, else at most one thread per kMacsPerThread.
+  const i64 macs = M * N * std::max<i64>(K, 1);
+  int T = num_threads();
+  if (macs < gemm::kSerialMacs) T = 1;
+  else T = int(std::min<i64>(T, std::max<i64>(1, macs / gemm::kMacsPerThread)));
+
+  // Grid Tm×Tn minimising (padded work of the largest rectangle + duplicated packing).
+  const i64 mp = cdiv(M, MR), np = cdiv(N, NR);
+  int Tm = 1, Tn = 1;
+  if (T > 1) {
+    double best = 1e300;
+    for (int tm = 1; tm <= T; ++tm) {
+      if (T % tm) continue;
+      const int tn = T / tm;
+      if (tm > mp || tn > np) continue;  // a thread with no panel is wasted
+      const double rows = double(std::min(M, cdiv(mp, tm) * MR));
+      const double cols = double(std::min(N, cdiv(np, tn) * NR));
+      const double kk = double(std::max<i64>(K, 1));
+      const double cost = rows * cols * kk + 8.0 * kk * (rows + cols);
+      if (cost < best) best = cost, Tm = tm, Tn = tn;
+    }
+    T = Tm * Tn;
+  }
+
+  MxcsrGuard guard;
+  if (T == 1) {
+    set_ftz();
+    gemm_rect(p, isa, 0, M, 0, N);
+    return;
+  }
+  std::exception_ptr err;
+#pragma omp parallel num_threads(T)
+  {
+    set_ftz();
+    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    for (int w = tid; w < T; w += nt) {  // fewer threads than asked (nesting): loop the grid
+      const int ti = w / Tn, tj = w % Tn;
+      const i64 m0 = std::min(M, (mp * ti / Tm) * MR), m1 = std::min(M, (mp * (ti + 1) / Tm) * MR);
+      const i64 n0 = std::min(N, (np * tj / Tn) * NR), n1 = std::min(N, (np * (tj + 1) / Tn) * NR);
+      try {
+        gemm_rect(p, isa, m0, m1, n0, n1);
+      } catch (...) {
+#pragma omp critical(fn_gemm_err)
+        if (!err) err = std::current_exception();
+      }
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
+const char* sgemm_isa() { return isa_name(); }
+
+double fma_peak_gflops(int threads, double seconds) {
+  if (threads < 1) threads = 1;
+  switch (isa_level()) {
+    case 2: return fma_peak_avx512(threads, seconds);
+    case 1: return fma_peak_avx2(threads, seconds);
+    default: return 0.0;
+  }
 }
 
 }  // namespace fusednet::cpu

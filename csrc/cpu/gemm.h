@@ -1,4 +1,5 @@
 // gemm.h — CPU single-precision GEMM with a fused epilogue (BLIS-shaped; see gemm.cpp).
+// Thread count: cpu::num_threads(); results are bitwise independent of it (K is never split).
 //
 //   C[M,N] = beta*C + op(A)·op(B) (+ bias[N] broadcast over rows), then act(C) elementwise
 //   op(A) is A[M,K] (lda = row stride) or, with trans_a, A^T where A is stored [K,M]
@@ -22,5 +23,12 @@ inline void sgemm(float* C, const float* A, const float* B, const float* bias, i
 // Triple-loop reference (double accumulation) used by tests to check the fast path.
 void sgemm_ref(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
                bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta, Act act);
+
+// The instruction set the fast path runs on ("avx512", "avx2", "portable"; FUSEDNET_ISA caps it).
+const char* sgemm_isa();
+
+// Measured FP32 FMA peak (GFLOP/s) of `threads` threads running independent vector FMA chains for
+// `seconds` each; 0 on the portable path. Used by bench/ to report the fraction of peak.
+double fma_peak_gflops(int threads, double seconds = 0.2);
 
 }  // namespace fusednet::cpu
