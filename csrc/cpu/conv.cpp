@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -250,6 +251,7 @@ bool run_parallel(i64 work_items) {
 // ------------------------------------------------------------------ forward
 void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
                     Act act) {
+  FtzScope ftz_scope;
   const i64 M = g.M(), K = g.K(), O = g.O;
   if (M == 0 || O == 0) return;
   if (K == 0) {  // no input channels: the output is act(bias)
@@ -288,6 +290,7 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
 // ------------------------------------------------------------------ backward
 void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                      const float* Wt, const float* Y, const ConvGeom& g, Act act) {
+  FtzScope ftz_scope;
   const i64 M = g.M(), K = g.K(), O = g.O, C = g.C;
   if (dX) zero_floats(dX, g.N * g.H * g.W * C);
   if (M == 0 || K == 0 || O == 0) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -71,6 +72,7 @@ inline double lane_sum(const float* v, i64 n) {
 void batch_norm_forward_train(float* Y, float* mean, float* inv_std, float* moving_mean, float* moving_var,
                               const float* X, const float* gamma, const float* beta, i64 M, i64 C,
                               float momentum, float eps) {
+  FtzScope ftz_scope;
   std::vector<double> s1(static_cast<size_t>(C)), s2(static_cast<size_t>(C));
   col_reduce<1>(s1.data(), M, C, [&](i64 r, float* acc) {
     const float* x = X + r * C;
@@ -102,6 +104,7 @@ void batch_norm_forward_train(float* Y, float* mean, float* inv_std, float* movi
 
 void batch_norm_forward_infer(float* Y, const float* X, const float* gamma, const float* beta,
                               const float* moving_mean, const float* moving_var, i64 M, i64 C, float eps) {
+  FtzScope ftz_scope;
   std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
   for (i64 c = 0; c < C; ++c) {
     const float inv = float(1.0 / std::sqrt(double(moving_var[c]) + double(eps)));
@@ -114,6 +117,7 @@ void batch_norm_forward_infer(float* Y, const float* X, const float* gamma, cons
 void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
                          const float* gamma, const float* mean, const float* inv_std, i64 M, i64 C,
                          bool training) {
+  FtzScope ftz_scope;
   std::vector<double> s(static_cast<size_t>(2 * C));
   col_reduce<2>(s.data(), M, C, [&](i64 r, float* acc) {
     const float* x = X + r * C;
@@ -168,6 +172,7 @@ void fold_batchnorm(float* w_out, float* b_out, const float* w, const float* b, 
 // ------------------------------------------------------------------ LayerNorm
 void layer_norm_forward(float* Y, float* mean, float* inv_std, const float* X, const float* gamma,
                         const float* beta, i64 M, i64 D, float eps) {
+  FtzScope ftz_scope;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par_rows(M, D))
   for (i64 r = 0; r < M; ++r) {
     set_ftz();
@@ -189,6 +194,7 @@ void layer_norm_forward(float* Y, float* mean, float* inv_std, const float* X, c
 
 void layer_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
                          const float* gamma, const float* mean, const float* inv_std, i64 M, i64 D) {
+  FtzScope ftz_scope;
   if (dgamma || dbeta) {
     std::vector<double> s(static_cast<size_t>(2 * D));
     col_reduce<2>(s.data(), M, D, [&](i64 r, float* acc) {

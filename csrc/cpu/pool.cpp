@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cpu/conv.h"
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -41,6 +42,7 @@ inline bool par(i64 work) { return work > 1 && num_threads() > 1; }
 
 // ------------------------------------------------------------------ max
 void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& g) {
+  FtzScope ftz_scope;
   const i64 C = g.C, rows = g.N * g.Ho;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(rows) && rows * g.Wo * C > 16384)
   for (i64 row = 0; row < rows; ++row) {
@@ -72,6 +74,7 @@ void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& 
 }
 
 bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g) {
+  FtzScope ftz_scope;
   const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
   int bad = 0;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(g.N) && g.N * per_out > 16384) reduction(| : bad)
@@ -94,6 +97,7 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
 
 // ------------------------------------------------------------------ average
 void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g) {
+  FtzScope ftz_scope;
   const i64 C = g.C, rows = g.N * g.Ho;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(rows) && rows * g.Wo * C > 16384)
   for (i64 row = 0; row < rows; ++row) {
@@ -116,6 +120,7 @@ void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g) {
 }
 
 void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g) {
+  FtzScope ftz_scope;
   const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(g.N) && g.N * per_out > 16384)
   for (i64 n = 0; n < g.N; ++n) {
@@ -139,6 +144,7 @@ void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g) {
 
 // ------------------------------------------------------------------ global
 void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
   for (i64 n = 0; n < N; ++n) {
     std::vector<double> acc(static_cast<size_t>(C), 0.0);
@@ -156,6 +162,7 @@ void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C) {
 }
 
 void global_avg_pool_backward(float* dX, const float* dY, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
   const float inv = HW ? 1.f / float(HW) : 0.f;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
   for (i64 n = 0; n < N; ++n) {
@@ -167,6 +174,7 @@ void global_avg_pool_backward(float* dX, const float* dY, i64 N, i64 HW, i64 C) 
 }
 
 void global_max_pool_forward(float* Y, int32_t* idx, const float* X, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
   for (i64 n = 0; n < N; ++n) {
     const float* x = X + n * HW * C;
@@ -184,6 +192,7 @@ void global_max_pool_forward(float* Y, int32_t* idx, const float* X, i64 N, i64 
 }
 
 bool global_max_pool_backward(float* dX, const float* dY, const int32_t* idx, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
   std::memset(dX, 0, size_t(N * HW * C) * sizeof(float));
   for (i64 k = 0; k < N * C; ++k)
     if (idx[k] < 0 || idx[k] >= HW) return false;
