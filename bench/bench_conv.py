@@ -5,7 +5,9 @@ Layers: Conv2D(32, 3, relu) on 28x28x1 -> MaxPool 2 -> Conv2D(64, 3, relu) on 13
 Forward = conv + bias + relu (fused here; conv2d + relu in PyTorch). Backward = relu' + dW + db
 (+ dX for conv2; conv1 is the first layer, so neither library computes dX there).
 Timings are medians of interleaved repetitions (ours, torch, ours, ...), so drift on the shared
-machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128]
+machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time]
+On a loaded machine (load average > cores) 2-thread wall times are dominated by descheduling
+at OpenMP barriers on both sides; use --threads 1 --cpu-time there for a like-for-like ratio.
 """
 import argparse
 import statistics
@@ -19,11 +21,14 @@ import fusednet
 from fusednet import _C
 
 
+CLOCK = time.perf_counter
+
+
 def timeit(fn, inner):
-    t = time.perf_counter()
+    t = CLOCK()
     for _ in range(inner):
         fn()
-    return (time.perf_counter() - t) / inner
+    return (CLOCK() - t) / inner
 
 
 def bench_pair(ours, theirs, reps, inner):
@@ -87,7 +92,13 @@ def main():
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with process CPU time instead of wall time: robust on an oversubscribed "
+                         "machine, but only meaningful with --threads 1 (spinning threads count too)")
     args = ap.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
     torch.set_num_threads(args.threads)
     fusednet.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

@@ -319,6 +319,16 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
   std::unique_ptr<AlignedBuf> part;
   if (G > 1) part = std::make_unique<AlignedBuf>(size_t(G * K * O));
   std::vector<double> dbacc(size_t(G * O), 0.0);
+  // Wᵀ [O, K] once per call, so the per-chunk dX GEMMs pack B with row copies, not transposes.
+  std::unique_ptr<AlignedBuf> wt_buf;
+  if (dX) {
+    wt_buf = std::make_unique<AlignedBuf>(size_t(K * O));
+    float* wt = wt_buf->p;
+    for (i64 k0 = 0; k0 < K; k0 += 64)
+      for (i64 o = 0; o < O; ++o)
+        for (i64 k = k0; k < std::min(K, k0 + 64); ++k) wt[o * K + k] = Wt[k * O + o];
+  }
+  const float* WT = dX ? wt_buf->p : nullptr;
 
   auto run_group = [&](i64 gi) {
     float* dWg = G > 1 ? part->p + gi * K * O : dW;
@@ -350,10 +360,10 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
             for (i64 o = 0; o < O; ++o) dbg[o] += dZ[r * O + o];
         if (dX) {
           if (pw) {
-            sgemm(dX + r0 * C, dZ, Wt, nullptr, rows, C, O, false, true, O, O, C, 0.f, Act::None);
+            sgemm(dX + r0 * C, dZ, WT, nullptr, rows, C, O, false, false, O, K, C, 0.f, Act::None);
           } else {
             float* dcol = tl_scratch[2].get(size_t(p.max_rows() * K));
-            sgemm(dcol, dZ, Wt, nullptr, rows, K, O, false, true, O, O, K, 0.f, Act::None);
+            sgemm(dcol, dZ, WT, nullptr, rows, K, O, false, false, O, K, K, 0.f, Act::None);
             col2im_add(dX, dcol, g, r0, r1);
           }
         }
