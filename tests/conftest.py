@@ -27,3 +27,4 @@ def rng():
 
 
 requires_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+

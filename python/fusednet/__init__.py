@@ -24,3 +24,12 @@ def asarray(obj, dtype=None, device=None, copy=None):
 
 from . import cuda  # noqa: E402
 from . import ops  # noqa: E402
+from . import random  # noqa: E402
+from .tensor import Tensor, Function, no_grad, enable_grad, is_grad_enabled, tensor  # noqa: E402
+from . import activations  # noqa: E402
+from . import functional  # noqa: E402
+from . import initializers, regularizers, losses, schedules, optimizers  # noqa: E402
+from . import layers  # noqa: E402
+from .layers import Input  # noqa: E402
+from .layers.base import clear_session  # noqa: E402
+from .models import Model, Sequential  # noqa: E402

@@ -1,0 +1,149 @@
+"""Training throughput: fusednet MLP 784-128-10 (Adam, sparse CE) vs PyTorch eager, same process.
+
+60,000 MNIST-shaped random samples, one epoch per measurement, batch 32 and 128. PyTorch is
+measured with and without ``torch.set_flush_denormal(True)``; repeats are interleaved
+(fusednet, torch, torch+FTZ, fusednet, ...) and medians reported, with the ratio of fusednet
+against the faster PyTorch variant. Also times one Adam step over the model's 101,770 params.
+
+Usage: PYTHONPATH=python python3 bench/bench_train.py [--repeats 3] [--samples 60000] [--quick]
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import fusednet as fn
+from fusednet import layers
+
+
+def make_data(n, seed=0):
+    r = np.random.default_rng(seed)
+    x = r.random((n, 784), dtype=np.float32)
+    y = r.integers(0, 10, n).astype(np.int64)
+    return x, y
+
+
+def fusednet_model():
+    m = fn.Sequential([fn.Input(shape=(784,)), layers.Dense(128, activation="relu"),
+                       layers.Dense(10, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return m
+
+
+def time_fusednet(model, x, y, bs):
+    t = time.perf_counter()
+    model.fit(x, y, batch_size=bs, epochs=1, verbose=0, shuffle=True)
+    return x.shape[0] / (time.perf_counter() - t)
+
+
+def torch_setup(torch):
+    model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+    return model, opt
+
+
+def time_torch(torch, model, opt, xt, yt, bs, ftz):
+    torch.set_flush_denormal(ftz)
+    lossf = torch.nn.functional.cross_entropy
+    n = xt.shape[0]
+    t = time.perf_counter()
+    perm = torch.randperm(n)
+    for s in range(0, n, bs):
+        idx = perm[s:s + bs]
+        xb, yb = xt[idx], yt[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = lossf(model(xb), yb)
+        loss.backward()
+        opt.step()
+    dt = time.perf_counter() - t
+    torch.set_flush_denormal(False)
+    return n / dt
+
+
+def adam_step_us(reps=2000):
+    m = fusednet_model()
+    opt = m.optimizer
+    params = [w.data for w in m.trainable_weights]
+    grads = [fn.asarray(np.random.default_rng(1).standard_normal(p.shape).astype(np.float32) * 1e-3)
+             for p in params]
+    opt._check_match(params)
+    n = sum(p.size for p in params)
+    for _ in range(50):
+        opt._apply_arrays(params, grads)
+    ts = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(reps):
+            opt._apply_arrays(params, grads)
+        ts.append((time.perf_counter() - t) / reps * 1e6)
+    return n, statistics.median(ts)
+
+
+def torch_adam_step_us(torch, reps=2000):
+    model, opt = torch_setup(torch)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p) * 1e-3
+    for _ in range(50):
+        opt.step()
+    ts = []
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(reps):
+            opt.step()
+        ts.append((time.perf_counter() - t) / reps * 1e6)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--samples", type=int, default=60000)
+    ap.add_argument("--quick", action="store_true", help="12,000 samples, 2 repeats")
+    ap.add_argument("--batch", type=int, nargs="*", default=[32, 128])
+    args = ap.parse_args()
+    if args.quick:
+        args.samples, args.repeats = 12000, 2
+    fn.random.seed(0)
+    x, y = make_data(args.samples)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    print(f"fusednet {fn.__version__}, {fn.get_num_threads()} threads, ISA {fn._C.cpu_isa()}; "
+          f"torch {torch.__version__ if torch else 'n/a'}, {torch.get_num_threads() if torch else 0} threads")
+    print(f"MLP 784-128-10, Adam, sparse CE, {args.samples} samples/epoch, {args.repeats} interleaved repeats (medians)")
+    print(f"{'batch':>5} {'fusednet':>12} {'torch':>12} {'torch+FTZ':>12} {'ratio':>7}   (samples/s; ratio vs faster torch)")
+    ok = True
+    targets = {32: 3.0, 128: 2.0}
+    for bs in args.batch:
+        fm = fusednet_model()
+        fm.fit(x[:2048], y[:2048], batch_size=bs, epochs=1, verbose=0)  # warm-up
+        res = {"fusednet": [], "torch": [], "torch_ftz": []}
+        if torch is not None:
+            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+            tm, topt = torch_setup(torch)
+            time_torch(torch, tm, topt, xt[:2048], yt[:2048], bs, False)
+        for _ in range(args.repeats):
+            res["fusednet"].append(time_fusednet(fm, x, y, bs))
+            if torch is not None:
+                res["torch"].append(time_torch(torch, tm, topt, xt, yt, bs, False))
+                res["torch_ftz"].append(time_torch(torch, tm, topt, xt, yt, bs, True))
+        med = {k: statistics.median(v) if v else float("nan") for k, v in res.items()}
+        best_t = max(med["torch"], med["torch_ftz"]) if torch is not None else float("nan")
+        ratio = med["fusednet"] / best_t
+        tgt = targets.get(bs)
+        flag = "" if tgt is None else (f"  target >= {tgt:.0f}x " + ("OK" if ratio >= tgt else "MISSED"))
+        if tgt is not None and not ratio >= tgt:
+            ok = False
+        print(f"{bs:>5} {med['fusednet']:>12,.0f} {med['torch']:>12,.0f} {med['torch_ftz']:>12,.0f} {ratio:>6.2f}x{flag}")
+    n, us = adam_step_us()
+    line = f"Adam step over {n:,} params: fusednet {us:.1f} us (target <= 30 us)"
+    if torch is not None:
+        line += f"; torch.optim.Adam {torch_adam_step_us(torch):.1f} us"
+    print(line)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""fusednet layers (Keras-shaped)."""
+from .base import KerasTensor, Layer, clear_session
+from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+
+__all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Flatten",
+           "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize"]
+
+
+def _registry():
+    import sys
+    mod = sys.modules[__name__]
+    return {k: v for k, v in vars(mod).items() if isinstance(v, type) and issubclass(v, Layer)}
+
+
+def serialize(layer):
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    reg = _registry()
+    if custom_objects:
+        reg.update(custom_objects)
+    cls = reg.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"Unknown layer class {config['class_name']!r}; known: {', '.join(sorted(reg))}")
+    return cls.from_config(config["config"])
+
+
+get = deserialize

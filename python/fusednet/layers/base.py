@@ -1,0 +1,275 @@
+"""Layer base class (Keras-shaped) and the symbolic KerasTensor used by ``Input``.
+
+A layer owns weights (Tensors with ``requires_grad``), builds them lazily from the first input
+shape, and implements ``call(inputs, training=None)`` with differentiable ops from
+:mod:`fusednet.functional` (the generic autograd path).
+
+Layers may additionally implement the *compiled training step* protocol used by
+``Model.fit`` when every layer of a chain supports it (``supports_fast_path``):
+
+* ``_fast_forward(x, training, strip=False) -> Array``: forward on raw Arrays, remembering what
+  the backward needs (``strip`` asks the output layer to skip its final softmax/sigmoid so the
+  loss can fuse with it);
+* ``_fast_backward(dy, need_dx, gbuf) -> dx``: backward on Arrays, storing weight gradients in
+  ``gbuf[self._gslot + i]`` for the i-th trainable weight.
+
+Both call native kernels only.
+"""
+import re
+
+import numpy as np
+
+from .. import _C
+from .. import initializers as _init
+from .. import regularizers as _reg
+from ..tensor import Tensor
+
+__all__ = ["Layer", "KerasTensor", "clear_session", "unique_name"]
+
+_NAME_COUNTS = {}
+
+
+def clear_session():
+    """Reset the layer-name counters (Keras ``clear_session``), so names start at 'dense' again."""
+    _NAME_COUNTS.clear()
+
+
+def unique_name(base):
+    """'dense', then 'dense_1', 'dense_2', ... (Keras naming)."""
+    n = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _snake(name):
+    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+class KerasTensor:
+    """Symbolic tensor: a shape (batch axis None) and the layer call that produced it.
+
+    Returned by :func:`fusednet.layers.Input` and by calling layers on KerasTensors; used to
+    define functional :class:`fusednet.Model` graphs.
+    """
+
+    __slots__ = ("shape", "dtype", "layer", "inputs", "name")
+
+    def __init__(self, shape, dtype="float32", layer=None, inputs=(), name=None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.layer = layer
+        self.inputs = tuple(inputs)
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class Layer:
+    """Base class of all layers.
+
+    Args:
+        trainable: whether the layer's weights are updated by ``fit``.
+        name: unique name (default: snake_case class name with a counter, as Keras).
+        dtype: only 'float32' is supported.
+        input_shape: optional shape without the batch axis (Keras 2 style), lets a
+            Sequential build immediately.
+
+    Subclasses implement ``build(input_shape)`` (creating weights with ``add_weight``),
+    ``call(inputs, training=None)`` and ``compute_output_shape(input_shape)``.
+
+    Example:
+        >>> class Scale(fusednet.layers.Layer):
+        ...     def build(self, input_shape):
+        ...         self.w = self.add_weight((input_shape[-1],), initializer="ones")
+        ...     def call(self, x, training=None):
+        ...         return x * self.w
+    """
+
+    supports_fast_path = False
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
+        if dtype not in (None, "float32", np.float32):
+            raise TypeError(f"{type(self).__name__}: only dtype='float32' is supported, got {dtype!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string, got {name!r}")
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.built = False
+        self._weights = []          # Tensors in creation order
+        self._trainable_flags = []
+        self._regularized = []      # (Tensor, Regularizer)
+        self.input_shape = None
+        self._build_shape = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        self._batch_input_shape = (None,) + tuple(input_shape) if input_shape is not None else None
+        self._gslot = 0
+
+    # ------------------------------------------------------------------ weights
+    def add_weight(self, shape, initializer="glorot_uniform", regularizer=None, trainable=True,
+                   name=None, dtype=None):
+        """Create a weight Tensor initialised by ``initializer`` (name / instance / callable)."""
+        init = _init.get(initializer)
+        shape = tuple(int(s) for s in shape)
+        value = init(shape) if init is not None else _C.zeros(list(shape))
+        if not isinstance(value, _C.Array):
+            value = _C.asarray(np.ascontiguousarray(np.asarray(value, np.float32)))
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{self.name}: initializer for {name} returned shape {value.shape}, expected {shape}")
+        w = Tensor(value, requires_grad=trainable and self._trainable,
+                   name=f"{self.name}/{name or 'weight_' + str(len(self._weights))}")
+        self._weights.append(w)
+        self._trainable_flags.append(bool(trainable))
+        reg = _reg.get(regularizer)
+        if reg is not None:
+            self._regularized.append((w, reg))
+        return w
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for w, t in zip(self._weights, self._trainable_flags):
+            w.requires_grad = bool(value) and t
+
+    @property
+    def weights(self):
+        """All weights (trainable first, as Keras)."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        if not self._trainable:
+            return []
+        return [w for w, t in zip(self._weights, self._trainable_flags) if t]
+
+    @property
+    def non_trainable_weights(self):
+        if not self._trainable:
+            return list(self._weights)
+        return [w for w, t in zip(self._weights, self._trainable_flags) if not t]
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    def count_params(self):
+        """Number of scalars in all weights (the layer must be built)."""
+        if not self.built:
+            raise ValueError(f"You tried to call count_params on layer '{self.name}', but the layer isn't built. "
+                             f"You can build it manually via: `layer.build(input_shape)`.")
+        return int(sum(int(np.prod(w.shape)) for w in self._weights))
+
+    def get_weights(self):
+        """Weights as a list of NumPy arrays (copies)."""
+        return [np.array(w.numpy(), copy=True) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy NumPy arrays into the weights (shapes must match exactly)."""
+        mine = self.weights
+        if len(weights) != len(mine):
+            raise ValueError(f"Layer '{self.name}' expects {len(mine)} weight arrays, but the provided list "
+                             f"has {len(weights)}")
+        for w, v in zip(mine, weights):
+            v = np.asarray(v)
+            if tuple(v.shape) != tuple(w.shape):
+                raise ValueError(f"Layer '{self.name}' weight shape mismatch for {w.name}: expected "
+                                 f"{tuple(w.shape)}, got {tuple(v.shape)}")
+        for w, v in zip(mine, weights):
+            src = _C.asarray(np.ascontiguousarray(np.asarray(v, np.float32)))
+            w.data.copy_(src if w.data.device == "cpu" else src.to(w.data.device))
+
+    @property
+    def losses(self):
+        """Regularization penalties of this layer's weights, as scalar Tensors (differentiable)."""
+        return [reg(w) for w, reg in self._regularized if w.requires_grad or True]
+
+    # ------------------------------------------------------------------ build / call
+    def build(self, input_shape):
+        """Create weights for inputs of ``input_shape`` (batch axis included, may be None)."""
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self._build_shape = tuple(input_shape)
+            self.input_shape = tuple(input_shape)
+            self.build(tuple(input_shape))
+            self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, inputs, training=None):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def _check_input(self, shape):
+        """Raise a Keras-style ValueError when ``shape`` is incompatible with the built layer."""
+        return None
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if isinstance(inputs, KerasTensor):
+            self._maybe_build(inputs.shape)
+            self._check_input(inputs.shape)
+            out_shape = self.compute_output_shape(inputs.shape)
+            return KerasTensor(out_shape, layer=self, inputs=(inputs,), name=self.name)
+        if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor):
+            shapes = [i.shape for i in inputs]
+            self._maybe_build(shapes)
+            return KerasTensor(self.compute_output_shape(shapes), layer=self, inputs=tuple(inputs), name=self.name)
+        from ..functional import as_tensor
+        if isinstance(inputs, (list, tuple)):
+            xs = [as_tensor(_f32(i)) for i in inputs]
+            self._maybe_build([x.shape for x in xs])
+            return self.call(xs, training=training, **kwargs)
+        x = as_tensor(_f32(inputs))
+        self._maybe_build(x.shape)
+        self._check_input(x.shape)
+        return self.call(x, training=training, **kwargs)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = self._batch_input_shape
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        bis = config.pop("batch_input_shape", None)
+        if bis is not None:
+            config["input_shape"] = tuple(bis[1:])
+        config.pop("dtype", None)
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+    # ------------------------------------------------------------------ fast path hooks
+    def _output_activation(self):
+        """Name of a final softmax/sigmoid this layer can skip for loss fusion, else None."""
+        return None
+
+
+def _f32(x):
+    if isinstance(x, (Tensor, _C.Array)):
+        return x
+    a = np.asarray(x)
+    if a.dtype != np.float32 and a.dtype.kind in "fiub":
+        a = a.astype(np.float32)
+    return np.ascontiguousarray(a)

@@ -1,0 +1,417 @@
+"""Core layers: Input/InputLayer, Dense, Activation, Flatten, Reshape, Dropout."""
+import numpy as np
+
+from .. import _C
+from .. import activations as _acts
+from .. import functional as F
+from .. import initializers as _init
+from .. import random as _random
+from .. import regularizers as _reg
+from .base import KerasTensor, Layer
+
+__all__ = ["Input", "InputLayer", "Dense", "Activation", "Flatten", "Reshape", "Dropout"]
+
+
+class InputLayer(Layer):
+    """Entry point of a model: declares the input shape (without the batch axis).
+
+    Args:
+        shape: tuple of ints (without batch axis).
+        batch_size: optional fixed batch size.
+        name: optional name.
+
+    Example:
+        >>> model = fusednet.Sequential([fusednet.layers.InputLayer(shape=(784,)), Dense(10)])
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, **kwargs):
+        if shape is None:
+            shape = input_shape
+        if shape is None:
+            raise ValueError("InputLayer: shape is required, e.g. InputLayer(shape=(784,))")
+        if isinstance(shape, int):
+            shape = (shape,)
+        shape = tuple(shape)
+        for s in shape:
+            if s is not None and (not isinstance(s, (int, np.integer)) or s <= 0):
+                raise ValueError(f"InputLayer: shape entries must be positive ints or None, got {shape}")
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.batch_shape = (batch_size,) + shape
+        self._batch_input_shape = self.batch_shape
+        self.built = True
+        self.input_shape = self.batch_shape
+        self.output = KerasTensor(self.batch_shape, layer=self, inputs=(), name=self.name)
+
+    def call(self, inputs, training=None):
+        return inputs
+
+    def _fast_forward(self, x, training, strip=False):
+        return x
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        return dy
+
+    def get_config(self):
+        return {"name": self.name, "batch_shape": self.batch_shape, "dtype": "float32"}
+
+    @classmethod
+    def from_config(cls, config):
+        bs = config["batch_shape"]
+        return cls(shape=tuple(bs[1:]), batch_size=bs[0], name=config.get("name"))
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+    """Declare a model input (Keras ``keras.Input``): returns a symbolic :class:`KerasTensor`.
+
+    Args:
+        shape: shape without the batch axis, e.g. ``(784,)``.
+        batch_size: optional fixed batch size.
+        name: optional name.
+
+    Example:
+        >>> inputs = fusednet.Input(shape=(784,))
+        >>> outputs = Dense(10, activation="softmax")(Dense(128, activation="relu")(inputs))
+        >>> model = fusednet.Model(inputs, outputs)
+    """
+    if batch_shape is not None:
+        shape, batch_size = tuple(batch_shape[1:]), batch_shape[0]
+    layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+    return layer.output
+
+
+class Dense(Layer):
+    """Densely connected layer: ``activation(inputs @ kernel + bias)``.
+
+    relu / sigmoid / tanh / linear activations run fused in the GEMM epilogue (one kernel
+    forward, one ``dense_backward`` kernel backward); other activations run one extra kernel.
+
+    Args:
+        units: output dimension (positive int).
+        activation: name (e.g. 'relu', 'softmax') or None for linear.
+        use_bias: add a bias vector (default True).
+        kernel_initializer: default 'glorot_uniform'.
+        bias_initializer: default 'zeros'.
+        kernel_regularizer, bias_regularizer: e.g. 'l2' or ``L2(1e-4)``.
+
+    Shape:
+        Input [batch, ..., input_dim] → output [batch, ..., units]. The kernel is
+        [input_dim, units] (Keras layout).
+
+    Example:
+        >>> layer = Dense(128, activation="relu", kernel_initializer="he_normal")
+        >>> y = layer(np.zeros((32, 784), np.float32))    # Tensor [32, 128]
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense '{self.name}': units must be a positive integer, got {units!r}")
+        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
+            raise ValueError(f"Dense '{self.name}': activity_regularizer and constraints are not supported")
+        self.units = int(units)
+        self.activation = _acts.serialize(activation)
+        self._kind, self._ep = _acts.resolve(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        self.kernel_regularizer = _reg.get(kernel_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Dense '{self.name}': the last axis of the input must be defined, got "
+                             f"input shape {tuple(input_shape)}")
+        in_dim = int(input_shape[-1])
+        self.kernel = self.add_weight((in_dim, self.units), self.kernel_initializer,
+                                      self.kernel_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.units,), self.bias_initializer, self.bias_regularizer, name="bias")
+        self.built = True
+
+    def _check_input(self, shape):
+        if self.kernel is not None and shape[-1] != self.kernel.shape[0]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected "
+                             f"axis -1 of input shape to have value {self.kernel.shape[0]}, but received "
+                             f"input with shape {tuple(shape)}")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, inputs, training=None):
+        return F.linear(inputs, self.kernel, self.bias, self.activation)
+
+    def _call_logits(self, inputs):
+        return F.linear(inputs, self.kernel, self.bias, None)
+
+    def _output_activation(self):
+        return self._kind if self._kind in ("softmax", "sigmoid") else None
+
+    # ---------------------------------------------------------------- compiled step
+    def _fast_forward(self, x, training, strip=False):
+        b = self.bias.data if self.bias is not None else None
+        self._x = x
+        if strip:
+            y = _C.matmul(x, self.kernel.data, bias=b, activation="none")
+            self._mode = 0
+            self._y = y
+            return y
+        ep = self._ep
+        if ep is not None:
+            y = _C.matmul(x, self.kernel.data, bias=b, activation=ep)
+            self._mode = 1
+            self._y = y
+            return y
+        z = _C.matmul(x, self.kernel.data, bias=b, activation="none")
+        kind = self._kind
+        if kind == "softmax":
+            y = _C.softmax_forward(z)
+        elif kind == "log_softmax":
+            y = _C.log_softmax_forward(z)
+        else:
+            y = _C.activation_forward(z, kind, _acts.default_alpha(kind))
+        self._mode = 2
+        self._z = z
+        self._y = y
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        mode = self._mode
+        if mode == 1:
+            ep, Y = self._ep, self._y
+        else:
+            ep = "none"
+            if mode == 2:
+                kind = self._kind
+                if kind == "softmax":
+                    dy = _C.softmax_backward(dy, self._y)
+                elif kind == "log_softmax":
+                    dy = _C.log_softmax_backward(dy, self._y)
+                else:
+                    dy = _C.activation_backward(dy, self._z, self._y, kind, _acts.default_alpha(kind))
+                Y = self._z
+            else:
+                Y = self._y
+        dx, dw, db = _C.dense_backward(dy, self._x, self.kernel.data, Y, ep, need_dx, self.bias is not None)
+        if self._trainable:
+            if self._regularized:
+                if self.kernel_regularizer is not None:
+                    self.kernel_regularizer.add_grad_(dw, self.kernel.data)
+                if self.bias_regularizer is not None and db is not None:
+                    self.bias_regularizer.add_grad_(db, self.bias.data)
+            k = self._gslot
+            gbuf[k] = dw
+            if db is not None:
+                gbuf[k + 1] = db
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": _init.serialize(self.kernel_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer),
+                "kernel_regularizer": _reg.serialize(self.kernel_regularizer) if self.kernel_regularizer else None,
+                "bias_regularizer": _reg.serialize(self.bias_regularizer) if self.bias_regularizer else None}
+
+
+class Activation(Layer):
+    """Applies an activation function.
+
+    Args:
+        activation: name, e.g. 'relu', 'gelu', 'softmax'.
+
+    Shape:
+        Any; output has the input's shape.
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _acts.serialize(activation)
+        self._kind, _ = _acts.resolve(activation)
+
+    def call(self, inputs, training=None):
+        return F.activation_fn(inputs, self._kind)
+
+    def _call_logits(self, inputs):
+        return inputs
+
+    def _output_activation(self):
+        return self._kind if self._kind in ("softmax", "sigmoid") else None
+
+    def _fast_forward(self, x, training, strip=False):
+        kind = self._kind
+        self._strip = strip or kind == "linear"
+        if self._strip:
+            return x
+        if kind == "softmax":
+            y = _C.softmax_forward(x)
+        elif kind == "log_softmax":
+            y = _C.log_softmax_forward(x)
+        else:
+            y = _C.activation_forward(x, kind, _acts.default_alpha(kind))
+        self._x, self._y = x, y
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        if self._strip:
+            return dy
+        kind = self._kind
+        if kind == "softmax":
+            return _C.softmax_backward(dy, self._y)
+        if kind == "log_softmax":
+            return _C.log_softmax_backward(dy, self._y)
+        return _C.activation_backward(dy, self._x, self._y, kind, _acts.default_alpha(kind))
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation}
+
+
+class Flatten(Layer):
+    """Flattens all axes but the batch axis (a reshape view; no copy).
+
+    Shape:
+        [batch, d1, d2, ...] → [batch, d1·d2·...].
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Flatten '{self.name}': only data_format='channels_last' is supported")
+
+    def compute_output_shape(self, input_shape):
+        n = 1
+        for s in input_shape[1:]:
+            if s is None:
+                return (input_shape[0], None)
+            n *= s
+        return (input_shape[0], n)
+
+    def call(self, inputs, training=None):
+        return F.flatten(inputs)
+
+    def _fast_forward(self, x, training, strip=False):
+        shp = x.shape
+        self._shape = shp
+        return x.reshape(shp[0], -1) if len(shp) != 2 else x
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        return dy.reshape(self._shape)
+
+
+class Reshape(Layer):
+    """Reshapes the non-batch axes to ``target_shape`` (one entry may be -1).
+
+    Args:
+        target_shape: tuple without the batch axis.
+
+    Shape:
+        [batch, ...] → [batch, *target_shape].
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(s) for s in target_shape)
+        if sum(1 for s in self.target_shape if s == -1) > 1:
+            raise ValueError(f"Reshape '{self.name}': at most one -1 in target_shape, got {self.target_shape}")
+
+    def compute_output_shape(self, input_shape):
+        n = 1
+        for s in input_shape[1:]:
+            n = None if (s is None or n is None) else n * s
+        tgt = list(self.target_shape)
+        known = int(np.prod([s for s in tgt if s != -1])) if tgt else 1
+        if -1 in tgt:
+            if n is not None:
+                if known == 0 or n % known:
+                    raise ValueError(f"Reshape '{self.name}': cannot reshape input {tuple(input_shape)} to "
+                                     f"{self.target_shape}")
+                tgt[tgt.index(-1)] = n // known
+            else:
+                tgt[tgt.index(-1)] = None
+        elif n is not None and n != known:
+            raise ValueError(f"Reshape '{self.name}': total size of the new shape {self.target_shape} must "
+                             f"equal the input's non-batch size {n} (input shape {tuple(input_shape)})")
+        return (input_shape[0],) + tuple(tgt)
+
+    def _check_input(self, shape):
+        self.compute_output_shape(shape)
+
+    def call(self, inputs, training=None):
+        return F.reshape(inputs, (inputs.shape[0],) + self.target_shape)
+
+    def _fast_forward(self, x, training, strip=False):
+        self._shape = x.shape
+        return x.reshape((x.shape[0],) + self.target_shape)
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        return dy.reshape(self._shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}
+
+
+class Dropout(Layer):
+    """Randomly zeroes a fraction ``rate`` of inputs during training and scales the rest by
+    1/(1-rate) (inverted dropout). Identity at inference.
+
+    Masks come from the Philox kernel: with ``seed`` set, the k-th training call of this layer
+    uses ``(seed, k)``; otherwise pairs are drawn from :mod:`fusednet.random`'s global stream.
+
+    Args:
+        rate: float in [0, 1).
+        noise_shape: not supported (must be None).
+        seed: optional int.
+
+    Shape:
+        Any; output has the input's shape.
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) \
+                or not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout '{self.name}': rate must be a float in [0, 1), got {rate!r}")
+        if noise_shape is not None:
+            raise ValueError(f"Dropout '{self.name}': noise_shape is not supported")
+        self.rate = float(rate)
+        self.seed = seed
+        self._stream = _random.SeedStream(seed) if seed is not None else None
+
+    def _key(self):
+        return self._stream.next() if self._stream is not None else _random.next_key()
+
+    def call(self, inputs, training=None):
+        if not training or self.rate == 0.0:
+            return inputs
+        return F.dropout(inputs, self.rate, True, seed=self._key())
+
+    def _fast_forward(self, x, training, strip=False):
+        if not training or self.rate == 0.0:
+            self._mask = None
+            return x
+        s, off = self._key()
+        y, self._mask = _C.dropout_forward(x, self.rate, s, off)
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        if self._mask is None:
+            return dy
+        return _C.binary("mul", dy, self._mask)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
