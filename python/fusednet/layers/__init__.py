@@ -1,9 +1,16 @@
 """fusednet layers (Keras-shaped)."""
 from .base import KerasTensor, Layer, clear_session
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
+from .conv import Conv2D, Convolution2D
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D,
+                      GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 
 __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Flatten",
-           "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize"]
+           "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize",
+           "Conv2D", "Convolution2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
+           "BatchNormalization", "LayerNormalization"]
 
 
 def _registry():

@@ -1,0 +1,129 @@
+"""Per-layer forward / backward throughput of the seed CNN's conv and pooling layers, fusednet
+(NHWC) vs PyTorch CPU eager (NCHW, its native layout), measured side by side in one run.
+
+Layers: Conv2D(32, 3, relu) on 28x28x1 -> MaxPool 2 -> Conv2D(64, 3, relu) on 13x13x32 -> MaxPool 2.
+Forward = conv + bias + relu (fused here; conv2d + relu in PyTorch). Backward = relu' + dW + db
+(+ dX for conv2; conv1 is the first layer, so neither library computes dX there).
+Timings are medians of interleaved repetitions (ours, torch, ours, ...), so drift on the shared
+machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time]
+On a loaded machine (load average > cores) 2-thread wall times are dominated by descheduling
+at OpenMP barriers on both sides; use --threads 1 --cpu-time there for a like-for-like ratio.
+"""
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import fusednet
+from fusednet import _C
+
+
+CLOCK = time.perf_counter
+
+
+def timeit(fn, inner):
+    t = CLOCK()
+    for _ in range(inner):
+        fn()
+    return (CLOCK() - t) / inner
+
+
+def bench_pair(ours, theirs, reps, inner):
+    ours(), theirs()  # warm-up (allocations, thread pools)
+    a, b = [], []
+    for _ in range(reps):
+        a.append(timeit(ours, inner))
+        b.append(timeit(theirs, inner))
+    return statistics.median(a), statistics.median(b)
+
+
+def conv_layer(N, H, W, C, O, need_dx, rng):
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, C, O)) * np.sqrt(2 / (9 * C))).astype(np.float32)
+    b = np.zeros(O, np.float32)
+    xa, wa, ba = _C.asarray(x), _C.asarray(w), _C.asarray(b)
+    y = _C.conv2d_forward(xa, wa, ba, activation="relu")
+    dy = _C.asarray(rng.standard_normal(y.shape).astype(np.float32))
+
+    xt = torch.tensor(x).permute(0, 3, 1, 2).contiguous().requires_grad_(need_dx)
+    wt = torch.tensor(w).permute(3, 2, 0, 1).contiguous().requires_grad_(True)
+    bt = torch.tensor(b).requires_grad_(True)
+    yt = torch.relu(F.conv2d(xt, wt, bt))
+    dyt = torch.tensor(np.asarray(dy)).permute(0, 3, 1, 2).contiguous()
+
+    fwd_ours = lambda: _C.conv2d_forward(xa, wa, ba, activation="relu")
+    def fwd_torch():
+        with torch.no_grad():
+            torch.relu(F.conv2d(xt, wt, bt))
+    bwd_ours = lambda: _C.conv2d_backward(dy, xa, wa, y, "relu", 1, "valid", 1, need_dx, True)
+    def bwd_torch():
+        wt.grad = bt.grad = xt.grad = None
+        yt.backward(dyt, retain_graph=True)
+    Ho, Wo = H - 2, W - 2
+    flops = 2.0 * N * Ho * Wo * 9 * C * O
+    return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, flops * (2 if need_dx else 1))
+
+
+def pool_layer(N, H, W, C, rng):
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    xa = _C.asarray(x)
+    y, idx = _C.max_pool2d_forward(xa, 2)
+    dy = _C.asarray(rng.standard_normal(y.shape).astype(np.float32))
+    xt = torch.tensor(x).permute(0, 3, 1, 2).contiguous().requires_grad_(True)
+    yt = F.max_pool2d(xt, 2)
+    dyt = torch.tensor(np.asarray(dy)).permute(0, 3, 1, 2).contiguous()
+    def fwd_torch():
+        with torch.no_grad():
+            F.max_pool2d(xt, 2)
+    def bwd_torch():
+        xt.grad = None
+        yt.backward(dyt, retain_graph=True)
+    fwd_ours = lambda: _C.max_pool2d_forward(xa, 2)
+    bwd_ours = lambda: _C.max_pool2d_backward(dy, idx, x.shape, 2)
+    elems = float(x.size)  # report input elements per second instead of FLOP/s
+    return (fwd_ours, fwd_torch, elems), (bwd_ours, bwd_torch, elems)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time with process CPU time instead of wall time: robust on an oversubscribed "
+                         "machine, but only meaningful with --threads 1 (spinning threads count too)")
+    args = ap.parse_args()
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+    torch.set_num_threads(args.threads)
+    fusednet.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    print(f"fusednet {_C.cpu_isa()} threads={args.threads} | torch {torch.__version__} threads={torch.get_num_threads()}")
+    print(f"{'layer':34s} {'pass':4s} {'ours us':>9s} {'torch us':>9s} {'ours':>10s} {'torch':>10s} {'ratio':>6s}")
+    for N in args.batches:
+        layers = [
+            (f"conv1 32@3x3 28x28x1  N={N}", conv_layer(N, 28, 28, 1, 32, False, rng), "GFLOP/s"),
+            (f"pool1 2x2 26x26x32    N={N}", pool_layer(N, 26, 26, 32, rng), "Gelem/s"),
+            (f"conv2 64@3x3 13x13x32 N={N}", conv_layer(N, 13, 13, 32, 64, True, rng), "GFLOP/s"),
+            (f"pool2 2x2 11x11x64    N={N}", pool_layer(N, 11, 11, 64, rng), "Gelem/s"),
+        ]
+        tot_o = tot_t = 0.0
+        for name, passes, unit in layers:
+            for pname, (fo, ft, work) in zip(("fwd", "bwd"), passes):
+                inner = max(1, int(2e8 / max(work, 1) / (1 if unit == "GFLOP/s" else 50)))
+                inner = min(inner, 50)
+                to, tt = bench_pair(fo, ft, args.reps, inner)
+                tot_o += to
+                tot_t += tt
+                print(f"{name:34s} {pname:4s} {to * 1e6:9.1f} {tt * 1e6:9.1f} "
+                      f"{work / to / 1e9:7.1f} {work / tt / 1e9:7.1f}  {unit[:1]} {tt / to:5.2f}x")
+        print(f"{'sum of the layers above':34s} {'all':4s} {tot_o * 1e6:9.1f} {tot_t * 1e6:9.1f} "
+              f"{'':10s} {'':10s} {tot_t / tot_o:5.2f}x   ({N / tot_o:.0f} vs {N / tot_t:.0f} samples/s for these layers)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+// conv.cpp (bindings) — conv2d_forward / conv2d_backward / conv2d_output_shape.
+// Layout: x (N, H, W, Cin), kernel (kh, kw, Cin, Cout) as Keras, bias (Cout,), y (N, Ho, Wo, Cout).
+#include "bindings/bind_util.h"
+#include "bindings/cnn_args.h"
+#include "cpu/conv.h"
+
+namespace fusednet {
+namespace {
+
+cpu::ConvGeom geom_for(const char* op, const Array& x, const Array& w, const py::handle& strides,
+                       const std::string& padding, const py::handle& dilation) {
+  check_f32(op, "x", x);
+  check_f32(op, "kernel", w);
+  if (x.ndim() != 4)
+    throw ValueError(std::string(op) + ": x must be 4-D (N, H, W, C), got shape " + x.shape_str());
+  if (w.ndim() != 4)
+    throw ValueError(std::string(op) + ": kernel must be 4-D (kh, kw, Cin, Cout), got shape " + w.shape_str());
+  if (w.dim(2) != x.dim(3))
+    throw ValueError(std::string(op) + ": channels mismatch: x " + x.shape_str() + " has " +
+                     std::to_string(x.dim(3)) + " channels but kernel " + w.shape_str() + " expects " +
+                     std::to_string(w.dim(2)));
+  auto [sh, sw] = pair_arg(op, "strides", strides);
+  auto [dh, dw] = pair_arg(op, "dilation", dilation);
+  bool same = padding_arg(op, padding);
+  try {
+    return cpu::make_conv_geom(op, x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1), w.dim(3),
+                               sh, sw, dh, dw, same);
+  } catch (const ValueError& e) {
+    throw ValueError(std::string(e.what()) + " (x " + x.shape_str() + ", kernel " + w.shape_str() + ")");
+  }
+}
+
+}  // namespace
+
+FN_BIND(conv) {
+  m.def(
+      "conv2d_forward",
+      [](const Array& x, const Array& w, std::optional<Array> bias, py::object strides,
+         const std::string& padding, py::object dilation, py::object activation,
+         std::optional<Array> out) {
+        const char* op = "conv2d_forward";
+        cpu::ConvGeom g = geom_for(op, x, w, strides, padding, dilation);
+        Act act = conv_act_arg(op, activation);
+        if (bias) {
+          check_f32(op, "bias", *bias);
+          if (bias->shape != std::vector<i64>{g.O})
+            throw ValueError(std::string(op) + ": bias must have shape (" + std::to_string(g.O) +
+                             ",) for kernel " + w.shape_str() + ", got " + bias->shape_str());
+        }
+        check_same_device(op, {&x, &w, bias ? &*bias : nullptr});
+        Array y = out_or_empty(op, out, {g.N, g.Ho, g.Wo, g.O}, DType::F32, x.device());
+        if (out) check_no_overlap(op, y, {&x, &w, bias ? &*bias : nullptr});
+        const float* b = bias ? bias->f32() : nullptr;
+        FN_DISPATCH(op, x, {
+          py::gil_scoped_release nogil;
+          cpu::conv2d_forward(y.f32(), x.f32(), w.f32(), b, g, act);
+        }, throw TypeError(std::string(op) + ": not implemented on CUDA yet"));
+        return y;
+      },
+      py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("strides") = py::make_tuple(1, 1),
+      py::arg("padding") = "valid", py::arg("dilation") = py::make_tuple(1, 1),
+      py::arg("activation") = "none", py::arg("out") = py::none(),
+      "Conv2D NHWC: y = act(conv(x, w) + bias); w is (kh, kw, Cin, Cout); padding 'valid'|'same' "
+      "(TF/Keras rule); activation none|relu|sigmoid|tanh fused into the GEMM epilogue.");
+
+  m.def(
+      "conv2d_backward",
+      [](const Array& dY, const Array& x, const Array& w, std::optional<Array> y, py::object activation,
+         py::object strides, const std::string& padding, py::object dilation, bool need_dX,
+         bool has_bias) -> py::tuple {
+        const char* op = "conv2d_backward";
+        cpu::ConvGeom g = geom_for(op, x, w, strides, padding, dilation);
+        Act act = conv_act_arg(op, activation);
+        check_f32(op, "dY", dY);
+        const std::vector<i64> yshape{g.N, g.Ho, g.Wo, g.O};
+        check_shape(op, "dY", dY, yshape);
+        if (act != Act::None) {
+          if (!y) throw ValueError(std::string(op) + ": Y (the saved forward output) is required for activation '" +
+                                   std::string(py::str(activation)) + "'");
+          check_f32(op, "Y", *y);
+          check_shape(op, "Y", *y, yshape);
+        }
+        check_same_device(op, {&dY, &x, &w, y ? &*y : nullptr});
+        Array dW = Array::empty(w.shape, DType::F32, x.device());
+        std::optional<Array> dX, db;
+        if (need_dX) dX = Array::empty(x.shape, DType::F32, x.device());
+        if (has_bias) db = Array::empty({g.O}, DType::F32, x.device());
+        const float* yp = (y && act != Act::None) ? y->f32() : nullptr;
+        FN_DISPATCH(op, x, {
+          py::gil_scoped_release nogil;
+          cpu::conv2d_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dY.f32(),
+                               x.f32(), w.f32(), yp, g, act);
+        }, throw TypeError(std::string(op) + ": not implemented on CUDA yet"));
+        return py::make_tuple(dX ? py::cast(*dX) : py::none(), py::cast(dW), db ? py::cast(*db) : py::none());
+      },
+      py::arg("dY"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::arg("activation") = "none",
+      py::arg("strides") = py::make_tuple(1, 1), py::arg("padding") = "valid",
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("need_dX") = true, py::arg("has_bias") = true,
+      "Backward of y = act(conv2d(x, w) + b) -> (dX | None, dW, db | None); the activation derivative "
+      "is taken through the saved output y (relu y>0, sigmoid y(1-y), tanh 1-y^2).");
+
+  m.def(
+      "conv2d_output_shape",
+      [](std::vector<i64> x_shape, py::object kernel_size, py::object strides, const std::string& padding,
+         py::object dilation) {
+        const char* op = "conv2d_output_shape";
+        if (x_shape.size() != 4)
+          throw ValueError(std::string(op) + ": x_shape must have 4 entries (N, H, W, C), got " + shape_str(x_shape));
+        auto [kh, kw] = pair_arg(op, "kernel_size", kernel_size);
+        auto [sh, sw] = pair_arg(op, "strides", strides);
+        auto [dh, dw] = pair_arg(op, "dilation", dilation);
+        cpu::ConvGeom g = cpu::make_conv_geom(op, x_shape[0], x_shape[1], x_shape[2], x_shape[3], kh, kw, 1,
+                                              sh, sw, dh, dw, padding_arg(op, padding));
+        return py::make_tuple(g.N, g.Ho, g.Wo);
+      },
+      py::arg("x_shape"), py::arg("kernel_size"), py::arg("strides") = py::make_tuple(1, 1),
+      py::arg("padding") = "valid", py::arg("dilation") = py::make_tuple(1, 1),
+      "(N, Ho, Wo) of a conv / pooling window over x_shape (N, H, W, C), Keras rules.");
+}
+
+}  // namespace fusednet

@@ -1,0 +1,412 @@
+// conv.cpp — Conv2D forward and backward on the CPU, NHWC, routed through cpu::sgemm.
+//
+// Formula (see conv.h):  Y = act(im2col(X) · W + b)   with im2col(X) [M = N·Ho·Wo, K = kh·kw·C]
+// Backward (one call):   dZ = dY · act'(Y)  (through the saved output, as dense_backward)
+//                        dW = im2col(X)ᵀ · dZ      [K, O]
+//                        db = Σ_rows dZ            [O]
+//                        dX = col2im(dZ · Wᵀ)      (scatter-add of [M, K] back onto [N,H,W,C])
+//
+// Why shaped so:
+// * NHWC + Keras kernel layout make the im2col row order (i, j, c) equal to W's row order, so W is
+//   used in place as the GEMM's B [K, O] and Y is written directly as C [M, O] — no transposes.
+// * im2col is done in row chunks into a reused, thread-local, 64-byte aligned buffer sized to stay
+//   in L2 (the GEMM packs it while it is still hot); there is never a full [M, K] temporary.
+//   1x1 stride-1 unpadded convs skip im2col entirely (X already is the [M, C] matrix).
+// * Chunks are whole images (several small images per chunk) or, for big images, fixed slices of
+//   one image. The chunk partition depends only on the shapes, never on the thread count.
+// * Threads: with enough chunks, OpenMP runs whole chunks in parallel and each calls sgemm from
+//   inside the region (nested, so the GEMM runs single-threaded); with few chunks the chunks run
+//   in order and the GEMM's own M/N threading does the work. GEMM results do not depend on its
+//   thread count (DESIGN invariant 6), so both give identical bits.
+// * dW is a reduction over M: chunks are split into G fixed groups (G depends on shapes only);
+//   each group accumulates its chunks in order into its own partial (beta = 1), and the partials
+//   are summed in group order. dX scatter-add touches only the chunk's own images, and a unit of
+//   work (one group of images) is always processed by one thread, so col2im needs no atomics.
+#include "cpu/conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cpu/gemm.h"
+#include "cpu/ftz_scope.h"
+#include "cpu/runtime.h"
+
+namespace fusednet::cpu {
+
+// ------------------------------------------------------------------ geometry
+bool conv_out_size(i64 H, i64 k, i64 s, i64 d, bool same, i64* Ho, i64* pad_before) {
+  const i64 eff = (k - 1) * d + 1;
+  if (same) {
+    i64 o = (H + s - 1) / s;
+    i64 total = std::max<i64>((o - 1) * s + eff - H, 0);
+    *Ho = o;
+    *pad_before = total / 2;
+    return true;
+  }
+  if (H < eff) return false;
+  *Ho = (H - eff) / s + 1;
+  *pad_before = 0;
+  return true;
+}
+
+ConvGeom make_conv_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 kh, i64 kw, i64 O, i64 sh,
+                        i64 sw, i64 dh, i64 dw, bool same) {
+  auto str2 = [](i64 a, i64 b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; };
+  if (kh < 1 || kw < 1)
+    throw ValueError(std::string(op) + ": kernel size must be >= 1, got " + str2(kh, kw));
+  if (sh < 1 || sw < 1)
+    throw ValueError(std::string(op) + ": strides must be >= 1, got " + str2(sh, sw));
+  if (dh < 1 || dw < 1)
+    throw ValueError(std::string(op) + ": dilation_rate must be >= 1, got " + str2(dh, dw));
+  ConvGeom g;
+  g.N = N; g.H = H; g.W = W; g.C = C; g.kh = kh; g.kw = kw; g.O = O;
+  g.sh = sh; g.sw = sw; g.dh = dh; g.dw = dw;
+  if (!conv_out_size(H, kh, sh, dh, same, &g.Ho, &g.pt) ||
+      !conv_out_size(W, kw, sw, dw, same, &g.Wo, &g.pl))
+    throw ValueError(std::string(op) + ": kernel " + str2(kh, kw) + " with dilation " + str2(dh, dw) +
+                     " is larger than the input " + str2(H, W) + " with padding='valid'");
+  return g;
+}
+
+// ------------------------------------------------------------------ helpers
+namespace {
+
+// Reused per-thread scratch (OpenMP keeps its threads, so this is allocated once per size).
+struct Scratch {
+  float* p = nullptr;
+  size_t n = 0;
+  ~Scratch() { aligned_free(p); }
+  float* get(size_t want) {
+    if (want > n) {
+      aligned_free(p);
+      p = nullptr;
+      n = 0;
+      p = static_cast<float*>(aligned_malloc(want * sizeof(float)));
+      n = want;
+    }
+    return p;
+  }
+};
+thread_local Scratch tl_scratch[3];
+
+struct AlignedBuf {
+  float* p = nullptr;
+  explicit AlignedBuf(size_t n) : p(static_cast<float*>(aligned_malloc(std::max<size_t>(n, 1) * sizeof(float)))) {}
+  ~AlignedBuf() { aligned_free(p); }
+};
+
+// Captures the first exception thrown inside an OpenMP region; rethrown after it.
+struct OmpErr {
+  std::exception_ptr e;
+  template <class F> void run(F&& f) {
+    try {
+      f();
+    } catch (...) {
+#pragma omp critical(fn_conv_err)
+      if (!e) e = std::current_exception();
+    }
+  }
+  void rethrow() { if (e) std::rethrow_exception(e); }
+};
+
+i64 chunk_budget_bytes() {
+  static const i64 b = [] {
+    const char* s = std::getenv("FUSEDNET_CONV_CHUNK_KB");
+    i64 kb = s ? std::atol(s) : 0;
+    return (kb > 0 ? kb : 384) * 1024;
+  }();
+  return b;
+}
+
+// How the M = N·P rows (P = Ho·Wo per image) are cut: `units` groups of `ipc` whole images, each
+// cut into `sub` chunks (sub > 1 only when ipc == 1). Depends on shapes only.
+struct Plan {
+  i64 P = 0, N = 0, ipc = 1, sub = 1, units = 0;
+  i64 unit_img0(i64 u) const { return u * ipc; }
+  i64 unit_img1(i64 u) const { return std::min(N, (u + 1) * ipc); }
+  i64 nchunks_in(i64 /*u*/) const { return sub; }
+  // rows [r0, r1) of chunk s of unit u (global row index)
+  void chunk(i64 u, i64 s, i64* r0, i64* r1) const {
+    if (sub == 1) {
+      *r0 = unit_img0(u) * P;
+      *r1 = unit_img1(u) * P;
+    } else {
+      *r0 = u * P + s * P / sub;
+      *r1 = u * P + (s + 1) * P / sub;
+    }
+  }
+  i64 max_rows() const { return sub == 1 ? ipc * P : (P + sub - 1) / sub; }
+};
+
+Plan make_plan(const ConvGeom& g, i64 row_bytes) {
+  Plan p;
+  p.P = g.Ho * g.Wo;
+  p.N = g.N;
+  i64 target = std::max<i64>(chunk_budget_bytes() / std::max<i64>(row_bytes, 1), 32);
+  target = std::min<i64>(target, 8192);
+  if (p.P >= target) {
+    p.ipc = 1;
+    p.sub = (p.P + target - 1) / target;
+  } else {
+    p.ipc = std::max<i64>(1, std::min<i64>(g.N, target / std::max<i64>(p.P, 1)));
+    p.sub = 1;
+  }
+  p.units = (g.N + p.ipc - 1) / p.ipc;
+  return p;
+}
+
+inline void copy_floats(float* dst, const float* src, i64 n) {
+  if (n >= 16) std::memcpy(dst, src, size_t(n) * sizeof(float));
+  else for (i64 k = 0; k < n; ++k) dst[k] = src[k];
+}
+inline void zero_floats(float* dst, i64 n) { std::memset(dst, 0, size_t(n) * sizeof(float)); }
+
+// col [r1-r0, K] = im2col rows [r0, r1) of X (global row index over N·Ho·Wo).
+void im2col(float* col, const float* X, const ConvGeom& g, i64 r0, i64 r1) {
+  const i64 K = g.K(), C = g.C, P = g.Ho * g.Wo, kwC = g.kw * C;
+  for (i64 r = r0; r < r1; ++r) {
+    const i64 n = r / P, p = r % P, oh = p / g.Wo, ow = p % g.Wo;
+    const float* xn = X + n * g.H * g.W * C;
+    float* dst = col + (r - r0) * K;
+    const i64 h0 = oh * g.sh - g.pt, w0 = ow * g.sw - g.pl;
+    const bool wfull = w0 >= 0 && w0 + (g.kw - 1) * g.dw < g.W;
+    for (i64 i = 0; i < g.kh; ++i, dst += kwC) {
+      const i64 h = h0 + i * g.dh;
+      if (h < 0 || h >= g.H) { zero_floats(dst, kwC); continue; }
+      const float* xrow = xn + h * g.W * C;
+      if (wfull && g.dw == 1) { copy_floats(dst, xrow + w0 * C, kwC); continue; }
+      for (i64 j = 0; j < g.kw; ++j) {
+        const i64 w = w0 + j * g.dw;
+        if (w < 0 || w >= g.W) zero_floats(dst + j * C, C);
+        else copy_floats(dst + j * C, xrow + w * C, C);
+      }
+    }
+  }
+}
+
+// dX += col2im(dcol) for rows [r0, r1). Sequential within the call (overlapping windows add up).
+void col2im_add(float* dX, const float* dcol, const ConvGeom& g, i64 r0, i64 r1) {
+  const i64 K = g.K(), C = g.C, P = g.Ho * g.Wo;
+  for (i64 r = r0; r < r1; ++r) {
+    const i64 n = r / P, p = r % P, oh = p / g.Wo, ow = p % g.Wo;
+    float* xn = dX + n * g.H * g.W * C;
+    const float* src = dcol + (r - r0) * K;
+    const i64 h0 = oh * g.sh - g.pt, w0 = ow * g.sw - g.pl;
+    for (i64 i = 0; i < g.kh; ++i) {
+      const i64 h = h0 + i * g.dh;
+      if (h < 0 || h >= g.H) continue;
+      float* xrow = xn + h * g.W * C;
+      for (i64 j = 0; j < g.kw; ++j) {
+        const i64 w = w0 + j * g.dw;
+        if (w < 0 || w >= g.W) continue;
+        float* d = xrow + w * C;
+        const float* s = src + (i * g.kw + j) * C;
+        for (i64 c = 0; c < C; ++c) d[c] += s[c];
+      }
+    }
+  }
+}
+
+inline float act_apply(float v, Act act) {
+  switch (act) {
+    case Act::Relu: return v > 0.f ? v : 0.f;
+    case Act::Sigmoid: return 1.f / (1.f + std::exp(-v));
+    case Act::Tanh: return std::tanh(v);
+    default: return v;
+  }
+}
+
+// dZ = dY · act'(Y) through the saved output.
+// Both operands are loaded unconditionally so the relu select vectorises (a conditional load of
+// dY would compile to a branch, which mispredicts on half-zero activations: 4x slower).
+void act_backward(float* __restrict dZ, const float* __restrict dY, const float* __restrict Y, i64 n,
+                  Act act) {
+  switch (act) {
+    case Act::Relu:
+      for (i64 k = 0; k < n; ++k) {
+        const float d = dY[k], y = Y[k];
+        dZ[k] = y > 0.f ? d : 0.f;
+      }
+      break;
+    case Act::Sigmoid:
+      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * Y[k] * (1.f - Y[k]);
+      break;
+    case Act::Tanh:
+      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * (1.f - Y[k] * Y[k]);
+      break;
+    default:
+      copy_floats(dZ, dY, n);
+  }
+}
+
+bool run_parallel(i64 work_items) {
+  const int nt = num_threads();
+  return nt > 1 && work_items >= 2 * nt && !omp_in_parallel();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ forward
+void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                    Act act) {
+  FtzScope ftz_scope;
+  const i64 M = g.M(), K = g.K(), O = g.O;
+  if (M == 0 || O == 0) return;
+  if (K == 0) {  // no input channels: the output is act(bias)
+    for (i64 r = 0; r < M; ++r)
+      for (i64 o = 0; o < O; ++o) Y[r * O + o] = act_apply(bias ? bias[o] : 0.f, act);
+    return;
+  }
+  if (g.pointwise()) {  // X [M, C] is the im2col matrix
+    sgemm(Y, X, Wt, bias, M, O, K, false, false, K, O, O, 0.f, act);
+    return;
+  }
+  const Plan p = make_plan(g, K * 4);
+  const i64 nchunks = p.units * p.sub;
+  auto do_chunk = [&](i64 ci) {
+    i64 r0, r1;
+    p.chunk(ci / p.sub, ci % p.sub, &r0, &r1);
+    if (r1 <= r0) return;
+    float* col = tl_scratch[0].get(size_t(p.max_rows() * K));
+    im2col(col, X, g, r0, r1);
+    sgemm(Y + r0 * O, col, Wt, bias, r1 - r0, O, K, false, false, K, O, O, 0.f, act);
+  };
+  if (run_parallel(nchunks)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
+    for (i64 ci = 0; ci < nchunks; ++ci) {
+      set_ftz();
+      err.run([&] { do_chunk(ci); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 ci = 0; ci < nchunks; ++ci) do_chunk(ci);
+  }
+}
+
+// ------------------------------------------------------------------ backward
+void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                     const float* Wt, const float* Y, const ConvGeom& g, Act act) {
+  FtzScope ftz_scope;
+  const i64 M = g.M(), K = g.K(), O = g.O, C = g.C;
+  if (dX) zero_floats(dX, g.N * g.H * g.W * C);
+  if (M == 0 || K == 0 || O == 0) {
+    zero_floats(dW, K * O);
+    if (db) {
+      zero_floats(db, O);
+      if (K == 0 && M > 0) {  // db still gets Σ dZ
+        std::vector<float> dz(static_cast<size_t>(O));
+        std::vector<double> acc(size_t(O), 0.0);
+        for (i64 r = 0; r < M; ++r) {
+          act_backward(dz.data(), dY + r * O, Y ? Y + r * O : dY + r * O, O, Y ? act : Act::None);
+          for (i64 o = 0; o < O; ++o) acc[o] += dz[o];
+        }
+        for (i64 o = 0; o < O; ++o) db[o] = float(acc[o]);
+      }
+    }
+    return;
+  }
+  if (act != Act::None && !Y) throw ValueError("conv2d_backward: the saved output Y is required for the activation");
+  const bool pw = g.pointwise();
+  const i64 row_bytes = 4 * ((pw ? 0 : K) + O + (dX && !pw ? K : 0));
+  const Plan p = make_plan(g, row_bytes);
+  // Fixed number of dW partials (shape-dependent only), capped by memory (~32 MiB).
+  i64 G = std::min<i64>(p.units, 8);
+  while (G > 1 && G * K * O > (i64(8) << 20)) --G;
+  std::unique_ptr<AlignedBuf> part;
+  if (G > 1) part = std::make_unique<AlignedBuf>(size_t(G * K * O));
+  std::vector<double> dbacc(size_t(G * O), 0.0);
+  // Wᵀ [O, K] once per call, so the per-chunk dX GEMMs pack B with row copies, not transposes.
+  std::unique_ptr<AlignedBuf> wt_buf;
+  if (dX) {
+    wt_buf = std::make_unique<AlignedBuf>(size_t(K * O));
+    float* wt = wt_buf->p;
+    for (i64 k0 = 0; k0 < K; k0 += 64)
+      for (i64 o = 0; o < O; ++o)
+        for (i64 k = k0; k < std::min(K, k0 + 64); ++k) wt[o * K + k] = Wt[k * O + o];
+  }
+  const float* WT = dX ? wt_buf->p : nullptr;
+
+  auto run_group = [&](i64 gi) {
+    float* dWg = G > 1 ? part->p + gi * K * O : dW;
+    double* dbg = dbacc.data() + gi * O;
+    const i64 u0 = gi * p.units / G, u1 = (gi + 1) * p.units / G;
+    bool first = true;
+    for (i64 u = u0; u < u1; ++u) {
+      for (i64 s = 0; s < p.sub; ++s) {
+        i64 r0, r1;
+        p.chunk(u, s, &r0, &r1);
+        const i64 rows = r1 - r0;
+        if (rows <= 0) continue;
+        const float* dZ = dY + r0 * O;
+        if (act != Act::None) {
+          float* z = tl_scratch[1].get(size_t(p.max_rows() * O));
+          act_backward(z, dY + r0 * O, Y + r0 * O, rows * O, act);
+          dZ = z;
+        }
+        const float* col = X + r0 * C;
+        if (!pw) {
+          float* c = tl_scratch[0].get(size_t(p.max_rows() * K));
+          im2col(c, X, g, r0, r1);
+          col = c;
+        }
+        sgemm(dWg, col, dZ, nullptr, K, O, rows, true, false, K, O, O, first ? 0.f : 1.f, Act::None);
+        first = false;
+        if (db)
+          for (i64 r = 0; r < rows; ++r)
+            for (i64 o = 0; o < O; ++o) dbg[o] += dZ[r * O + o];
+        if (dX) {
+          if (pw) {
+            sgemm(dX + r0 * C, dZ, WT, nullptr, rows, C, O, false, false, O, K, C, 0.f, Act::None);
+          } else {
+            float* dcol = tl_scratch[2].get(size_t(p.max_rows() * K));
+            sgemm(dcol, dZ, WT, nullptr, rows, K, O, false, false, O, K, K, 0.f, Act::None);
+            col2im_add(dX, dcol, g, r0, r1);
+          }
+        }
+      }
+    }
+    if (first) zero_floats(dWg, K * O);  // empty group (cannot happen when G <= units)
+  };
+
+  if (run_parallel(G)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
+    for (i64 gi = 0; gi < G; ++gi) {
+      set_ftz();
+      err.run([&] { run_group(gi); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 gi = 0; gi < G; ++gi) run_group(gi);
+  }
+
+  if (G > 1) {  // fixed-order sum of the partials
+    const float* pp = part->p;
+    const i64 KO = K * O;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (KO > 65536)
+    for (i64 e = 0; e < KO; ++e) {
+      float s = pp[e];
+      for (i64 gi = 1; gi < G; ++gi) s += pp[gi * KO + e];
+      dW[e] = s;
+    }
+  }
+  if (db)
+    for (i64 o = 0; o < O; ++o) {
+      double s = 0;
+      for (i64 gi = 0; gi < G; ++gi) s += dbacc[gi * O + o];
+      db[o] = float(s);
+    }
+}
+
+}  // namespace fusednet::cpu

@@ -1,0 +1,48 @@
+// conv.h — 2-D convolution, channels-last (NHWC), Keras kernel layout (kh, kw, Cin, Cout).
+//
+//   Y[n,oh,ow,o] = act( b[o] + Σ_{i,j,c} X[n, oh*sh - pt + i*dh, ow*sw - pl + j*dw, c] · W[i,j,c,o] )
+//   (X outside the image reads as 0: zero padding)
+//
+// Forward is an implicit GEMM: the "im2col" matrix has one row per output pixel (M = N·Ho·Wo) and
+// K = kh·kw·Cin columns ordered (i, j, c) — exactly the row order of W viewed as [K, Cout], so
+// W needs no repacking and Y [M, Cout] is the GEMM's C in NHWC order. See conv.cpp for the
+// chunking (no full-size im2col temporary), threading and determinism rules.
+#pragma once
+#include "common/common.h"
+
+namespace fusednet::cpu {
+
+struct ConvGeom {
+  i64 N = 0, H = 0, W = 0, C = 0;   // input (N, H, W, C)
+  i64 kh = 1, kw = 1, O = 0;        // kernel (kh, kw, C, O)
+  i64 sh = 1, sw = 1, dh = 1, dw = 1;
+  i64 pt = 0, pl = 0;               // top / left zero padding
+  i64 Ho = 0, Wo = 0;               // output (N, Ho, Wo, O)
+  i64 K() const { return kh * kw * C; }
+  i64 M() const { return N * Ho * Wo; }
+  bool pointwise() const {          // 1x1, stride 1, no padding: X is already the im2col matrix
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0;
+  }
+};
+
+// Output size and padding along one axis, Keras/TF rules. 'valid': Ho = floor((H - eff)/s) + 1
+// with eff = (k-1)·d + 1 (H >= eff required); 'same': Ho = ceil(H/s),
+// pad_total = max((Ho-1)·s + eff - H, 0), pad_before = pad_total / 2.
+// Returns false when 'valid' and the (dilated) kernel is larger than the input.
+bool conv_out_size(i64 H, i64 k, i64 s, i64 d, bool same, i64* Ho, i64* pad_before);
+
+// Throws ValueError (prefixed with `op`) on bad sizes; fills the derived fields.
+ConvGeom make_conv_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 kh, i64 kw, i64 O, i64 sh,
+                        i64 sw, i64 dh, i64 dw, bool same);
+
+// Y [N,Ho,Wo,O] = act(conv(X, Wt) + bias). bias may be null.
+void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                    Act act);
+
+// Backward of Y = act(conv(X, Wt) + b) through the saved output Y (dZ = dY·act'(Y)).
+// dX (may be null: not wanted) [N,H,W,C]; dW [kh,kw,C,O]; db (may be null) [O].
+// Y may be null when act == None. Deterministic: independent of the thread count.
+void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                     const float* Wt, const float* Y, const ConvGeom& g, Act act);
+
+}  // namespace fusednet::cpu

@@ -1,0 +1,204 @@
+// pool.cpp — max / average / global pooling, NHWC, forward and backward (formulas in pool.h).
+//
+// Every output pixel's window is clipped to the image once ([h0,h1) x [w0,w1)); the inner loops
+// run over the C contiguous channels so the compiler vectorises them. Forward splits N·Ho output
+// rows across threads; backward scatter-adds per image (one thread owns an image), so results
+// never depend on the thread count.
+#include "cpu/pool.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cpu/conv.h"
+#include "cpu/ftz_scope.h"
+#include "cpu/runtime.h"
+
+namespace fusednet::cpu {
+
+PoolGeom make_pool_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 ph, i64 pw, i64 sh, i64 sw,
+                        bool same) {
+  auto str2 = [](i64 a, i64 b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; };
+  if (ph < 1 || pw < 1) throw ValueError(std::string(op) + ": pool_size must be >= 1, got " + str2(ph, pw));
+  if (sh < 1 || sw < 1) throw ValueError(std::string(op) + ": strides must be >= 1, got " + str2(sh, sw));
+  PoolGeom g;
+  g.N = N; g.H = H; g.W = W; g.C = C; g.ph = ph; g.pw = pw; g.sh = sh; g.sw = sw;
+  if (!conv_out_size(H, ph, sh, 1, same, &g.Ho, &g.pt) || !conv_out_size(W, pw, sw, 1, same, &g.Wo, &g.pl))
+    throw ValueError(std::string(op) + ": pool_size " + str2(ph, pw) + " is larger than the input " +
+                     str2(H, W) + " with padding='valid'");
+  return g;
+}
+
+namespace {
+struct Win { i64 h0, h1, w0, w1; };
+inline Win window(const PoolGeom& g, i64 oh, i64 ow) {
+  i64 hs = oh * g.sh - g.pt, ws = ow * g.sw - g.pl;
+  return {std::max<i64>(hs, 0), std::min<i64>(hs + g.ph, g.H), std::max<i64>(ws, 0),
+          std::min<i64>(ws + g.pw, g.W)};
+}
+inline bool par(i64 work) { return work > 1 && num_threads() > 1; }
+}  // namespace
+
+// ------------------------------------------------------------------ max
+void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& g) {
+  FtzScope ftz_scope;
+  const i64 C = g.C, rows = g.N * g.Ho;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(rows) && rows * g.Wo * C > 16384)
+  for (i64 row = 0; row < rows; ++row) {
+    set_ftz();
+    const i64 n = row / g.Ho, oh = row % g.Ho;
+    const float* xn = X + n * g.H * g.W * C;
+    for (i64 ow = 0; ow < g.Wo; ++ow) {
+      const Win wd = window(g, oh, ow);
+      float* y = Y + ((row * g.Wo) + ow) * C;
+      int32_t* id = idx + ((row * g.Wo) + ow) * C;
+      {
+        const int32_t pos = int32_t(wd.h0 * g.W + wd.w0);
+        const float* x = xn + pos * C;
+        for (i64 c = 0; c < C; ++c) { y[c] = x[c]; id[c] = pos; }
+      }
+      for (i64 h = wd.h0; h < wd.h1; ++h)
+        for (i64 w = (h == wd.h0 ? wd.w0 + 1 : wd.w0); w < wd.w1; ++w) {
+          const int32_t pos = int32_t(h * g.W + w);
+          const float* x = xn + pos * C;
+          for (i64 c = 0; c < C; ++c) {
+            const float v = x[c], b = y[c];
+            const bool take = (v > b) | ((v != v) & (b == b));  // strict: first index wins ties
+            y[c] = take ? v : b;
+            id[c] = take ? pos : id[c];
+          }
+        }
+    }
+  }
+}
+
+bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g) {
+  FtzScope ftz_scope;
+  const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
+  int bad = 0;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(g.N) && g.N * per_out > 16384) reduction(| : bad)
+  for (i64 n = 0; n < g.N; ++n) {
+    set_ftz();
+    float* dx = dX + n * HW * C;
+    std::memset(dx, 0, size_t(HW * C) * sizeof(float));
+    const float* dy = dY + n * per_out;
+    const int32_t* id = idx + n * per_out;
+    for (i64 p = 0; p < g.Ho * g.Wo; ++p)
+      for (i64 c = 0; c < C; ++c) {
+        const int32_t k = id[p * C + c];
+        if (k < 0 || k >= HW) { bad = 1; continue; }
+        dx[k * C + c] += dy[p * C + c];
+      }
+  }
+  if (bad) std::memset(dX, 0, size_t(g.N * HW * C) * sizeof(float));
+  return !bad;
+}
+
+// ------------------------------------------------------------------ average
+void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g) {
+  FtzScope ftz_scope;
+  const i64 C = g.C, rows = g.N * g.Ho;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(rows) && rows * g.Wo * C > 16384)
+  for (i64 row = 0; row < rows; ++row) {
+    set_ftz();
+    const i64 n = row / g.Ho, oh = row % g.Ho;
+    const float* xn = X + n * g.H * g.W * C;
+    for (i64 ow = 0; ow < g.Wo; ++ow) {
+      const Win wd = window(g, oh, ow);
+      float* y = Y + ((row * g.Wo) + ow) * C;
+      for (i64 c = 0; c < C; ++c) y[c] = 0.f;
+      for (i64 h = wd.h0; h < wd.h1; ++h)
+        for (i64 w = wd.w0; w < wd.w1; ++w) {
+          const float* x = xn + (h * g.W + w) * C;
+          for (i64 c = 0; c < C; ++c) y[c] += x[c];
+        }
+      const float inv = 1.f / float((wd.h1 - wd.h0) * (wd.w1 - wd.w0));
+      for (i64 c = 0; c < C; ++c) y[c] *= inv;
+    }
+  }
+}
+
+void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g) {
+  FtzScope ftz_scope;
+  const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(g.N) && g.N * per_out > 16384)
+  for (i64 n = 0; n < g.N; ++n) {
+    set_ftz();
+    float* dx = dX + n * HW * C;
+    std::memset(dx, 0, size_t(HW * C) * sizeof(float));
+    const float* dy = dY + n * per_out;
+    for (i64 oh = 0; oh < g.Ho; ++oh)
+      for (i64 ow = 0; ow < g.Wo; ++ow) {
+        const Win wd = window(g, oh, ow);
+        const float inv = 1.f / float((wd.h1 - wd.h0) * (wd.w1 - wd.w0));
+        const float* d = dy + (oh * g.Wo + ow) * C;
+        for (i64 h = wd.h0; h < wd.h1; ++h)
+          for (i64 w = wd.w0; w < wd.w1; ++w) {
+            float* x = dx + (h * g.W + w) * C;
+            for (i64 c = 0; c < C; ++c) x[c] += d[c] * inv;
+          }
+      }
+  }
+}
+
+// ------------------------------------------------------------------ global
+void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
+  for (i64 n = 0; n < N; ++n) {
+    std::vector<double> acc(static_cast<size_t>(C), 0.0);
+    std::vector<float> blk(static_cast<size_t>(C));
+    const float* x = X + n * HW * C;
+    for (i64 p0 = 0; p0 < HW; p0 += 64) {  // float partials over 64 positions, double across blocks
+      const i64 p1 = std::min(HW, p0 + 64);
+      for (i64 c = 0; c < C; ++c) blk[c] = 0.f;
+      for (i64 p = p0; p < p1; ++p)
+        for (i64 c = 0; c < C; ++c) blk[c] += x[p * C + c];
+      for (i64 c = 0; c < C; ++c) acc[c] += blk[c];
+    }
+    for (i64 c = 0; c < C; ++c) Y[n * C + c] = HW ? float(acc[c] / double(HW)) : 0.f;
+  }
+}
+
+void global_avg_pool_backward(float* dX, const float* dY, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
+  const float inv = HW ? 1.f / float(HW) : 0.f;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
+  for (i64 n = 0; n < N; ++n) {
+    float* dx = dX + n * HW * C;
+    const float* d = dY + n * C;
+    for (i64 p = 0; p < HW; ++p)
+      for (i64 c = 0; c < C; ++c) dx[p * C + c] = d[c] * inv;
+  }
+}
+
+void global_max_pool_forward(float* Y, int32_t* idx, const float* X, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
+  for (i64 n = 0; n < N; ++n) {
+    const float* x = X + n * HW * C;
+    float* y = Y + n * C;
+    int32_t* id = idx + n * C;
+    for (i64 c = 0; c < C; ++c) { y[c] = HW ? x[c] : 0.f; id[c] = 0; }
+    for (i64 p = 1; p < HW; ++p)
+      for (i64 c = 0; c < C; ++c) {
+        const float v = x[p * C + c], b = y[c];
+        const bool take = (v > b) | ((v != v) & (b == b));
+        y[c] = take ? v : b;
+        id[c] = take ? int32_t(p) : id[c];
+      }
+  }
+}
+
+bool global_max_pool_backward(float* dX, const float* dY, const int32_t* idx, i64 N, i64 HW, i64 C) {
+  FtzScope ftz_scope;
+  std::memset(dX, 0, size_t(N * HW * C) * sizeof(float));
+  for (i64 k = 0; k < N * C; ++k)
+    if (idx[k] < 0 || idx[k] >= HW) return false;
+  for (i64 n = 0; n < N; ++n)
+    for (i64 c = 0; c < C; ++c) dX[(n * HW + idx[n * C + c]) * C + c] = dY[n * C + c];
+  return true;
+}
+
+}  // namespace fusednet::cpu

@@ -1,0 +1,251 @@
+"""Convolution layers (channels last): Conv2D, and the differentiable ``conv2d`` op it uses.
+
+Forward is one native call (``_C.conv2d_forward``: implicit GEMM with the bias + activation
+epilogue fused for relu / sigmoid / tanh / linear); backward is one ``_C.conv2d_backward`` call
+returning dX, dW and db (activation derivative taken through the saved output).
+"""
+import numpy as np
+
+from .. import _C
+from .. import activations as _acts
+from .. import functional as F
+from .. import initializers as _init
+from .. import regularizers as _reg
+from ..tensor import Function, Tensor, _state
+from .base import Layer, unique_name
+
+__all__ = ["Conv2D", "Convolution2D", "conv2d"]
+
+
+def _pair(v, what, owner):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        v = (int(v), int(v))
+    try:
+        v = tuple(int(a) for a in v)
+    except TypeError:
+        raise ValueError(f"{owner}: {what} must be an int or a tuple of 2 ints, got {v!r}") from None
+    if len(v) != 2:
+        raise ValueError(f"{owner}: {what} must be an int or a tuple of 2 ints, got {v!r}")
+    if any(a <= 0 for a in v):
+        raise ValueError(f"{owner}: {what} must be positive, got {v}")
+    return v
+
+
+def _padding(p, owner):
+    if not isinstance(p, str) or p.lower() not in ("valid", "same"):
+        raise ValueError(f"{owner}: padding must be 'valid' or 'same', got {p!r}")
+    return p.lower()
+
+
+def _out_len(n, k, s, d, padding):
+    """Keras output length along one axis (None stays None)."""
+    if n is None:
+        return None
+    if padding == "same":
+        return -(-n // s)
+    eff = (k - 1) * d + 1
+    return (n - eff) // s + 1 if n >= eff else 0
+
+
+class _Conv2DFn(Function):
+    __slots__ = ("x", "w", "y", "act", "cfg")
+
+    def backward(self, g):
+        has_b = len(self.inputs) == 3
+        s, p, d = self.cfg
+        dx, dw, db = _C.conv2d_backward(g, self.x, self.w, self.y if self.act != "none" else None, self.act,
+                                        s, p, d, self.inputs[0].requires_grad, has_b)
+        return (dx, dw, db) if has_b else (dx, dw)
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1), activation=None):
+    """Differentiable 2-D convolution, NHWC.
+
+    Args:
+        x: [N, H, W, Cin] input.
+        kernel: [kh, kw, Cin, Cout] (Keras layout).
+        bias: optional [Cout].
+        strides, dilation_rate: int or pair.
+        padding: 'valid' or 'same' (TF/Keras rule: extra padding goes bottom/right).
+        activation: name or None; relu / sigmoid / tanh / linear are fused into the kernel.
+
+    Returns:
+        Tensor [N, Ho, Wo, Cout].
+    """
+    x, w = F.as_tensor(x), F.as_tensor(kernel)
+    b = F.as_tensor(bias) if bias is not None else None
+    s = _pair(strides, "strides", "conv2d")
+    d = _pair(dilation_rate, "dilation_rate", "conv2d")
+    p = _padding(padding, "conv2d")
+    kind, fused = _acts.resolve(activation)
+    ep = fused if fused is not None else "none"
+    y = _C.conv2d_forward(x.data, w.data, b.data if b is not None else None, s, p, d, ep)
+    inputs = (x, w, b) if b is not None else (x, w)
+    if _state.enabled and any(t.requires_grad for t in inputs):
+        fn = _Conv2DFn()
+        fn.x, fn.w, fn.y, fn.act, fn.cfg = x.data, w.data, y, ep, (s, p, d)
+        out = Tensor._from_op(y, fn, inputs)
+    else:
+        out = Tensor._wrap(y)
+    if fused is None and kind != "linear":
+        out = F.activation_fn(out, kind)
+    return out
+
+
+class Conv2D(Layer):
+    """2-D convolution layer (Keras ``Conv2D``), channels last.
+
+    ``activation(conv2d(inputs, kernel) + bias)``; relu / sigmoid / tanh / linear run fused in
+    the convolution kernel's GEMM epilogue, and the backward is one native call.
+
+    Args:
+        filters: number of output channels.
+        kernel_size: int or (kh, kw).
+        strides: int or pair (default 1). Strides > 1 with dilation_rate > 1 is an error (Keras).
+        padding: 'valid' (default) or 'same'.
+        data_format: only 'channels_last' (None) is supported.
+        dilation_rate: int or pair (default 1).
+        groups: only 1 is supported.
+        activation: name or None.
+        use_bias: default True.
+        kernel_initializer: default 'glorot_uniform'; bias_initializer: default 'zeros'.
+        kernel_regularizer, bias_regularizer: optional.
+
+    Shape:
+        [batch, H, W, Cin] → [batch, Ho, Wo, filters]; the kernel is [kh, kw, Cin, filters].
+
+    Example:
+        >>> layer = Conv2D(32, 3, activation="relu")
+        >>> y = layer(np.zeros((8, 28, 28, 1), np.float32))   # [8, 26, 26, 32]
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        if kwargs.get("name") is None:
+            kwargs["name"] = unique_name("conv2d")  # Keras naming ('conv2d', 'conv2d_1', ...)
+        super().__init__(**kwargs)
+        owner = f"Conv2D '{self.name}'"
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"{owner}: filters must be a positive integer, got {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{owner}: only data_format='channels_last' is supported, got {data_format!r}")
+        if groups != 1:
+            raise ValueError(f"{owner}: only groups=1 is supported, got {groups!r}")
+        if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
+            raise ValueError(f"{owner}: activity_regularizer and constraints are not supported")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size", owner)
+        self.strides = _pair(strides, "strides", owner)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", owner)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{owner}: strides > 1 not supported in conjunction with dilation_rate > 1. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.padding = _padding(padding, owner)
+        self.activation = _acts.serialize(activation)
+        self._kind, self._ep = _acts.resolve(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        self.kernel_regularizer = _reg.get(kernel_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"Conv2D '{self.name}': expected a 4-D input (batch, H, W, channels) with a "
+                             f"defined channel axis, got input shape {tuple(input_shape)}")
+        cin = int(input_shape[-1])
+        self.kernel = self.add_weight(self.kernel_size + (cin, self.filters), self.kernel_initializer,
+                                      self.kernel_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, self.bias_regularizer, name="bias")
+        self.built = True
+
+    def _check_input(self, shape):
+        if len(shape) != 4:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=4, "
+                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
+        if self.kernel is not None and shape[-1] != self.kernel.shape[2]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
+                             f"of input shape to have value {self.kernel.shape[2]}, but received input with "
+                             f"shape {tuple(shape)}")
+        oh, ow = self.compute_output_shape(shape)[1:3]
+        if oh == 0 or ow == 0:
+            raise ValueError(f"Conv2D '{self.name}': kernel {self.kernel_size} (dilation {self.dilation_rate}) is "
+                             f"larger than the input {tuple(shape)} with padding='valid'")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w = input_shape[0], input_shape[1], input_shape[2]
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        return (n, _out_len(h, kh, sh, dh, self.padding), _out_len(w, kw, sw, dw, self.padding), self.filters)
+
+    def call(self, inputs, training=None):
+        return conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                      self.activation)
+
+    # ---------------------------------------------------------------- compiled step
+    def _fast_forward(self, x, training, strip=False):
+        b = self.bias.data if self.bias is not None else None
+        args = (self.strides, self.padding, self.dilation_rate)
+        self._x = x
+        if self._ep is not None:
+            y = _C.conv2d_forward(x, self.kernel.data, b, *args, self._ep)
+            self._z = None
+        else:
+            z = _C.conv2d_forward(x, self.kernel.data, b, *args, "none")
+            kind = self._kind
+            if kind == "softmax":
+                y = _C.softmax_forward(z)
+            elif kind == "log_softmax":
+                y = _C.log_softmax_forward(z)
+            else:
+                y = _C.activation_forward(z, kind, _acts.default_alpha(kind))
+            self._z = z
+        self._y = y
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        if self._z is None:
+            ep, Y = self._ep, self._y
+        else:
+            kind = self._kind
+            if kind == "softmax":
+                dy = _C.softmax_backward(dy, self._y)
+            elif kind == "log_softmax":
+                dy = _C.log_softmax_backward(dy, self._y)
+            else:
+                dy = _C.activation_backward(dy, self._z, self._y, kind, _acts.default_alpha(kind))
+            ep, Y = "none", None
+        dx, dw, db = _C.conv2d_backward(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
+                                        self.strides, self.padding, self.dilation_rate, need_dx,
+                                        self.bias is not None)
+        if self._trainable:
+            if self.kernel_regularizer is not None:
+                self.kernel_regularizer.add_grad_(dw, self.kernel.data)
+            if self.bias_regularizer is not None and db is not None:
+                self.bias_regularizer.add_grad_(db, self.bias.data)
+            k = self._gslot
+            gbuf[k] = dw
+            if db is not None:
+                gbuf[k + 1] = db
+        self._x = self._y = self._z = None
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
+                "dilation_rate": self.dilation_rate, "groups": 1, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": _init.serialize(self.kernel_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer),
+                "kernel_regularizer": _reg.serialize(self.kernel_regularizer) if self.kernel_regularizer else None,
+                "bias_regularizer": _reg.serialize(self.bias_regularizer) if self.bias_regularizer else None}
+
+
+Convolution2D = Conv2D

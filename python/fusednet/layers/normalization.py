@@ -1,0 +1,305 @@
+"""Normalization layers: BatchNormalization (channels last) and LayerNormalization (last axis),
+with their differentiable ops. Each forward and backward is one native call; the training
+forward of BatchNormalization updates the moving statistics in place (Keras 3 rule:
+moving = moving*momentum + batch*(1-momentum), biased batch variance)."""
+from .. import _C
+from .. import functional as F
+from .. import initializers as _init
+from .. import regularizers as _reg
+from ..tensor import Function, Tensor, _state
+from .base import Layer
+
+__all__ = ["BatchNormalization", "LayerNormalization", "batch_normalization", "layer_normalization"]
+
+
+def _inv_std(var, eps):
+    """1/sqrt(var + eps) for a [C] Array, with native kernels."""
+    e = _C.full([], float(eps), device=var.device)
+    return _C.unary("rsqrt", _C.binary("add", var, e))
+
+
+class _BNFn(Function):
+    __slots__ = ("x", "gamma", "mean", "inv", "training", "has_g", "has_b")
+
+    def backward(self, g):
+        dx, dg, db = _C.batch_norm_backward(g, self.x, self.gamma, self.mean, self.inv, self.training)
+        out = [dx]
+        if self.has_g:
+            out.append(dg)
+        if self.has_b:
+            out.append(db)
+        return tuple(out)
+
+
+class _LNFn(Function):
+    __slots__ = ("x", "gamma", "mean", "inv", "has_g", "has_b")
+
+    def backward(self, g):
+        dx, dg, db = _C.layer_norm_backward(g, self.x, self.gamma, self.mean, self.inv)
+        out = [dx]
+        if self.has_g:
+            out.append(dg)
+        if self.has_b:
+            out.append(db)
+        return tuple(out)
+
+
+def batch_normalization(x, gamma, beta, moving_mean, moving_var, training, momentum=0.99, epsilon=1e-3):
+    """Differentiable BatchNorm over every axis but the last.
+
+    ``training=True`` normalises with the batch statistics and updates ``moving_mean`` /
+    ``moving_var`` (Arrays or Tensors, in place); otherwise the moving statistics are used.
+    ``gamma`` / ``beta`` may be None.
+    """
+    x = F.as_tensor(x)
+    g = F.as_tensor(gamma) if gamma is not None else None
+    b = F.as_tensor(beta) if beta is not None else None
+    mm = moving_mean.data if isinstance(moving_mean, Tensor) else moving_mean
+    mv = moving_var.data if isinstance(moving_var, Tensor) else moving_var
+    gd = g.data if g is not None else None
+    bd = b.data if b is not None else None
+    if training:
+        y, mean, inv = _C.batch_norm_forward_train(x.data, gd, bd, mm, mv, float(momentum), float(epsilon))
+    else:
+        y = _C.batch_norm_forward_infer(x.data, gd, bd, mm, mv, float(epsilon))
+        mean, inv = mm, None
+    inputs = tuple(t for t in (x, g, b) if t is not None)
+    if _state.enabled and any(t.requires_grad for t in inputs):
+        fn = _BNFn()
+        if inv is None:
+            inv = _inv_std(mv, epsilon)
+        fn.x, fn.gamma, fn.mean, fn.inv, fn.training = x.data, gd, mean, inv, bool(training)
+        fn.has_g, fn.has_b = g is not None, b is not None
+        return Tensor._from_op(y, fn, inputs)
+    return Tensor._wrap(y)
+
+
+def layer_normalization(x, gamma=None, beta=None, epsilon=1e-3):
+    """Differentiable LayerNorm over the last axis (biased variance, Keras)."""
+    x = F.as_tensor(x)
+    g = F.as_tensor(gamma) if gamma is not None else None
+    b = F.as_tensor(beta) if beta is not None else None
+    gd = g.data if g is not None else None
+    y, mean, inv = _C.layer_norm_forward(x.data, gd, b.data if b is not None else None, float(epsilon))
+    inputs = tuple(t for t in (x, g, b) if t is not None)
+    if _state.enabled and any(t.requires_grad for t in inputs):
+        fn = _LNFn()
+        fn.x, fn.gamma, fn.mean, fn.inv = x.data, gd, mean, inv
+        fn.has_g, fn.has_b = g is not None, b is not None
+        return Tensor._from_op(y, fn, inputs)
+    return Tensor._wrap(y)
+
+
+class BatchNormalization(Layer):
+    """Batch normalization (Keras ``BatchNormalization``) over the last (channel) axis.
+
+    Training (``fit``, or ``training=True``): normalises with the batch mean and biased variance,
+    then updates ``moving_mean`` / ``moving_variance`` with ``moving*momentum + batch*(1-momentum)``.
+    Inference: uses the moving statistics. A layer with ``trainable=False`` always runs in
+    inference mode (Keras 3 behaviour, for fine-tuning).
+
+    Args:
+        axis: the feature axis; only the last axis (-1 or ndim-1) is supported.
+        momentum: default 0.99. epsilon: default 1e-3.
+        center / scale: learn beta / gamma (default True).
+        beta_initializer 'zeros', gamma_initializer 'ones', moving_mean_initializer 'zeros',
+        moving_variance_initializer 'ones'; beta_regularizer / gamma_regularizer optional.
+
+    Shape:
+        Any rank >= 2; output has the input's shape.
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        owner = f"BatchNormalization '{self.name}'"
+        if not isinstance(axis, int) or isinstance(axis, bool):
+            raise ValueError(f"{owner}: axis must be an int, got {axis!r}")
+        if beta_constraint is not None or gamma_constraint is not None:
+            raise ValueError(f"{owner}: constraints are not supported")
+        if not epsilon > 0:
+            raise ValueError(f"{owner}: epsilon must be > 0, got {epsilon!r}")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = _init.get(beta_initializer)
+        self.gamma_initializer = _init.get(gamma_initializer)
+        self.moving_mean_initializer = _init.get(moving_mean_initializer)
+        self.moving_variance_initializer = _init.get(moving_variance_initializer)
+        self.beta_regularizer = _reg.get(beta_regularizer)
+        self.gamma_regularizer = _reg.get(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        nd = len(input_shape)
+        if self.axis not in (-1, nd - 1):
+            raise ValueError(f"BatchNormalization '{self.name}': only the last axis is supported "
+                             f"(axis=-1), got axis={self.axis} for input shape {tuple(input_shape)}")
+        c = input_shape[-1]
+        if c is None:
+            raise ValueError(f"BatchNormalization '{self.name}': the channel axis must be defined, got "
+                             f"input shape {tuple(input_shape)}")
+        c = int(c)
+        if self.scale:
+            self.gamma = self.add_weight((c,), self.gamma_initializer, self.gamma_regularizer, name="gamma")
+        if self.center:
+            self.beta = self.add_weight((c,), self.beta_initializer, self.beta_regularizer, name="beta")
+        self.moving_mean = self.add_weight((c,), self.moving_mean_initializer, trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight((c,), self.moving_variance_initializer, trainable=False,
+                                               name="moving_variance")
+        self.built = True
+
+    def _check_input(self, shape):
+        if self.built and shape[-1] != self.moving_mean.shape[0]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
+                             f"of input shape to have value {self.moving_mean.shape[0]}, but received input "
+                             f"with shape {tuple(shape)}")
+
+    def call(self, inputs, training=None):
+        return batch_normalization(inputs, self.gamma, self.beta, self.moving_mean, self.moving_variance,
+                                   bool(training) and self._trainable, self.momentum, self.epsilon)
+
+    # ---------------------------------------------------------------- compiled step
+    def _fast_forward(self, x, training, strip=False):
+        gd = self.gamma.data if self.gamma is not None else None
+        bd = self.beta.data if self.beta is not None else None
+        mm, mv = self.moving_mean.data, self.moving_variance.data
+        self._x = x
+        self._training = bool(training) and self._trainable
+        if self._training:
+            y, self._mean, self._inv = _C.batch_norm_forward_train(x, gd, bd, mm, mv, self.momentum, self.epsilon)
+        else:
+            y = _C.batch_norm_forward_infer(x, gd, bd, mm, mv, self.epsilon)
+            self._mean = self._inv = None
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        gd = self.gamma.data if self.gamma is not None else None
+        mean, inv = self._mean, self._inv
+        if mean is None:
+            mean, inv = self.moving_mean.data, _inv_std(self.moving_variance.data, self.epsilon)
+        dx, dg, db = _C.batch_norm_backward(dy, self._x, gd, mean, inv, self._training)
+        if self._trainable:
+            k = self._gslot
+            if self.gamma is not None:
+                if self.gamma_regularizer is not None:
+                    self.gamma_regularizer.add_grad_(dg, self.gamma.data)
+                gbuf[k] = dg
+                k += 1
+            if self.beta is not None:
+                if self.beta_regularizer is not None:
+                    self.beta_regularizer.add_grad_(db, self.beta.data)
+                gbuf[k] = db
+        self._x = None
+        return dx
+
+    def get_config(self):
+        ser = _init.serialize
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": ser(self.beta_initializer), "gamma_initializer": ser(self.gamma_initializer),
+                "moving_mean_initializer": ser(self.moving_mean_initializer),
+                "moving_variance_initializer": ser(self.moving_variance_initializer),
+                "beta_regularizer": _reg.serialize(self.beta_regularizer) if self.beta_regularizer else None,
+                "gamma_regularizer": _reg.serialize(self.gamma_regularizer) if self.gamma_regularizer else None}
+
+
+class LayerNormalization(Layer):
+    """Layer normalization (Keras ``LayerNormalization``) over the last axis.
+
+    ``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with per-sample mean and biased variance.
+
+    Args:
+        axis: only the last axis (-1) is supported.
+        epsilon: default 1e-3.
+        center / scale: learn beta / gamma (default True).
+        beta_initializer 'zeros', gamma_initializer 'ones'; regularizers optional.
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        owner = f"LayerNormalization '{self.name}'"
+        if rms_scaling:
+            raise ValueError(f"{owner}: rms_scaling is not supported")
+        if beta_constraint is not None or gamma_constraint is not None:
+            raise ValueError(f"{owner}: constraints are not supported")
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"{owner}: only the last axis is supported, got axis={axis!r}")
+            axis = axis[0]
+        if not epsilon > 0:
+            raise ValueError(f"{owner}: epsilon must be > 0, got {epsilon!r}")
+        self.axis = int(axis)
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = _init.get(beta_initializer)
+        self.gamma_initializer = _init.get(gamma_initializer)
+        self.beta_regularizer = _reg.get(beta_regularizer)
+        self.gamma_regularizer = _reg.get(gamma_regularizer)
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        nd = len(input_shape)
+        if self.axis not in (-1, nd - 1):
+            raise ValueError(f"LayerNormalization '{self.name}': only the last axis is supported (axis=-1), "
+                             f"got axis={self.axis} for input shape {tuple(input_shape)}")
+        d = input_shape[-1]
+        if d is None:
+            raise ValueError(f"LayerNormalization '{self.name}': the last axis must be defined, got "
+                             f"{tuple(input_shape)}")
+        if self.scale:
+            self.gamma = self.add_weight((int(d),), self.gamma_initializer, self.gamma_regularizer, name="gamma")
+        if self.center:
+            self.beta = self.add_weight((int(d),), self.beta_initializer, self.beta_regularizer, name="beta")
+        self._dim = int(d)
+        self.built = True
+
+    def _check_input(self, shape):
+        if self.built and shape[-1] != self._dim:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
+                             f"of input shape to have value {self._dim}, but received input with shape "
+                             f"{tuple(shape)}")
+
+    def call(self, inputs, training=None):
+        return layer_normalization(inputs, self.gamma, self.beta, self.epsilon)
+
+    def _fast_forward(self, x, training, strip=False):
+        gd = self.gamma.data if self.gamma is not None else None
+        bd = self.beta.data if self.beta is not None else None
+        y, self._mean, self._inv = _C.layer_norm_forward(x, gd, bd, self.epsilon)
+        self._x = x
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        gd = self.gamma.data if self.gamma is not None else None
+        dx, dg, db = _C.layer_norm_backward(dy, self._x, gd, self._mean, self._inv)
+        if self._trainable:
+            k = self._gslot
+            if self.gamma is not None:
+                if self.gamma_regularizer is not None:
+                    self.gamma_regularizer.add_grad_(dg, self.gamma.data)
+                gbuf[k] = dg
+                k += 1
+            if self.beta is not None:
+                if self.beta_regularizer is not None:
+                    self.beta_regularizer.add_grad_(db, self.beta.data)
+                gbuf[k] = db
+        self._x = None
+        return dx
+
+    def get_config(self):
+        ser = _init.serialize
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "beta_initializer": ser(self.beta_initializer),
+                "gamma_initializer": ser(self.gamma_initializer),
+                "beta_regularizer": _reg.serialize(self.beta_regularizer) if self.beta_regularizer else None,
+                "gamma_regularizer": _reg.serialize(self.gamma_regularizer) if self.gamma_regularizer else None}
