@@ -145,6 +145,46 @@ def test_thread_count_bitwise_invariant(rng, ta, tb):
         fn.set_num_threads(saved)
 
 
+# Narrow results (N <= NR/2, M >= 2 MR) run as Cᵀ = op(B)ᵀ·op(A)ᵀ plus a transposing epilogue
+# (classifier heads: [batch,128]·[128,10] and their dW).
+NARROW = [(128, 10, 128), (24, 1, 5), (61, 16, 773), (1000, 3, 300), (130, 10, 0)]
+
+
+@pytest.mark.parametrize("M,N,K", NARROW)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("act", ["none", "relu"])
+def test_matmul_narrow_results(rng, M, N, K, ta, tb, act):
+    A, B = _operands(rng, M, N, K, ta, tb)
+    bias = rng.standard_normal(N).astype(np.float32)
+    out = np.full((M, N), np.nan, np.float32)
+    ops.matmul(A, B, trans_a=ta, trans_b=tb, bias=bias, activation=act, out=out)
+    ref, mag = _ref(A, B, ta, tb, bias, act)
+    _check(out, ref, mag, K)
+    saved = fn.get_num_threads()
+    try:
+        outs = []
+        for t in (1, 2, 3):
+            fn.set_num_threads(t)
+            outs.append(np.asarray(ops.matmul(A, B, trans_a=ta, trans_b=tb, bias=bias,
+                                              activation=act)).copy())
+        for o in outs[1:]:
+            assert np.array_equal(outs[0], o)
+    finally:
+        fn.set_num_threads(saved)
+
+
+def test_matmul_narrow_relu_nan_and_signed_zero():
+    A = np.zeros((30, 2), np.float32)
+    A[0, 0] = np.nan
+    B = np.ones((2, 4), np.float32)
+    B[1] = -1.0
+    A[1] = [1.0, 1.0]  # 1 - 1 = +0
+    A[2] = [-2.0, 1.0]  # relu(-3) = 0
+    y = np.asarray(ops.matmul(A, B, activation="relu"))
+    assert np.isnan(y[0]).all()
+    assert (y[1] == 0).all() and (y[2] == 0).all() and not np.signbit(y[2]).any()
+
+
 _ISA_SCRIPT = textwrap.dedent("""
     import sys, numpy as np
     sys.path[:0] = [{py!r}, {tests!r}]

@@ -316,12 +316,53 @@ struct MxcsrGuard {
 
 }  // namespace
 
+// Scratch for the narrow-result path below (one per calling thread, grown on demand).
+struct NarrowScratch {
+  float* p = nullptr;
+  size_t n = 0;
+  float* get(size_t want) {
+    if (want > n) {
+      aligned_free(p);
+      p = nullptr;
+      n = 0;
+      p = static_cast<float*>(aligned_malloc(want * sizeof(float)));
+      n = want;
+    }
+    return p;
+  }
+  ~NarrowScratch() { aligned_free(p); }
+};
+thread_local NarrowScratch tl_narrow;
+
 void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
            bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta, Act act) {
   if (M <= 0 || N <= 0) return;
   if (K < 0) K = 0;
   const IsaPath& isa = isa_path();
   const int MR = isa.blk.mr, NR = isa.blk.nr;
+
+  // Narrow results (N at most half an NR sliver, M several MR panels tall — a classifier head
+  // [batch,128]·[128,10] or its dW): the NR-wide tiles would be mostly padding (10 of 32
+  // columns), so compute Cᵀ[N,M] = op(B)ᵀ·op(A)ᵀ instead (N rows fill an MR panel, M fills the
+  // slivers) into scratch and transpose back with the bias and relu. Same per-element K order
+  // (the K slicing depends only on K), decided by shape only: thread invariance is kept.
+  // Restricted to beta == 0 and none/relu, whose epilogue is exact to replay here.
+  if (beta == 0.f && (act == Act::None || act == Act::Relu) && 2 * N <= NR && M >= 2 * MR) {
+    float* ct = tl_narrow.get(size_t(N * M));
+    sgemm(ct, B, A, nullptr, N, M, K, !trans_b, !trans_a, ldb, lda, M, 0.f, Act::None);
+    MxcsrGuard guard;
+    set_ftz();  // as the micro-kernel's epilogue
+    for (i64 i = 0; i < M; ++i) {
+      float* c = C + i * ldc;
+      for (i64 j = 0; j < N; ++j) {
+        float v = ct[j * M + i];
+        if (bias) v += bias[j];
+        if (act == Act::Relu) v = v < 0.f ? 0.f : v;  // = maxps(0, v): NaN and -0 pass
+        c[j] = v;
+      }
+    }
+    return;
+  }
   const i64 nk = std::max<i64>(1, cdiv(K, isa.blk.kc));
   Problem p{C, A, B, bias, M, N, K, lda, ldb, ldc, trans_a, trans_b, beta, act, cdiv(K, nk)};
 

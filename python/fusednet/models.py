@@ -59,10 +59,27 @@ def _prep_x(x, what="x"):
         raise TypeError(f"{what}: expected numeric data, got dtype {a.dtype}")
     if a.dtype != np.float32 or not a.flags.c_contiguous:
         a = np.ascontiguousarray(a, dtype=np.float32)
-    if not np.isfinite(a).all():
+    if not _all_finite(a):
         bad = "NaN" if np.isnan(a).any() else "infinite values"
         raise ValueError(f"{what} contains {bad} (shape {a.shape}); clean the data before training")
     return a
+
+
+def _all_finite(a):
+    """True when the float32 array ``a`` holds no NaN/inf.
+
+    One native multi-threaded pass (the mean, accumulated in double, is NaN/inf iff some element
+    is; it cannot overflow), instead of NumPy's ``isfinite(a).all()`` which writes a boolean
+    temporary as large as ``a`` (≈ 2-3x slower on MNIST-sized data and paid on every fit).
+    The exact NumPy check confirms a failure.
+    """
+    if a.size == 0:
+        return True
+    try:
+        m = _C.reduce("mean", _C.asarray(a), [], False).item()
+    except Exception:  # pragma: no cover - exotic layouts: fall back to NumPy
+        return bool(np.isfinite(a).all())
+    return math.isfinite(m) or bool(np.isfinite(a).all())
 
 
 def _check_batch_size(bs, what):
@@ -532,8 +549,8 @@ class Model(Layer):
         return plan.forward(x, False)
 
     # ------------------------------------------------------------------ data prep
-    def _prepare_xy(self, x, y, what):
-        xa = _prep_x(x, f"{what}: x")
+    def _prepare_xy(self, x, y, what, x_checked=False):
+        xa = x if x_checked else _prep_x(x, f"{what}: x")
         self._build_from_data(xa.shape)
         self._check_input_shape(xa.shape, what)
         if y is None:
@@ -616,7 +633,7 @@ class Model(Layer):
             xa, ya = xa[:split_at], ya[:split_at]
             if sw is not None:
                 sw = sw[:split_at]
-        xa, ya, Y = self._prepare_xy(xa, ya, "fit")
+        xa, ya, Y = self._prepare_xy(xa, ya, "fit", x_checked=True)
         n = xa.shape[0]
         dev = self._device
         X = _C.asarray(xa)
