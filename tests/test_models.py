@@ -260,3 +260,39 @@ def test_same_seed_same_training():
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         res.append(m.fit(x, y, epochs=2, verbose=0).history["loss"])
     assert res[0] == res[1]
+
+
+def test_default_layer_names_follow_keras_snake_case():
+    from fusednet.layers.base import Layer, _snake
+    fn.clear_session()
+    cases = {"Conv2D": "conv2d", "MaxPooling2D": "max_pooling2d", "Dense": "dense",
+             "BatchNormalization": "batch_normalization", "Conv2DTranspose": "conv2d_transpose",
+             "GlobalAveragePooling2D": "global_average_pooling2d", "SimpleRNN": "simple_rnn",
+             "LSTM": "lstm", "ReLU": "re_lu", "UpSampling2D": "up_sampling2d"}
+    for cls, want in cases.items():
+        assert _snake(cls) == want, cls
+
+    class MyConv3D(Layer):  # a subclass needs no name override
+        def call(self, inputs, training=None):
+            return inputs
+    assert MyConv3D().name == "my_conv3d"
+    assert MyConv3D().name == "my_conv3d_1"
+
+
+def test_vector_metric_results_are_logged_as_arrays():
+    # F1Score(average=None) returns one value per class: logs keep the array (Keras), the
+    # progress bar shows it, evaluate returns it.
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 5), dtype=np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]
+    m = fn.Sequential([fn.Input(shape=(5,)), fn.layers.Dense(3, activation="softmax")])
+    m.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["f1_score", "accuracy"])
+    for verbose in (0, 1, 2):
+        h = m.fit(x, y, epochs=1, verbose=verbose, validation_split=0.25)
+    f1 = h.history["f1_score"][-1]
+    assert isinstance(f1, np.ndarray) and f1.shape == (3,)
+    assert isinstance(h.history["val_f1_score"][-1], np.ndarray)
+    assert isinstance(h.history["accuracy"][-1], float)
+    res = m.evaluate(x, y, verbose=0, return_dict=True)
+    assert res["f1_score"].shape == (3,) and isinstance(res["loss"], float)

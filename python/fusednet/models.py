@@ -999,11 +999,18 @@ def _host_np(a):
 
 
 def _to_float(v):
+    """A metric result for the logs: a Python float for scalars; a NumPy float32 array for
+    vector results (e.g. ``F1Score(average=None)``: one value per class), as Keras logs them."""
     if isinstance(v, Tensor):
-        return float(v.item())
+        v = v.data
     if isinstance(v, _C.Array):
-        return float(v.item())
-    return float(np.asarray(v))
+        if v.size == 1 and v.ndim == 0:
+            return float(v.item())
+        v = _host_np(v)
+    a = np.asarray(v)
+    if a.ndim == 0:
+        return float(a)
+    return np.array(a, dtype=np.float32)
 
 
 def _fmt_bytes(n):

@@ -42,8 +42,12 @@ def unique_name(base):
 
 
 def _snake(name):
-    s = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+    """Keras' ``to_snake_case``: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d,
+    BatchNormalization -> batch_normalization, Conv2DTranspose -> conv2d_transpose,
+    SimpleRNN -> simple_rnn, LSTM -> lstm (digits stay attached to the word before them)."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class KerasTensor:
