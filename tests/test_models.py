@@ -296,3 +296,31 @@ def test_vector_metric_results_are_logged_as_arrays():
     assert isinstance(h.history["accuracy"][-1], float)
     res = m.evaluate(x, y, verbose=0, return_dict=True)
     assert res["f1_score"].shape == (3,) and isinstance(res["loss"], float)
+
+
+def test_batched_metric_updates_match_per_batch_updates():
+    # Without per-batch hooks fit/evaluate queue metric batches (one update per ~8k samples);
+    # with a batch hook they update every batch. Both must give the same history.
+    import numpy as np
+    from fusednet.callbacks import Callback
+
+    class Hook(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+        def on_test_batch_end(self, batch, logs=None):
+            pass
+
+    rng = np.random.default_rng(0)
+    x = rng.random((3000, 20), dtype=np.float32)
+    y = rng.integers(0, 3, 3000)
+    runs = []
+    for cbs in ([], [Hook()]):
+        fn.random.seed(1)
+        m = fn.Sequential([fn.Input(shape=(20,)), fn.layers.Dense(16, activation="relu"),
+                           fn.layers.Dense(3, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+        h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=cbs, validation_split=0.2)
+        runs.append((h.history, m.evaluate(x, y, verbose=0, callbacks=cbs, return_dict=True)))
+    assert runs[0] == runs[1]

@@ -100,6 +100,48 @@ def _metrics_module():
     return _m
 
 
+class _MetricFeeder:
+    """Feeds (y_true, y_pred) batches to compiled metrics.
+
+    When nothing reads metric results between batches (no per-batch callback hooks, CPU), batches
+    are queued as Arrays and handed to the metrics in one ``update_state`` per ~8k samples: one
+    native concat and one host view instead of a dozen small NumPy calls per batch (those cost
+    ~70 us per batch of 32, a third of an MLP step). Every built-in metric accumulates sums over
+    samples, so the results are the same as per-batch updates (up to float summation order).
+    """
+
+    __slots__ = ("metrics", "defer", "ys", "ps", "n")
+    FLUSH_ROWS = 8192
+
+    def __init__(self, metrics, defer):
+        self.metrics = metrics
+        self.defer = defer
+        self.ys, self.ps, self.n = [], [], 0
+
+    def add(self, yb, probs):
+        if not self.defer:
+            yt, yp = _host_np(yb), _host_np(probs)
+            for m in self.metrics:
+                m.update_state(yt, yp)
+            return
+        self.ys.append(yb)
+        self.ps.append(probs)
+        self.n += probs.shape[0] if probs.ndim else 1
+        if self.n >= self.FLUSH_ROWS:
+            self.flush()
+
+    def flush(self):
+        if not self.ys:
+            return
+        ys, ps = self.ys, self.ps
+        self.ys, self.ps, self.n = [], [], 0
+        yt = ys[0] if len(ys) == 1 else _C.concat(ys, 0)
+        yp = ps[0] if len(ps) == 1 else _C.concat(ps, 0)
+        yt, yp = _host_np(yt), _host_np(yp)
+        for m in self.metrics:
+            m.update_state(yt, yp)
+
+
 # ---------------------------------------------------------------------------- step plans
 class _FastPlan:
     """Compiled training/inference step for a chain of fast-path layers."""
@@ -659,6 +701,7 @@ class Model(Layer):
         logs = {}
         fuse = plan.fuse
         last_act = self._chain()[-1]._output_activation() if fuse else None
+        feeder = _MetricFeeder(metrics, defer=not batch_hooks and dev == "cpu") if metrics else None
         for epoch in range(initial_epoch, epochs):
             for m in metrics:
                 m.reset_state()
@@ -698,15 +741,12 @@ class Model(Layer):
                 if reg_layers:
                     r = self._reg_penalty(reg_layers)
                     reg_sum += r * nb
-                if metrics:
+                if feeder is not None:
                     probs = out
                     if fuse:
                         probs = _C.softmax_forward(out) if last_act == "softmax" else \
                             _C.activation_forward(out, "sigmoid", 0.0)
-                    yt = _host_np(yb)
-                    yp = _host_np(probs)
-                    for m in metrics:
-                        m.update_state(yt, yp)
+                    feeder.add(yb, probs)
                 if batch_hooks:
                     total = float(_C.reduce("sum", acc, [], False).item()) + tail_loss + reg_sum
                     blogs = {"loss": total / seen}
@@ -715,6 +755,8 @@ class Model(Layer):
                     cbs.on_train_batch_end(step, blogs)
                 if self.stop_training:
                     break
+            if feeder is not None:
+                feeder.flush()
             total = float(_C.reduce("sum", acc, [], False).item()) + tail_loss + reg_sum
             logs = {"loss": total / max(seen, 1)}
             for m in metrics:
@@ -770,6 +812,7 @@ class Model(Layer):
                                                   model=self, verbose=verbose, epochs=1, steps=nsteps)
             cbs.on_test_begin()
         hooks = cbs is not None and _needs_batch_hooks(cbs, "test")
+        feeder = _MetricFeeder(metrics, defer=not hooks and dev == "cpu") if metrics else None
         total = 0.0
         plan = self._get_plan()
         fuse = plan.fuse
@@ -797,16 +840,16 @@ class Model(Layer):
             if Wt is not None:
                 per = _C.binary("mul", per, _C.slice_axis(Wt, 0, s0, s1))
             total += float(_C.reduce("sum", per, [], False).item())
-            if metrics:
+            if feeder is not None:
                 probs = out
                 if fuse:
                     probs = _C.softmax_forward(out) if last_act == "softmax" else \
                         _C.activation_forward(out, "sigmoid", 0.0)
-                yt, yp = _host_np(yb), _host_np(probs)
-                for m in metrics:
-                    m.update_state(yt, yp)
+                feeder.add(yb, probs)
             if hooks:
                 cbs.on_test_batch_end(step, {"loss": total / s1})
+        if feeder is not None:
+            feeder.flush()
         reg_layers = [l for l in self._flat_layers() if l._regularized]
         loss = total / n + (self._reg_penalty(reg_layers) if reg_layers else 0.0)
         res = {"loss": loss}
