@@ -6,6 +6,7 @@ measured with and without ``torch.set_flush_denormal(True)``; repeats are interl
 against the faster PyTorch variant. Also times one Adam step over the model's 101,770 params.
 
 Usage: PYTHONPATH=python python3 bench/bench_train.py [--repeats 3] [--samples 60000] [--quick]
+       [--batch 32 128] [--threads N]
 """
 import argparse
 import statistics
@@ -101,6 +102,8 @@ def main():
     ap.add_argument("--samples", type=int, default=60000)
     ap.add_argument("--quick", action="store_true", help="12,000 samples, 2 repeats")
     ap.add_argument("--batch", type=int, nargs="*", default=[32, 128])
+    ap.add_argument("--threads", type=int, default=0,
+                    help="threads for both libraries (0 = their defaults); 1 gives a load-robust proxy")
     args = ap.parse_args()
     if args.quick:
         args.samples, args.repeats = 12000, 2
@@ -110,9 +113,15 @@ def main():
         import torch
     except ImportError:
         torch = None
+    if args.threads:
+        fn.set_num_threads(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     print(f"fusednet {fn.__version__}, {fn.get_num_threads()} threads, ISA {fn._C.cpu_isa()}; "
           f"torch {torch.__version__ if torch else 'n/a'}, {torch.get_num_threads() if torch else 0} threads")
     print(f"MLP 784-128-10, Adam, sparse CE, {args.samples} samples/epoch, {args.repeats} interleaved repeats (medians)")
+    print(f"load average {' '.join(open('/proc/loadavg').read().split()[:3])} (prefer < 1.5 for figures you report)"
+          if __import__('os').path.exists('/proc/loadavg') else "")
     print(f"{'batch':>5} {'fusednet':>12} {'torch':>12} {'torch+FTZ':>12} {'ratio':>7}   (samples/s; ratio vs faster torch)")
     ok = True
     targets = {32: 3.0, 128: 2.0}
