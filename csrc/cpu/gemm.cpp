@@ -145,8 +145,14 @@ void pack_a(float* __restrict Ap, const float* __restrict A, i64 lda, bool ta, i
     float* dst = Ap + ir * kc;
     if (ta) {  // A stored [K,M]: the MR values of one k are contiguous — a row copy per k
       const float* src = A + p0 * lda + i0 + ir;
-      for (i64 k = 0; k < kc; ++k)
-        for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[k * lda + r];
+      if (rows == 12 && MR == 12) {  // fixed-size copies compile to two vector moves (dW = Xᵀ·dZ)
+        for (i64 k = 0; k < kc; ++k) std::memcpy(dst + k * 12, src + k * lda, 12 * sizeof(float));
+      } else if (rows == 6 && MR == 6) {
+        for (i64 k = 0; k < kc; ++k) std::memcpy(dst + k * 6, src + k * lda, 6 * sizeof(float));
+      } else {
+        for (i64 k = 0; k < kc; ++k)
+          for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[k * lda + r];
+      }
     } else if (MR == 12 && isa_level() >= 2) {  // A stored [M,K], AVX-512 register transposes
       pack_a12_avx512(dst, A + (i0 + ir) * lda + p0, lda, rows, kc);
     } else {   // A stored [M,K]: a transpose; 16-deep k chunks keep the stores within L1 lines
