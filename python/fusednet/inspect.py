@@ -4,7 +4,8 @@ Keras builds a second model, ``Model(inputs=model.inputs, outputs=model.get_laye
 fusednet runs the model's own layers at inference up to the last requested layer and returns
 their outputs, which needs no symbolic graph (works for Sequential and functional models):
 
-    >>> maps = fusednet.inspect.feature_maps(model, x[:8], "conv2d")        # [8, 26, 26, 32]
+    >>> from fusednet import inspect
+    >>> maps = inspect.feature_maps(model, x[:8], "conv2d")                 # [8, 26, 26, 32]
     >>> maps = model.intermediate(x[:8], ["conv2d", "conv2d_1"])            # dict name -> array
 
 Layers run with ``training=False`` (Dropout / augmentation are identity, BatchNormalization
