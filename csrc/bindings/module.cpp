@@ -91,8 +91,11 @@ void throw_no_cuda(const char* op) {
 namespace {
 
 py::object numpy() {
-  static py::object np = py::module_::import("numpy");
-  return np;
+  // Deliberately leaked: a static py::object would be decref'd by the C++ exit handlers after
+  // the interpreter is finalized, which crashes (SIGSEGV in module_dealloc) when NumPy's module
+  // object is otherwise unreferenced by then (seen with matplotlib imported).
+  static py::object* np = new py::object(py::module_::import("numpy"));
+  return *np;
 }
 
 const char* np_dtype_name(DType d) { return dtype_name(d); }
