@@ -742,6 +742,7 @@ def _run_worker(names):
     try:
         import resource
         resource.setrlimit(resource.RLIMIT_AS, (MEM_LIMIT, MEM_LIMIT))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps from the deliberate crash
     except (ImportError, ValueError, OSError):  # pragma: no cover - not Linux
         pass
     os.environ.setdefault("OMP_NUM_THREADS", "2")
