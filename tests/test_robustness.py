@@ -746,6 +746,8 @@ def _run_worker(names):
     except (ImportError, ValueError, OSError):  # pragma: no cover - not Linux
         pass
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    if os.environ.get("FN_ROBUST_TMP"):
+        tempfile.tempdir = os.environ["FN_ROBUST_TMP"]  # the parent removes it afterwards
     import warnings
     warnings.simplefilter("ignore")
     out = sys.stdout
@@ -773,9 +775,13 @@ def _reader(stream, q):
 
 def run_cases(names):
     """Results by case name, resuming in a fresh worker after a crash or a hang."""
+    with tempfile.TemporaryDirectory(prefix="fn-robust-") as tmp:
+        return _run_cases(names, dict(os.environ, FN_ROBUST_TMP=tmp))
+
+
+def _run_cases(names, env):
     results = {}
     todo = list(names)
-    env = dict(os.environ)
     while todo:
         proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", *todo],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
