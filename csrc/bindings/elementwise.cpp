@@ -470,7 +470,7 @@ Array cast_op(const Array& x, const py::object& dtype_o) {
   std::string name;
   if (py::isinstance<py::str>(dtype_o)) name = dtype_o.cast<std::string>();
   else name = py::str(py::module_::import("numpy").attr("dtype")(dtype_o).attr("name"));
-  DType dt = dtype_from_name(name);
+  DType dt = dtype_from_name(name, "cast");
   Array y = Array::empty(x.shape, dt, x.device());
   FN_DISPATCH("cast", x,
               {
