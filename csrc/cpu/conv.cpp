@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
@@ -252,6 +253,126 @@ bool run_parallel(i64 work_items) {
   return nt > 1 && work_items >= 2 * nt && !omp_in_parallel();
 }
 
+// ------------------------------------------------------------------ direct path (small K)
+// Layers with K = kh·kw·C ≤ kDirectMaxK (first layers: C = 1 or 3) skip im2col and the GEMM
+// (conv_direct.h). Work is cut into units = (image, band of hb output rows), hb depending on the
+// shape only; padding other than 'valid' is materialised per band in a zero-padded copy, so the
+// kernels never test bounds.
+struct DirectPlan {
+  i64 hb = 1, S = 1, units = 0;   // rows per band, bands per image, N·S
+  bool padded = false;
+  i64 Wp = 0, rs = 0;             // source row width (pixels) and stride (floats)
+  std::vector<i64> offs;          // K offsets of the window's inputs from its origin
+};
+
+bool direct_ok(const ConvGeom& g) {
+  return isa_level() >= 2 && g.K() > 0 && g.K() <= conv_detail::kDirectMaxK;
+}
+
+DirectPlan make_direct(const ConvGeom& g) {
+  DirectPlan d;
+  d.hb = std::max<i64>(1, std::min<i64>(g.Ho, (4096 + g.Wo - 1) / std::max<i64>(g.Wo, 1)));
+  d.S = (g.Ho + d.hb - 1) / d.hb;
+  d.units = g.N * d.S;
+  const i64 need_h = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const i64 need_w = (g.Wo - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  d.padded = g.pt > 0 || g.pl > 0 || need_h - g.pt > g.H || need_w - g.pl > g.W;
+  d.Wp = d.padded ? need_w : g.W;
+  d.rs = d.Wp * g.C;
+  d.offs.resize(size_t(g.K()));
+  for (i64 i = 0, k = 0; i < g.kh; ++i)
+    for (i64 j = 0; j < g.kw; ++j)
+      for (i64 c = 0; c < g.C; ++c) d.offs[size_t(k++)] = i * g.dh * d.rs + j * g.dw * g.C + c;
+  return d;
+}
+
+// Source of unit u: the window origin of its first output pixel (a padded copy when needed).
+const float* direct_src(const DirectPlan& d, const ConvGeom& g, const float* X, i64 u, i64* oh0, i64* nr) {
+  const i64 n = u / d.S, b = u % d.S, C = g.C;
+  *oh0 = b * d.hb;
+  *nr = std::min(d.hb, g.Ho - *oh0);
+  const float* Xn = X + n * g.H * g.W * C;
+  if (!d.padded) return Xn + (*oh0 * g.sh) * g.W * C;
+  const i64 rows = (*nr - 1) * g.sh + (g.kh - 1) * g.dh + 1, Wp = d.Wp;
+  float* buf = tl_scratch[0].get(size_t(rows * Wp * C));
+  const i64 h0 = *oh0 * g.sh - g.pt;
+  const i64 lo = std::min(g.pl, Wp), hi = std::min(g.pl + g.W, Wp);
+  for (i64 r = 0; r < rows; ++r) {
+    float* dst = buf + r * Wp * C;
+    const i64 h = h0 + r;
+    if (h < 0 || h >= g.H) { zero_floats(dst, Wp * C); continue; }
+    zero_floats(dst, lo * C);
+    if (hi > lo) copy_floats(dst + lo * C, Xn + (h * g.W + (lo - g.pl)) * C, (hi - lo) * C);
+    if (Wp > hi) zero_floats(dst + hi * C, (Wp - hi) * C);
+  }
+  return buf;
+}
+
+void direct_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g, Act act) {
+  const DirectPlan d = make_direct(g);
+  auto unit = [&](i64 u) {
+    i64 oh0, nr;
+    const float* src = direct_src(d, g, X, u, &oh0, &nr);
+    const i64 n = u / d.S;
+    conv_detail::direct_fwd_image_avx512(Y + ((n * g.Ho + oh0) * g.Wo) * g.O, src, d.rs, d.offs.data(), Wt,
+                                         bias, g, act, nr);
+  };
+  if (run_parallel(d.units)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 u = 0; u < d.units; ++u) {
+      set_ftz();
+      err.run([&] { unit(u); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 u = 0; u < d.units; ++u) unit(u);
+  }
+}
+
+// dW, db (no dX) of the direct path. Units are dealt into G groups by a shape-only rule; each
+// group sums its units' float partials in unit order into double, and groups are summed in order.
+void direct_backward(float* dW, float* db, const float* dY, const float* X, const float* Y,
+                     const ConvGeom& g, Act act) {
+  const DirectPlan d = make_direct(g);
+  const i64 K = g.K(), O = g.O, KO = K * O, L = KO + O;
+  const i64 G = std::min<i64>(d.units, 16);
+  std::vector<double> gacc(size_t(G * L), 0.0);
+  auto group = [&](i64 gi) {
+    double* acc = gacc.data() + gi * L;
+    float* part = tl_scratch[1].get(size_t(L));
+    for (i64 u = gi * d.units / G; u < (gi + 1) * d.units / G; ++u) {
+      i64 oh0, nr;
+      const float* src = direct_src(d, g, X, u, &oh0, &nr);
+      const i64 q0 = ((u / d.S) * g.Ho + oh0) * g.Wo;
+      conv_detail::direct_dw_image_avx512(part, db ? part + KO : nullptr, src, d.rs, d.offs.data(),
+                                          dY + q0 * O, Y ? Y + q0 * O : nullptr, g, act, nr);
+      const i64 n_acc = db ? L : KO;
+      for (i64 e = 0; e < n_acc; ++e) acc[e] += part[e];
+    }
+  };
+  if (run_parallel(G)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 gi = 0; gi < G; ++gi) {
+      set_ftz();
+      err.run([&] { group(gi); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 gi = 0; gi < G; ++gi) group(gi);
+  }
+  for (i64 e = 0; e < L; ++e) {
+    if (e >= KO && !db) break;
+    double s = 0;
+    for (i64 gi = 0; gi < G; ++gi) s += gacc[gi * L + e];
+    if (e < KO) dW[e] = float(s);
+    else db[e - KO] = float(s);
+  }
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ forward
@@ -263,6 +384,10 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
   if (K == 0) {  // no input channels: the output is act(bias)
     for (i64 r = 0; r < M; ++r)
       for (i64 o = 0; o < O; ++o) Y[r * O + o] = act_apply(bias ? bias[o] : 0.f, act);
+    return;
+  }
+  if (direct_ok(g) && (act == Act::None || act == Act::Relu)) {
+    direct_forward(Y, X, Wt, bias, g, act);
     return;
   }
   if (g.pointwise()) {  // X [M, C] is the im2col matrix
@@ -316,6 +441,10 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
     return;
   }
   if (act != Act::None && !Y) throw ValueError("conv2d_backward: the saved output Y is required for the activation");
+  if (!dX && direct_ok(g)) {
+    direct_backward(dW, db, dY, X, act != Act::None ? Y : nullptr, g, act);
+    return;
+  }
   const bool pw = g.pointwise();
   const i64 row_bytes = 4 * ((pw ? 0 : K) + O + (dX && !pw ? K : 0));
   const Plan p = make_plan(g, row_bytes);

@@ -1,0 +1,192 @@
+// conv_avx512.cpp — AVX-512 direct convolution kernels for small K = kh·kw·C (see conv_direct.h).
+//
+// Forward tile: R ≤ 8 output pixels × 32 output channels (NV = 2 zmm per pixel) in registers:
+//   acc[r][v] = Σ_k bcast(x_r[offs[k]]) · W[k, 16v : 16v+16]      (k = 0..K-1, FMA chain from 0)
+//   Y = relu?(acc + bias)
+// Per k: NV weight loads (L1), R broadcasts, R·NV FMAs — the GEMM micro-kernel's ratio without
+// any im2col or packing. Channel tails use masked loads / stores (no scratch tile).
+// dW tile: KB ≤ 12 rows of dW × 32 channels in registers while all pixels of the band stream by:
+//   dz = dY·act'(Y) (computed once per pixel, in registers),  acc[kk][v] += bcast(x[offs[kb+kk]])·dz[v]
+// Compiled with -mavx512f/vl/bw/dq (CMake, by file name) and called only when isa_level() == 2.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "cpu/conv_direct.h"
+
+namespace fusednet::cpu::conv_detail {
+namespace {
+
+inline __mmask16 tail_mask(i64 n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
+
+template <int NV, int R>
+inline void fwd_tile(float* __restrict Y, i64 O, const float* const* pp, const i64* __restrict offs,
+                     i64 K, const float* __restrict Wb, const float* bb, __mmask16 m, bool relu) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (i64 k = 0; k < K; ++k) {
+    const i64 o = offs[k];
+    __m512 w[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      w[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(m, Wb + k * O + 16 * v) : _mm512_loadu_ps(Wb + k * O + 16 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(pp[r][o]);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+    }
+  }
+  __m512 b[NV];
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; ++v)
+    b[v] = bb ? _mm512_maskz_loadu_ps(v == NV - 1 ? m : __mmask16(0xFFFF), bb + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) {
+      __m512 x = acc[r][v];
+      if (bb) x = _mm512_add_ps(x, b[v]);
+      if (relu) x = _mm512_max_ps(_mm512_setzero_ps(), x);  // zero first: NaN passes (as the GEMM)
+      if (v == NV - 1) _mm512_mask_storeu_ps(Y + r * O + 16 * v, m, x);
+      else _mm512_storeu_ps(Y + r * O + 16 * v, x);
+    }
+}
+
+template <int NV, int R = 8>
+inline void fwd_rows(int rows, float* Y, i64 O, const float* const* pp, const i64* offs, i64 K,
+                     const float* Wb, const float* bb, __mmask16 m, bool relu) {
+  if constexpr (R >= 1) {
+    if (rows == R) return fwd_tile<NV, R>(Y, O, pp, offs, K, Wb, bb, m, relu);
+    return fwd_rows<NV, R - 1>(rows, Y, O, pp, offs, K, Wb, bb, m, relu);
+  }
+}
+
+inline __m512 dz_vec(const float* dY, const float* Y, __mmask16 m, Act act) {
+  const __m512 d = _mm512_maskz_loadu_ps(m, dY);
+  switch (act) {
+    case Act::Relu: {
+      const __m512 y = _mm512_maskz_loadu_ps(m, Y);
+      return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), d);
+    }
+    case Act::Sigmoid: {
+      const __m512 y = _mm512_maskz_loadu_ps(m, Y);
+      return _mm512_mul_ps(_mm512_mul_ps(d, y), _mm512_sub_ps(_mm512_set1_ps(1.f), y));
+    }
+    case Act::Tanh: {
+      const __m512 y = _mm512_maskz_loadu_ps(m, Y);
+      return _mm512_mul_ps(d, _mm512_sub_ps(_mm512_set1_ps(1.f), _mm512_mul_ps(y, y)));
+    }
+    default: return d;
+  }
+}
+
+// dW rows [kb, kb+KB) × channels [ob, ob+16·NV) over every pixel of the band; db when dbn.
+template <int NV, int KB>
+void dw_tile(float* dWn, float* dbn, const float* src, i64 rs, const i64* offs, const float* dY,
+             const float* Y, const ConvGeom& g, i64 nrows, Act act, i64 ob, __mmask16 m) {
+  const i64 O = g.O, Wo = g.Wo, C = g.C;
+  __m512 acc[KB][NV], dbv[NV];
+#pragma GCC unroll 12
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[kk][v] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int v = 0; v < NV; ++v) dbv[v] = _mm512_setzero_ps();
+  i64 off[KB];
+#pragma GCC unroll 12
+  for (int kk = 0; kk < KB; ++kk) off[kk] = offs[kk];
+  i64 q = 0;
+  for (i64 oh = 0; oh < nrows; ++oh) {
+    const float* prow = src + oh * g.sh * rs;
+    for (i64 ow = 0; ow < Wo; ++ow, ++q) {
+      const float* p = prow + ow * g.sw * C;
+      const float* dyq = dY + q * O + ob;
+      const float* yq = Y ? Y + q * O + ob : nullptr;
+      __m512 dz[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v)
+        dz[v] = dz_vec(dyq + 16 * v, yq ? yq + 16 * v : nullptr, v == NV - 1 ? m : __mmask16(0xFFFF), act);
+      if (dbn)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) dbv[v] = _mm512_add_ps(dbv[v], dz[v]);
+#pragma GCC unroll 12
+      for (int kk = 0; kk < KB; ++kk) {
+        const __m512 a = _mm512_set1_ps(p[off[kk]]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[kk][v] = _mm512_fmadd_ps(a, dz[v], acc[kk][v]);
+      }
+    }
+  }
+#pragma GCC unroll 12
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(dWn + kk * O + ob + 16 * v, v == NV - 1 ? m : __mmask16(0xFFFF), acc[kk][v]);
+  if (dbn)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(dbn + ob + 16 * v, v == NV - 1 ? m : __mmask16(0xFFFF), dbv[v]);
+}
+
+constexpr int kKB = 12;
+
+template <int NV, int KB = kKB>
+void dw_rows(int kb_n, float* dWn, float* dbn, const float* src, i64 rs, const i64* offs,
+             const float* dY, const float* Y, const ConvGeom& g, i64 nrows, Act act, i64 ob,
+             __mmask16 m) {
+  if constexpr (KB >= 1) {
+    if (kb_n == KB) return dw_tile<NV, KB>(dWn, dbn, src, rs, offs, dY, Y, g, nrows, act, ob, m);
+    return dw_rows<NV, KB - 1>(kb_n, dWn, dbn, src, rs, offs, dY, Y, g, nrows, act, ob, m);
+  }
+}
+
+}  // namespace
+
+void direct_fwd_image_avx512(float* Yn, const float* src, i64 rs, const i64* offs, const float* Wt,
+                             const float* bias, const ConvGeom& g, Act act, i64 nrows) {
+  const i64 O = g.O, K = g.K(), Wo = g.Wo, C = g.C;
+  const i64 P = nrows * Wo;
+  const bool relu = act == Act::Relu;
+  constexpr int R = 8;
+  for (i64 ob = 0; ob < O; ob += 32) {
+    const i64 rem = O - ob;
+    const int NV = rem > 16 ? 2 : 1;
+    const __mmask16 m = tail_mask(rem > 16 ? rem - 16 : rem);
+    const float* Wb = Wt + ob;
+    const float* bb = bias ? bias + ob : nullptr;
+    i64 oh = 0, ow = 0;
+    for (i64 q = 0; q < P; q += R) {
+      const int rows = int(std::min<i64>(R, P - q));
+      const float* pp[R];
+      for (int r = 0; r < rows; ++r) {
+        pp[r] = src + oh * g.sh * rs + ow * g.sw * C;
+        if (++ow == Wo) ow = 0, ++oh;
+      }
+      float* Y = Yn + q * O + ob;
+      if (NV == 2) fwd_rows<2>(rows, Y, O, pp, offs, K, Wb, bb, m, relu);
+      else fwd_rows<1>(rows, Y, O, pp, offs, K, Wb, bb, m, relu);
+    }
+  }
+}
+
+void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, const i64* offs,
+                            const float* dYn, const float* Yn, const ConvGeom& g, Act act, i64 nrows) {
+  const i64 O = g.O, K = g.K();
+  for (i64 ob = 0; ob < O; ob += 32) {
+    const i64 rem = O - ob;
+    const int NV = rem > 16 ? 2 : 1;
+    const __mmask16 m = tail_mask(rem > 16 ? rem - 16 : rem);
+    for (i64 kb = 0; kb < K; kb += kKB) {
+      const int kn = int(std::min<i64>(kKB, K - kb));
+      float* db = kb == 0 ? dbn : nullptr;
+      if (NV == 2) dw_rows<2>(kn, dWn + kb * O, db, src, rs, offs + kb, dYn, Yn, g, nrows, act, ob, m);
+      else dw_rows<1>(kn, dWn + kb * O, db, src, rs, offs + kb, dYn, Yn, g, nrows, act, ob, m);
+    }
+  }
+}
+
+}  // namespace fusednet::cpu::conv_detail
