@@ -258,6 +258,15 @@ bool run_parallel(i64 work_items) {
 // (conv_direct.h). Work is cut into units = (image, band of hb output rows), hb depending on the
 // shape only; padding other than 'valid' is materialised per band in a zero-padded copy, so the
 // kernels never test bounds.
+// FUSEDNET_CONV_DIRECT=0 turns the direct kernels off (benchmarks, cross-checking the GEMM path).
+bool direct_enabled() {
+  static const bool on = [] {
+    const char* s = std::getenv("FUSEDNET_CONV_DIRECT");
+    return !(s && s[0] == '0');
+  }();
+  return on;
+}
+
 struct DirectPlan {
   i64 hb = 1, S = 1, units = 0;   // rows per band, bands per image, N·S
   bool padded = false;
@@ -265,8 +274,8 @@ struct DirectPlan {
   std::vector<i64> offs;          // K offsets of the window's inputs from its origin
 };
 
-bool direct_ok(const ConvGeom& g) {
-  return isa_level() >= 2 && g.K() > 0 && g.K() <= conv_detail::kDirectMaxK;
+bool direct_ok(const ConvGeom& g, i64 max_k = conv_detail::kDirectMaxK) {
+  return isa_level() >= 2 && g.K() > 0 && g.K() <= max_k && direct_enabled();
 }
 
 DirectPlan make_direct(const ConvGeom& g) {
@@ -386,7 +395,7 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
       for (i64 o = 0; o < O; ++o) Y[r * O + o] = act_apply(bias ? bias[o] : 0.f, act);
     return;
   }
-  if (direct_ok(g) && (act == Act::None || act == Act::Relu)) {
+  if (direct_ok(g, conv_detail::kDirectFwdMaxK) && (act == Act::None || act == Act::Relu)) {
     direct_forward(Y, X, Wt, bias, g, act);
     return;
   }

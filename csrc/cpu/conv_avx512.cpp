@@ -25,28 +25,31 @@ inline void fwd_tile(float* __restrict Y, i64 O, const float* const* pp, const i
   __m512 acc[R][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  const float* p[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) p[r] = pp[r];
   for (i64 k = 0; k < K; ++k) {
     const i64 o = offs[k];
     __m512 w[NV];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
       w[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(m, Wb + k * O + 16 * v) : _mm512_loadu_ps(Wb + k * O + 16 * v);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(pp[r][o]);
-#pragma GCC unroll 2
+      const __m512 a = _mm512_set1_ps(p[r][o]);
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
     }
   }
   __m512 b[NV];
-#pragma GCC unroll 2
+#pragma GCC unroll 4
   for (int v = 0; v < NV; ++v)
     b[v] = bb ? _mm512_maskz_loadu_ps(v == NV - 1 ? m : __mmask16(0xFFFF), bb + 16 * v) : _mm512_setzero_ps();
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       __m512 x = acc[r][v];
       if (bb) x = _mm512_add_ps(x, b[v]);
@@ -56,12 +59,32 @@ inline void fwd_tile(float* __restrict Y, i64 O, const float* const* pp, const i
     }
 }
 
-template <int NV, int R = 8>
+template <int NV, int R>
 inline void fwd_rows(int rows, float* Y, i64 O, const float* const* pp, const i64* offs, i64 K,
                      const float* Wb, const float* bb, __mmask16 m, bool relu) {
   if constexpr (R >= 1) {
     if (rows == R) return fwd_tile<NV, R>(Y, O, pp, offs, K, Wb, bb, m, relu);
     return fwd_rows<NV, R - 1>(rows, Y, O, pp, offs, K, Wb, bb, m, relu);
+  }
+}
+
+// Pixels per tile for NV vectors of channels: R·NV ≤ 24 accumulators (of 32 zmm registers).
+template <int NV> constexpr int kTileR = NV <= 2 ? 8 : (NV == 3 ? 8 : 6);
+
+template <int NV>
+void fwd_block(float* Yn, const float* src, i64 rs, const i64* offs, const float* Wb, const float* bb,
+               const ConvGeom& g, bool relu, i64 nrows, i64 ob, __mmask16 m) {
+  constexpr int R = kTileR<NV>;
+  const i64 O = g.O, K = g.K(), Wo = g.Wo, C = g.C, P = nrows * Wo;
+  i64 oh = 0, ow = 0;
+  for (i64 q = 0; q < P; q += R) {
+    const int rows = int(std::min<i64>(R, P - q));
+    const float* pp[R];
+    for (int r = 0; r < rows; ++r) {
+      pp[r] = src + oh * g.sh * rs + ow * g.sw * C;
+      if (++ow == Wo) ow = 0, ++oh;
+    }
+    fwd_rows<NV, R>(rows, Yn + q * O + ob, O, pp, offs, K, Wb, bb, m, relu);
   }
 }
 
@@ -148,27 +171,19 @@ void dw_rows(int kb_n, float* dWn, float* dbn, const float* src, i64 rs, const i
 
 void direct_fwd_image_avx512(float* Yn, const float* src, i64 rs, const i64* offs, const float* Wt,
                              const float* bias, const ConvGeom& g, Act act, i64 nrows) {
-  const i64 O = g.O, K = g.K(), Wo = g.Wo, C = g.C;
-  const i64 P = nrows * Wo;
+  const i64 O = g.O;
   const bool relu = act == Act::Relu;
-  constexpr int R = 8;
-  for (i64 ob = 0; ob < O; ob += 32) {
-    const i64 rem = O - ob;
-    const int NV = rem > 16 ? 2 : 1;
-    const __mmask16 m = tail_mask(rem > 16 ? rem - 16 : rem);
+  for (i64 ob = 0; ob < O; ob += 64) {  // 64-channel blocks: NV = 4 vectors (fewer on the tail)
+    const i64 rem = std::min<i64>(O - ob, 64);
+    const int NV = int((rem + 15) / 16);
+    const __mmask16 m = tail_mask(rem - 16 * (NV - 1));
     const float* Wb = Wt + ob;
     const float* bb = bias ? bias + ob : nullptr;
-    i64 oh = 0, ow = 0;
-    for (i64 q = 0; q < P; q += R) {
-      const int rows = int(std::min<i64>(R, P - q));
-      const float* pp[R];
-      for (int r = 0; r < rows; ++r) {
-        pp[r] = src + oh * g.sh * rs + ow * g.sw * C;
-        if (++ow == Wo) ow = 0, ++oh;
-      }
-      float* Y = Yn + q * O + ob;
-      if (NV == 2) fwd_rows<2>(rows, Y, O, pp, offs, K, Wb, bb, m, relu);
-      else fwd_rows<1>(rows, Y, O, pp, offs, K, Wb, bb, m, relu);
+    switch (NV) {
+      case 4: fwd_block<4>(Yn, src, rs, offs, Wb, bb, g, relu, nrows, ob, m); break;
+      case 3: fwd_block<3>(Yn, src, rs, offs, Wb, bb, g, relu, nrows, ob, m); break;
+      case 2: fwd_block<2>(Yn, src, rs, offs, Wb, bb, g, relu, nrows, ob, m); break;
+      default: fwd_block<1>(Yn, src, rs, offs, Wb, bb, g, relu, nrows, ob, m); break;
     }
   }
 }

@@ -19,8 +19,10 @@
 
 namespace fusednet::cpu::conv_detail {
 
-// Largest K the direct path takes (forward and dW); above it the implicit GEMM is as fast.
+// Largest K the direct dW path takes (no dX wanted); above it the implicit GEMM is as fast.
 constexpr i64 kDirectMaxK = 32;
+// Largest K the direct forward takes: a tile streams W[:, 64 channels] (K·256 bytes) from L2.
+constexpr i64 kDirectFwdMaxK = 2048;
 
 // A band of `nrows` output rows of one image (src at the window origin of its first pixel, Yn at
 // its first output pixel): Yn [nrows·Wo, O] = act(Σ_k src[origin + offs[k]]·W[k, :] + bias), act ∈ {None, Relu}.
