@@ -295,16 +295,9 @@ DirectPlan make_direct(const ConvGeom& g) {
   return d;
 }
 
-// Source of unit u: the window origin of its first output pixel (a padded copy when needed).
-const float* direct_src(const DirectPlan& d, const ConvGeom& g, const float* X, i64 u, i64* oh0, i64* nr) {
-  const i64 n = u / d.S, b = u % d.S, C = g.C;
-  *oh0 = b * d.hb;
-  *nr = std::min(d.hb, g.Ho - *oh0);
-  const float* Xn = X + n * g.H * g.W * C;
-  if (!d.padded) return Xn + (*oh0 * g.sh) * g.W * C;
-  const i64 rows = (*nr - 1) * g.sh + (g.kh - 1) * g.dh + 1, Wp = d.Wp;
-  float* buf = tl_scratch[0].get(size_t(rows * Wp * C));
-  const i64 h0 = *oh0 * g.sh - g.pt;
+// rows [h0, h0+rows) of image Xn (h may be out of range: zero rows), columns [-pl, Wp-pl), into buf.
+void fill_padded(float* buf, const float* Xn, const ConvGeom& g, i64 Wp, i64 h0, i64 rows) {
+  const i64 C = g.C;
   const i64 lo = std::min(g.pl, Wp), hi = std::min(g.pl + g.W, Wp);
   for (i64 r = 0; r < rows; ++r) {
     float* dst = buf + r * Wp * C;
@@ -314,6 +307,18 @@ const float* direct_src(const DirectPlan& d, const ConvGeom& g, const float* X, 
     if (hi > lo) copy_floats(dst + lo * C, Xn + (h * g.W + (lo - g.pl)) * C, (hi - lo) * C);
     if (Wp > hi) zero_floats(dst + hi * C, (Wp - hi) * C);
   }
+}
+
+// Source of unit u: the window origin of its first output pixel (a padded copy when needed).
+const float* direct_src(const DirectPlan& d, const ConvGeom& g, const float* X, i64 u, i64* oh0, i64* nr) {
+  const i64 n = u / d.S, b = u % d.S, C = g.C;
+  *oh0 = b * d.hb;
+  *nr = std::min(d.hb, g.Ho - *oh0);
+  const float* Xn = X + n * g.H * g.W * C;
+  if (!d.padded) return Xn + (*oh0 * g.sh) * g.W * C;
+  const i64 rows = (*nr - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  float* buf = tl_scratch[0].get(size_t(rows * d.Wp * C));
+  fill_padded(buf, Xn, g, d.Wp, *oh0 * g.sh - g.pt, rows);
   return buf;
 }
 
@@ -382,6 +387,89 @@ void direct_backward(float* dW, float* db, const float* dY, const float* X, cons
   }
 }
 
+
+// Full backward on the direct kernels, stride 1 (dX is then itself a stride-1 convolution):
+//   dZ = dY·act'(Y)                          one elementwise pass (skipped for Act::None)
+//   dW, db: direct_dw_tile over (K-block, 64-channel block) tiles, each over the whole batch
+//   dX = conv(dZ, W') with W'[i', j', o, c] = W[kh-1-i', kw-1-j', c, o] ("full" correlation):
+//        the direct forward on dZ with top/left padding (k-1)·d - p, producing H×W pixels.
+// X is read through a zero-padded copy when the forward padded. Deterministic (see the tiles).
+bool direct_full_ok(const ConvGeom& g) {
+  if (!direct_ok(g, conv_detail::kDirectFwdMaxK) || g.sh != 1 || g.sw != 1) return false;
+  if (g.kh * g.kw * g.O > conv_detail::kDirectFwdMaxK) return false;
+  const DirectPlan d = make_direct(g);
+  const i64 rows = (g.Ho - 1) + (g.kh - 1) * g.dh + 1;
+  return !d.padded || g.N * rows * d.Wp * g.C <= (i64(16) << 20);  // padded copy ≤ 64 MiB
+}
+
+void direct_backward_full(float* dX, float* dW, float* db, const float* dY, const float* X,
+                          const float* Wt, const float* Y, const ConvGeom& g, Act act) {
+  const i64 M = g.M(), K = g.K(), O = g.O, C = g.C;
+  // dZ
+  const float* dZ = dY;
+  std::unique_ptr<AlignedBuf> dzbuf;
+  if (act != Act::None) {
+    dzbuf = std::make_unique<AlignedBuf>(size_t(M * O));
+    float* z = dzbuf->p;
+    const i64 n = M * O, blk = 16384;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > 65536 && !omp_in_parallel())
+    for (i64 b0 = 0; b0 < n; b0 += blk) act_backward(z + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
+    dZ = z;
+  }
+  // X source for dW (whole images, zero-padded when needed)
+  const DirectPlan d = make_direct(g);
+  const float* src = X;
+  i64 img_stride = g.H * g.W * C;
+  std::unique_ptr<AlignedBuf> xpad;
+  if (d.padded) {
+    const i64 rows = (g.Ho - 1) + (g.kh - 1) * g.dh + 1;
+    img_stride = rows * d.rs;
+    xpad = std::make_unique<AlignedBuf>(size_t(g.N * img_stride));
+    for (i64 n = 0; n < g.N; ++n)
+      fill_padded(xpad->p + n * img_stride, X + n * g.H * g.W * C, g, d.Wp, -g.pt, rows);
+    src = xpad->p;
+  }
+  // dW tiles
+  std::vector<std::pair<i64, i64>> tiles;
+  for (i64 ob = 0; ob < O; ob += 64) {
+    const int nv = int((std::min<i64>(O - ob, 64) + 15) / 16);
+    for (i64 kb = 0; kb < K; kb += conv_detail::dw_kstep(nv)) tiles.emplace_back(kb, ob);
+  }
+  const i64 nt = i64(tiles.size());
+  auto tile = [&](i64 t) {
+    const i64 kb = tiles[size_t(t)].first, ob = tiles[size_t(t)].second;
+    conv_detail::direct_dw_tile_avx512(dW, kb == 0 ? db : nullptr, src, img_stride, d.rs, d.offs.data(), dZ, g,
+                                       kb, ob);
+  };
+  if (run_parallel(nt)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
+    for (i64 t = 0; t < nt; ++t) {
+      set_ftz();
+      err.run([&] { tile(t); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 t = 0; t < nt; ++t) tile(t);
+  }
+  if (!dX) return;
+  // dX = full correlation of dZ with the flipped, transposed kernel
+  ConvGeom g2;
+  g2.N = g.N; g2.H = g.Ho; g2.W = g.Wo; g2.C = O; g2.kh = g.kh; g2.kw = g.kw; g2.O = C;
+  g2.sh = g2.sw = 1; g2.dh = g.dh; g2.dw = g.dw;
+  g2.pt = (g.kh - 1) * g.dh - g.pt; g2.pl = (g.kw - 1) * g.dw - g.pl;
+  g2.Ho = g.H; g2.Wo = g.W;
+  AlignedBuf w2(size_t(K * O));
+  for (i64 i = 0; i < g.kh; ++i)
+    for (i64 j = 0; j < g.kw; ++j) {
+      const float* s = Wt + ((g.kh - 1 - i) * g.kw + (g.kw - 1 - j)) * C * O;  // [C, O]
+      float* t = w2.p + (i * g.kw + j) * O * C;                                 // [O, C]
+      for (i64 c = 0; c < C; ++c)
+        for (i64 o = 0; o < O; ++o) t[o * C + c] = s[c * O + o];
+    }
+  direct_forward(dX, dZ, w2.p, nullptr, g2, Act::None);
+}
 }  // namespace
 
 // ------------------------------------------------------------------ forward
@@ -452,6 +540,10 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
   if (act != Act::None && !Y) throw ValueError("conv2d_backward: the saved output Y is required for the activation");
   if (!dX && direct_ok(g)) {
     direct_backward(dW, db, dY, X, act != Act::None ? Y : nullptr, g, act);
+    return;
+  }
+  if (direct_full_ok(g)) {
+    direct_backward_full(dX, dW, db, dY, X, Wt, Y, g, act);
     return;
   }
   const bool pw = g.pointwise();

@@ -204,4 +204,92 @@ void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, co
   }
 }
 
+
+// ------------------------------------------------------------------ dW over the whole batch
+// One tile = dW rows [kb, kb+KB) × channels [ob, ob+16·NV): accumulated in registers over one
+// image's pixels (row-major), then added to the tile's running sum in image order. Every tile is
+// computed by one thread in this fixed order, so dW does not depend on the thread count.
+namespace {
+template <int NV, int KB>
+void dwt_tile(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
+              const float* dZ, const ConvGeom& g, i64 ob, __mmask16 m) {
+  const i64 O = g.O, Wo = g.Wo, Ho = g.Ho, C = g.C;
+  alignas(64) float sum[KB + 1][NV * 16] = {};
+  i64 off[KB];
+#pragma GCC unroll 12
+  for (int kk = 0; kk < KB; ++kk) off[kk] = offs[kk];
+  for (i64 n = 0; n < g.N; ++n) {
+    __m512 acc[KB][NV], dbv[NV];
+#pragma GCC unroll 12
+    for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[kk][v] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) dbv[v] = _mm512_setzero_ps();
+    const float* xn = src + n * img_stride;
+    const float* dzq = dZ + n * Ho * Wo * O + ob;
+    for (i64 oh = 0; oh < Ho; ++oh) {
+      const float* prow = xn + oh * g.sh * rs;
+      for (i64 ow = 0; ow < Wo; ++ow, dzq += O) {
+        const float* p = prow + ow * g.sw * C;
+        __m512 dz[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v)
+          dz[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(m, dzq + 16 * v) : _mm512_loadu_ps(dzq + 16 * v);
+        if (db)
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) dbv[v] = _mm512_add_ps(dbv[v], dz[v]);
+#pragma GCC unroll 12
+        for (int kk = 0; kk < KB; ++kk) {
+          const __m512 a = _mm512_set1_ps(p[off[kk]]);
+#pragma GCC unroll 4
+          for (int v = 0; v < NV; ++v) acc[kk][v] = _mm512_fmadd_ps(a, dz[v], acc[kk][v]);
+        }
+      }
+    }
+#pragma GCC unroll 12
+    for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        _mm512_store_ps(sum[kk] + 16 * v, _mm512_add_ps(_mm512_load_ps(sum[kk] + 16 * v), acc[kk][v]));
+    if (db)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v)
+        _mm512_store_ps(sum[KB] + 16 * v, _mm512_add_ps(_mm512_load_ps(sum[KB] + 16 * v), dbv[v]));
+  }
+  for (int kk = 0; kk < KB; ++kk)
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(dW + kk * O + ob + 16 * v, v == NV - 1 ? m : __mmask16(0xFFFF),
+                            _mm512_load_ps(sum[kk] + 16 * v));
+  if (db)
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(db + ob + 16 * v, v == NV - 1 ? m : __mmask16(0xFFFF), _mm512_load_ps(sum[KB] + 16 * v));
+}
+
+template <int NV, int KB>
+void dwt_rows(int kn, float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
+              const float* dZ, const ConvGeom& g, i64 ob, __mmask16 m) {
+  if constexpr (KB >= 1) {
+    if (kn == KB) return dwt_tile<NV, KB>(dW, db, src, img_stride, rs, offs, dZ, g, ob, m);
+    return dwt_rows<NV, KB - 1>(kn, dW, db, src, img_stride, rs, offs, dZ, g, ob, m);
+  }
+}
+}  // namespace
+
+void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
+                           const float* dZ, const ConvGeom& g, i64 kb, i64 ob) {
+  const i64 rem = std::min<i64>(g.O - ob, 64);
+  const int NV = int((rem + 15) / 16);
+  const __mmask16 m = tail_mask(rem - 16 * (NV - 1));
+  const int kn = int(std::min<i64>(dw_kstep(NV), g.K() - kb));
+  float* dWk = dW + kb * g.O;
+  const i64* o = offs + kb;
+  switch (NV) {
+    case 4: dwt_rows<4, dw_kstep(4)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
+    case 3: dwt_rows<3, dw_kstep(3)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
+    case 2: dwt_rows<2, dw_kstep(2)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
+    default: dwt_rows<1, dw_kstep(1)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
+  }
+}
+
 }  // namespace fusednet::cpu::conv_detail

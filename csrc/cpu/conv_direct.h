@@ -38,4 +38,13 @@ void direct_fwd_image_avx512(float* Yn, const float* src, i64 rs, const i64* off
 void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, const i64* offs,
                             const float* dYn, const float* Yn, const ConvGeom& g, Act act, i64 nrows);
 
+// Batch dW (dX wanted too, or K large): one tile of dW rows [kb, kb + dw_kstep(NV)) × channels
+// [ob, ob+64) (clipped to K and O; NV = vectors in the channel block), db [ob, ob+64) too when db
+// is non-null (pass it for kb == 0 only). dW[k, o] = Σ_n Σ_pixels x·dZ: registers over one image,
+// then a running sum in image order. src = N images (or zero-padded copies) img_stride apart,
+// addressed as above; dZ [N·Ho·Wo, O] is the gradient w.r.t. the pre-activation.
+constexpr int dw_kstep(int nv) { return nv >= 4 ? 6 : (nv == 3 ? 8 : 12); }
+void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
+                           const float* dZ, const ConvGeom& g, i64 kb, i64 ob);
+
 }  // namespace fusednet::cpu::conv_detail
