@@ -266,6 +266,28 @@ def test_direct_small_k_vs_reference(rng, case):
     close(db, db2, "conv")
 
 
+# C % 16 == 0 takes the direct full backward (batch dW tiles, col2im fused into the dX tiles).
+@pytest.mark.parametrize("case", [
+    (3, 13, 13, 32, 3, 3, 64, (1, 1), "valid", (1, 1), "relu"),   # seed CNN conv2
+    (2, 9, 10, 16, 3, 3, 40, (2, 1), "same", (1, 1), "tanh"),     # strides, padding, O tail
+    (2, 11, 9, 48, 2, 3, 7, (1, 2), "same", (2, 1), "none"),      # dilation, even kernel, K tail
+    (1, 6, 7, 16, 5, 5, 20, (1, 1), "same", (1, 1), "sigmoid"),
+])
+def test_direct_full_backward_vs_reference(rng, case):
+    N, H, W, C, kh, kw, O, s, pad, d, act = case
+    x, w, b = rand(rng, N, H, W, C), rand(rng, kh, kw, C, O) * 0.2, rand(rng, O)
+    y = fwd(x, w, b, s, pad, d, act)
+    close(y, conv_ref(x, w, b, s, pad, d, act), "conv")
+    dy = rand(rng, *y.shape)
+    dX, dW, db = bwd(dy, x, w, y, s, pad, d, act)
+    y64 = y.astype(np.float64)
+    dz = dy * {"none": 1.0, "relu": (y64 > 0), "sigmoid": y64 * (1 - y64), "tanh": 1 - y64 ** 2}[act]
+    rdx, rdw, rdb = conv_grad_ref(x, w, dz, s, pad, d)
+    close(dX, rdx, "conv")
+    close(dW, rdw, "conv")
+    close(db, rdb, "conv")
+
+
 def test_direct_thread_count_independent(rng):
     x, w, b = rand(rng, 20, 28, 28, 1), rand(rng, 3, 3, 1, 32) * 0.3, rand(rng, 32)
     n0 = fusednet.get_num_threads()

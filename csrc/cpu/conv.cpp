@@ -388,17 +388,15 @@ void direct_backward(float* dW, float* db, const float* dY, const float* X, cons
 }
 
 
-// Full backward on the direct kernels, stride 1 (dX is then itself a stride-1 convolution):
+// Full backward on the direct kernels (C % 16 == 0, e.g. every layer after the first):
 //   dZ = dY·act'(Y)                          one elementwise pass (skipped for Act::None)
 //   dW, db: direct_dw_tile over (K-block, 64-channel block) tiles, each over the whole batch
-//   dX = conv(dZ, W') with W'[i', j', o, c] = W[kh-1-i', kw-1-j', c, o] ("full" correlation):
-//        the direct forward on dZ with top/left padding (k-1)·d - p, producing H×W pixels.
+//   dX = col2im(dZ·Wᵀ) with the col2im fused into the tile's store (direct_dx_image).
 // X is read through a zero-padded copy when the forward padded. Deterministic (see the tiles).
 bool direct_full_ok(const ConvGeom& g) {
-  if (!direct_ok(g, conv_detail::kDirectFwdMaxK) || g.sh != 1 || g.sw != 1) return false;
-  if (g.kh * g.kw * g.O > conv_detail::kDirectFwdMaxK) return false;
+  if (!direct_ok(g, conv_detail::kDirectFwdMaxK) || g.C % 16 != 0) return false;
   const DirectPlan d = make_direct(g);
-  const i64 rows = (g.Ho - 1) + (g.kh - 1) * g.dh + 1;
+  const i64 rows = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   return !d.padded || g.N * rows * d.Wp * g.C <= (i64(16) << 20);  // padded copy ≤ 64 MiB
 }
 
@@ -422,7 +420,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   i64 img_stride = g.H * g.W * C;
   std::unique_ptr<AlignedBuf> xpad;
   if (d.padded) {
-    const i64 rows = (g.Ho - 1) + (g.kh - 1) * g.dh + 1;
+    const i64 rows = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
     img_stride = rows * d.rs;
     xpad = std::make_unique<AlignedBuf>(size_t(g.N * img_stride));
     for (i64 n = 0; n < g.N; ++n)
@@ -454,21 +452,26 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
     for (i64 t = 0; t < nt; ++t) tile(t);
   }
   if (!dX) return;
-  // dX = full correlation of dZ with the flipped, transposed kernel
-  ConvGeom g2;
-  g2.N = g.N; g2.H = g.Ho; g2.W = g.Wo; g2.C = O; g2.kh = g.kh; g2.kw = g.kw; g2.O = C;
-  g2.sh = g2.sw = 1; g2.dh = g.dh; g2.dw = g.dw;
-  g2.pt = (g.kh - 1) * g.dh - g.pt; g2.pl = (g.kw - 1) * g.dw - g.pl;
-  g2.Ho = g.H; g2.Wo = g.W;
-  AlignedBuf w2(size_t(K * O));
-  for (i64 i = 0; i < g.kh; ++i)
-    for (i64 j = 0; j < g.kw; ++j) {
-      const float* s = Wt + ((g.kh - 1 - i) * g.kw + (g.kw - 1 - j)) * C * O;  // [C, O]
-      float* t = w2.p + (i * g.kw + j) * O * C;                                 // [O, C]
-      for (i64 c = 0; c < C; ++c)
-        for (i64 o = 0; o < O; ++o) t[o * C + c] = s[c * O + o];
+  // dX = col2im(dZ·Wᵀ) fused: per image (one thread owns an image's dX), dX already zeroed.
+  AlignedBuf wt(size_t(K * O));
+  for (i64 k = 0; k < K; ++k)
+    for (i64 o = 0; o < O; ++o) wt.p[o * K + k] = Wt[k * O + o];
+  const i64 P = g.Ho * g.Wo;
+  auto image = [&](i64 n) {
+    conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+  };
+  if (run_parallel(g.N)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 n = 0; n < g.N; ++n) {
+      set_ftz();
+      err.run([&] { image(n); });
     }
-  direct_forward(dX, dZ, w2.p, nullptr, g2, Act::None);
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 n = 0; n < g.N; ++n) image(n);
+  }
 }
 }  // namespace
 

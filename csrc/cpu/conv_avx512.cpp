@@ -292,4 +292,81 @@ void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_strid
   }
 }
 
+
+// ------------------------------------------------------------------ dX = col2im(dZ·Wᵀ), fused
+// Tile: R = 6 output pixels × 64 columns of dcol = dZ·Wᵀ (columns (i, j, c), C % 16 == 0 so each
+// vector lies in one tap), accumulated over o in registers, then added straight into dX at the
+// tap's input pixel (skipped where it falls in the padding). One image per call, pixels and
+// column blocks in a fixed order: the adds into dX never depend on the threads.
+namespace {
+template <int NV, int R>
+void dx_tile(float* dXn, const float* const* z, const float* WTk, i64 ldw, i64 O, const ConvGeom& g,
+             const i64* oh, const i64* ow, i64 col0) {
+  __m512 acc[R][NV];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
+  const float* zp[R];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) zp[r] = z[r];
+  for (i64 o = 0; o < O; ++o) {
+    __m512 w[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(WTk + o * ldw + 16 * v);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(zp[r][o]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+    }
+  }
+  const i64 C = g.C;
+#pragma GCC unroll 4
+  for (int v = 0; v < NV; ++v) {
+    const i64 col = col0 + 16 * v, t = col / C, c = col % C, i = t / g.kw, j = t % g.kw;
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const i64 h = oh[r] * g.sh - g.pt + i * g.dh, w = ow[r] * g.sw - g.pl + j * g.dw;
+      if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
+      float* d = dXn + (h * g.W + w) * C + c;
+      _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[r][v]));
+    }
+  }
+}
+
+template <int NV, int R>
+void dx_rows(int rows, float* dXn, const float* const* z, const float* WTk, i64 ldw, i64 O,
+             const ConvGeom& g, const i64* oh, const i64* ow, i64 col0) {
+  if constexpr (R >= 1) {
+    if (rows == R) return dx_tile<NV, R>(dXn, z, WTk, ldw, O, g, oh, ow, col0);
+    return dx_rows<NV, R - 1>(rows, dXn, z, WTk, ldw, O, g, oh, ow, col0);
+  }
+}
+}  // namespace
+
+void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g) {
+  const i64 K = g.K(), O = g.O, P = g.Ho * g.Wo;
+  constexpr int R = 6;
+  for (i64 col0 = 0; col0 < K; col0 += 64) {
+    const int NV = int(std::min<i64>(64, K - col0) / 16);
+    for (i64 q = 0; q < P; q += R) {
+      const int rows = int(std::min<i64>(R, P - q));
+      const float* z[R];
+      i64 oh[R], ow[R];
+      for (int r = 0; r < rows; ++r) {
+        z[r] = dZn + (q + r) * O;
+        oh[r] = (q + r) / g.Wo;
+        ow[r] = (q + r) % g.Wo;
+      }
+      switch (NV) {
+        case 4: dx_rows<4, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
+        case 3: dx_rows<3, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
+        case 2: dx_rows<2, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
+        default: dx_rows<1, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
+      }
+    }
+  }
+}
+
 }  // namespace fusednet::cpu::conv_detail

@@ -47,4 +47,7 @@ constexpr int dw_kstep(int nv) { return nv >= 4 ? 6 : (nv == 3 ? 8 : 12); }
 void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
                            const float* dZ, const ConvGeom& g, i64 kb, i64 ob);
 
+// dXn [H, W, C] += col2im(dZn · Wᵀ) for one image (C % 16 == 0); WT = Wᵀ [O, K]; dZn [Ho·Wo, O].
+void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g);
+
 }  // namespace fusednet::cpu::conv_detail
