@@ -105,11 +105,12 @@ Array Array::empty(const std::vector<i64>& shape, DType dtype, Device device, co
   };
   if (device.kind == Device::CPU) {
     try {
-      st->ptr = cpu::aligned_malloc(st->nbytes);
+      st->ptr = cpu::array_malloc(st->nbytes);
     } catch (const std::bad_alloc&) {
       throw refused();
     }
-    st->release = [](void* p) { cpu::aligned_free(p); };
+    size_t nb = st->nbytes;
+    st->release = [nb](void* p) { cpu::array_free(p, nb); };
   } else {
 #ifdef FUSEDNET_WITH_CUDA
     int dev = device.index;

@@ -520,6 +520,9 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("set_num_threads", &cpu::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &cpu::num_threads);
+  m.def("cpu_empty_cache", &cpu::array_empty_cache,
+        "Return the host memory cached for Array reuse (blocks >= 256 KiB) to the system.");
+  m.def("cpu_cached_bytes", &cpu::array_cached_bytes);
   m.def("cpu_isa", &cpu::isa_name, "Micro-kernel ISA chosen at run time: avx512, avx2 or portable.");
 
 #ifdef FUSEDNET_WITH_CUDA
