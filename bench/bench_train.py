@@ -1,4 +1,6 @@
-"""Training throughput: fusednet MLP 784-128-10 (Adam, sparse CE) vs PyTorch eager, same process.
+"""Training throughput: fusednet vs PyTorch eager, same process, interleaved repeats, medians.
+
+MLP 784-128-10 (Adam, sparse CE), and the seed CNN (see the CNN section below).
 
 60,000 MNIST-shaped random samples, one epoch per measurement, batch 32 and 128. PyTorch is
 measured with and without ``torch.set_flush_denormal(True)``; repeats are interleaved
@@ -6,7 +8,7 @@ measured with and without ``torch.set_flush_denormal(True)``; repeats are interl
 against the faster PyTorch variant. Also times one Adam step over the model's 101,770 params.
 
 Usage: PYTHONPATH=python python3 bench/bench_train.py [--repeats 3] [--samples 60000] [--quick]
-       [--batch 32 128] [--threads N]
+       [--models mlp cnn] [--cnn-samples 8192] [--batch 32 128] [--threads N]
 """
 import argparse
 import statistics
@@ -96,6 +98,68 @@ def torch_adam_step_us(torch, reps=2000):
     return statistics.median(ts)
 
 
+# ---------------------------------------------------------------------------- CNN section
+# conv32(3x3,relu)-maxpool2-conv64(3x3,relu)-maxpool2-flatten-dense128(relu)-dense10(softmax),
+# Adam, sparse CE, MNIST-shaped random data 28x28x1. fusednet is NHWC (Keras), PyTorch NCHW (its
+# native layout); the same architecture and optimizer settings on both sides.
+CNN_TARGET = 2.5
+
+
+def make_cnn_data(n, seed=1):
+    r = np.random.default_rng(seed)
+    x = r.random((n, 28, 28, 1), dtype=np.float32)
+    y = r.integers(0, 10, n).astype(np.int64)
+    return x, y
+
+
+def fusednet_cnn():
+    m = fn.Sequential([fn.Input(shape=(28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
+                       layers.MaxPooling2D(), layers.Conv2D(64, 3, activation="relu"),
+                       layers.MaxPooling2D(), layers.Flatten(), layers.Dense(128, activation="relu"),
+                       layers.Dense(10, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return m
+
+
+def torch_cnn(torch):
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-7)
+    return model, opt
+
+
+def run_cnn(torch, args):
+    n = args.cnn_samples
+    x, y = make_cnn_data(n)
+    print(f"CNN conv32-pool-conv64-pool-dense128-dense10, Adam, sparse CE, {n} samples/epoch, "
+          f"{args.repeats} interleaved repeats (medians)")
+    print(f"{'batch':>5} {'fusednet':>12} {'torch':>12} {'torch+FTZ':>12} {'ratio':>7}   (samples/s; ratio vs faster torch)")
+    ok = True
+    for bs in args.batch:
+        fm = fusednet_cnn()
+        fm.fit(x[:1024], y[:1024], batch_size=bs, epochs=1, verbose=0)  # warm-up
+        res = {"fusednet": [], "torch": [], "torch_ftz": []}
+        if torch is not None:
+            xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+            yt = torch.from_numpy(y)
+            tm, topt = torch_cnn(torch)
+            time_torch(torch, tm, topt, xt[:1024], yt[:1024], bs, False)
+        for _ in range(args.repeats):
+            res["fusednet"].append(time_fusednet(fm, x, y, bs))
+            if torch is not None:
+                res["torch"].append(time_torch(torch, tm, topt, xt, yt, bs, False))
+                res["torch_ftz"].append(time_torch(torch, tm, topt, xt, yt, bs, True))
+        med = {k: statistics.median(v) if v else float("nan") for k, v in res.items()}
+        best_t = max(med["torch"], med["torch_ftz"]) if torch is not None else float("nan")
+        ratio = med["fusednet"] / best_t
+        flag = f"  target >= {CNN_TARGET}x " + ("OK" if ratio >= CNN_TARGET else "MISSED")
+        if not ratio >= CNN_TARGET:
+            ok = False
+        print(f"{bs:>5} {med['fusednet']:>12,.0f} {med['torch']:>12,.0f} {med['torch_ftz']:>12,.0f} {ratio:>6.2f}x{flag}")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -104,9 +168,11 @@ def main():
     ap.add_argument("--batch", type=int, nargs="*", default=[32, 128])
     ap.add_argument("--threads", type=int, default=0,
                     help="threads for both libraries (0 = their defaults); 1 gives a load-robust proxy")
+    ap.add_argument("--models", nargs="+", choices=["mlp", "cnn"], default=["mlp", "cnn"])
+    ap.add_argument("--cnn-samples", type=int, default=8192, help="CNN samples per timed epoch")
     args = ap.parse_args()
     if args.quick:
-        args.samples, args.repeats = 12000, 2
+        args.samples, args.repeats, args.cnn_samples = 12000, 2, 2048
     fn.random.seed(0)
     x, y = make_data(args.samples)
     try:
@@ -119,6 +185,8 @@ def main():
             torch.set_num_threads(args.threads)
     print(f"fusednet {fn.__version__}, {fn.get_num_threads()} threads, ISA {fn._C.cpu_isa()}; "
           f"torch {torch.__version__ if torch else 'n/a'}, {torch.get_num_threads() if torch else 0} threads")
+    if "mlp" not in args.models:  # CNN only
+        return 0 if run_cnn(torch, args) else 1
     print(f"MLP 784-128-10, Adam, sparse CE, {args.samples} samples/epoch, {args.repeats} interleaved repeats (medians)")
     print(f"load average {' '.join(open('/proc/loadavg').read().split()[:3])} (prefer < 1.5 for figures you report)"
           if __import__('os').path.exists('/proc/loadavg') else "")
@@ -151,6 +219,8 @@ def main():
     if torch is not None:
         line += f"; torch.optim.Adam {torch_adam_step_us(torch):.1f} us"
     print(line)
+    if "cnn" in args.models:
+        ok = run_cnn(torch, args) and ok
     return 0 if ok else 1
 
 

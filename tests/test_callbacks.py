@@ -235,6 +235,44 @@ def test_progbar_verbose1_dynamic_eta():
     assert silent.getvalue() == ""
 
 
+def test_progbar_array_valued_metrics():
+    """Per-class metrics (F1Score(average=None)) reach the bar as arrays: short list or mean."""
+    buf = io.StringIO()
+    bar = Progbar(3, verbose=2, file=buf)
+    bar.update(1, [("loss", 0.5), ("f1", np.array([0.1, 0.2, 0.3])), ("s", "text")])
+    bar.update(2, [("loss", 0.5), ("f1", [0.1, 0.2, 0.3]), ("big", np.arange(10.0))])
+    bar.update(3, [("loss", 0.5), ("f1", fusednet.asarray(np.array([0.1, 0.2, 0.6], np.float32))),
+                   ("big", np.arange(10.0)), ("scalar_arr", np.array([0.25]))])
+    line = buf.getvalue()
+    assert "f1: [0.1000 0.2000 0.4000]" in line  # averaged per step like scalars
+    assert "big: 4.5000 (mean of 10)" in line and "s: text" in line and "scalar_arr: 0.2500" in line
+    # a value that changes shape restarts its running average instead of failing to broadcast
+    bar2 = Progbar(2, verbose=2, file=io.StringIO())
+    bar2.update(1, [("f1", np.array([0.5, 0.5]))])
+    bar2.update(2, [("f1", np.array([0.1, 0.2, 0.3]))])
+    # through the ProgbarLogger of fit (stateful values), verbose 1 and 2
+    for verbose in (1, 2):
+        out = io.StringIO()
+        cbl = C.CallbackList([], add_progbar=True, model=FakeModel(), verbose=verbose, epochs=1, steps=2)
+        import contextlib
+        with contextlib.redirect_stdout(out):
+            cbl.on_train_begin()
+            cbl.on_epoch_begin(0)
+            for b in range(2):
+                cbl.on_train_batch_end(b, {"loss": 0.5, "f1_score": np.array([0.5, 1.0, 0.0], np.float32)})
+            cbl.on_epoch_end(0, {"loss": 0.5, "f1_score": np.array([0.5, 1.0, 0.0], np.float32)})
+            cbl.on_train_end()
+        assert "f1_score: [0.5000 1.0000 0.0000e+00]" in out.getvalue()
+
+
+def test_monitoring_an_array_valued_metric_is_a_clear_error():
+    for cb in (C.EarlyStopping(monitor="f1_score"), C.ReduceLROnPlateau(monitor="f1_score")):
+        with pytest.raises(ValueError, match="f1_score.*array-valued"):
+            run([cb], [{"loss": 1.0, "f1_score": np.array([0.1, 0.2])}])
+    # a 1-element array is a scalar
+    run([C.EarlyStopping(monitor="f1_score")], [{"loss": 1.0, "f1_score": np.array([0.1])}])
+
+
 # ---------------------------------------------------------------------------------------------
 # integration with the real training loop (branch python)
 

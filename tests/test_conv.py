@@ -232,6 +232,79 @@ def test_thread_count_independent(rng):
             np.testing.assert_array_equal(a, b_)
 
 
+# Small K = kh*kw*C (<= 32) runs the direct kernels (no im2col/GEMM) on AVX-512 machines, for the
+# forward (none/relu) and for the backward when dX is not wanted (a model's first layer).
+DIRECT_CASES = [
+    # N, H, W, C, kh, kw, O, strides, padding, dilation, act
+    (3, 28, 28, 1, 3, 3, 32, (1, 1), "valid", (1, 1), "relu"),    # seed CNN conv1
+    (2, 9, 8, 1, 3, 3, 5, (1, 1), "same", (1, 1), "relu"),       # O < 16: masked channels
+    (2, 10, 11, 3, 3, 3, 40, (2, 1), "same", (1, 1), "none"),    # K = 27: several dW passes; O tail
+    (1, 12, 9, 2, 4, 4, 20, (3, 2), "same", (1, 1), "relu"),     # K = 32, asymmetric padding
+    (2, 11, 13, 2, 3, 2, 17, (1, 1), "same", (2, 2), "tanh"),    # dilation (GEMM forward, direct dW)
+    (2, 70, 66, 1, 3, 3, 16, (1, 1), "same", (1, 1), "relu"),    # several bands per image
+    (2, 6, 5, 4, 1, 1, 33, (1, 1), "valid", (1, 1), "sigmoid"),  # pointwise
+]
+
+
+@pytest.mark.parametrize("case", DIRECT_CASES)
+def test_direct_small_k_vs_reference(rng, case):
+    N, H, W, C, kh, kw, O, s, pad, d, act = case
+    x, w, b = rand(rng, N, H, W, C), rand(rng, kh, kw, C, O), rand(rng, O)
+    y = fwd(x, w, b, s, pad, d, act)
+    close(y, conv_ref(x, w, b, s, pad, d, act), "conv")
+    dy = rand(rng, *y.shape)
+    dX, dW, db = bwd(dy, x, w, y, s, pad, d, act, need_dX=False)
+    assert dX is None
+    y64 = y.astype(np.float64)
+    dz = dy * {"none": 1.0, "relu": (y64 > 0), "sigmoid": y64 * (1 - y64), "tanh": 1 - y64 ** 2}[act]
+    _, rdw, rdb = conv_grad_ref(x, w, dz, s, pad, d)
+    close(dW, rdw, "conv")
+    close(db, rdb, "conv")
+    # the dX-computing (GEMM) path agrees on dW / db
+    _, dW2, db2 = bwd(dy, x, w, y, s, pad, d, act, need_dX=True)
+    close(dW, dW2, "conv")
+    close(db, db2, "conv")
+
+
+# C % 16 == 0 takes the direct full backward (batch dW tiles, col2im fused into the dX tiles).
+@pytest.mark.parametrize("case", [
+    (3, 13, 13, 32, 3, 3, 64, (1, 1), "valid", (1, 1), "relu"),   # seed CNN conv2
+    (2, 9, 10, 16, 3, 3, 40, (2, 1), "same", (1, 1), "tanh"),     # strides, padding, O tail
+    (2, 11, 9, 48, 2, 3, 7, (1, 2), "same", (2, 1), "none"),      # dilation, even kernel, K tail
+    (1, 6, 7, 16, 5, 5, 20, (1, 1), "same", (1, 1), "sigmoid"),
+])
+def test_direct_full_backward_vs_reference(rng, case):
+    N, H, W, C, kh, kw, O, s, pad, d, act = case
+    x, w, b = rand(rng, N, H, W, C), rand(rng, kh, kw, C, O) * 0.2, rand(rng, O)
+    y = fwd(x, w, b, s, pad, d, act)
+    close(y, conv_ref(x, w, b, s, pad, d, act), "conv")
+    dy = rand(rng, *y.shape)
+    dX, dW, db = bwd(dy, x, w, y, s, pad, d, act)
+    y64 = y.astype(np.float64)
+    dz = dy * {"none": 1.0, "relu": (y64 > 0), "sigmoid": y64 * (1 - y64), "tanh": 1 - y64 ** 2}[act]
+    rdx, rdw, rdb = conv_grad_ref(x, w, dz, s, pad, d)
+    close(dX, rdx, "conv")
+    close(dW, rdw, "conv")
+    close(db, rdb, "conv")
+
+
+def test_direct_thread_count_independent(rng):
+    x, w, b = rand(rng, 20, 28, 28, 1), rand(rng, 3, 3, 1, 32) * 0.3, rand(rng, 32)
+    n0 = fusednet.get_num_threads()
+    res = []
+    try:
+        for nt in (1, 2, 3):
+            fusednet.set_num_threads(nt)
+            y = fwd(x, w, b, act="relu")
+            dy = np.ascontiguousarray(np.ones_like(y) * 0.5 + (y > 1)).astype(np.float32)
+            res.append((y,) + bwd(dy, x, w, y, (1, 1), "valid", (1, 1), "relu", need_dX=False)[1:])
+    finally:
+        fusednet.set_num_threads(n0)
+    for other in res[1:]:
+        for a, b_ in zip(res[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
 def test_empty_batch(rng):
     x, w = np.zeros((0, 5, 5, 2), np.float32), rand(rng, 3, 3, 2, 4)
     y = fwd(x, w)

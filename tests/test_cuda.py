@@ -344,3 +344,369 @@ def test_dropout_bitwise_identical(rng):
     yd, md = _C.dropout_forward(dev(x), 0.3, 99, 7)
     assert np.array_equal(host(mc), host(md))
     assert np.array_equal(host(yc).view(np.uint32), host(yd).view(np.uint32))
+
+
+# ================================================================== elementwise family
+BIN_OPS = ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "equal", "not_equal", "greater",
+           "greater_equal", "less", "less_equal"]
+BCAST = [((7,), (7,)), ((1,), (129, 3)), ((3, 5), (5,)), ((130, 67), (130, 1)), ((4, 1, 6), (1, 5, 1)),
+         ((2, 3, 4, 5), (3, 1, 5)), ((1001,), ()), ((2, 1, 3, 1, 2, 1, 3, 2), (1, 3, 1, 2, 1, 2, 3, 1))]
+
+
+def _bin_inputs(op, sa, sb, rng):
+    a = rng.normal(size=sa).astype(np.float32)
+    b = rng.normal(size=sb).astype(np.float32)
+    if op == "pow":
+        a = np.abs(a) + 0.5
+    if op in ("equal", "not_equal", "greater_equal", "less_equal") and a.size and b.size:
+        a.flat[::3] = 0.25  # some exact ties
+        b.flat[::2] = 0.25
+    return a, b
+
+
+@pytest.mark.parametrize("op", BIN_OPS)
+@pytest.mark.parametrize("sa,sb", BCAST)
+def test_binary_broadcast_vs_cpu(op, sa, sb, rng):
+    a, b = _bin_inputs(op, sa, sb, rng)
+    want = host(_C.binary(op, cpu(a), cpu(b)))
+    shape = np.broadcast_shapes(sa, sb)
+    out = poison(shape)
+    got = host(_C.binary(op, dev(a), dev(b), out=out))
+    close(got, want)
+    got2 = host(_C.binary(op, dev(b), dev(a)))  # swapped operands: the other broadcast side
+    close(got2, host(_C.binary(op, cpu(b), cpu(a))))
+
+
+def test_binary_nan_and_alias(rng):
+    a = np.array([1.0, np.nan, 3.0, -np.inf], np.float32)
+    b = np.array([np.nan, 2.0, 1.0, 0.0], np.float32)
+    for op in ("maximum", "minimum"):
+        np.testing.assert_array_equal(host(_C.binary(op, dev(a), dev(b))), host(_C.binary(op, cpu(a), cpu(b))))
+    x = rng.normal(size=(33, 17)).astype(np.float32)
+    r = rng.normal(size=(17,)).astype(np.float32)
+    dx = dev(x)
+    _C.binary("add", dx, dev(r), out=dx)  # out aliases a exactly
+    close(host(dx), x + r)
+
+
+UN_OPS = ["neg", "exp", "log", "sqrt", "rsqrt", "square", "abs", "sign", "reciprocal", "sin", "cos",
+          "floor", "round"]
+
+
+@pytest.mark.parametrize("op", UN_OPS)
+@pytest.mark.parametrize("shape", [(1,), (5,), (3, 7), (1029,), (2, 3, 4, 5)])
+def test_unary_vs_cpu(op, shape, rng):
+    x = (rng.normal(size=shape) * 3).astype(np.float32)
+    if op in ("log", "sqrt", "rsqrt"):
+        x = np.abs(x) + 1e-3
+    if op == "round":
+        x.flat[::4] = 2.5  # half to even
+    got = host(_C.unary(op, dev(x), out=poison(shape)))
+    close(got, host(_C.unary(op, cpu(x))))
+
+
+def test_clip_scale_axpy_vs_cpu(rng):
+    x = rng.normal(size=(129, 5)).astype(np.float32)
+    x[0, 0] = np.nan
+    close(host(_C.clip(dev(x), -0.5, 0.7, out=poison(x.shape))), host(_C.clip(cpu(x), -0.5, 0.7)))
+    close(host(_C.scale(dev(x), -1.75)), host(_C.scale(cpu(x), -1.75)))
+    y = rng.normal(size=x.shape).astype(np.float32)
+    gy, cy = dev(y), cpu(y)
+    _C.axpy_(gy, 0.3, dev(x))
+    _C.axpy_(cy, 0.3, cpu(x))
+    close(host(gy), host(cy))
+    with pytest.raises(ValueError):
+        _C.clip(dev(x), 1.0, 0.0)
+
+
+RED_CASES = [((7,), None), ((5, 129), [1]), ((5, 129), [0]), ((1000, 3), [0]), ((3, 70000), [1]),
+             ((1, 300000), None), ((4, 5000, 6), [1]), ((2, 3, 4, 5), [0, 2]), ((2, 3, 4, 5), [1, 3]),
+             ((2, 3, 4, 5), [-1, 0]), ((6, 1, 7), [1]), ((3, 4), []), ((0, 4), [0]), ((4, 0), [1]),
+             ((2, 1, 3, 1), [0, 1, 2, 3])]
+
+
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "prod"])
+@pytest.mark.parametrize("shape,axes", RED_CASES)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reduce_vs_cpu(op, shape, axes, keepdims, rng):
+    x = rng.normal(size=shape).astype(np.float32)
+    if op == "prod":
+        x = (1.0 + 0.001 * x).astype(np.float32)
+    try:
+        want = host(_C.reduce(op, cpu(x), axes, keepdims))
+    except ValueError:
+        with pytest.raises(ValueError):
+            _C.reduce(op, dev(x), axes, keepdims)
+        return
+    got = host(_C.reduce(op, dev(x), axes, keepdims))
+    assert got.shape == want.shape
+    close(got, want, rtol=2e-4, atol=1e-4)
+    again = host(_C.reduce(op, dev(x), axes, keepdims))
+    np.testing.assert_array_equal(got, again)  # deterministic, bit for bit
+
+
+def test_reduce_nan_propagation(rng):
+    x = rng.normal(size=(4, 300)).astype(np.float32)
+    x[2, 123] = np.nan
+    for op in ("max", "min", "sum"):
+        got = host(_C.reduce(op, dev(x), [1]))
+        assert np.isnan(got[2]) and not np.isnan(got[[0, 1, 3]]).any()
+        got0 = host(_C.reduce(op, dev(x), [0]))
+        assert np.isnan(got0[123]) and np.isnan(got0).sum() == 1
+
+
+@pytest.mark.parametrize("xs,to", [((5, 3), (3,)), ((5, 3), (5, 1)), ((2, 3, 4), (3, 1)), ((7, 1, 9), (1, 1, 9)),
+                                   ((4, 4), ())])
+def test_sum_to_shape_vs_cpu(xs, to, rng):
+    x = rng.normal(size=xs).astype(np.float32)
+    close(host(_C.sum_to_shape(dev(x), list(to))), host(_C.sum_to_shape(cpu(x), list(to))))
+
+
+@pytest.mark.parametrize("shape,perm", [((3, 5), [1, 0]), ((67, 129), [1, 0]), ((2, 3, 4), [2, 0, 1]),
+                                        ((2, 3, 4, 5), [0, 2, 1, 3]), ((5, 1, 7), [2, 1, 0]), ((4, 6), [0, 1]),
+                                        ((3, 33, 65), [0, 2, 1])])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64])
+def test_transpose_vs_cpu(shape, perm, dtype, rng):
+    x = (rng.normal(size=shape) * 100).astype(dtype)
+    np.testing.assert_array_equal(host(_C.transpose(dev(x), perm)), np.transpose(x, perm))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_concat_slice_vs_numpy(axis, dtype, rng):
+    parts = [(rng.normal(size=(3, w, 5)) * 10).astype(dtype) for w in (1, 4, 7)]
+    if axis != 1:
+        parts = [(rng.normal(size=(3, 4, 5)) * 10).astype(dtype) for _ in range(3)]
+    got = host(_C.concat([dev(p) for p in parts], axis))
+    want = np.concatenate(parts, axis)
+    np.testing.assert_array_equal(got, want)
+    for a, b in [(0, 2), (1, -1), (-3, 100), (2, 1)]:
+        ax = axis % 3
+        sl = [slice(None)] * 3
+        sl[ax] = slice(a, b)
+        np.testing.assert_array_equal(host(_C.slice_axis(dev(want), axis, a, b)), want[tuple(sl)])
+
+
+@pytest.mark.parametrize("idt", [np.int32, np.int64])
+@pytest.mark.parametrize("xdt,row", [(np.float32, (5,)), (np.float32, (4,)), (np.int64, (3, 2)), (np.float32, ())])
+def test_take_rows_vs_numpy(idt, xdt, row, rng):
+    x = (rng.normal(size=(11,) + row) * 10).astype(xdt)
+    idx = rng.integers(0, 11, size=(3, 7)).astype(idt)
+    np.testing.assert_array_equal(host(_C.take_rows(dev(x), dev(idx))), x[idx])
+    bad = idx.copy()
+    bad[1, 2] = 11
+    with pytest.raises(ValueError, match="index 11 at position 9"):
+        _C.take_rows(dev(x), dev(bad))
+    bad[0, 1] = -1
+    with pytest.raises(ValueError, match="index -1 at position 1"):
+        _C.take_rows(dev(x), dev(bad))
+
+
+@pytest.mark.parametrize("idt", [np.int32, np.int64])
+@pytest.mark.parametrize("n_rows,row", [(5, (3,)), (1, (129,)), (40, (2, 3)), (7, ())])
+def test_scatter_add_rows_matches_cpu_bitwise(idt, n_rows, row, rng):
+    idx = rng.integers(0, n_rows, size=(50,)).astype(idt)
+    dy = rng.normal(size=(50,) + row).astype(np.float32)
+    got = host(_C.scatter_add_rows(dev(dy), dev(idx), n_rows))
+    np.testing.assert_array_equal(got, host(_C.scatter_add_rows(cpu(dy), cpu(idx), n_rows)))
+    idx[17] = n_rows
+    with pytest.raises(ValueError, match="position 17"):
+        _C.scatter_add_rows(dev(dy), dev(idx), n_rows)
+
+
+def test_cast_vs_cpu():
+    x = np.array([0.0, -0.0, 1.9, -1.9, 2.5e9, -2.5e9, 1e20, -1e20, np.nan, np.inf, -np.inf, 7.0], np.float32)
+    for dt in ("int32", "int64"):
+        np.testing.assert_array_equal(host(_C.cast(dev(x), dt)), host(_C.cast(cpu(x), dt)))
+    i = np.array([0, 1, -5, 2**40 + 3, -(2**40) - 7], np.int64)
+    for dt in ("int32", "float32", "int64"):
+        np.testing.assert_array_equal(host(_C.cast(dev(i), dt)), host(_C.cast(cpu(i), dt)))
+    j = np.array([3, -4, 2**31 - 1], np.int32)
+    for dt in ("int64", "float32"):
+        np.testing.assert_array_equal(host(_C.cast(dev(j), dt)), host(_C.cast(cpu(j), dt)))
+
+
+@pytest.mark.parametrize("shape,axis", [((7, 10), -1), ((3, 1000), 1), ((5, 4, 3), 1), ((1, 1), 0), ((129, 33), 0),
+                                        ((2, 70000), -1)])
+def test_argmax_vs_numpy(shape, axis, rng):
+    x = rng.integers(0, 5, size=shape).astype(np.float32)  # many ties
+    np.testing.assert_array_equal(host(_C.argmax(dev(x), axis)), np.argmax(x, axis))
+    x.flat[x.size // 2] = np.nan
+    x.flat[-1] = np.nan
+    np.testing.assert_array_equal(host(_C.argmax(dev(x), axis)), np.argmax(x, axis))
+
+
+@pytest.mark.parametrize("idt", [np.int32, np.int64])
+def test_one_hot_vs_numpy(idt, rng):
+    idx = rng.integers(0, 10, size=(4, 33)).astype(idt)
+    np.testing.assert_array_equal(host(_C.one_hot(dev(idx), 10)), np.eye(10, dtype=np.float32)[idx])
+    idx[2, 5] = 10
+    with pytest.raises(ValueError, match="position 71"):
+        _C.one_hot(dev(idx), 10)
+
+
+# ================================================================== conv
+CONV_CASES = [  # (N, H, W, C, kh, kw, O, strides, padding, dilation)
+    (1, 5, 5, 1, 3, 3, 1, (1, 1), "valid", (1, 1)),
+    (3, 28, 28, 1, 3, 3, 32, (1, 1), "valid", (1, 1)),
+    (2, 13, 13, 32, 3, 3, 64, (1, 1), "valid", (1, 1)),
+    (2, 9, 11, 5, 3, 2, 7, (2, 1), "same", (1, 1)),
+    (2, 10, 10, 3, 3, 3, 4, (2, 2), "same", (1, 1)),
+    (1, 12, 9, 4, 3, 3, 6, (1, 1), "valid", (2, 2)),
+    (4, 6, 7, 33, 1, 1, 17, (1, 1), "valid", (1, 1)),  # pointwise: no im2col
+    (2, 8, 8, 3, 1, 1, 5, (2, 2), "valid", (1, 1)),
+    (2, 4, 4, 2, 5, 5, 3, (1, 1), "same", (1, 1)),  # kernel larger than the image, 'same'
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+@pytest.mark.parametrize("act", ["none", "relu", "tanh"])
+def test_conv2d_fwd_bwd_vs_cpu(case, act, rng):
+    N, H, W, C, kh, kw, O, st, pad, dil = case
+    x = rng.normal(size=(N, H, W, C)).astype(np.float32)
+    w = (rng.normal(size=(kh, kw, C, O)) / np.sqrt(kh * kw * C)).astype(np.float32)
+    b = rng.normal(size=(O,)).astype(np.float32)
+    kw_ = dict(strides=st, padding=pad, dilation=dil, activation=act)
+    yc = _C.conv2d_forward(cpu(x), cpu(w), cpu(b), **kw_)
+    out = poison(yc.shape)
+    yg = _C.conv2d_forward(dev(x), dev(w), dev(b), out=out, **kw_)
+    close(host(yg), host(yc), rtol=1e-4, atol=1e-4)
+    dy = rng.normal(size=tuple(yc.shape)).astype(np.float32)
+    bc = _C.conv2d_backward(cpu(dy), cpu(x), cpu(w), yc, act, st, pad, dil)
+    bg = _C.conv2d_backward(dev(dy), dev(x), dev(w), dev(host(yc)), act, st, pad, dil)
+    for g_, c_ in zip(bg, bc):
+        close(host(g_), host(c_), rtol=2e-4, atol=2e-4)
+    bg2 = _C.conv2d_backward(dev(dy), dev(x), dev(w), dev(host(yc)), act, st, pad, dil)
+    for g_, g2 in zip(bg, bg2):
+        np.testing.assert_array_equal(host(g_), host(g2))  # deterministic
+
+
+def test_conv2d_backward_no_dx_no_bias(rng):
+    x = rng.normal(size=(2, 7, 7, 3)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 3, 4)).astype(np.float32)
+    dy = rng.normal(size=(2, 5, 5, 4)).astype(np.float32)
+    dX, dW, db = _C.conv2d_backward(dev(dy), dev(x), dev(w), None, "none", need_dX=False, has_bias=False)
+    assert dX is None and db is None
+    close(host(dW), host(_C.conv2d_backward(cpu(dy), cpu(x), cpu(w), None, "none")[1]), rtol=2e-4, atol=2e-4)
+
+
+# ================================================================== pool
+POOL_CASES = [((1, 4, 4, 1), (2, 2), None, "valid"), ((3, 26, 26, 32), (2, 2), None, "valid"),
+              ((2, 7, 9, 5), (3, 3), (2, 2), "same"), ((2, 5, 5, 3), (2, 3), (1, 1), "valid"),
+              ((1, 6, 6, 2), (3, 3), (2, 1), "same"), ((2, 3, 3, 33), (4, 4), (1, 1), "same")]
+
+
+@pytest.mark.parametrize("shape,pool,strides,pad", POOL_CASES)
+def test_max_pool_vs_cpu(shape, pool, strides, pad, rng):
+    x = rng.integers(-3, 4, size=shape).astype(np.float32)  # ties: first index must win
+    x.flat[::37] = np.nan
+    yc, ic = _C.max_pool2d_forward(cpu(x), pool, strides, pad)
+    yg, ig = _C.max_pool2d_forward(dev(x), pool, strides, pad)
+    np.testing.assert_array_equal(host(yg), host(yc))
+    np.testing.assert_array_equal(host(ig), host(ic))
+    dy = rng.normal(size=tuple(yc.shape)).astype(np.float32)
+    dc = _C.max_pool2d_backward(cpu(dy), ic, list(shape), pool, strides, pad)
+    dg = _C.max_pool2d_backward(dev(dy), ig, list(shape), pool, strides, pad)
+    close(host(dg), host(dc))
+    bad = host(ic)
+    bad.flat[3] = shape[1] * shape[2]
+    with pytest.raises(ValueError, match="outside"):
+        _C.max_pool2d_backward(dev(dy), dev(bad), list(shape), pool, strides, pad)
+
+
+@pytest.mark.parametrize("shape,pool,strides,pad", POOL_CASES)
+def test_avg_pool_vs_cpu(shape, pool, strides, pad, rng):
+    x = rng.normal(size=shape).astype(np.float32)
+    yc = _C.avg_pool2d_forward(cpu(x), pool, strides, pad)
+    close(host(_C.avg_pool2d_forward(dev(x), pool, strides, pad)), host(yc))
+    dy = rng.normal(size=tuple(yc.shape)).astype(np.float32)
+    close(host(_C.avg_pool2d_backward(dev(dy), list(shape), pool, strides, pad)),
+          host(_C.avg_pool2d_backward(cpu(dy), list(shape), pool, strides, pad)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (3, 5, 7, 33), (2, 30, 30, 3), (2, 1, 200, 4)])
+def test_global_pool_vs_cpu(shape, rng):
+    x = rng.integers(-3, 4, size=shape).astype(np.float32)
+    np.testing.assert_array_equal(host(_C.global_avg_pool_forward(dev(x))), host(_C.global_avg_pool_forward(cpu(x))))
+    yc, ic = _C.global_max_pool_forward(cpu(x))
+    yg, ig = _C.global_max_pool_forward(dev(x))
+    np.testing.assert_array_equal(host(yg), host(yc))
+    np.testing.assert_array_equal(host(ig), host(ic))
+    dy = rng.normal(size=(shape[0], shape[3])).astype(np.float32)
+    close(host(_C.global_avg_pool_backward(dev(dy), list(shape))), host(_C.global_avg_pool_backward(cpu(dy), list(shape))))
+    np.testing.assert_array_equal(host(_C.global_max_pool_backward(dev(dy), ig, list(shape))),
+                                  host(_C.global_max_pool_backward(cpu(dy), ic, list(shape))))
+    bad = host(ic)
+    bad.flat[0] = -1
+    with pytest.raises(ValueError):
+        _C.global_max_pool_backward(dev(dy), dev(bad), list(shape))
+    with pytest.raises(ValueError, match="different devices"):
+        _C.global_max_pool_backward(dev(dy), ic, list(shape))
+
+
+# ================================================================== norm
+@pytest.mark.parametrize("shape", [(1, 1), (7, 3), (4097, 5), (2, 13, 13, 32), (3, 129)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_vs_cpu(shape, affine, rng):
+    C = shape[-1]
+    x = (rng.normal(size=shape) * 3 + 5).astype(np.float32)
+    g = rng.normal(size=(C,)).astype(np.float32) if affine else None
+    b = rng.normal(size=(C,)).astype(np.float32) if affine else None
+    mm, mv = rng.normal(size=(C,)).astype(np.float32), (rng.random(size=(C,)) + 0.5).astype(np.float32)
+    cm, cv, gm, gv = cpu(mm), cpu(mv), dev(mm), dev(mv)
+    opt = lambda a, d: None if a is None else (dev(a) if d else cpu(a))  # noqa: E731
+    rc = _C.batch_norm_forward_train(cpu(x), opt(g, 0), opt(b, 0), cm, cv, 0.9, 1e-3)
+    rg = _C.batch_norm_forward_train(dev(x), opt(g, 1), opt(b, 1), gm, gv, 0.9, 1e-3)
+    for a_, c_ in zip(rg, rc):
+        close(host(a_), host(c_), rtol=2e-4, atol=2e-4)
+    close(host(gm), host(cm))
+    close(host(gv), host(cv), rtol=2e-4, atol=2e-4)
+    close(host(_C.batch_norm_forward_infer(dev(x), opt(g, 1), opt(b, 1), gm, gv, 1e-3)),
+          host(_C.batch_norm_forward_infer(cpu(x), opt(g, 0), opt(b, 0), cm, cv, 1e-3)), rtol=2e-4, atol=2e-4)
+    dy = rng.normal(size=shape).astype(np.float32)
+    for training in (True, False):
+        mean_c, inv_c = (rc[1], rc[2]) if training else (cm, cpu(host(cv)))
+        bc = _C.batch_norm_backward(cpu(dy), cpu(x), opt(g, 0), rc[1], rc[2], training)
+        bg = _C.batch_norm_backward(dev(dy), dev(x), opt(g, 1), dev(host(rc[1])), dev(host(rc[2])), training)
+        for a_, c_ in zip(bg, bc):
+            close(host(a_), host(c_), rtol=5e-4, atol=5e-4)
+        bg2 = _C.batch_norm_backward(dev(dy), dev(x), opt(g, 1), dev(host(rc[1])), dev(host(rc[2])), training)
+        for a_, a2 in zip(bg, bg2):
+            np.testing.assert_array_equal(host(a_), host(a2))
+
+
+def test_fold_batchnorm_vs_cpu(rng):
+    w = rng.normal(size=(3, 3, 4, 7)).astype(np.float32)
+    b = rng.normal(size=(7,)).astype(np.float32)
+    g, be, m = (rng.normal(size=(7,)).astype(np.float32) for _ in range(3))
+    v = (rng.random(size=(7,)) + 0.1).astype(np.float32)
+    rc = _C.fold_batchnorm(cpu(w), cpu(b), cpu(g), cpu(be), cpu(m), cpu(v), 1e-3)
+    rg = _C.fold_batchnorm(dev(w), dev(b), dev(g), dev(be), dev(m), dev(v), 1e-3)
+    for a_, c_ in zip(rg, rc):
+        close(host(a_), host(c_))
+    rg = _C.fold_batchnorm(dev(w), None, None, None, dev(m), dev(v), 1e-3)
+    rc = _C.fold_batchnorm(cpu(w), None, None, None, cpu(m), cpu(v), 1e-3)
+    for a_, c_ in zip(rg, rc):
+        close(host(a_), host(c_))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (33, 129), (2, 3, 1000), (3, 5000)])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
+def test_layer_norm_vs_cpu(shape, affine, rng):
+    D = shape[-1]
+    x = (rng.normal(size=shape) * 2 + 1).astype(np.float32)
+    g = rng.normal(size=(D,)).astype(np.float32) if affine[0] else None
+    b = rng.normal(size=(D,)).astype(np.float32) if affine[1] else None
+    opt = lambda a, d: None if a is None else (dev(a) if d else cpu(a))  # noqa: E731
+    rc = _C.layer_norm_forward(cpu(x), opt(g, 0), opt(b, 0), 1e-3)
+    rg = _C.layer_norm_forward(dev(x), opt(g, 1), opt(b, 1), 1e-3)
+    for a_, c_ in zip(rg, rc):
+        close(host(a_), host(c_), rtol=2e-4, atol=2e-4)
+    dy = rng.normal(size=shape).astype(np.float32)
+    bc = _C.layer_norm_backward(cpu(dy), cpu(x), opt(g, 0), rc[1], rc[2])
+    bg = _C.layer_norm_backward(dev(dy), dev(x), opt(g, 1), dev(host(rc[1])), dev(host(rc[2])))
+    for a_, c_ in zip(bg, bc):
+        if c_ is None:
+            assert a_ is None
+        else:
+            close(host(a_), host(c_), rtol=5e-4, atol=5e-4)

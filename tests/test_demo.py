@@ -74,3 +74,11 @@ def test_example_binary_classifier(task, capsys):
                                                    "--limit", "2000"])
     assert res["accuracy"] > 0.85 and res["auc"] > 0.9
     assert "test accuracy:" in capsys.readouterr().out
+
+
+def test_demo_missing_mnist_is_a_clean_error(tmp_path, capsys):
+    from fusednet import demo
+    with pytest.raises(SystemExit) as e:
+        demo.main(["--dataset", "mnist", "--data", str(tmp_path / "missing")])
+    assert e.value.code == 2
+    assert "cannot load the mnist dataset" in capsys.readouterr().err

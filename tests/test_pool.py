@@ -55,6 +55,7 @@ CASES = [
     (2, 10, 9, 3, (3, 2), (1, 1), "valid"),
     (1, 6, 6, 2, (3, 3), (3, 1), "same"),
     (2, 26, 26, 32, (2, 2), None, "valid"),    # seed CNN pool1
+    (2, 11, 11, 40, (2, 2), None, "valid"),    # seed CNN pool2 shape, channel tail (vector + 8)
 ]
 
 
@@ -163,6 +164,21 @@ def test_global_pools(rng, shape):
     for n in range(N):
         ref[n, flat[n].argmax(axis=0), np.arange(C)] = dy[n]
     np.testing.assert_array_equal(dxm, ref)
+
+
+def test_max_pool_backward_foreign_index(rng):
+    """An in-range argmax that is not in its own window (not made by the forward) still adds
+    the gradient where it points (the vectorised tiled path falls back to the scatter)."""
+    x = rng.standard_normal((1, 4, 4, 17)).astype(np.float32)
+    y, idx = _C.max_pool2d_forward(_C.asarray(x), 2)
+    bad = np.asarray(idx).copy()
+    bad[0, 0, 0, 16] = 15   # window (0,0) pointing at pixel (3,3)
+    dy = rng.standard_normal(np.asarray(y).shape).astype(np.float32)
+    dx = np.asarray(_C.max_pool2d_backward(_C.asarray(dy), _C.asarray(bad), x.shape, 2))
+    ref = np.zeros((16, 17))
+    for c in range(17):
+        np.add.at(ref[:, c], bad[0, ..., c].ravel(), dy[0, ..., c].ravel())
+    np.testing.assert_array_equal(dx.reshape(16, 17), ref.astype(np.float32))
 
 
 def test_errors(rng):

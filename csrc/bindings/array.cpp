@@ -20,11 +20,12 @@ const char* dtype_name(DType d) {
   return "?";
 }
 
-DType dtype_from_name(const std::string& s) {
+DType dtype_from_name(const std::string& s, const char* op) {
   if (s == "float32" || s == "float" || s == "f4") return DType::F32;
   if (s == "int32" || s == "i4") return DType::I32;
   if (s == "int64" || s == "i8" || s == "long") return DType::I64;
-  throw TypeError("unsupported dtype '" + s + "' (fusednet arrays are float32, int32 or int64)");
+  throw TypeError(std::string(op) + ": unsupported dtype '" + s +
+                  "' (fusednet arrays are float32, int32 or int64)");
 }
 
 std::string Device::str() const {
@@ -74,44 +75,64 @@ std::string Array::describe() const {
   return std::string(dtype_name(dtype)) + " " + shape_str() + " on " + device().str();
 }
 
-static void check_shape_valid(const std::vector<i64>& shape) {
+// Largest element count an Array may have: 2^40 (4 TiB of float32). Anything larger is a
+// mistake, not a workload, and must fail before an allocator (or an overcommitting kernel)
+// is asked for it.
+static constexpr i64 kMaxElements = i64(1) << 40;
+
+static void check_shape_valid(const std::vector<i64>& shape, const char* op) {
   i64 n = 1;
   for (i64 d : shape) {
-    if (d < 0) throw ValueError("negative dimension in shape " + shape_str(shape));
-    if (d && n > (i64(1) << 46) / d) throw ValueError("shape " + shape_str(shape) + " is too large");
+    if (d < 0) throw ValueError(std::string(op) + ": negative dimension in shape " + shape_str(shape));
+    if (d && n > kMaxElements / d)
+      throw ValueError(std::string(op) + ": shape " + shape_str(shape) + " is too large (more than 2^40 elements)");
     n *= d;
   }
 }
 
-Array Array::empty(const std::vector<i64>& shape, DType dtype, Device device) {
-  check_shape_valid(shape);
+Array Array::empty(const std::vector<i64>& shape, DType dtype, Device device, const char* op) {
+  check_shape_valid(shape, op);
   Array a;
   a.shape = shape;
   a.dtype = dtype;
   auto st = std::make_shared<Storage>();
   st->device = device;
   st->nbytes = a.nbytes();
+  auto refused = [&]() {
+    return MemoryError(std::string(op) + ": cannot allocate " + std::to_string(st->nbytes) +
+                       " bytes for a " + dtype_name(dtype) + " array of shape " + fusednet::shape_str(shape) +
+                       " on " + device.str());
+  };
   if (device.kind == Device::CPU) {
-    st->ptr = cpu::aligned_malloc(st->nbytes);
-    st->release = [](void* p) { cpu::aligned_free(p); };
+    try {
+      st->ptr = cpu::array_malloc(st->nbytes);
+    } catch (const std::bad_alloc&) {
+      throw refused();
+    }
+    size_t nb = st->nbytes;
+    st->release = [nb](void* p) { cpu::array_free(p, nb); };
   } else {
 #ifdef FUSEDNET_WITH_CUDA
     int dev = device.index;
     if (dev >= cuda::device_count())
-      throw ValueError("device " + device.str() + " does not exist (" +
+      throw ValueError(std::string(op) + ": device " + device.str() + " does not exist (" +
                        std::to_string(cuda::device_count()) + " CUDA devices)");
-    st->ptr = cuda::device_malloc(st->nbytes, dev);
+    try {
+      st->ptr = cuda::device_malloc(st->nbytes, dev);
+    } catch (const std::runtime_error& e) {
+      throw MemoryError(std::string(refused().what()) + ": " + e.what());
+    }
     st->release = [dev](void* p) { cuda::device_free(p, dev); };
 #else
-    throw TypeError("this fusednet build has no CUDA support (built with FUSEDNET_CUDA=OFF or without nvcc)");
+    throw TypeError(std::string(op) + ": this fusednet build has no CUDA support (built with FUSEDNET_CUDA=OFF or without nvcc)");
 #endif
   }
   a.storage = std::move(st);
   return a;
 }
 
-Array Array::zeros(const std::vector<i64>& shape, DType dtype, Device device) {
-  Array a = empty(shape, dtype, device);
+Array Array::zeros(const std::vector<i64>& shape, DType dtype, Device device, const char* op) {
+  Array a = empty(shape, dtype, device, op);
   a.fill(0.0);
   return a;
 }

@@ -19,7 +19,8 @@ enum class DType : uint8_t { F32 = 0, I32 = 1, I64 = 2 };
 
 inline size_t itemsize(DType d) { return d == DType::I64 ? 8 : 4; }
 const char* dtype_name(DType d);
-DType dtype_from_name(const std::string& s);  // throws TypeError
+// Throws TypeError naming `op` for anything but float32/int32/int64.
+DType dtype_from_name(const std::string& s, const char* op = "dtype");
 
 struct Device {
   enum Kind : uint8_t { CPU = 0, CUDA = 1 };
@@ -50,9 +51,12 @@ class Array {
   std::vector<i64> shape;
   DType dtype = DType::F32;
 
-  // Fresh, uninitialised array (host: 64-byte aligned; CUDA: caching allocator).
-  static Array empty(const std::vector<i64>& shape, DType dtype, Device device = Device{});
-  static Array zeros(const std::vector<i64>& shape, DType dtype, Device device = Device{});
+  // Fresh, uninitialised array (host: 64-byte aligned; CUDA: caching allocator). `op` names the
+  // caller in errors (negative/oversized shape: ValueError; refused allocation: MemoryError).
+  static Array empty(const std::vector<i64>& shape, DType dtype, Device device = Device{},
+                     const char* op = "empty");
+  static Array zeros(const std::vector<i64>& shape, DType dtype, Device device = Device{},
+                     const char* op = "zeros");
 
   i64 numel() const;
   int ndim() const { return static_cast<int>(shape.size()); }

@@ -2,6 +2,9 @@
 // Layout: x (N, H, W, Cin), kernel (kh, kw, Cin, Cout) as Keras, bias (Cout,), y (N, Ho, Wo, Cout).
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 #include "cpu/conv.h"
 
 namespace fusednet {
@@ -54,7 +57,10 @@ FN_BIND(conv) {
         FN_DISPATCH(op, x, {
           py::gil_scoped_release nogil;
           cpu::conv2d_forward(y.f32(), x.f32(), w.f32(), b, g, act);
-        }, throw TypeError(std::string(op) + ": not implemented on CUDA yet"));
+        }, {
+          py::gil_scoped_release nogil;
+          cuda::conv2d_forward(y.f32(), x.f32(), w.f32(), b, g, act);
+        });
         return y;
       },
       py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("strides") = py::make_tuple(1, 1),
@@ -90,7 +96,11 @@ FN_BIND(conv) {
           py::gil_scoped_release nogil;
           cpu::conv2d_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dY.f32(),
                                x.f32(), w.f32(), yp, g, act);
-        }, throw TypeError(std::string(op) + ": not implemented on CUDA yet"));
+        }, {
+          py::gil_scoped_release nogil;
+          cuda::conv2d_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dY.f32(),
+                                x.f32(), w.f32(), yp, g, act);
+        });
         return py::make_tuple(dX ? py::cast(*dX) : py::none(), py::cast(dW), db ? py::cast(*db) : py::none());
       },
       py::arg("dY"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::arg("activation") = "none",

@@ -10,15 +10,14 @@
 
 #include "bindings/bind_util.h"
 #include "cpu/elementwise.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 
 namespace fusednet {
 namespace {
 
 using cpu::kMaxDims;
-
-[[maybe_unused]] [[noreturn]] void cuda_todo(const std::string& op) {
-  throw TypeError(op + ": not implemented on CUDA yet (move the arrays to 'cpu')");
-}
 
 template <class E>
 const E& lookup(const std::string& op, const std::string& name,
@@ -110,7 +109,10 @@ Array binary_op(const std::string& name, const Array& a, const Array& b, std::op
                 py::gil_scoped_release nogil;
                 cpu::binary(c.f32(), a.f32(), b.f32(), bop, nd, shape.data(), as.data(), bs.data());
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::binary(c.f32(), a.f32(), b.f32(), bop, nd, shape.data(), as.data(), bs.data());
+              });
   return c;
 }
 
@@ -123,7 +125,7 @@ Array unary_op(const std::string& name, const Array& x, std::optional<Array> out
   Array y = out_or_empty(op.c_str(), out, x.shape, DType::F32, x.device());
   check_alias(op, y, x, "x");
   FN_DISPATCH(op.c_str(), x, { py::gil_scoped_release nogil; cpu::unary(y.f32(), x.f32(), x.numel(), uop); },
-              cuda_todo(op));
+              { py::gil_scoped_release nogil; cuda::unary(y.f32(), x.f32(), x.numel(), uop); });
   return y;
 }
 
@@ -137,7 +139,7 @@ Array clip_op(const Array& x, double lo, double hi, std::optional<Array> out) {
   check_alias(op, y, x, "x");
   FN_DISPATCH("clip", x,
               { py::gil_scoped_release nogil; cpu::clip(y.f32(), x.f32(), x.numel(), float(lo), float(hi)); },
-              cuda_todo(op));
+              { py::gil_scoped_release nogil; cuda::clip(y.f32(), x.f32(), x.numel(), float(lo), float(hi)); });
   return y;
 }
 
@@ -148,7 +150,7 @@ Array scale_op(const Array& x, double alpha, std::optional<Array> out) {
   Array y = out_or_empty(op.c_str(), out, x.shape, DType::F32, x.device());
   check_alias(op, y, x, "x");
   FN_DISPATCH("scale", x, { py::gil_scoped_release nogil; cpu::scale(y.f32(), x.f32(), x.numel(), float(alpha)); },
-              cuda_todo(op));
+              { py::gil_scoped_release nogil; cuda::scale(y.f32(), x.f32(), x.numel(), float(alpha)); });
   return y;
 }
 
@@ -162,7 +164,7 @@ Array axpy_op(Array y, double alpha, const Array& x) {
   check_writable("axpy_", "y", y);
   check_alias(op, y, x, "x");
   FN_DISPATCH("axpy_", y, { py::gil_scoped_release nogil; cpu::axpy(y.f32(), x.f32(), x.numel(), float(alpha)); },
-              cuda_todo(op));
+              { py::gil_scoped_release nogil; cuda::axpy(y.f32(), x.f32(), x.numel(), float(alpha)); });
   return y;
 }
 
@@ -192,7 +194,10 @@ void run_reduce(const std::string& op, cpu::RedOp rop, const Array& x, const std
                 py::gil_scoped_release nogil;
                 cpu::reduce(y.f32(), x.f32(), rop, x.ndim(), x.shape.data(), red);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::reduce(y.f32(), x.f32(), rop, x.ndim(), x.shape.data(), red);
+              });
 }
 
 Array reduce_op(const std::string& name, const Array& x, const py::object& axes_o, bool keepdims) {
@@ -271,7 +276,10 @@ Array transpose_op(const Array& x, const std::vector<i64>& perm) {
                 py::gil_scoped_release nogil;
                 cpu::transpose(y.raw(), x.raw(), itemsize(x.dtype), nd, x.shape.data(), p.data());
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::transpose(y.raw(), x.raw(), itemsize(x.dtype), nd, x.shape.data(), p.data());
+              });
   return y;
 }
 
@@ -313,7 +321,10 @@ Array concat_op(const std::vector<Array>& xs, i64 axis_in) {
                 py::gil_scoped_release nogil;
                 cpu::concat(y.raw(), ptrs.data(), widths.data(), static_cast<int>(xs.size()), outer);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::concat(y.raw(), ptrs.data(), widths.data(), static_cast<int>(xs.size()), outer);
+              });
   return y;
 }
 
@@ -342,7 +353,10 @@ Array slice_axis(const Array& x, i64 axis_in, i64 start, i64 stop) {
                 if (dst_w)
                   for (i64 o = 0; o < outer; ++o) std::memcpy(yc + o * dst_w, xc + o * src_w, dst_w);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                if (dst_w) cuda::copy_rows(y.raw(), i64(dst_w), src, i64(src_w), i64(dst_w), outer);
+              });
   return y;
 }
 
@@ -353,6 +367,10 @@ void check_index_dtype(const std::string& op, const Array& idx) {
 
 template <class IdxT>
 i64 index_at(const Array& idx, i64 pos) {
+  if (idx.is_cuda()) {  // error path only: bring the index array to the host to name the value
+    const Array h = idx.to(Device{});
+    return static_cast<i64>(h.data<IdxT>()[pos]);
+  }
   return static_cast<i64>(idx.data<IdxT>()[pos]);
 }
 
@@ -381,7 +399,12 @@ Array take_rows(const Array& x, const Array& idx) {
                           ? cpu::take_rows(y.raw(), x.raw(), idx.data<int64_t>(), idx.numel(), nrows, row_bytes)
                           : cpu::take_rows(y.raw(), x.raw(), idx.data<int32_t>(), idx.numel(), nrows, row_bytes);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                bad = idx.dtype == DType::I64
+                          ? cuda::take_rows(y.raw(), x.raw(), idx.data<int64_t>(), idx.numel(), nrows, row_bytes)
+                          : cuda::take_rows(y.raw(), x.raw(), idx.data<int32_t>(), idx.numel(), nrows, row_bytes);
+              });
   if (bad >= 0) bad_index(op, idx, bad, nrows, ("axis 0 of x " + x.shape_str() + " with size").c_str());
   return y;
 }
@@ -410,7 +433,12 @@ Array scatter_add_rows(const Array& dy, const Array& idx, i64 n_rows) {
                           ? cpu::scatter_add_rows(dx.f32(), dy.f32(), idx.data<int64_t>(), idx.numel(), n_rows, row)
                           : cpu::scatter_add_rows(dx.f32(), dy.f32(), idx.data<int32_t>(), idx.numel(), n_rows, row);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                bad = idx.dtype == DType::I64
+                          ? cuda::scatter_add_rows(dx.f32(), dy.f32(), idx.data<int64_t>(), idx.numel(), n_rows, row)
+                          : cuda::scatter_add_rows(dx.f32(), dy.f32(), idx.data<int32_t>(), idx.numel(), n_rows, row);
+              });
   if (bad >= 0) bad_index(op, idx, bad, n_rows, "n_rows");
   return dx;
 }
@@ -429,7 +457,11 @@ Array one_hot(const Array& idx, i64 num_classes) {
                 bad = idx.dtype == DType::I64 ? cpu::one_hot(y.f32(), idx.data<int64_t>(), idx.numel(), num_classes)
                                               : cpu::one_hot(y.f32(), idx.data<int32_t>(), idx.numel(), num_classes);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                bad = idx.dtype == DType::I64 ? cuda::one_hot(y.f32(), idx.data<int64_t>(), idx.numel(), num_classes)
+                                              : cuda::one_hot(y.f32(), idx.data<int32_t>(), idx.numel(), num_classes);
+              });
   if (bad >= 0) bad_index(op, idx, bad, num_classes, "num_classes");
   return y;
 }
@@ -438,14 +470,17 @@ Array cast_op(const Array& x, const py::object& dtype_o) {
   std::string name;
   if (py::isinstance<py::str>(dtype_o)) name = dtype_o.cast<std::string>();
   else name = py::str(py::module_::import("numpy").attr("dtype")(dtype_o).attr("name"));
-  DType dt = dtype_from_name(name);
+  DType dt = dtype_from_name(name, "cast");
   Array y = Array::empty(x.shape, dt, x.device());
   FN_DISPATCH("cast", x,
               {
                 py::gil_scoped_release nogil;
                 cpu::cast(y.raw(), static_cast<int>(dt), x.raw(), static_cast<int>(x.dtype), x.numel());
               },
-              cuda_todo("cast"));
+              {
+                py::gil_scoped_release nogil;
+                cuda::cast(y.raw(), static_cast<int>(dt), x.raw(), static_cast<int>(x.dtype), x.numel());
+              });
   return y;
 }
 
@@ -470,7 +505,10 @@ Array argmax_op(const Array& x, i64 axis_in) {
                 py::gil_scoped_release nogil;
                 cpu::argmax(y.data<int64_t>(), x.f32(), outer, n, inner);
               },
-              cuda_todo(op));
+              {
+                py::gil_scoped_release nogil;
+                cuda::argmax(y.data<int64_t>(), x.f32(), outer, n, inner);
+              });
   return y;
 }
 

@@ -91,8 +91,11 @@ void throw_no_cuda(const char* op) {
 namespace {
 
 py::object numpy() {
-  static py::object np = py::module_::import("numpy");
-  return np;
+  // Deliberately leaked: a static py::object would be decref'd by the C++ exit handlers after
+  // the interpreter is finalized, which crashes (SIGSEGV in module_dealloc) when NumPy's module
+  // object is otherwise unreferenced by then (seen with matplotlib imported).
+  static py::object* np = new py::object(py::module_::import("numpy"));
+  return *np;
 }
 
 const char* np_dtype_name(DType d) { return dtype_name(d); }
@@ -144,10 +147,10 @@ py::array numpy_view(const Array& a) {
 
 std::optional<DType> dtype_arg(const py::object& o) {
   if (o.is_none()) return std::nullopt;
-  if (py::isinstance<py::str>(o)) return dtype_from_name(o.cast<std::string>());
+  if (py::isinstance<py::str>(o)) return dtype_from_name(o.cast<std::string>(), "asarray");
   // numpy dtypes and scalar types (np.float32, np.dtype('float32'))
   std::string name = py::str(numpy().attr("dtype")(o).attr("name"));
-  return dtype_from_name(name);
+  return dtype_from_name(name, "asarray");
 }
 
 DType default_dtype_for(const py::array& arr) {
@@ -387,10 +390,20 @@ Array asarray(py::object obj, py::object dtype_o, py::object device_o, py::objec
 std::vector<i64> shape_arg(py::args args) {
   // reshape(2, 3) and reshape((2, 3)) both work, as in NumPy/PyTorch.
   std::vector<i64> s;
-  if (args.size() == 1 && !py::isinstance<py::int_>(args[0])) {
-    for (auto v : args[0]) s.push_back(v.cast<i64>());
-  } else {
-    for (auto v : args) s.push_back(v.cast<i64>());
+  try {
+    if (args.size() == 1 && !py::isinstance<py::int_>(args[0])) {
+      if (py::isinstance<py::str>(args[0])) throw py::cast_error();
+      for (auto v : args[0]) s.push_back(v.cast<i64>());
+    } else {
+      for (auto v : args) s.push_back(v.cast<i64>());
+    }
+  } catch (const py::cast_error&) {
+    throw TypeError("reshape: the new shape must be integers or one sequence of integers, got " +
+                    std::string(py::str(py::repr(args))));
+  } catch (const py::error_already_set& e) {  // not iterable
+    if (!e.matches(PyExc_TypeError)) throw;
+    throw TypeError("reshape: the new shape must be integers or one sequence of integers, got " +
+                    std::string(py::str(py::repr(args))));
   }
   return s;
 }
@@ -410,6 +423,8 @@ PYBIND11_MODULE(_C, m) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const fusednet::ValueError& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const fusednet::MemoryError& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
     }
   });
 
@@ -491,13 +506,13 @@ PYBIND11_MODULE(_C, m) {
         py::arg("device") = py::none(), py::arg("copy") = py::none());
   m.def("from_dlpack", &fusednet::from_dlpack, py::arg("obj"));
   m.def("empty", [](std::vector<i64> shape, const std::string& dtype, const std::string& device) {
-          return Array::empty(shape, dtype_from_name(dtype), Device::parse(device));
+          return Array::empty(shape, dtype_from_name(dtype, "empty"), Device::parse(device), "empty");
         }, py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu");
   m.def("zeros", [](std::vector<i64> shape, const std::string& dtype, const std::string& device) {
-          return Array::zeros(shape, dtype_from_name(dtype), Device::parse(device));
+          return Array::zeros(shape, dtype_from_name(dtype, "zeros"), Device::parse(device), "zeros");
         }, py::arg("shape"), py::arg("dtype") = "float32", py::arg("device") = "cpu");
   m.def("full", [](std::vector<i64> shape, double value, const std::string& dtype, const std::string& device) {
-          Array a = Array::empty(shape, dtype_from_name(dtype), Device::parse(device));
+          Array a = Array::empty(shape, dtype_from_name(dtype, "full"), Device::parse(device), "full");
           a.fill(value);
           return a;
         }, py::arg("shape"), py::arg("value"), py::arg("dtype") = "float32", py::arg("device") = "cpu");
@@ -505,6 +520,9 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("set_num_threads", &cpu::set_num_threads, py::arg("n"));
   m.def("get_num_threads", &cpu::num_threads);
+  m.def("cpu_empty_cache", &cpu::array_empty_cache,
+        "Return the host memory cached for Array reuse (blocks >= 256 KiB) to the system.");
+  m.def("cpu_cached_bytes", &cpu::array_cached_bytes);
   m.def("cpu_isa", &cpu::isa_name, "Micro-kernel ISA chosen at run time: avx512, avx2 or portable.");
 
 #ifdef FUSEDNET_WITH_CUDA

@@ -2,6 +2,9 @@
 // formulas in csrc/cpu/norm.h. x may have any rank >= 1; it is viewed as [M, C] (C = last axis).
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 #include "cpu/norm.h"
 
 namespace fusednet {
@@ -22,8 +25,11 @@ void check_vec(const char* op, const char* name, const std::optional<Array>& a, 
 }
 const float* ptr(const std::optional<Array>& a) { return a ? a->f32() : nullptr; }
 
-#define FN_CPU_ONLY(op, arr, stmt) \
-  FN_DISPATCH(op, arr, { py::gil_scoped_release nogil; stmt; }, throw TypeError(std::string(op) + ": not implemented on CUDA yet"))
+// Runs `stmt` (written with cpu:: kernels) on the array's device: the CUDA branch re-binds the
+// name `cpu` to the cuda:: launchers, which have the same names and signatures (cuda/kernels.h).
+#define FN_CPU_ONLY(op, arr, stmt)                                             \
+  FN_DISPATCH(op, arr, { py::gil_scoped_release nogil; stmt; },                \
+              { namespace cpu = ::fusednet::cuda; py::gil_scoped_release nogil; stmt; })
 
 }  // namespace
 

@@ -3,6 +3,9 @@
 
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
+#ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
+#endif
 #include "cpu/pool.h"
 
 namespace fusednet {
@@ -36,8 +39,11 @@ std::vector<i64> xshape_arg(const char* op, const std::vector<i64>& s, int nd) {
   return s;
 }
 
-#define FN_CPU_ONLY(op, arr, stmt) \
-  FN_DISPATCH(op, arr, { py::gil_scoped_release nogil; stmt; }, throw TypeError(std::string(op) + ": not implemented on CUDA yet"))
+// Runs `stmt` (written with cpu:: kernels) on the array's device: the CUDA branch re-binds the
+// name `cpu` to the cuda:: launchers, which have the same names and signatures (cuda/kernels.h).
+#define FN_CPU_ONLY(op, arr, stmt)                                             \
+  FN_DISPATCH(op, arr, { py::gil_scoped_release nogil; stmt; },                \
+              { namespace cpu = ::fusednet::cuda; py::gil_scoped_release nogil; stmt; })
 
 }  // namespace
 
@@ -156,6 +162,7 @@ FN_BIND(pool) {
         check_dtype(op, "argmax", idx, DType::I32);
         check_shape(op, "dY", dY, {x_shape[0], x_shape[3]});
         check_shape(op, "argmax", idx, {x_shape[0], x_shape[3]});
+        check_same_device(op, {&dY, &idx});
         Array dX = Array::empty(x_shape, DType::F32, dY.device());
         bool ok = true;
         FN_CPU_ONLY(op, dY, ok = cpu::global_max_pool_backward(dX.f32(), dY.f32(), idx.data<int32_t>(), x_shape[0], x_shape[1] * x_shape[2], x_shape[3]));

@@ -87,6 +87,7 @@ FN_BIND(random) {
           const char* op = "random_normal";
           check_finite(op, "mean", mean);
           check_finite(op, "std", std);
+          if (std < 0) throw ValueError("random_normal: std must be >= 0, got " + std::to_string(std));
           uint64_t s = u64_arg(seed), o = u64_arg(offset);
           return generate(op, shape, device, [&](bool on_cuda, float* p, i64 n) {
             FN_RNG_CALL(on_cuda, random_normal, p, n, s, o, float(mean), float(std));
@@ -101,6 +102,7 @@ FN_BIND(random) {
           const char* op = "random_truncated_normal";
           check_finite(op, "mean", mean);
           check_finite(op, "std", std);
+          if (std < 0) throw ValueError("random_truncated_normal: std must be >= 0, got " + std::to_string(std));
           uint64_t s = u64_arg(seed), o = u64_arg(offset);
           return generate(op, shape, device, [&](bool on_cuda, float* p, i64 n) {
             FN_RNG_CALL(on_cuda, random_truncated_normal, p, n, s, o, float(mean), float(std));

@@ -28,6 +28,10 @@ struct ValueError : std::invalid_argument {
 struct TypeError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
+// Translated to MemoryError: an allocation the system refused, with the op, shape and bytes.
+struct MemoryError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 }  // namespace fusednet
 

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
@@ -252,6 +253,226 @@ bool run_parallel(i64 work_items) {
   return nt > 1 && work_items >= 2 * nt && !omp_in_parallel();
 }
 
+// ------------------------------------------------------------------ direct path (small K)
+// Layers with K = kh·kw·C ≤ kDirectMaxK (first layers: C = 1 or 3) skip im2col and the GEMM
+// (conv_direct.h). Work is cut into units = (image, band of hb output rows), hb depending on the
+// shape only; padding other than 'valid' is materialised per band in a zero-padded copy, so the
+// kernels never test bounds.
+// FUSEDNET_CONV_DIRECT=0 turns the direct kernels off (benchmarks, cross-checking the GEMM path).
+bool direct_enabled() {
+  static const bool on = [] {
+    const char* s = std::getenv("FUSEDNET_CONV_DIRECT");
+    return !(s && s[0] == '0');
+  }();
+  return on;
+}
+
+struct DirectPlan {
+  i64 hb = 1, S = 1, units = 0;   // rows per band, bands per image, N·S
+  bool padded = false;
+  i64 Wp = 0, rs = 0;             // source row width (pixels) and stride (floats)
+  std::vector<i64> offs;          // K offsets of the window's inputs from its origin
+};
+
+bool direct_ok(const ConvGeom& g, i64 max_k = conv_detail::kDirectMaxK) {
+  return isa_level() >= 2 && g.K() > 0 && g.K() <= max_k && direct_enabled();
+}
+
+DirectPlan make_direct(const ConvGeom& g) {
+  DirectPlan d;
+  d.hb = std::max<i64>(1, std::min<i64>(g.Ho, (4096 + g.Wo - 1) / std::max<i64>(g.Wo, 1)));
+  d.S = (g.Ho + d.hb - 1) / d.hb;
+  d.units = g.N * d.S;
+  const i64 need_h = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const i64 need_w = (g.Wo - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+  d.padded = g.pt > 0 || g.pl > 0 || need_h - g.pt > g.H || need_w - g.pl > g.W;
+  d.Wp = d.padded ? need_w : g.W;
+  d.rs = d.Wp * g.C;
+  d.offs.resize(size_t(g.K()));
+  for (i64 i = 0, k = 0; i < g.kh; ++i)
+    for (i64 j = 0; j < g.kw; ++j)
+      for (i64 c = 0; c < g.C; ++c) d.offs[size_t(k++)] = i * g.dh * d.rs + j * g.dw * g.C + c;
+  return d;
+}
+
+// rows [h0, h0+rows) of image Xn (h may be out of range: zero rows), columns [-pl, Wp-pl), into buf.
+void fill_padded(float* buf, const float* Xn, const ConvGeom& g, i64 Wp, i64 h0, i64 rows) {
+  const i64 C = g.C;
+  const i64 lo = std::min(g.pl, Wp), hi = std::min(g.pl + g.W, Wp);
+  for (i64 r = 0; r < rows; ++r) {
+    float* dst = buf + r * Wp * C;
+    const i64 h = h0 + r;
+    if (h < 0 || h >= g.H) { zero_floats(dst, Wp * C); continue; }
+    zero_floats(dst, lo * C);
+    if (hi > lo) copy_floats(dst + lo * C, Xn + (h * g.W + (lo - g.pl)) * C, (hi - lo) * C);
+    if (Wp > hi) zero_floats(dst + hi * C, (Wp - hi) * C);
+  }
+}
+
+// Source of unit u: the window origin of its first output pixel (a padded copy when needed).
+const float* direct_src(const DirectPlan& d, const ConvGeom& g, const float* X, i64 u, i64* oh0, i64* nr) {
+  const i64 n = u / d.S, b = u % d.S, C = g.C;
+  *oh0 = b * d.hb;
+  *nr = std::min(d.hb, g.Ho - *oh0);
+  const float* Xn = X + n * g.H * g.W * C;
+  if (!d.padded) return Xn + (*oh0 * g.sh) * g.W * C;
+  const i64 rows = (*nr - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  float* buf = tl_scratch[0].get(size_t(rows * d.Wp * C));
+  fill_padded(buf, Xn, g, d.Wp, *oh0 * g.sh - g.pt, rows);
+  return buf;
+}
+
+void direct_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g, Act act) {
+  const DirectPlan d = make_direct(g);
+  auto unit = [&](i64 u) {
+    i64 oh0, nr;
+    const float* src = direct_src(d, g, X, u, &oh0, &nr);
+    const i64 n = u / d.S;
+    conv_detail::direct_fwd_image_avx512(Y + ((n * g.Ho + oh0) * g.Wo) * g.O, src, d.rs, d.offs.data(), Wt,
+                                         bias, g, act, nr);
+  };
+  if (run_parallel(d.units)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 u = 0; u < d.units; ++u) {
+      set_ftz();
+      err.run([&] { unit(u); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 u = 0; u < d.units; ++u) unit(u);
+  }
+}
+
+// dW, db (no dX) of the direct path. Units are dealt into G groups by a shape-only rule; each
+// group sums its units' float partials in unit order into double, and groups are summed in order.
+void direct_backward(float* dW, float* db, const float* dY, const float* X, const float* Y,
+                     const ConvGeom& g, Act act) {
+  const DirectPlan d = make_direct(g);
+  const i64 K = g.K(), O = g.O, KO = K * O, L = KO + O;
+  const i64 G = std::min<i64>(d.units, 16);
+  std::vector<double> gacc(size_t(G * L), 0.0);
+  auto group = [&](i64 gi) {
+    double* acc = gacc.data() + gi * L;
+    float* part = tl_scratch[1].get(size_t(L));
+    for (i64 u = gi * d.units / G; u < (gi + 1) * d.units / G; ++u) {
+      i64 oh0, nr;
+      const float* src = direct_src(d, g, X, u, &oh0, &nr);
+      const i64 q0 = ((u / d.S) * g.Ho + oh0) * g.Wo;
+      conv_detail::direct_dw_image_avx512(part, db ? part + KO : nullptr, src, d.rs, d.offs.data(),
+                                          dY + q0 * O, Y ? Y + q0 * O : nullptr, g, act, nr);
+      const i64 n_acc = db ? L : KO;
+      for (i64 e = 0; e < n_acc; ++e) acc[e] += part[e];
+    }
+  };
+  if (run_parallel(G)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 gi = 0; gi < G; ++gi) {
+      set_ftz();
+      err.run([&] { group(gi); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 gi = 0; gi < G; ++gi) group(gi);
+  }
+  for (i64 e = 0; e < L; ++e) {
+    if (e >= KO && !db) break;
+    double s = 0;
+    for (i64 gi = 0; gi < G; ++gi) s += gacc[gi * L + e];
+    if (e < KO) dW[e] = float(s);
+    else db[e - KO] = float(s);
+  }
+}
+
+
+// Full backward on the direct kernels (C % 16 == 0, e.g. every layer after the first):
+//   dZ = dY·act'(Y)                          one elementwise pass (skipped for Act::None)
+//   dW, db: direct_dw_tile over (K-block, 64-channel block) tiles, each over the whole batch
+//   dX = col2im(dZ·Wᵀ) with the col2im fused into the tile's store (direct_dx_image).
+// X is read through a zero-padded copy when the forward padded. Deterministic (see the tiles).
+bool direct_full_ok(const ConvGeom& g) {
+  if (!direct_ok(g, conv_detail::kDirectFwdMaxK) || g.C % 16 != 0) return false;
+  const DirectPlan d = make_direct(g);
+  const i64 rows = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  return !d.padded || g.N * rows * d.Wp * g.C <= (i64(16) << 20);  // padded copy ≤ 64 MiB
+}
+
+void direct_backward_full(float* dX, float* dW, float* db, const float* dY, const float* X,
+                          const float* Wt, const float* Y, const ConvGeom& g, Act act) {
+  const i64 M = g.M(), K = g.K(), O = g.O, C = g.C;
+  // dZ
+  const float* dZ = dY;
+  std::unique_ptr<AlignedBuf> dzbuf;
+  if (act != Act::None) {
+    dzbuf = std::make_unique<AlignedBuf>(size_t(M * O));
+    float* z = dzbuf->p;
+    const i64 n = M * O, blk = 16384;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > 65536 && !omp_in_parallel())
+    for (i64 b0 = 0; b0 < n; b0 += blk) act_backward(z + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
+    dZ = z;
+  }
+  // X source for dW (whole images, zero-padded when needed)
+  const DirectPlan d = make_direct(g);
+  const float* src = X;
+  i64 img_stride = g.H * g.W * C;
+  std::unique_ptr<AlignedBuf> xpad;
+  if (d.padded) {
+    const i64 rows = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+    img_stride = rows * d.rs;
+    xpad = std::make_unique<AlignedBuf>(size_t(g.N * img_stride));
+    for (i64 n = 0; n < g.N; ++n)
+      fill_padded(xpad->p + n * img_stride, X + n * g.H * g.W * C, g, d.Wp, -g.pt, rows);
+    src = xpad->p;
+  }
+  // dW tiles
+  std::vector<std::pair<i64, i64>> tiles;
+  for (i64 ob = 0; ob < O; ob += 64) {
+    const int nv = int((std::min<i64>(O - ob, 64) + 15) / 16);
+    for (i64 kb = 0; kb < K; kb += conv_detail::dw_kstep(nv)) tiles.emplace_back(kb, ob);
+  }
+  const i64 nt = i64(tiles.size());
+  auto tile = [&](i64 t) {
+    const i64 kb = tiles[size_t(t)].first, ob = tiles[size_t(t)].second;
+    conv_detail::direct_dw_tile_avx512(dW, kb == 0 ? db : nullptr, src, img_stride, d.rs, d.offs.data(), dZ, g,
+                                       kb, ob);
+  };
+  if (run_parallel(nt)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
+    for (i64 t = 0; t < nt; ++t) {
+      set_ftz();
+      err.run([&] { tile(t); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 t = 0; t < nt; ++t) tile(t);
+  }
+  if (!dX) return;
+  // dX = col2im(dZ·Wᵀ) fused: per image (one thread owns an image's dX), dX already zeroed.
+  AlignedBuf wt(size_t(K * O));
+  for (i64 k = 0; k < K; ++k)
+    for (i64 o = 0; o < O; ++o) wt.p[o * K + k] = Wt[k * O + o];
+  const i64 P = g.Ho * g.Wo;
+  auto image = [&](i64 n) {
+    conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+  };
+  if (run_parallel(g.N)) {
+    OmpErr err;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 n = 0; n < g.N; ++n) {
+      set_ftz();
+      err.run([&] { image(n); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 n = 0; n < g.N; ++n) image(n);
+  }
+}
 }  // namespace
 
 // ------------------------------------------------------------------ forward
@@ -263,6 +484,10 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
   if (K == 0) {  // no input channels: the output is act(bias)
     for (i64 r = 0; r < M; ++r)
       for (i64 o = 0; o < O; ++o) Y[r * O + o] = act_apply(bias ? bias[o] : 0.f, act);
+    return;
+  }
+  if (direct_ok(g, conv_detail::kDirectFwdMaxK) && (act == Act::None || act == Act::Relu)) {
+    direct_forward(Y, X, Wt, bias, g, act);
     return;
   }
   if (g.pointwise()) {  // X [M, C] is the im2col matrix
@@ -316,6 +541,14 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
     return;
   }
   if (act != Act::None && !Y) throw ValueError("conv2d_backward: the saved output Y is required for the activation");
+  if (!dX && direct_ok(g)) {
+    direct_backward(dW, db, dY, X, act != Act::None ? Y : nullptr, g, act);
+    return;
+  }
+  if (direct_full_ok(g)) {
+    direct_backward_full(dX, dW, db, dY, X, Wt, Y, g, act);
+    return;
+  }
   const bool pw = g.pointwise();
   const i64 row_bytes = 4 * ((pw ? 0 : K) + O + (dX && !pw ? K : 0));
   const Plan p = make_plan(g, row_bytes);

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 
 namespace fusednet::cpu {
@@ -70,5 +72,76 @@ void* aligned_malloc(size_t nbytes) {
 }
 
 void aligned_free(void* p) { std::free(p); }
+
+namespace {
+constexpr size_t kCacheMin = 256 * 1024;  // below this glibc's heap arenas already recycle
+
+struct HostCache {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;  // rounded size -> block
+  size_t cached = 0;
+  size_t limit = 0;
+  HostCache() {
+    size_t mb = 1024;
+    if (const char* e = std::getenv("FUSEDNET_CPU_CACHE_MB")) mb = std::strtoull(e, nullptr, 10);
+    limit = mb << 20;
+  }
+};
+
+HostCache& host_cache() {
+  static HostCache* c = new HostCache();  // never destroyed: Arrays may be freed at exit
+  return *c;
+}
+
+size_t round_block(size_t n) { return (n + 4095) / 4096 * 4096; }
+}  // namespace
+
+void* array_malloc(size_t nbytes) {
+  if (nbytes < kCacheMin) return aligned_malloc(nbytes);
+  size_t sz = round_block(nbytes);
+  HostCache& c = host_cache();
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    auto it = c.free_blocks.lower_bound(sz);
+    // Reuse a block at most 25% larger than asked, so a small request never pins a huge block.
+    if (it != c.free_blocks.end() && it->first <= sz + sz / 4) {
+      void* p = it->second;
+      c.cached -= it->first;
+      c.free_blocks.erase(it);
+      return p;
+    }
+  }
+  return aligned_malloc(sz);
+}
+
+void array_free(void* p, size_t nbytes) {
+  if (!p) return;
+  if (nbytes < kCacheMin) return aligned_free(p);
+  size_t sz = round_block(nbytes);
+  HostCache& c = host_cache();
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    if (c.cached + sz <= c.limit) {
+      c.free_blocks.emplace(sz, p);
+      c.cached += sz;
+      return;
+    }
+  }
+  aligned_free(p);
+}
+
+void array_empty_cache() {
+  HostCache& c = host_cache();
+  std::lock_guard<std::mutex> lk(c.mu);
+  for (auto& kv : c.free_blocks) aligned_free(kv.second);
+  c.free_blocks.clear();
+  c.cached = 0;
+}
+
+size_t array_cached_bytes() {
+  HostCache& c = host_cache();
+  std::lock_guard<std::mutex> lk(c.mu);
+  return c.cached;
+}
 
 }  // namespace fusednet::cpu

@@ -14,6 +14,10 @@
 
 #include "common/common.h"
 #include "cpu/activation.h"  // ActKind
+#include "cpu/conv.h"        // ConvGeom
+#include "cpu/elementwise.h" // BinOp, UnOp, RedOp
+#include "cpu/norm.h"
+#include "cpu/pool.h"        // PoolGeom
 #include "cpu/loss.h"        // PointLoss
 #include "cpu/optimizer.h"   // TensorList
 
@@ -104,5 +108,83 @@ void dropout_forward(float* y, float* mask, const float* x, i64 n, double rate, 
                      uint64_t offset);
 // permutation: no device kernel — it is a sort by Philox keys, computed on the host by
 // cpu::random_permutation (the `permutation` binding returns a CPU int64 Array; move it with .to()).
+
+// ------------------------------------------------------------------ elementwise (elementwise.cu)
+// Same contracts as csrc/cpu/elementwise.h. Index-taking ops (take_rows, scatter_add_rows,
+// one_hot) validate every index and return -1 or the position of the first bad one (nothing
+// meaningful is written then; the binding raises); they SYNCHRONISE the stream to read that
+// answer back. Everything else is asynchronous.
+using cpu::BinOp;
+using cpu::RedOp;
+using cpu::UnOp;
+void binary(float* c, const float* a, const float* b, BinOp op, int ndim, const i64* shape,
+            const i64* astride, const i64* bstride);
+void unary(float* y, const float* x, i64 n, UnOp op);
+void clip(float* y, const float* x, i64 n, float lo, float hi);
+void scale(float* y, const float* x, i64 n, float alpha);
+void axpy(float* y, const float* x, i64 n, float alpha);  // y += alpha * x
+// Deterministic: fixed partitions that depend on the shape only; sums/means/products in double.
+void reduce(float* y, const float* x, RedOp op, int ndim, const i64* shape, const bool* reduced);
+void transpose(void* y, const void* x, size_t itemsize, int ndim, const i64* shape, const int* perm);
+// dst row r (width_bytes, a multiple of 4) = src row r, for rows with the given pitches (bytes).
+void copy_rows(void* dst, i64 dst_pitch, const void* src, i64 src_pitch, i64 width_bytes, i64 rows);
+// xs is a HOST array of k DEVICE pointers; widths in bytes (multiples of 4).
+void concat(void* y, const void* const* xs, const size_t* widths, int k, i64 outer);
+template <class IdxT>
+i64 take_rows(void* y, const void* x, const IdxT* idx, i64 nidx, i64 nrows, size_t row_bytes);
+// Deterministic without float atomics: the index list is copied to the host, validated and turned
+// into a stable CSR (rows -> positions in index order); one thread per output element then sums
+// its row's contributions in index order — the CPU's order.
+template <class IdxT>
+i64 scatter_add_rows(float* dx, const float* dy, const IdxT* idx, i64 nidx, i64 nrows, i64 row);
+template <class IdxT>
+i64 one_hot(float* y, const IdxT* idx, i64 n, i64 num_classes);
+void cast(void* y, int ydtype, const void* x, int xdtype, i64 n);
+void argmax(int64_t* y, const float* x, i64 outer, i64 n, i64 inner);
+
+// ------------------------------------------------------------------ conv (conv.cu)
+// Same contracts as csrc/cpu/conv.h. Forward: im2col chunks (scratch from the caching allocator,
+// at most kConvChunkBytes each) + sgemm with the bias/activation epilogue. Backward: dZ, then per
+// chunk of whole images dW += colᵀ·dZ (fixed chunk order, beta = 1), dcol = dZ·Wᵀ and a gather
+// col2im (each dX element sums its (i, j) taps in a fixed order: no atomics); db = column_sum(dZ).
+using cpu::ConvGeom;
+void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                    Act act);
+void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                     const float* Wt, const float* Y, const ConvGeom& g, Act act);
+
+// ------------------------------------------------------------------ pool (pool.cu)
+// Same contracts as csrc/cpu/pool.h (same argmax convention: h*W + w, first on ties, NaN wins).
+// Backward of max pooling is a gather: each dX element sums dY over the windows that contain it
+// and whose argmax names it (fixed order, no atomics). An argmax that is inside [0, H*W) but not
+// inside its window is therefore ignored here, where the CPU scatter would add it — forward never
+// produces one. The *_backward functions returning bool synchronise (they validate argmax).
+using cpu::PoolGeom;
+void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& g);
+bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g);
+void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g);
+void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g);
+void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C);
+void global_avg_pool_backward(float* dX, const float* dY, i64 N, i64 HW, i64 C);
+void global_max_pool_forward(float* Y, int32_t* idx, const float* X, i64 N, i64 HW, i64 C);
+bool global_max_pool_backward(float* dX, const float* dY, const int32_t* idx, i64 N, i64 HW, i64 C);
+
+// ------------------------------------------------------------------ norm (norm.cu)
+// Same contracts as csrc/cpu/norm.h. Column reductions over M use a fixed row partition (shape
+// only) with double partials combined in order: bitwise reproducible run to run.
+void batch_norm_forward_train(float* Y, float* mean, float* inv_std, float* moving_mean, float* moving_var,
+                              const float* X, const float* gamma, const float* beta, i64 M, i64 C,
+                              float momentum, float eps);
+void batch_norm_forward_infer(float* Y, const float* X, const float* gamma, const float* beta,
+                              const float* moving_mean, const float* moving_var, i64 M, i64 C, float eps);
+void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
+                         const float* gamma, const float* mean, const float* inv_std, i64 M, i64 C,
+                         bool training);
+void fold_batchnorm(float* w_out, float* b_out, const float* w, const float* b, const float* gamma,
+                    const float* beta, const float* mean, const float* var, i64 R, i64 O, float eps);
+void layer_norm_forward(float* Y, float* mean, float* inv_std, const float* X, const float* gamma,
+                        const float* beta, i64 M, i64 D, float eps);
+void layer_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
+                         const float* gamma, const float* mean, const float* inv_std, i64 M, i64 D);
 
 }  // namespace fusednet::cuda

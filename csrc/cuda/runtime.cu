@@ -60,6 +60,11 @@ void set_device(int dev) {
   g_current = dev;
 }
 
+int current_device() {
+  std::lock_guard<std::mutex> lk(g_mu);
+  return g_current;
+}
+
 std::string device_name(int dev) {
   cudaDeviceProp p;
   FN_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));

@@ -12,6 +12,7 @@ namespace fusednet::cuda {
 bool is_available();           // false (never throws) with no driver, no device or a too-old driver
 int device_count();            // 0 when unavailable
 void set_device(int dev);
+int current_device();         // the device set_device chose (0 by default)
 std::string device_name(int dev);
 void synchronize();            // waits for the current device's fusednet stream
 void* stream();                // cudaStream_t of the current device, as void*

@@ -1,4 +1,15 @@
-"""fusednet: deep learning whose hot loops are hand-written C++/CUDA kernels, Keras-shaped API."""
+"""fusednet: deep learning whose hot loops are hand-written C++/CUDA kernels, Keras-shaped API.
+
+The namespace mirrors Keras 3::
+
+    fusednet.layers  models (Sequential, Model)  losses  optimizers (+ optimizers.schedules)
+    metrics  callbacks  initializers  regularizers  schedules  activations
+    datasets  data  io  utils  random
+
+plus the native side: ``fusednet.Array`` (the device array), ``asarray``, ``from_dlpack``,
+``fusednet.ops`` (kernels with argument checking), ``fusednet._C`` (the raw extension) and
+``fusednet.cuda`` (device queries). ``Tensor`` is the autograd wrapper used by custom layers.
+"""
 from . import _C
 from ._C import Array, from_dlpack, set_num_threads, get_num_threads
 from ._C import set_matmul_precision, get_matmul_precision  # 'highest' (FP32) | 'high' (TF32 on CUDA)
@@ -33,4 +44,22 @@ from . import initializers, regularizers, losses, schedules, optimizers  # noqa:
 from . import layers  # noqa: E402
 from .layers import Input  # noqa: E402
 from .layers.base import clear_session  # noqa: E402
+from . import models  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
+from . import metrics, callbacks  # noqa: E402
+from . import data, datasets, io, utils  # noqa: E402
+
+# Keras spells the schedules module ``keras.optimizers.schedules``: the same module object.
+if not hasattr(optimizers, "schedules"):
+    optimizers.schedules = schedules
+
+__all__ = [
+    "Array", "Tensor", "Function", "asarray", "from_dlpack", "tensor",
+    "Model", "Sequential", "Input", "clear_session",
+    "layers", "models", "losses", "optimizers", "metrics", "callbacks", "initializers",
+    "regularizers", "schedules", "activations", "datasets", "data", "io", "utils", "random",
+    "cuda", "ops", "functional",
+    "no_grad", "enable_grad", "is_grad_enabled",
+    "set_num_threads", "get_num_threads", "set_matmul_precision", "get_matmul_precision",
+    "__version__",
+]

@@ -332,6 +332,18 @@ def _float(v):
         return None
 
 
+def _monitored(who, monitor, v):
+    """A monitored log value as a float; an array-valued metric (e.g. per-class F1) is an error."""
+    a = np.asarray(v.numpy() if hasattr(v, "numpy") and not isinstance(v, np.ndarray) else v)
+    if a.size != 1:
+        raise ValueError(f"{who}: monitored value {monitor!r} is array-valued (shape {a.shape}); "
+                         f"monitor a scalar (e.g. F1Score(average='macro'))")
+    try:
+        return float(a.reshape(-1)[0])
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: monitored value {monitor!r} is not a number: {v!r}") from None
+
+
 def _get_lr(model, who):
     opt = getattr(model, "optimizer", None)
     if opt is None or not hasattr(opt, "learning_rate"):
@@ -412,7 +424,7 @@ class EarlyStopping(Callback):
             warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
                           f"Available metrics are: {','.join(list((logs or {}).keys()))}", stacklevel=3)
             return None
-        return _float(value)
+        return _monitored(type(self).__name__, self.monitor, value)
 
     def on_epoch_end(self, epoch, logs=None):
         if self.monitor_op is None:
@@ -531,7 +543,8 @@ class ModelCheckpoint(Callback):
         path = self._get_file_path(epoch, batch, logs)
         if self.save_best_only:
             sign = self._direction()
-            current = _float(logs.get(self.monitor)) if logs.get(self.monitor) is not None else None
+            current = (_monitored("ModelCheckpoint", self.monitor, logs[self.monitor])
+                       if logs.get(self.monitor) is not None else None)
             if current is None:
                 warnings.warn(f"Can save best model only with {self.monitor} available, skipping.", stacklevel=3)
                 return
@@ -658,7 +671,7 @@ class ReduceLROnPlateau(Callback):
             warnings.warn(f"Learning rate reduction is conditioned on metric `{self.monitor}` which is not "
                           f"available. Available metrics are: {','.join(list(logs.keys()))}.", stacklevel=2)
             return
-        current = _float(current)
+        current = _monitored("ReduceLROnPlateau", self.monitor, current)
         if self.in_cooldown():
             self.cooldown_counter -= 1
             self.wait = 0

@@ -86,7 +86,11 @@ def main(argv=None):
     import fusednet
     from fusednet import metrics
     fusednet.random.set_random_seed(args.seed)
-    x_tr, y_tr, x_te, y_te, desc = load_dataset(args.dataset, args.data, args.seed)
+    try:
+        x_tr, y_tr, x_te, y_te, desc = load_dataset(args.dataset, args.data, args.seed)
+    except (OSError, ValueError) as e:  # missing / corrupt files, no network: a message, not a traceback
+        p.error(f"cannot load the {args.dataset} dataset: {e}\n"
+                f"(pass --data DIR with the MNIST IDX files, or use the default --dataset digits)")
     if args.limit:
         x_tr, y_tr = x_tr[:args.limit], y_tr[:args.limit]
         desc += f" (training on the first {len(x_tr)})"

@@ -579,6 +579,9 @@ class Model(Layer):
 
     def _predict_arrays(self, x):
         """Inference forward on an Array batch (already on the model's device)."""
+        ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
+        if ip is not None:
+            return ip.forward(x)
         plan = self._get_plan() if self.compiled else None
         if plan is None:
             chain = self._chain()
@@ -817,13 +820,16 @@ class Model(Layer):
         plan = self._get_plan()
         fuse = plan.fuse
         last_act = self._chain()[-1]._output_activation() if fuse else None
+        ip = self._inference_plan(refresh=True)   # Conv+BN folding (layers/fusion.py)
         for step in range(nsteps):
             s0, s1 = step * batch_size, min((step + 1) * batch_size, n)
             if hooks:
                 cbs.on_test_batch_begin(step)
             xb = _C.slice_axis(X, 0, s0, s1)
             yb = _C.slice_axis(Y, 0, s0, s1)
-            if isinstance(plan, _FastPlan):
+            if ip is not None:
+                out = ip.forward(xb, fuse)
+            elif isinstance(plan, _FastPlan):
                 a = xb
                 for f in plan.fwd_body:
                     a = f(a, False)
@@ -877,6 +883,7 @@ class Model(Layer):
         if self._device != "cpu":
             X = X.to(self._device)
         result = None
+        self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
         for s0 in range(0, n, batch_size):
             s1 = min(s0 + batch_size, n)
             out = self._predict_arrays(_C.slice_axis(X, 0, s0, s1))
@@ -896,6 +903,18 @@ class Model(Layer):
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
+
+    # ------------------------------------------------------------------ inference helpers
+    # (owned by the augment/inspection work: logic lives in layers/fusion.py and inspect.py)
+    def _inference_plan(self, refresh=False):
+        """Folded Conv+BN(+ReLU) inference plan (:mod:`fusednet.layers.fusion`), or None."""
+        from .layers import fusion
+        return fusion.inference_plan(self, refresh)
+
+    def intermediate(self, x, layer_names, batch_size=None):
+        """Outputs of the named layer(s) for ``x`` at inference (see :func:`fusednet.inspect.feature_maps`)."""
+        from . import inspect as _inspect
+        return _inspect.feature_maps(self, x, layer_names, batch_size=batch_size)
 
 
 class Sequential(Model):

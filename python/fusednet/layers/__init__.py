@@ -5,12 +5,16 @@ from .conv import Conv2D, Convolution2D
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D,
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
+from .preprocessing import RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+from .reshaping import Cropping2D, ZeroPadding2D
 
 __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Flatten",
            "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize",
            "Conv2D", "Convolution2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
-           "BatchNormalization", "LayerNormalization"]
+           "BatchNormalization", "LayerNormalization",
+           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomCrop",
+           "ZeroPadding2D", "Cropping2D"]
 
 
 def _registry():

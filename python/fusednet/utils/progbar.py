@@ -10,15 +10,46 @@ import numpy as np
 __all__ = ["Progbar", "format_value", "format_duration"]
 
 
-def format_value(v):
-    """Keras formatting of a logged number: 4 decimals, or scientific below 1e-3."""
-    try:
-        v = float(np.mean(v))
-    except (TypeError, ValueError):
-        return f" {v}"
+_MAX_LISTED = 4
+
+
+def _fmt_scalar(v):
     if not math.isfinite(v):
+        return f"{v}"
+    return f"{v:.4f}" if abs(v) > 1e-3 else f"{v:.4e}"
+
+
+def _as_numeric(v):
+    """``v`` as a float64 NumPy array, or None when it is not numeric (a string, an object)."""
+    if hasattr(v, "numpy") and not isinstance(v, np.ndarray):  # fusednet Array / Tensor / torch
+        try:
+            v = v.numpy()
+        except Exception:  # noqa: BLE001 - anything we cannot read is shown as text
+            return None
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return a
+
+
+def format_value(v):
+    """Keras formatting of a logged value: 4 decimals, or scientific below 1e-3.
+
+    Array-valued metrics (e.g. ``F1Score(average=None)``, one value per class) are shown as a
+    short list when they have at most 4 entries (``[0.9000 0.8000 0.7500]``), otherwise as their
+    mean (``0.8123 (mean of 10)``). Non-numeric values are shown as text.
+    """
+    a = _as_numeric(v)
+    if a is None:
         return f" {v}"
-    return f" {v:.4f}" if abs(v) > 1e-3 else f" {v:.4e}"
+    if a.size == 1:
+        return " " + _fmt_scalar(float(a.reshape(-1)[0]))
+    if a.size == 0:
+        return " []"
+    if a.size <= _MAX_LISTED:
+        return " [" + " ".join(_fmt_scalar(float(x)) for x in a.reshape(-1)) + "]"
+    return f" {_fmt_scalar(float(np.mean(a)))} (mean of {a.size})"
 
 
 def format_duration(seconds):
@@ -106,21 +137,26 @@ class Progbar:
         for k, v in values or []:
             if k not in self._values_order:
                 self._values_order.append(k)
-            if k not in self.stateful_metrics:
+            a = _as_numeric(v)
+            if a is None:  # text: shown as given
+                self._values[k] = [v, None]
+            elif k not in self.stateful_metrics:
                 base = max(current - self._seen_so_far, 1)
-                if k not in self._values:
-                    self._values[k] = [v * base, base]
+                prev = self._values.get(k)
+                if (prev is None or prev[1] is None or np.shape(prev[0]) != a.shape):
+                    # first value, or the value changed shape (e.g. a per-class metric that saw
+                    # a new class): restart the running average instead of broadcasting
+                    self._values[k] = [a * base, base]
                 else:
-                    self._values[k][0] += v * base
-                    self._values[k][1] += base
+                    prev[0] = prev[0] + a * base
+                    prev[1] += base
             else:
-                self._values[k] = [v, 1]
+                self._values[k] = [a, 1]
         self._seen_so_far = current
         now = time.time()
         if self.verbose == 0:
             return
-        metrics = "".join(f" - {k}:{format_value(self._values[k][0] / max(1, self._values[k][1]))}"
-                          for k in self._values_order)
+        metrics = "".join(f" - {k}:{format_value(self._mean(k))}" for k in self._values_order)
         elapsed = now - self._start
         per_step = self._estimate_step_time(current, now)
         if self.verbose == 1:
@@ -155,6 +191,10 @@ class Progbar:
             out.flush()
         if finalize:
             self._finalized = True
+
+    def _mean(self, k):
+        total, count = self._values[k]
+        return total if count is None else total / max(1, count)
 
     def _bar(self, current):
         if self.target is None:
