@@ -73,8 +73,16 @@ class Loss:
         return self.fuses_with is not None and activation_kind == self.fuses_with and \
             not getattr(self, "from_logits", True)
 
-    def compute(self, pred, target, grad_scale, want_grad, logits=False):
-        """One kernel: (per-sample loss [rows], grad [same shape as pred] or None)."""
+    def compute(self, pred, target, grad_scale, want_grad, logits=False, per_sample=True):
+        """One kernel: (per-sample loss [N], grad [same shape as pred] or None).
+
+        Predictions [N, ..., C] with inner axes (e.g. [B, T, C] from Dense on sequences) follow
+        Keras: the loss is taken over the last axis at every position and a sample's loss is the
+        mean over its positions, so ``sum(per) * grad_scale`` with ``grad_scale = 1/N`` is the mean
+        over all N*T positions (Keras' sum_over_batch_size). The gradient is scaled to match.
+        ``per_sample=False`` returns the unreduced per-position losses [N*T] instead (for
+        reduction='none'), with the gradient scaled by ``grad_scale`` per position.
+        """
         p2 = pred if pred.ndim == 2 else pred.reshape(-1, pred.shape[-1] if pred.ndim > 1 else 1)
         t2 = target
         if not self.sparse:
@@ -83,7 +91,12 @@ class Loss:
         else:
             if target.ndim != 1:
                 t2 = target.reshape(-1)
-        loss, grad = self._kernel(p2, t2, grad_scale, want_grad, logits)
+        inner = 1
+        if per_sample and pred.ndim > 2 and pred.shape[0]:
+            inner = p2.shape[0] // pred.shape[0]
+        loss, grad = self._kernel(p2, t2, grad_scale / inner if inner > 1 else grad_scale, want_grad, logits)
+        if inner > 1:
+            loss = _C.reduce("mean", loss.reshape(pred.shape[0], inner), [1], False)
         if grad is not None and p2 is not pred:
             grad = grad.reshape(tuple(pred.shape))
         return loss, grad
@@ -110,29 +123,30 @@ class Loss:
         return self._apply(yp, tgt, sample_weight, logits=False)
 
     def _apply(self, yp, tgt, sample_weight=None, logits=False):
-        rows = 1
-        for s in yp.shape[:-1]:
-            rows *= s
-        rows = rows if yp.ndim > 1 else yp.shape[0]
+        # per-sample losses [N] (a sample's positions averaged, see compute); reduction='none'
+        # keeps one loss per position, shaped like the prediction without its last axis (Keras)
+        rows = yp.shape[0]
         want = _state.enabled and yp.requires_grad
         red = self.reduction
         scale = 1.0 / max(rows, 1) if red == "sum_over_batch_size" else 1.0
-        per, grad = self.compute(yp.data, tgt, scale if red != "none" else 1.0, want, logits)
+        per, grad = self.compute(yp.data, tgt, scale if red != "none" else 1.0, want, logits,
+                                 per_sample=red != "none")
         w = None
         if sample_weight is not None:
             w = _C.asarray(np.ascontiguousarray(np.asarray(sample_weight, np.float32).reshape(-1)))
-            if w.shape[0] != per.shape[0]:
+            if w.shape[0] != rows:
                 raise ValueError(f"{type(self).__name__}: sample_weight has {w.shape[0]} entries, "
-                                 f"expected {per.shape[0]}")
+                                 f"expected {rows}")
             if yp.device != "cpu":
                 w = w.to(yp.device)
-            per = _C.binary("mul", per, w)
+            pshape = tuple(per.shape)
+            per = _C.binary("mul", per.reshape(w.shape[0], -1), w.reshape(-1, 1)).reshape(pshape)
             if grad is not None:
                 gshape = tuple(grad.shape)
                 g2 = grad.reshape(per.shape[0], -1)
                 grad = _C.binary("mul", g2, w.reshape(-1, 1)).reshape(gshape)
         if red == "none":
-            out = per
+            out = per if yp.ndim <= 2 else per.reshape(tuple(yp.shape[:-1]))
         elif red == "sum":
             out = _C.reduce("sum", per, [], False)
         else:
@@ -161,7 +175,7 @@ class _LossFn(Function):
     def backward(self, g):
         if self.none:
             gshape = tuple(self.grad.shape)
-            g2 = self.grad.reshape(g.shape[0], -1)
+            g2 = self.grad.reshape(g.size, -1)   # g: one value per position, [N] or [N, T, ...]
             return (_C.binary("mul", g2, g.reshape(-1, 1)).reshape(gshape),)
         return (_C.binary("mul", self.grad, g),)
 
@@ -339,12 +353,14 @@ class SparseCategoricalCrossentropy(Loss):
             if lo < 0 or hi >= C:
                 raise ValueError(f"SparseCategoricalCrossentropy: class ids must be in [0, {C}) for a "
                                  f"model output with {C} classes; got values in [{int(lo)}, {int(hi)}]")
-        return _C.asarray(np.ascontiguousarray(y.reshape(-1), dtype=np.int64))
+        # keep [N, ...] (not flattened): fit/evaluate slice targets by sample; compute() flattens
+        return _C.asarray(np.ascontiguousarray(y, dtype=np.int64))
 
     def _kernel(self, pred, target, gs, want, logits):
         if logits or self.from_logits:
             return _C.softmax_cross_entropy(pred, target, 0.0, gs, want)
-        return _C.categorical_crossentropy_probs(pred, target, 0.0, gs, want)
+        # the probabilities kernel takes dense targets: one native one-hot of the ids first
+        return _C.categorical_crossentropy_probs(pred, _C.one_hot(target, pred.shape[-1]), 0.0, gs, want)
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}

@@ -424,8 +424,14 @@ class Model(Layer):
             if tuple(np.shape(v)) != tuple(w.shape):
                 raise ValueError(f"set_weights: weight {i} ({w.name}) has shape {tuple(w.shape)}, but the "
                                  f"provided array has shape {tuple(np.shape(v))}")
-        for w, v in zip(mine, weights):
-            src = _C.asarray(np.ascontiguousarray(np.asarray(v, dtype=np.float32)))
+        srcs = []   # convert everything first: a bad array must not leave the model half-assigned
+        for i, (w, v) in enumerate(zip(mine, weights)):
+            a = np.asarray(v)
+            if a.dtype.kind not in "fiub":
+                raise TypeError(f"set_weights: weight {i} ({w.name}, shape {tuple(w.shape)}) must be a "
+                                f"numeric array, got dtype {a.dtype}")
+            srcs.append(_C.asarray(np.ascontiguousarray(a, dtype=np.float32)))
+        for w, src in zip(mine, srcs):
             w.data.copy_(src if w.data.device == "cpu" else src.to(w.data.device))
 
     def count_params(self):
@@ -562,12 +568,7 @@ class Model(Layer):
             fuse = last_act is not None and self.loss.fused_kernel_for(last_act)
         if chain and all(l.supports_fast_path for l in chain) and \
                 not isinstance(self.loss, _losses.LossFunctionWrapper):
-            for l in chain:
-                if type(l).__name__ == "Dense" and l.kernel is not None and l.input_shape is not None \
-                        and len(l.input_shape) != 2:
-                    break
-            else:
-                return _FastPlan(chain, self.loss, params, fuse)
+            return _FastPlan(chain, self.loss, params, fuse)
         return _TapePlan(self, self.loss, params, fuse)
 
     def _get_plan(self):

@@ -124,6 +124,7 @@ class Dense(Layer):
         self.bias_regularizer = _reg.get(bias_regularizer)
         self.kernel = None
         self.bias = None
+        self._lead = None
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -158,8 +159,19 @@ class Dense(Layer):
     def _fast_forward(self, x, training, strip=False):
         b = self.bias.data if self.bias is not None else None
         W = self.kernel.data
+        # rank > 2 (Keras: the kernel applies to the last axis): one GEMM on a [B*T, F] view
+        # (reshape never copies), the result viewed back as [B, T, units]; backward mirrors it
+        lead = None
+        if x.ndim != 2:
+            lead = tuple(x.shape[:-1])
+            x = x.reshape(-1, x.shape[-1])
+        self._lead = lead
         self._x = x
         self._W = W
+        y = self._forward2d(x, W, b, strip)
+        return y if lead is None else y.reshape(lead + (self.units,))
+
+    def _forward2d(self, x, W, b, strip):
         # positional arguments: pybind11's keyword matching costs ~0.7 us per call
         if strip:
             y = _C.matmul(x, W, False, False, b, "none")
@@ -186,6 +198,9 @@ class Dense(Layer):
         return y
 
     def _fast_backward(self, dy, need_dx, gbuf):
+        lead = self._lead
+        if lead is not None:
+            dy = dy.reshape(-1, self.units)
         mode = self._mode
         if mode == 1:
             ep, Y = self._ep, self._y
@@ -213,6 +228,8 @@ class Dense(Layer):
             gbuf[k] = dw
             if db is not None:
                 gbuf[k + 1] = db
+        if lead is not None and dx is not None:
+            dx = dx.reshape(lead + (self._x.shape[1],))
         return dx
 
     def get_config(self):
