@@ -319,14 +319,10 @@ def test_norms_and_clipping_vs_cpu(rng):
 
 
 # ------------------------------------------------------------------ random (bitwise)
-def _has(name):
-    return hasattr(_C, name)
 
 
 @pytest.mark.parametrize("n", [1, 3, 4, 5, 1023, 4096 + 3])
 def test_random_bitwise_identical(n):
-    if not _has("random_uniform"):
-        pytest.skip("random bindings not merged yet")
     seed, off = 1234567890123, 42
     for name, extra in [("random_uniform", (-2.0, 3.0)), ("random_normal", (0.5, 2.0)),
                         ("random_truncated_normal", (0.0, 1.0))]:
@@ -337,8 +333,6 @@ def test_random_bitwise_identical(n):
 
 
 def test_dropout_bitwise_identical(rng):
-    if not _has("dropout_forward"):
-        pytest.skip("random bindings not merged yet")
     x = rng.standard_normal((33, 65)).astype(np.float32)
     yc, mc = _C.dropout_forward(cpu(x), 0.3, 99, 7)
     yd, md = _C.dropout_forward(dev(x), 0.3, 99, 7)

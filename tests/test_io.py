@@ -209,8 +209,6 @@ def test_model_first_signatures_used_by_model_methods(tmp_path):
 
 def test_fnet_with_real_sequential(tmp_path):
     import fusednet
-    if not hasattr(fusednet, "Sequential"):
-        pytest.skip("fusednet.Sequential not available")
     from fusednet.layers import Dense, Input
     m = fusednet.Sequential([Input(shape=(4,)), Dense(8, activation="relu"), Dense(3, activation="softmax")])
     p = tmp_path / "m.fnet"
