@@ -97,6 +97,19 @@ def test_names_shapes_params():
     assert L.Conv2D(3, 5, strides=2, padding="same").compute_output_shape((None, 9, 10, 3)) == (None, 5, 5, 3)
 
 
+def test_default_names_from_base_layer():
+    """Conv2D / pooling layers take their Keras default names from Layer (to_snake_case of the
+    class name) rather than per-class overrides: the names must stay exactly Keras'."""
+    fusednet.clear_session()
+    got = [L.Conv2D(4, 3).name, L.Conv2D(4, 3).name, L.MaxPooling2D().name, L.MaxPool2D().name,
+           L.AveragePooling2D().name, L.AvgPool2D().name, L.GlobalAveragePooling2D().name,
+           L.GlobalMaxPooling2D().name, L.GlobalMaxPooling2D().name, L.Conv2D(4, 3, name="mine").name,
+           L.MaxPooling2D(name="p").name]
+    assert got == ["conv2d", "conv2d_1", "max_pooling2d", "max_pooling2d_1", "average_pooling2d",
+                   "average_pooling2d_1", "global_average_pooling2d", "global_max_pooling2d",
+                   "global_max_pooling2d_1", "mine", "p"]
+
+
 def test_batchnorm_semantics(rng):
     x = rand(rng, 64, 3) * 2 + 1
     bn = L.BatchNormalization(momentum=0.9)

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "cpu/conv_direct.h"
 
@@ -209,16 +210,23 @@ void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, co
 // One tile = dW rows [kb, kb+KB) × channels [ob, ob+16·NV): accumulated in registers over one
 // image's pixels (row-major), then added to the tile's running sum in image order. Every tile is
 // computed by one thread in this fixed order, so dW does not depend on the thread count.
+// A call covers images [n0, n1) only and keeps the running sum in the caller's `sum` buffer, so the
+// caller can sweep all tiles over an L2-sized chunk of images before moving on: over the whole
+// batch at once every tile re-streamed all of dZ and X from L3 (48 tiles × 7 MB at batch 128).
+// The per-tile add order is still image order: results are bitwise those of one full sweep.
 namespace {
 template <int NV, int KB>
 void dwt_tile(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
-              const float* dZ, const ConvGeom& g, i64 ob, __mmask16 m) {
+              const float* dZ, const ConvGeom& g, i64 ob, __mmask16 m, i64 n0, i64 n1, float* sumbuf) {
   const i64 O = g.O, Wo = g.Wo, Ho = g.Ho, C = g.C;
-  alignas(64) float sum[KB + 1][NV * 16] = {};
+  float (*sum)[NV * 16] = reinterpret_cast<float (*)[NV * 16]>(sumbuf);  // [KB + 1][NV·16], 64-aligned
+  if (n0 == 0)
+    for (int kk = 0; kk <= KB; ++kk)
+      for (int e = 0; e < NV * 16; ++e) sum[kk][e] = 0.f;
   i64 off[KB];
 #pragma GCC unroll 12
   for (int kk = 0; kk < KB; ++kk) off[kk] = offs[kk];
-  for (i64 n = 0; n < g.N; ++n) {
+  for (i64 n = n0; n < n1; ++n) {
     __m512 acc[KB][NV], dbv[NV];
 #pragma GCC unroll 12
     for (int kk = 0; kk < KB; ++kk)
@@ -257,6 +265,7 @@ void dwt_tile(float* dW, float* db, const float* src, i64 img_stride, i64 rs, co
       for (int v = 0; v < NV; ++v)
         _mm512_store_ps(sum[KB] + 16 * v, _mm512_add_ps(_mm512_load_ps(sum[KB] + 16 * v), dbv[v]));
   }
+  if (n1 < g.N) return;
   for (int kk = 0; kk < KB; ++kk)
     for (int v = 0; v < NV; ++v)
       _mm512_mask_storeu_ps(dW + kk * O + ob + 16 * v, v == NV - 1 ? m : __mmask16(0xFFFF),
@@ -268,16 +277,17 @@ void dwt_tile(float* dW, float* db, const float* src, i64 img_stride, i64 rs, co
 
 template <int NV, int KB>
 void dwt_rows(int kn, float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
-              const float* dZ, const ConvGeom& g, i64 ob, __mmask16 m) {
+              const float* dZ, const ConvGeom& g, i64 ob, __mmask16 m, i64 n0, i64 n1, float* sum) {
   if constexpr (KB >= 1) {
-    if (kn == KB) return dwt_tile<NV, KB>(dW, db, src, img_stride, rs, offs, dZ, g, ob, m);
-    return dwt_rows<NV, KB - 1>(kn, dW, db, src, img_stride, rs, offs, dZ, g, ob, m);
+    if (kn == KB) return dwt_tile<NV, KB>(dW, db, src, img_stride, rs, offs, dZ, g, ob, m, n0, n1, sum);
+    return dwt_rows<NV, KB - 1>(kn, dW, db, src, img_stride, rs, offs, dZ, g, ob, m, n0, n1, sum);
   }
 }
 }  // namespace
 
 void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
-                           const float* dZ, const ConvGeom& g, i64 kb, i64 ob) {
+                           const float* dZ, const ConvGeom& g, i64 kb, i64 ob, i64 n0, i64 n1,
+                           float* sum) {
   const i64 rem = std::min<i64>(g.O - ob, 64);
   const int NV = int((rem + 15) / 16);
   const __mmask16 m = tail_mask(rem - 16 * (NV - 1));
@@ -285,38 +295,44 @@ void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_strid
   float* dWk = dW + kb * g.O;
   const i64* o = offs + kb;
   switch (NV) {
-    case 4: dwt_rows<4, dw_kstep(4)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
-    case 3: dwt_rows<3, dw_kstep(3)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
-    case 2: dwt_rows<2, dw_kstep(2)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
-    default: dwt_rows<1, dw_kstep(1)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m); break;
+    case 4: dwt_rows<4, dw_kstep(4)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m, n0, n1, sum); break;
+    case 3: dwt_rows<3, dw_kstep(3)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m, n0, n1, sum); break;
+    case 2: dwt_rows<2, dw_kstep(2)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m, n0, n1, sum); break;
+    default: dwt_rows<1, dw_kstep(1)>(kn, dWk, db, src, img_stride, rs, o, dZ, g, ob, m, n0, n1, sum); break;
   }
 }
 
 
 // ------------------------------------------------------------------ dX = col2im(dZ·Wᵀ), fused
-// Tile: R = 6 output pixels × 64 columns of dcol = dZ·Wᵀ (columns (i, j, c), C % 16 == 0 so each
+// Tile: R output pixels × NV·16 columns of dcol = dZ·Wᵀ (columns (i, j, c), C % 16 == 0 so each
 // vector lies in one tap), accumulated over o in registers, then added straight into dX at the
-// tap's input pixel (skipped where it falls in the padding). One image per call, pixels and
-// column blocks in a fixed order: the adds into dX never depend on the threads.
+// tap's input pixel (skipped where it falls in the padding). One image per call, column blocks
+// then pixels in a fixed order: the adds into dX never depend on the threads (or on R: for one
+// column vector the R pixels of a tile hit distinct dX pixels, so every dX element receives its
+// (pixel, tap) terms in column-block-then-pixel order whatever the tile height).
+// O is short (64 for the seed CNN's conv2), so per-tile bookkeeping is not amortised by a long
+// FMA chain: the tap (i, j, c) of each column vector and the (h0, w0) of each pixel are
+// precomputed once per block / image — the integer divisions they used to cost per tile were
+// ~20% of dX time. Narrow column blocks (NV ≤ 2, e.g. K = 288 = 4·64 + 32) use R = 12 pixels so
+// the tile still holds 24 accumulators.
 namespace {
+struct DxTap { i64 di, dj, off; };   // row / column offset in the input, offset in dXn
+
 template <int NV, int R>
-void dx_tile(float* dXn, const float* const* z, const float* WTk, i64 ldw, i64 O, const ConvGeom& g,
-             const i64* oh, const i64* ow, i64 col0) {
+void dx_tile(float* dXn, const float* dZq, const float* WTk, i64 ldw, i64 O, const ConvGeom& g,
+             const i64* h0, const i64* w0, const DxTap* tap) {
   __m512 acc[R][NV];
-#pragma GCC unroll 6
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_ps();
-  const float* zp[R];
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) zp[r] = z[r];
   for (i64 o = 0; o < O; ++o) {
     __m512 w[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) w[v] = _mm512_loadu_ps(WTk + o * ldw + 16 * v);
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(zp[r][o]);
+      const __m512 a = _mm512_set1_ps(dZq[r * O + o]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
     }
@@ -324,47 +340,58 @@ void dx_tile(float* dXn, const float* const* z, const float* WTk, i64 ldw, i64 O
   const i64 C = g.C;
 #pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) {
-    const i64 col = col0 + 16 * v, t = col / C, c = col % C, i = t / g.kw, j = t % g.kw;
-#pragma GCC unroll 6
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const i64 h = oh[r] * g.sh - g.pt + i * g.dh, w = ow[r] * g.sw - g.pl + j * g.dw;
+      const i64 h = h0[r] + tap[v].di, w = w0[r] + tap[v].dj;
       if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
-      float* d = dXn + (h * g.W + w) * C + c;
+      float* d = dXn + (h * g.W + w) * C + tap[v].off;
       _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[r][v]));
     }
   }
 }
 
 template <int NV, int R>
-void dx_rows(int rows, float* dXn, const float* const* z, const float* WTk, i64 ldw, i64 O,
-             const ConvGeom& g, const i64* oh, const i64* ow, i64 col0) {
+void dx_rows(int rows, float* dXn, const float* dZq, const float* WTk, i64 ldw, i64 O,
+             const ConvGeom& g, const i64* h0, const i64* w0, const DxTap* tap) {
   if constexpr (R >= 1) {
-    if (rows == R) return dx_tile<NV, R>(dXn, z, WTk, ldw, O, g, oh, ow, col0);
-    return dx_rows<NV, R - 1>(rows, dXn, z, WTk, ldw, O, g, oh, ow, col0);
+    if (rows == R) return dx_tile<NV, R>(dXn, dZq, WTk, ldw, O, g, h0, w0, tap);
+    return dx_rows<NV, R - 1>(rows, dXn, dZq, WTk, ldw, O, g, h0, w0, tap);
+  }
+}
+
+template <int NV, int R>
+void dx_block(float* dXn, const float* dZn, const float* WTk, i64 ldw, const ConvGeom& g,
+              const i64* h0, const i64* w0, const DxTap* tap) {
+  const i64 O = g.O, P = g.Ho * g.Wo;
+  for (i64 q = 0; q < P; q += R) {
+    const int rows = int(std::min<i64>(R, P - q));
+    dx_rows<NV, R>(rows, dXn, dZn + q * O, WTk, ldw, O, g, h0 + q, w0 + q, tap);
   }
 }
 }  // namespace
 
 void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g) {
-  const i64 K = g.K(), O = g.O, P = g.Ho * g.Wo;
-  constexpr int R = 6;
+  const i64 K = g.K(), P = g.Ho * g.Wo, C = g.C;
+  std::vector<i64> hw(size_t(2 * P));
+  i64* h0 = hw.data();
+  i64* w0 = h0 + P;
+  for (i64 oh = 0, q = 0; oh < g.Ho; ++oh)
+    for (i64 ow = 0; ow < g.Wo; ++ow, ++q) {
+      h0[q] = oh * g.sh - g.pt;
+      w0[q] = ow * g.sw - g.pl;
+    }
   for (i64 col0 = 0; col0 < K; col0 += 64) {
     const int NV = int(std::min<i64>(64, K - col0) / 16);
-    for (i64 q = 0; q < P; q += R) {
-      const int rows = int(std::min<i64>(R, P - q));
-      const float* z[R];
-      i64 oh[R], ow[R];
-      for (int r = 0; r < rows; ++r) {
-        z[r] = dZn + (q + r) * O;
-        oh[r] = (q + r) / g.Wo;
-        ow[r] = (q + r) % g.Wo;
-      }
-      switch (NV) {
-        case 4: dx_rows<4, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
-        case 3: dx_rows<3, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
-        case 2: dx_rows<2, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
-        default: dx_rows<1, R>(rows, dXn, z, WT + col0, K, O, g, oh, ow, col0); break;
-      }
+    DxTap tap[4];
+    for (int v = 0; v < NV; ++v) {
+      const i64 col = col0 + 16 * v, t = col / C, i = t / g.kw, j = t % g.kw;
+      tap[v] = {i * g.dh, j * g.dw, col % C};
+    }
+    switch (NV) {
+      case 4: dx_block<4, 6>(dXn, dZn, WT + col0, K, g, h0, w0, tap); break;
+      case 3: dx_block<3, 8>(dXn, dZn, WT + col0, K, g, h0, w0, tap); break;
+      case 2: dx_block<2, 12>(dXn, dZn, WT + col0, K, g, h0, w0, tap); break;
+      default: dx_block<1, 12>(dXn, dZn, WT + col0, K, g, h0, w0, tap); break;
     }
   }
 }

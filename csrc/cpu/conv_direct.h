@@ -42,10 +42,14 @@ void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, co
 // [ob, ob+64) (clipped to K and O; NV = vectors in the channel block), db [ob, ob+64) too when db
 // is non-null (pass it for kb == 0 only). dW[k, o] = Σ_n Σ_pixels x·dZ: registers over one image,
 // then a running sum in image order. src = N images (or zero-padded copies) img_stride apart,
-// addressed as above; dZ [N·Ho·Wo, O] is the gradient w.r.t. the pre-activation.
+// addressed as above; dZ [N·Ho·Wo, O] is the gradient w.r.t. the pre-activation. One call adds
+// images [n0, n1) to the running sum kept in `sum` (kDwSumFloats floats, 64-byte aligned; zeroed
+// when n0 == 0); dW / db are written when n1 == N. Calls for one tile must come in image order.
+constexpr int kDwSumFloats = 13 * 64;
 constexpr int dw_kstep(int nv) { return nv >= 4 ? 6 : (nv == 3 ? 8 : 12); }
 void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
-                           const float* dZ, const ConvGeom& g, i64 kb, i64 ob);
+                           const float* dZ, const ConvGeom& g, i64 kb, i64 ob, i64 n0, i64 n1,
+                           float* sum);
 
 // dXn [H, W, C] += col2im(dZn · Wᵀ) for one image (C % 16 == 0); WT = Wᵀ [O, K]; dZn [Ho·Wo, O].
 void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g);

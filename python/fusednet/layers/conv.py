@@ -12,7 +12,7 @@ from .. import functional as F
 from .. import initializers as _init
 from .. import regularizers as _reg
 from ..tensor import Function, Tensor, _state
-from .base import Layer, unique_name
+from .base import Layer
 
 __all__ = ["Conv2D", "Convolution2D", "conv2d"]
 
@@ -126,8 +126,6 @@ class Conv2D(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
                  bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
-        if kwargs.get("name") is None:
-            kwargs["name"] = unique_name("conv2d")  # Keras naming ('conv2d', 'conv2d_1', ...)
         super().__init__(**kwargs)
         owner = f"Conv2D '{self.name}'"
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:

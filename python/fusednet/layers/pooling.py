@@ -3,7 +3,7 @@ GlobalMaxPooling2D, and their differentiable ops. Each forward / backward is one
 from .. import _C
 from .. import functional as F
 from ..tensor import Function, Tensor, _state
-from .base import Layer, unique_name
+from .base import Layer
 from .conv import _out_len, _pair, _padding
 
 __all__ = ["MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D",
@@ -96,8 +96,6 @@ class _Pool2D(Layer):
     _max = True
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
-        if kwargs.get("name") is None:
-            kwargs["name"] = unique_name(self._keras_name)
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} '{self.name}'"
         if data_format not in (None, "channels_last"):
@@ -162,8 +160,6 @@ class MaxPooling2D(_Pool2D):
         >>> MaxPooling2D()(np.zeros((8, 26, 26, 32), np.float32)).shape   # (8, 13, 13, 32)
     """
 
-    _keras_name = "max_pooling2d"
-
     _max = True
 
 
@@ -177,8 +173,6 @@ class AveragePooling2D(_Pool2D):
         padding: 'valid' (default) or 'same'.
     """
 
-    _keras_name = "average_pooling2d"
-
     _max = False
 
 
@@ -187,8 +181,6 @@ class _GlobalPool2D(Layer):
     _max = False
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
-        if kwargs.get("name") is None:
-            kwargs["name"] = unique_name(self._keras_name)
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"{type(self).__name__} '{self.name}': only data_format='channels_last' is supported")
@@ -231,16 +223,12 @@ class GlobalAveragePooling2D(_GlobalPool2D):
     """Mean over the spatial axes (Keras ``GlobalAveragePooling2D``): [batch, H, W, C] → [batch, C]
     (or [batch, 1, 1, C] with ``keepdims=True``)."""
 
-    _keras_name = "global_average_pooling2d"
-
     _max = False
 
 
 class GlobalMaxPooling2D(_GlobalPool2D):
     """Max over the spatial axes (Keras ``GlobalMaxPooling2D``): [batch, H, W, C] → [batch, C]
     (or [batch, 1, 1, C] with ``keepdims=True``)."""
-
-    _keras_name = "global_max_pooling2d"
 
     _max = True
 
