@@ -19,6 +19,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "..", "shared", "data", "mnist")
 HAVE_MPL = importlib.util.find_spec("matplotlib") is not None
 HAVE_DATA = os.path.isdir(DATA) and any(f.startswith("t10k-images") for f in os.listdir(DATA))
+# the example subprocesses import the same fusednet this process tested (installed or source tree)
+PKG_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(fn.__file__)))
 
 
 def _cnn():
@@ -66,7 +68,7 @@ def test_feature_maps_errors(rng):
 
 
 def _run_example(name, tmp_path, *args):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    env = dict(os.environ, PYTHONPATH=PKG_PARENT)
     return subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), "--data", DATA,
                            "--out", str(tmp_path), *args], capture_output=True, text=True, env=env, timeout=600)
 
@@ -95,7 +97,7 @@ def test_examples_exit_cleanly_without_matplotlib(tmp_path):
     stub = tmp_path / "stub"
     stub.mkdir()
     (stub / "matplotlib.py").write_text("raise ImportError('no matplotlib (test stub)')\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(stub), os.path.join(ROOT, "python")]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(stub), PKG_PARENT]))
     for name in ("feature_maps.py", "cnn_confusion.py"):
         r = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), "--out", str(tmp_path / "o")],
                            capture_output=True, text=True, env=env, timeout=120)
