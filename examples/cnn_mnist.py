@@ -31,17 +31,20 @@ def build_model():
     ])
 
 
-def main():
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--data", default=DEFAULT_DATA, help="directory with the MNIST IDX files")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--limit", type=int, default=None, help="train on only the first N samples")
+    args = ap.parse_args(argv)
 
     (x_train, y_train), (x_test, y_test) = mnist.load_test_split(args.data)
     x_train = (x_train.astype(np.float32) / 255.0)[..., None]
     x_test = (x_test.astype(np.float32) / 255.0)[..., None]
+    if args.limit:
+        x_train, y_train = x_train[:args.limit], y_train[:args.limit]
 
     fusednet.random.set_random_seed(args.seed)
     model = build_model()
@@ -53,6 +56,7 @@ def main():
     loss, acc = model.evaluate(x_test, y_test, verbose=0)
     print(f"test loss {loss:.4f}  test accuracy {acc * 100:.2f}%  "
           f"({args.epochs * len(x_train) / dt:.0f} training samples/s, {fusednet.get_num_threads()} threads)")
+    return acc
 
 
 if __name__ == "__main__":

@@ -82,3 +82,20 @@ def test_demo_missing_mnist_is_a_clean_error(tmp_path, capsys):
         demo.main(["--dataset", "mnist", "--data", str(tmp_path / "missing")])
     assert e.value.code == 2
     assert "cannot load the mnist dataset" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAVE_MNIST, reason="shared MNIST test set not found")
+@pytest.mark.parametrize("name,epochs,limit,floor", [("cnn_mnist.py", 1, 1024, 0.6), ("cnn3_mnist.py", 2, 2048, 0.5),
+                                                     ("cnn_bn_mnist.py", 12, 1024, 0.5)])
+def test_example_cnns(name, epochs, limit, floor, capsys):
+    """The seed CNN programs run end to end on a slice of the split (1 epoch) and learn something
+    (full runs: 98.5% / 97.6%; see README). Chance is 10%; BatchNormalization's moving statistics
+    (momentum 0.99) need a few hundred steps before inference is meaningful (Keras alike), hence the longer run."""
+    import sys
+    sys.path.insert(0, str(ROOT / "examples"))  # cnn3/cnn_bn import DEFAULT_DATA from cnn_mnist
+    try:
+        acc = example(name)["main"](["--data", str(SHARED), "--epochs", str(epochs), "--limit", str(limit)])
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    assert "test accuracy" in capsys.readouterr().out
+    assert acc > floor
