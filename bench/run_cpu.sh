@@ -7,7 +7,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/logs}
 mkdir -p "$out"
-export PYTHONPATH=${PYTHONPATH:-python}
+# the in-tree build (tools/dev_build.sh) when there is one, else the installed package
+if [ -z "${PYTHONPATH:-}" ] && ls python/fusednet/_C*.so >/dev/null 2>&1; then export PYTHONPATH=python; fi
 run() { local name=$1; shift; echo "== $name: $* (load: $(cut -d' ' -f1-3 /proc/loadavg))"; "$@" 2>&1 | tee "$out/$name.txt"; }
 run matmul    python3 bench/bench_matmul.py --repeats 5
 run train     python3 bench/bench_train.py --samples 60000 --repeats 3
