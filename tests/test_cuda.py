@@ -584,6 +584,56 @@ def test_conv2d_backward_no_dx_no_bias(rng):
     close(host(dW), host(_C.conv2d_backward(cpu(dy), cpu(x), cpu(w), None, "none")[1]), rtol=2e-4, atol=2e-4)
 
 
+# ================================================================== depthwise conv
+DW_CASES = [  # (N, H, W, C, kh, kw, dm, strides, padding, dilation)
+    (1, 1, 1, 1, 1, 1, 1, (1, 1), "valid", (1, 1)),
+    (2, 7, 5, 1, 3, 3, 1, (1, 1), "valid", (1, 1)),
+    (3, 11, 13, 3, 3, 3, 2, (2, 2), "same", (1, 1)),
+    (2, 13, 7, 3, 3, 2, 1, (1, 1), "same", (2, 2)),
+    (2, 4, 3, 3, 5, 5, 2, (1, 1), "same", (1, 1)),     # kernel larger than the image, 'same'
+    (4, 28, 28, 33, 3, 3, 1, (1, 1), "same", (1, 1)),  # many dW segments, odd channel count
+    (2, 9, 10, 5, 3, 3, 3, (2, 1), "valid", (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", DW_CASES)
+@pytest.mark.parametrize("act", ["none", "relu", "sigmoid", "tanh"])
+def test_depthwise_conv2d_fwd_bwd_vs_cpu(case, act, rng):
+    N, H, W, C, kh, kw, dm, st, pad, dil = case
+    x = rng.normal(size=(N, H, W, C)).astype(np.float32)
+    w = (rng.normal(size=(kh, kw, C, dm)) / np.sqrt(kh * kw)).astype(np.float32)
+    b = rng.normal(size=(C * dm,)).astype(np.float32)
+    kw_ = dict(strides=st, padding=pad, dilation=dil, activation=act)
+    yc = _C.depthwise_conv2d_forward(cpu(x), cpu(w), cpu(b), **kw_)
+    out = poison(yc.shape)
+    yg = _C.depthwise_conv2d_forward(dev(x), dev(w), dev(b), out=out, **kw_)
+    close(host(yg), host(yc))
+    dy = rng.normal(size=tuple(yc.shape)).astype(np.float32)
+    bc = _C.depthwise_conv2d_backward(cpu(dy), cpu(x), cpu(w), yc, act, st, pad, dil)
+    bg = _C.depthwise_conv2d_backward(dev(dy), dev(x), dev(w), dev(host(yc)), act, st, pad, dil)
+    for g_, c_ in zip(bg, bc):
+        scale = max(1.0, float(np.abs(host(c_)).max()))
+        close(host(g_), host(c_), atol=AT * scale)
+    bg2 = _C.depthwise_conv2d_backward(dev(dy), dev(x), dev(w), dev(host(yc)), act, st, pad, dil)
+    for g_, g2 in zip(bg, bg2):
+        np.testing.assert_array_equal(host(g_), host(g2))  # deterministic: no float atomics
+
+
+def test_depthwise_conv2d_backward_no_dx_no_bias_and_empty(rng):
+    x = rng.normal(size=(2, 7, 7, 3)).astype(np.float32)
+    w = rng.normal(size=(3, 3, 3, 2)).astype(np.float32)
+    dy = rng.normal(size=(2, 5, 5, 6)).astype(np.float32)
+    dX, dW, db = _C.depthwise_conv2d_backward(dev(dy), dev(x), dev(w), None, "none", need_dX=False, has_bias=False)
+    assert dX is None and db is None
+    want = host(_C.depthwise_conv2d_backward(cpu(dy), cpu(x), cpu(w), None, "none")[1])
+    close(host(dW), want, atol=AT * max(1.0, float(np.abs(want).max())))
+    e = np.zeros((0, 5, 5, 3), np.float32)
+    y = _C.depthwise_conv2d_forward(dev(e), dev(w))
+    assert tuple(y.shape) == (0, 3, 3, 6)
+    dX, dW, db = _C.depthwise_conv2d_backward(y, dev(e), dev(w))
+    assert tuple(dX.shape) == e.shape and not host(dW).any() and not host(db).any()
+
+
 # ================================================================== pool
 POOL_CASES = [((1, 4, 4, 1), (2, 2), None, "valid"), ((3, 26, 26, 32), (2, 2), None, "valid"),
               ((2, 7, 9, 5), (3, 3), (2, 2), "same"), ((2, 5, 5, 3), (2, 3), (1, 1), "valid"),

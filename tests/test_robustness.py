@@ -614,6 +614,39 @@ case("C_conv2d_bad_padding", r"conv2d.*padding")(
     lambda: _C().conv2d_forward(_f(1, 8, 8, 1), _f(3, 3, 1, 4), padding="full"))
 case("C_conv2d_backward_shapes", r"conv2d")(
     lambda: _C().conv2d_backward(_f(1, 5, 5, 4), _f(1, 8, 8, 1), _f(3, 3, 1, 4)))
+case("C_depthwise_rank", r"depthwise_conv2d_forward.*4-D")(
+    lambda: _C().depthwise_conv2d_forward(_f(2, 8, 8), _f(3, 3, 1, 2)))
+case("C_depthwise_channels", r"depthwise_conv2d_forward.*channels")(
+    lambda: _C().depthwise_conv2d_forward(_f(1, 8, 8, 2), _f(3, 3, 3, 1)))
+case("C_depthwise_zero_multiplier", r"depthwise_conv2d_forward.*depth_multiplier")(
+    lambda: _C().depthwise_conv2d_forward(_f(1, 8, 8, 2), _f(3, 3, 2, 0)))
+case("C_depthwise_kernel_bigger_than_input", r"depthwise_conv2d_forward.*larger")(
+    lambda: _C().depthwise_conv2d_forward(_f(1, 2, 2, 1), _f(3, 3, 1, 1)))
+case("C_depthwise_huge_dilation", r"depthwise_conv2d_forward.*larger")(
+    lambda: _C().depthwise_conv2d_forward(_f(1, 8, 8, 1), _f(3, 3, 1, 1), dilation=(1 << 40, 1)))
+case("C_depthwise_overflowing_dilation", r"depthwise_conv2d_forward.*dilation")(
+    lambda: _C().depthwise_conv2d_forward(_f(1, 8, 8, 1), _f(3, 3, 1, 1), padding="same", dilation=(1 << 62, 1)))
+case("C_depthwise_overflowing_stride", r"depthwise_conv2d_backward.*strides")(
+    lambda: _C().depthwise_conv2d_backward(_f(1, 1, 1, 1), _f(1, 8, 8, 1), _f(3, 3, 1, 1), padding="same",
+                                           strides=((1 << 63) - 1, 1)))
+case("C_depthwise_zero_stride", r"depthwise_conv2d_forward.*stride")(
+    lambda: _C().depthwise_conv2d_forward(_f(1, 8, 8, 1), _f(3, 3, 1, 1), strides=(1, 0)))
+case("C_depthwise_backward_shapes", r"depthwise_conv2d_backward.*dY")(
+    lambda: _C().depthwise_conv2d_backward(_f(1, 5, 5, 4), _f(1, 8, 8, 1), _f(3, 3, 1, 2)))
+
+
+@case("depthwise_layer_zero_multiplier", r"DepthwiseConv2D.*depth_multiplier")
+def _():
+    from fusednet.layers import DepthwiseConv2D
+    DepthwiseConv2D(3, depth_multiplier=0)
+
+
+@case("depthwise_layer_on_2d_input", r"DepthwiseConv2D")
+def _():
+    from fusednet.layers import DepthwiseConv2D, Input
+    _fn().Sequential([Input(shape=(4,)), DepthwiseConv2D(3)])
+
+
 case("C_maxpool_zero_pool", r"pool")(lambda: _C().max_pool2d_forward(_f(1, 4, 4, 1), (0, 2)))
 case("C_maxpool_zero_stride", r"pool.*stride")(lambda: _C().max_pool2d_forward(_f(1, 4, 4, 1), (2, 2), (0, 0)))
 case("C_maxpool_rank", r"pool")(lambda: _C().max_pool2d_forward(_f(4, 4), (2, 2)))

@@ -153,6 +153,16 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
 void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                      const float* Wt, const float* Y, const ConvGeom& g, Act act);
 
+// ------------------------------------------------------------------ depthwise (depthwise.cu)
+// Same contracts as csrc/cpu/depthwise.h (g.O = g.C·dm). Forward: one thread per output element.
+// Backward: dX is a gather (one thread per dX element, taps in (i, j) order); dW is two passes,
+// per-segment partials over fixed, shape-only pixel segments, then a sum over segments in order;
+// db = column_sum(dZ). No float atomics: bitwise reproducible run to run.
+void depthwise_conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias,
+                              const ConvGeom& g, i64 dm, Act act);
+void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                               const float* Wt, const float* Y, const ConvGeom& g, i64 dm, Act act);
+
 // ------------------------------------------------------------------ pool (pool.cu)
 // Same contracts as csrc/cpu/pool.h (same argmax convention: h*W + w, first on ties, NaN wins).
 // Backward of max pooling is a gather: each dX element sums dY over the windows that contain it

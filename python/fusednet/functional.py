@@ -6,7 +6,8 @@ is native kernels as well (DESIGN.md invariants 4 and 5). NumPy appears here onl
 Ops: add, sub, mul, div, neg, pow, matmul, sum, mean, reshape, flatten, transpose, getitem
 (slices / integer rows), exp, log, sqrt, square, abs, to_device, linear (GEMM + bias + activation
 in one kernel, one fused backward), activation (any kernel kind), relu, leaky_relu, elu, gelu,
-sigmoid, tanh, softmax, log_softmax, dropout (Philox: same seed, same mask).
+sigmoid, tanh, softmax, log_softmax, dropout (Philox: same seed, same mask), depthwise_conv2d
+(one native kernel forward with the bias + activation epilogue, one fused backward).
 """
 import numbers
 
@@ -23,7 +24,7 @@ __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "reshape", "flatten",
     "transpose", "getitem", "exp", "log", "sqrt", "square", "abs", "to_device", "linear",
     "activation", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softmax",
-    "log_softmax", "dropout", "as_tensor",
+    "log_softmax", "dropout", "depthwise_conv2d", "as_tensor",
 ]
 
 
@@ -723,6 +724,60 @@ def dropout(x, rate, training=True, seed=None):
     fn = _Dropout()
     fn.mask = mask
     return Tensor._from_op(y, fn, (x,))
+
+
+# ---------------------------------------------------------------------------- depthwise conv
+class _DepthwiseConv2D(Function):
+    """Y = act(depthwise(X, W) + b) in one kernel; backward = one depthwise_conv2d_backward call."""
+
+    __slots__ = ("x", "w", "y", "act", "cfg")
+
+    def backward(self, g):
+        has_b = len(self.inputs) == 3
+        s, p, d = self.cfg
+        dx, dw, db = _C.depthwise_conv2d_backward(g, self.x, self.w, self.y if self.act != "none" else None,
+                                                  self.act, s, p, d, self.inputs[0].requires_grad, has_b)
+        return (dx, dw, db) if has_b else (dx, dw)
+
+
+def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+                     activation=None):
+    """Differentiable depthwise 2-D convolution, NHWC (Keras ``DepthwiseConv2D`` maths).
+
+    Each input channel c is convolved with its own ``depth_multiplier`` filters; output channel
+    ``c * depth_multiplier + m`` uses ``kernel[:, :, c, m]``.
+
+    Args:
+        x: [N, H, W, C] input.
+        kernel: [kh, kw, C, depth_multiplier] (Keras layout).
+        bias: optional [C * depth_multiplier].
+        strides, dilation_rate: int or pair.
+        padding: 'valid' or 'same' (TF/Keras rule, as conv2d).
+        activation: name or None; relu / sigmoid / tanh / linear are fused into the kernel.
+
+    Shape:
+        Output [N, Ho, Wo, C * depth_multiplier].
+
+    Example:
+        >>> y = depthwise_conv2d(np.ones((1, 5, 5, 3), np.float32), np.ones((3, 3, 3, 2), np.float32))
+        >>> y.shape   # (1, 3, 3, 6)
+    """
+    x, w = as_tensor(x), as_tensor(kernel)
+    b = as_tensor(bias) if bias is not None else None
+    kind, fused = _acts.resolve(activation)
+    ep = fused if fused is not None else "none"
+    cfg = (strides, padding, dilation_rate)
+    y = _C.depthwise_conv2d_forward(x.data, w.data, b.data if b is not None else None, *cfg, ep)
+    inputs = (x, w, b) if b is not None else (x, w)
+    if _need_any(*inputs):
+        fn = _DepthwiseConv2D()
+        fn.x, fn.w, fn.y, fn.act, fn.cfg = x.data, w.data, y, ep, cfg
+        out = Tensor._from_op(y, fn, inputs)
+    else:
+        out = Tensor._wrap(y)
+    if fused is None and kind != "linear":
+        out = activation_fn(out, kind)
+    return out
 
 
 # ---------------------------------------------------------------------------- Tensor methods

@@ -1,7 +1,7 @@
 """fusednet layers (Keras-shaped)."""
 from .base import KerasTensor, Layer, clear_session
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Reshape
-from .conv import Conv2D, Convolution2D
+from .conv import Conv2D, Convolution2D, DepthwiseConv2D
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D, GlobalMaxPool2D,
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
@@ -10,7 +10,7 @@ from .reshaping import Cropping2D, ZeroPadding2D
 
 __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Flatten",
            "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize",
-           "Conv2D", "Convolution2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+           "Conv2D", "Convolution2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
            "BatchNormalization", "LayerNormalization",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomCrop",

@@ -1,8 +1,10 @@
-"""Convolution layers (channels last): Conv2D, and the differentiable ``conv2d`` op it uses.
+"""Convolution layers (channels last): Conv2D, and the differentiable ``conv2d`` op it uses;
+DepthwiseConv2D (its op is ``functional.depthwise_conv2d``).
 
 Forward is one native call (``_C.conv2d_forward``: implicit GEMM with the bias + activation
 epilogue fused for relu / sigmoid / tanh / linear); backward is one ``_C.conv2d_backward`` call
-returning dX, dW and db (activation derivative taken through the saved output).
+returning dX, dW and db (activation derivative taken through the saved output). DepthwiseConv2D
+does the same with ``_C.depthwise_conv2d_forward`` / ``_C.depthwise_conv2d_backward``.
 """
 import numpy as np
 
@@ -14,7 +16,7 @@ from .. import regularizers as _reg
 from ..tensor import Function, Tensor, _state
 from .base import Layer
 
-__all__ = ["Conv2D", "Convolution2D", "conv2d"]
+__all__ = ["Conv2D", "Convolution2D", "DepthwiseConv2D", "conv2d"]
 
 
 def _pair(v, what, owner):
@@ -247,3 +249,163 @@ class Conv2D(Layer):
 
 
 Convolution2D = Conv2D
+
+
+class DepthwiseConv2D(Layer):
+    """2-D depthwise convolution layer (Keras ``DepthwiseConv2D``), channels last.
+
+    Each input channel is convolved with its own ``depth_multiplier`` filters (no mixing across
+    channels): output channel ``c * depth_multiplier + m`` is
+    ``activation(conv(inputs[..., c], kernel[:, :, c, m]) + bias[c * depth_multiplier + m])``.
+    relu / sigmoid / tanh / linear run fused in the native kernel's epilogue, and the backward is
+    one native call.
+
+    Args:
+        kernel_size: int or (kh, kw).
+        strides: int or pair (default 1). Strides > 1 with dilation_rate > 1 is an error (Keras).
+        padding: 'valid' (default) or 'same'.
+        depth_multiplier: output channels per input channel (default 1).
+        data_format: only 'channels_last' (None) is supported.
+        dilation_rate: int or pair (default 1).
+        activation: name or None.
+        use_bias: default True.
+        depthwise_initializer: default 'glorot_uniform' (Keras fans of the 4-D kernel shape:
+            fan_in = kh·kw·C, fan_out = kh·kw·depth_multiplier); bias_initializer: default 'zeros'.
+        depthwise_regularizer, bias_regularizer: optional.
+
+    Shape:
+        [batch, H, W, C] → [batch, Ho, Wo, C * depth_multiplier]; the kernel is
+        [kh, kw, C, depth_multiplier], the bias [C * depth_multiplier].
+
+    Example:
+        >>> layer = DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu")
+        >>> y = layer(np.zeros((8, 28, 28, 16), np.float32))   # [8, 28, 28, 32]
+    """
+
+    supports_fast_path = True
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        owner = f"DepthwiseConv2D '{self.name}'"
+        if isinstance(depth_multiplier, bool) or not isinstance(depth_multiplier, (int, np.integer)) \
+                or depth_multiplier <= 0:
+            raise ValueError(f"{owner}: depth_multiplier must be a positive integer, got {depth_multiplier!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{owner}: only data_format='channels_last' is supported, got {data_format!r}")
+        if activity_regularizer is not None or depthwise_constraint is not None or bias_constraint is not None:
+            raise ValueError(f"{owner}: activity_regularizer and constraints are not supported")
+        self.depth_multiplier = int(depth_multiplier)
+        self.kernel_size = _pair(kernel_size, "kernel_size", owner)
+        self.strides = _pair(strides, "strides", owner)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", owner)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{owner}: strides > 1 not supported in conjunction with dilation_rate > 1. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.padding = _padding(padding, owner)
+        self.activation = _acts.serialize(activation)
+        self._kind, self._ep = _acts.resolve(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = _init.get(depthwise_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        self.depthwise_regularizer = _reg.get(depthwise_regularizer)
+        self.bias_regularizer = _reg.get(bias_regularizer)
+        self.kernel = None
+        self.bias = None
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[-1] is None:
+            raise ValueError(f"DepthwiseConv2D '{self.name}': expected a 4-D input (batch, H, W, channels) with "
+                             f"a defined channel axis, got input shape {tuple(input_shape)}")
+        cin = int(input_shape[-1])
+        # Keras 3 names the depthwise weight 'kernel' and initialises it from its 4-D shape
+        self.kernel = self.add_weight(self.kernel_size + (cin, self.depth_multiplier), self.depthwise_initializer,
+                                      self.depthwise_regularizer, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight((cin * self.depth_multiplier,), self.bias_initializer,
+                                        self.bias_regularizer, name="bias")
+        self.built = True
+
+    def _check_input(self, shape):
+        if len(shape) != 4:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=4, "
+                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
+        if self.kernel is not None and shape[-1] != self.kernel.shape[2]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
+                             f"of input shape to have value {self.kernel.shape[2]}, but received input with "
+                             f"shape {tuple(shape)}")
+        oh, ow = self.compute_output_shape(shape)[1:3]
+        if oh == 0 or ow == 0:
+            raise ValueError(f"DepthwiseConv2D '{self.name}': kernel {self.kernel_size} (dilation "
+                             f"{self.dilation_rate}) is larger than the input {tuple(shape)} with padding='valid'")
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape[0], input_shape[1], input_shape[2], input_shape[3]
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        return (n, _out_len(h, kh, sh, dh, self.padding), _out_len(w, kw, sw, dw, self.padding),
+                None if c is None else c * self.depth_multiplier)
+
+    def call(self, inputs, training=None):
+        return F.depthwise_conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
+                                  self.activation)
+
+    # ---------------------------------------------------------------- compiled step (as Conv2D)
+    def _fast_forward(self, x, training, strip=False):
+        b = self.bias.data if self.bias is not None else None
+        args = (self.strides, self.padding, self.dilation_rate)
+        self._x = x
+        if self._ep is not None:
+            y = _C.depthwise_conv2d_forward(x, self.kernel.data, b, *args, self._ep)
+            self._z = None
+        else:
+            z = _C.depthwise_conv2d_forward(x, self.kernel.data, b, *args, "none")
+            kind = self._kind
+            if kind == "softmax":
+                y = _C.softmax_forward(z)
+            elif kind == "log_softmax":
+                y = _C.log_softmax_forward(z)
+            else:
+                y = _C.activation_forward(z, kind, _acts.default_alpha(kind))
+            self._z = z
+        self._y = y
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        if self._z is None:
+            ep, Y = self._ep, self._y
+        else:
+            kind = self._kind
+            if kind == "softmax":
+                dy = _C.softmax_backward(dy, self._y)
+            elif kind == "log_softmax":
+                dy = _C.log_softmax_backward(dy, self._y)
+            else:
+                dy = _C.activation_backward(dy, self._z, self._y, kind, _acts.default_alpha(kind))
+            ep, Y = "none", None
+        dx, dw, db = _C.depthwise_conv2d_backward(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
+                                                  self.strides, self.padding, self.dilation_rate, need_dx,
+                                                  self.bias is not None)
+        if self._trainable:
+            if self.depthwise_regularizer is not None:
+                self.depthwise_regularizer.add_grad_(dw, self.kernel.data)
+            if self.bias_regularizer is not None and db is not None:
+                self.bias_regularizer.add_grad_(db, self.bias.data)
+            k = self._gslot
+            gbuf[k] = dw
+            if db is not None:
+                gbuf[k + 1] = db
+        self._x = self._y = self._z = None
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,
+                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+                "data_format": "channels_last", "dilation_rate": self.dilation_rate,
+                "activation": self.activation, "use_bias": self.use_bias,
+                "depthwise_initializer": _init.serialize(self.depthwise_initializer),
+                "bias_initializer": _init.serialize(self.bias_initializer),
+                "depthwise_regularizer": (_reg.serialize(self.depthwise_regularizer)
+                                          if self.depthwise_regularizer else None),
+                "bias_regularizer": _reg.serialize(self.bias_regularizer) if self.bias_regularizer else None}

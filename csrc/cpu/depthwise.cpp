@@ -1,0 +1,281 @@
+// depthwise.cpp — DepthwiseConv2D forward and backward on the CPU, NHWC, kernel (kh, kw, C, dm).
+//
+// Formula (see depthwise.h), with O = C·dm, o = c·dm + m, K = kh·kw taps, W viewed as [K, O]:
+//   forward:   Y[n,oh,ow,o]  = act(b[o] + Σ_t W[t,o] · X[n, h(oh,t), w(ow,t), o/dm])
+//   backward:  dZ = dY · act'(Y)            (through the saved output, as conv2d_backward)
+//              db[o]   = Σ_{n,oh,ow} dZ[n,oh,ow,o]
+//              dW[t,o] = Σ_{n,oh,ow} dZ[n,oh,ow,o] · X[n, h(oh,t), w(ow,t), o/dm]
+//              dX[n,h,w,c] = Σ_{t,m} dZ[n,oh,ow,c·dm+m] · W[t,c·dm+m]  over taps t that read (h,w)
+//
+// Why shaped so:
+// * Only K multiply-adds per output element: no GEMM, no im2col. Every inner loop is one tap
+//   applied to one pixel's contiguous channel vector (O floats, or C for dX), so it vectorises
+//   over channels; for dm > 1 each input value is broadcast over its dm output channels.
+// * Forward: OpenMP over the N·Ho output rows; within a row, pixel by pixel, the accumulator
+//   (one pixel's O channels) stays in L1 while the taps are added in (i, j) order, then the bias +
+//   activation epilogue is applied in place. Each output element is written by one thread.
+// * dX is a gather, not a scatter: OpenMP over the N·H input rows; each dX element sums the taps
+//   that read it in (i, j) order. No atomics, no per-thread dX copies.
+// * dW/db are reductions over all N·Ho·Wo pixels: the N·Ho rows are cut into G groups by a rule
+//   that depends on the shapes only; a group sums each row into a float row partial and adds it to
+//   its own double accumulator, rows in order; the G accumulators are summed in group order. So
+//   dW/db are bitwise independent of the thread count (DESIGN invariant 6).
+// * Padding is handled by skipping taps outside the image (no padded copies): a depthwise layer
+//   is memory-bound, and an extra copy of X would cost as much as the convolution itself.
+#include "cpu/depthwise.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cpu/ftz_scope.h"
+#include "cpu/runtime.h"
+
+namespace fusednet::cpu {
+
+namespace {
+
+struct AlignedBuf {
+  float* p = nullptr;
+  explicit AlignedBuf(size_t n) : p(static_cast<float*>(aligned_malloc(std::max<size_t>(n, 1) * sizeof(float)))) {}
+  ~AlignedBuf() { aligned_free(p); }
+  AlignedBuf(const AlignedBuf&) = delete;
+  AlignedBuf& operator=(const AlignedBuf&) = delete;
+};
+
+inline void zero_floats(float* p, i64 n) {
+  if (n > 0) std::memset(p, 0, size_t(n) * sizeof(float));
+}
+
+// Small problems run on the calling thread (a fork/join costs more than the work).
+constexpr double kParallelFlops = 65536.0;
+
+bool run_parallel(i64 items, double flops) {
+  const int nt = num_threads();
+  return nt > 1 && items >= 2 && flops >= kParallelFlops && !omp_in_parallel();
+}
+
+// f(r) for r in [0, n): OpenMP static schedule when worth it. f must not throw.
+template <class F>
+void for_each_row(i64 n, double flops, F&& f) {
+  if (run_parallel(n, flops)) {
+#pragma omp parallel num_threads(num_threads())
+    {
+      set_ftz();
+#pragma omp for schedule(static)
+      for (i64 r = 0; r < n; ++r) f(r);
+    }
+  } else {
+    set_ftz();
+    for (i64 r = 0; r < n; ++r) f(r);
+  }
+}
+
+// a[o] += w[o] · x[o / dm] for o < C·dm (one tap on one pixel).
+inline void tap_fma(float* __restrict a, const float* __restrict w, const float* __restrict x, i64 C, i64 dm) {
+  if (dm == 1) {
+#pragma omp simd
+    for (i64 c = 0; c < C; ++c) a[c] += w[c] * x[c];
+    return;
+  }
+  for (i64 c = 0; c < C; ++c) {
+    const float xv = x[c];
+    float* __restrict ac = a + c * dm;
+    const float* __restrict wc = w + c * dm;
+#pragma omp simd
+    for (i64 m = 0; m < dm; ++m) ac[m] += wc[m] * xv;
+  }
+}
+
+// d[c] += Σ_m z[c·dm+m] · w[c·dm+m] (one tap's contribution to one input pixel's gradient).
+inline void tap_dx(float* __restrict d, const float* __restrict z, const float* __restrict w, i64 C, i64 dm) {
+  if (dm == 1) {
+#pragma omp simd
+    for (i64 c = 0; c < C; ++c) d[c] += z[c] * w[c];
+    return;
+  }
+  for (i64 c = 0; c < C; ++c) {
+    const float* zc = z + c * dm;
+    const float* wc = w + c * dm;
+    float s = 0.f;
+    for (i64 m = 0; m < dm; ++m) s += zc[m] * wc[m];
+    d[c] += s;
+  }
+}
+
+void epilogue(float* a, i64 n, Act act) {
+  switch (act) {
+    case Act::Relu:
+#pragma omp simd
+      for (i64 k = 0; k < n; ++k) a[k] = a[k] > 0.f ? a[k] : 0.f;
+      break;
+    case Act::Sigmoid:
+      for (i64 k = 0; k < n; ++k) a[k] = 1.f / (1.f + std::exp(-a[k]));
+      break;
+    case Act::Tanh:
+      for (i64 k = 0; k < n; ++k) a[k] = std::tanh(a[k]);
+      break;
+    default:
+      break;
+  }
+}
+
+// dZ = dY · act'(Y) through the saved output (relu as a select on both loaded operands).
+void act_grad(float* __restrict dZ, const float* __restrict dY, const float* __restrict Y, i64 n, Act act) {
+  switch (act) {
+    case Act::Relu:
+      for (i64 k = 0; k < n; ++k) {
+        const float d = dY[k], y = Y[k];
+        dZ[k] = y > 0.f ? d : 0.f;
+      }
+      break;
+    case Act::Sigmoid:
+      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * Y[k] * (1.f - Y[k]);
+      break;
+    case Act::Tanh:
+      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * (1.f - Y[k] * Y[k]);
+      break;
+    default:
+      std::memcpy(dZ, dY, size_t(n) * sizeof(float));
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ forward
+void depthwise_conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias,
+                              const ConvGeom& g, i64 dm, Act act) {
+  FtzScope ftz_scope;
+  FN_CHECK(dm >= 1 && g.O == g.C * dm, "depthwise_conv2d_forward: output channels must be C * depth_multiplier");
+  const i64 O = g.O, C = g.C, K = g.kh * g.kw;
+  if (g.M() == 0 || O == 0) return;
+  const i64 rows = g.N * g.Ho;
+  for_each_row(rows, 2.0 * double(g.M()) * double(O) * double(K), [&](i64 r) {
+    const i64 n = r / g.Ho, oh = r % g.Ho;
+    const float* xn = X + n * g.H * g.W * C;
+    float* yrow = Y + r * g.Wo * O;
+    const i64 h0 = oh * g.sh - g.pt;
+    for (i64 ow = 0; ow < g.Wo; ++ow) {
+      float* a = yrow + ow * O;
+      if (bias) std::memcpy(a, bias, size_t(O) * sizeof(float));
+      else zero_floats(a, O);
+      const i64 w0 = ow * g.sw - g.pl;
+      for (i64 i = 0; i < g.kh; ++i) {
+        const i64 h = h0 + i * g.dh;
+        if (h < 0 || h >= g.H) continue;
+        const float* xr = xn + h * g.W * C;
+        for (i64 j = 0; j < g.kw; ++j) {
+          const i64 w = w0 + j * g.dw;
+          if (w < 0 || w >= g.W) continue;
+          tap_fma(a, Wt + (i * g.kw + j) * O, xr + w * C, C, dm);
+        }
+      }
+      epilogue(a, O, act);
+    }
+  });
+}
+
+// ------------------------------------------------------------------ backward
+void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                               const float* Wt, const float* Y, const ConvGeom& g, i64 dm, Act act) {
+  FtzScope ftz_scope;
+  FN_CHECK(dm >= 1 && g.O == g.C * dm, "depthwise_conv2d_backward: output channels must be C * depth_multiplier");
+  const i64 M = g.M(), O = g.O, C = g.C, K = g.kh * g.kw, KO = K * O;
+  if (M == 0 || O == 0) {
+    if (dX) zero_floats(dX, g.N * g.H * g.W * C);
+    zero_floats(dW, KO);
+    if (db) zero_floats(db, O);
+    return;
+  }
+  if (act != Act::None && !Y)
+    throw ValueError("depthwise_conv2d_backward: the saved output Y is required for the activation");
+
+  // dZ (dY itself when there is no activation)
+  const float* dZ = dY;
+  std::vector<float> dz_store;
+  if (act != Act::None) {
+    dz_store.resize(size_t(M * O));
+    float* z = dz_store.data();
+    const i64 blk = 16384, nb = (M * O + blk - 1) / blk;
+    for_each_row(nb, double(M) * double(O), [&](i64 b) {
+      const i64 e0 = b * blk;
+      act_grad(z + e0, dY + e0, Y + e0, std::min(blk, M * O - e0), act);
+    });
+    dZ = z;
+  }
+
+  // dW, db: G shape-only groups of output rows, double accumulators summed in group order.
+  const i64 rows = g.N * g.Ho, L = KO + O;
+  i64 G = std::min<i64>(rows, 16);
+  while (G > 1 && G * L > (i64(4) << 20)) --G;  // accumulators ≤ 32 MiB of doubles
+  std::vector<double> acc(size_t(G * L), 0.0);
+  AlignedBuf part(size_t(G * L));
+  for_each_row(G, 2.0 * double(M) * double(KO), [&](i64 gi) {
+    double* ag = acc.data() + gi * L;
+    float* pw = part.p + gi * L;
+    float* pb = pw + KO;
+    for (i64 r = gi * rows / G; r < (gi + 1) * rows / G; ++r) {
+      const i64 n = r / g.Ho, oh = r % g.Ho;
+      const float* xn = X + n * g.H * g.W * C;
+      const float* dzr = dZ + r * g.Wo * O;
+      const i64 h0 = oh * g.sh - g.pt;
+      zero_floats(pw, L);
+      for (i64 ow = 0; ow < g.Wo; ++ow) {
+        const float* dz = dzr + ow * O;
+        if (db) {
+#pragma omp simd
+          for (i64 o = 0; o < O; ++o) pb[o] += dz[o];
+        }
+        const i64 w0 = ow * g.sw - g.pl;
+        for (i64 i = 0; i < g.kh; ++i) {
+          const i64 h = h0 + i * g.dh;
+          if (h < 0 || h >= g.H) continue;
+          const float* xr = xn + h * g.W * C;
+          for (i64 j = 0; j < g.kw; ++j) {
+            const i64 w = w0 + j * g.dw;
+            if (w < 0 || w >= g.W) continue;
+            tap_fma(pw + (i * g.kw + j) * O, dz, xr + w * C, C, dm);
+          }
+        }
+      }
+      for (i64 e = 0; e < L; ++e) ag[e] += pw[e];
+    }
+  });
+  for (i64 e = 0; e < L; ++e) {
+    if (e >= KO && !db) break;
+    double s = 0;
+    for (i64 gi = 0; gi < G; ++gi) s += acc[size_t(gi * L + e)];
+    if (e < KO) dW[e] = float(s);
+    else db[e - KO] = float(s);
+  }
+
+  if (!dX) return;
+  // dX: gather over the N·H input rows; each element sums its taps in (i, j) order.
+  for_each_row(g.N * g.H, 2.0 * double(M) * double(KO), [&](i64 r) {
+    const i64 n = r / g.H, h = r % g.H;
+    float* dxr = dX + r * g.W * C;
+    zero_floats(dxr, g.W * C);
+    for (i64 i = 0; i < g.kh; ++i) {
+      const i64 th = h + g.pt - i * g.dh;
+      if (th < 0 || th % g.sh) continue;
+      const i64 oh = th / g.sh;
+      if (oh >= g.Ho) continue;
+      const float* dzr = dZ + (n * g.Ho + oh) * g.Wo * O;
+      for (i64 w = 0; w < g.W; ++w) {
+        float* d = dxr + w * C;
+        for (i64 j = 0; j < g.kw; ++j) {
+          const i64 tw = w + g.pl - j * g.dw;
+          if (tw < 0 || tw % g.sw) continue;
+          const i64 ow = tw / g.sw;
+          if (ow >= g.Wo) continue;
+          tap_dx(d, dzr + ow * O, Wt + (i * g.kw + j) * O, C, dm);
+        }
+      }
+    }
+  });
+}
+
+}  // namespace fusednet::cpu
