@@ -603,6 +603,12 @@ case("C_cast_unknown_dtype", r"^cast")(lambda: _C().cast(_f(2), "float16"))
 case("C_argmax_empty_axis", r"argmax")(lambda: _C().argmax(_C().zeros([3, 0]), -1))
 case("C_axpy_shape", r"axpy")(lambda: _C().axpy_(_f(3), 1.0, _f(4)))
 case("C_conv2d_rank", r"conv2d")(lambda: _C().conv2d_forward(_f(2, 8, 8), _f(3, 3, 1, 4)))
+case("C_conv2d_huge_stride", r"conv2d.*too large")(
+    lambda: _C().conv2d_forward(_f(1, 8, 8, 1), _f(3, 3, 1, 4), strides=(2 ** 62, 1), padding="same"))
+case("C_conv2d_huge_dilation", r"conv2d.*too large")(
+    lambda: _C().conv2d_forward(_f(1, 8, 8, 1), _f(3, 3, 1, 4), dilation=(1, 2 ** 62)))
+case("C_max_pool_huge_stride", r"max_pool2d.*too large")(
+    lambda: _C().max_pool2d_forward(_f(1, 8, 8, 1), (2, 2), (2 ** 62, 2), "same"))
 case("C_conv2d_channels", r"conv2d")(lambda: _C().conv2d_forward(_f(1, 8, 8, 2), _f(3, 3, 1, 4)))
 case("C_conv2d_kernel_bigger_than_input", r"conv2d")(
     lambda: _C().conv2d_forward(_f(1, 2, 2, 1), _f(3, 3, 1, 4)))

@@ -67,6 +67,12 @@ ConvGeom make_conv_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 kh, i64 
     throw ValueError(std::string(op) + ": strides must be >= 1, got " + str2(sh, sw));
   if (dh < 1 || dw < 1)
     throw ValueError(std::string(op) + ": dilation_rate must be >= 1, got " + str2(dh, dw));
+  // Keep (k-1)·d + 1 and H + s - 1 far from int64 overflow (absurd strides/dilations from Python).
+  constexpr i64 kMaxExtent = i64(1) << 60;
+  if (sh > kMaxExtent || sw > kMaxExtent || kh > kMaxExtent || kw > kMaxExtent ||
+      (kh > 1 && dh > kMaxExtent / (kh - 1)) || (kw > 1 && dw > kMaxExtent / (kw - 1)))
+    throw ValueError(std::string(op) + ": strides " + str2(sh, sw) + " or dilation_rate " + str2(dh, dw) +
+                     " too large for kernel " + str2(kh, kw));
   ConvGeom g;
   g.N = N; g.H = H; g.W = W; g.C = C; g.kh = kh; g.kw = kw; g.O = O;
   g.sh = sh; g.sw = sw; g.dh = dh; g.dw = dw;

@@ -27,6 +27,10 @@ PoolGeom make_pool_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 ph, i64 
   auto str2 = [](i64 a, i64 b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; };
   if (ph < 1 || pw < 1) throw ValueError(std::string(op) + ": pool_size must be >= 1, got " + str2(ph, pw));
   if (sh < 1 || sw < 1) throw ValueError(std::string(op) + ": strides must be >= 1, got " + str2(sh, sw));
+  constexpr i64 kMaxExtent = i64(1) << 60;  // keep H + s - 1 far from int64 overflow
+  if (ph > kMaxExtent || pw > kMaxExtent || sh > kMaxExtent || sw > kMaxExtent)
+    throw ValueError(std::string(op) + ": pool_size " + str2(ph, pw) + " or strides " + str2(sh, sw) +
+                     " too large");
   PoolGeom g;
   g.N = N; g.H = H; g.W = W; g.C = C; g.ph = ph; g.pw = pw; g.sh = sh; g.sw = sw;
   if (!conv_out_size(H, ph, sh, 1, same, &g.Ho, &g.pt) || !conv_out_size(W, pw, sw, 1, same, &g.Wo, &g.pl))
