@@ -118,9 +118,13 @@ static inline void ukernel_tile(int64_t kc, const float* __restrict Ap, const fl
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) c[r][v] = V::zero();
 
-  // Warm the C tile's lines while the K loop runs (it is read by the epilogue).
-  if (!e.first || e.beta != 0.f)
-    for (int r = 0; r < ROWS; ++r) __builtin_prefetch(C + r * ldc, 0, 3);
+  // Warm every line of the C tile while the K loop runs: the epilogue reads it (or at least
+  // writes it, which on a miss stalls the stores just the same). A row of NR floats spans
+  // NR*4/64 lines; prefetching only the first left half the tile to miss at the end of each call.
+#pragma GCC unroll 16
+  for (int r = 0; r < ROWS; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NR; v += 16) __builtin_prefetch(C + r * ldc + v, 1, 3);
 
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
