@@ -50,6 +50,9 @@ SHAPES = [(f"{n}³", n, n, n, False, False) for n in SQUARE] + [
     ("dW Xᵀ·dZ 784×128, batch 128", 784, 128, 128, True, False),
     ("dX dZ·Wᵀ 32×784, K 128", 32, 784, 128, False, True),
     ("dX dZ·Wᵀ 128×784, K 128", 128, 784, 128, False, True),
+    ("predict 1×784·784×128", 1, 128, 784, False, False),
+    ("vector·matrix 1×4096·4096²", 1, 4096, 4096, False, False),
+    ("matrix·vector 4096²·4096×1", 4096, 1, 4096, False, False),
 ]
 QUICK = {"1024³", "2048³", "train 32×784·784×128", "train 128×784·784×128",
          "dW Xᵀ·dZ 784×128, batch 32", "dX dZ·Wᵀ 32×784, K 128"}

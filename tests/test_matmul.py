@@ -248,6 +248,93 @@ def test_matches_torch(rng):
         np.testing.assert_allclose(np.asarray(C), ref, *TOL["torch"])
 
 
+# One-row products (M == 1 with B not transposed; N == 1 with A transposed) stream the matrix
+# instead of packing it, with the micro-kernel's exact per-element arithmetic: the result must be
+# bitwise the matching row/column of a many-row product, for any thread count.
+ONE_ROW = [(1, 1, 1), (1, 17, 5), (1, 1031, 513), (1, 2053, 1), (1, 4100, 800), (1, 33, 0)]
+
+
+@pytest.mark.parametrize("N,K", [(n, k) for _, n, k in ONE_ROW])
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("act", list(ACTS))
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_matmul_one_row_bitwise_as_batch(rng, N, K, ta, act, beta):
+    Mb = 37  # the many-row product takes the tiled path
+    A, B = _operands(rng, Mb, N, K, ta, False)
+    bias = rng.standard_normal(N).astype(np.float32)
+    C0 = rng.standard_normal((Mb, N)).astype(np.float32)
+    full = C0.copy()
+    ops.matmul(A, B, trans_a=ta, bias=bias, activation=act, out=full, beta=beta)
+    r = 11
+    a1 = np.ascontiguousarray(A[:, r:r + 1] if ta else A[r:r + 1])
+    saved = fn.get_num_threads()
+    try:
+        for t in (1, 2, 3):
+            fn.set_num_threads(t)
+            one = C0[r:r + 1].copy() if beta != 0.0 else np.full((1, N), np.nan, np.float32)
+            ops.matmul(a1, B, trans_a=ta, bias=bias, activation=act, out=one, beta=beta)
+            assert np.array_equal(one, full[r:r + 1]), (t, N, K)
+    finally:
+        fn.set_num_threads(saved)
+    ref, mag = _ref(a1, B, ta, False, bias, act, beta, C0[r:r + 1])
+    _check(one, ref, mag, K)
+
+
+@pytest.mark.parametrize("M,K", [(2, 3), (37, 700), (1031, 513), (4100, 20)])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("act", ["none", "relu", "sigmoid"])
+def test_matmul_one_column_transposed_a(rng, M, K, tb, act):
+    """C[M,1] = Aᵀ·b with A stored [K, M] (a Dense(1)'s dW): streamed, strided output column."""
+    A, B = _operands(rng, M, 3, K, True, tb)
+    bias = rng.standard_normal(3).astype(np.float32)
+    wide = np.asarray(ops.matmul(A, B, trans_a=True, trans_b=tb, bias=bias, activation=act)).copy()
+    b1 = np.ascontiguousarray(B[0:1] if tb else B[:, 0:1])
+    saved = fn.get_num_threads()
+    try:
+        for t in (1, 2):
+            fn.set_num_threads(t)
+            col = np.asarray(ops.matmul(A, b1, trans_a=True, trans_b=tb, bias=bias[:1], activation=act))
+            assert np.array_equal(col[:, 0], wide[:, 0]), t
+    finally:
+        fn.set_num_threads(saved)
+    ref, mag = _ref(A, b1, True, tb, bias[:1], act)
+    _check(col, ref, mag, K)
+    C0 = rng.standard_normal((M, 1)).astype(np.float32)
+    out = C0.copy()
+    ops.matmul(A, b1, trans_a=True, trans_b=tb, out=out, beta=0.5)
+    ref, mag = _ref(A, b1, True, tb, None, "none", 0.5, C0)
+    _check(out, ref, mag, K)
+
+
+@pytest.mark.parametrize("M,K", [(2, 0), (2, 1), (17, 63), (31, 64), (33, 65), (1031, 1000), (4100, 129)])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("act", list(ACTS))
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_matmul_matrix_vector(rng, M, K, tb, act, beta):
+    """C[M,1] = A·b with A row-major: row dot products; thread-count invariant, row-count invariant."""
+    A, B = _operands(rng, M, 1, K, False, tb)
+    bias = rng.standard_normal(1).astype(np.float32)
+    C0 = rng.standard_normal((M, 1)).astype(np.float32)
+    saved = fn.get_num_threads()
+    try:
+        outs = []
+        for t in (1, 2, 3):
+            fn.set_num_threads(t)
+            out = C0.copy() if beta != 0.0 else np.full((M, 1), np.nan, np.float32)
+            ops.matmul(A, B, trans_b=tb, bias=bias, activation=act, out=out, beta=beta)
+            outs.append(out)
+        for o in outs[1:]:
+            assert np.array_equal(outs[0], o)
+        if M > 2:  # a row's result does not depend on how many rows came with it
+            two = C0[1:3].copy()
+            ops.matmul(np.ascontiguousarray(A[1:3]), B, trans_b=tb, bias=bias, activation=act, out=two, beta=beta)
+            assert np.array_equal(two, outs[0][1:3])
+    finally:
+        fn.set_num_threads(saved)
+    ref, mag = _ref(A, B, False, tb, bias, act, beta, C0)
+    _check(outs[0], ref, mag, K)
+
+
 def test_out_rules(rng):
     A, B = _operands(rng, 6, 6, 6, False, False)
     with pytest.raises(ValueError, match=r"matmul: out must have shape \(6, 6\), got \(6, 5\)"):

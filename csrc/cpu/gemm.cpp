@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <vector>
 
 #include "common/gemm_config.h"
 #include "cpu/gemm_ukernel.h"
@@ -123,14 +124,16 @@ namespace {
 struct IsaPath {
   UKernel kern;
   gemm::Blocking blk;
+  GemvSlice gemv;  // null on the portable path (its vectors have no fused multiply-add)
+  GemvDot dot;
 };
 
 const IsaPath& isa_path() {
   static const IsaPath p = [] {
     switch (isa_level()) {
-      case 2: return IsaPath{ukernel_avx512, gemm::kBlockAvx512};
-      case 1: return IsaPath{ukernel_avx2, gemm::kBlockAvx2};
-      default: return IsaPath{ukernel_portable, gemm::kBlockPortable};
+      case 2: return IsaPath{ukernel_avx512, gemm::kBlockAvx512, gemv_slice_avx512, gemv_dot_avx512};
+      case 1: return IsaPath{ukernel_avx2, gemm::kBlockAvx2, gemv_slice_avx2, gemv_dot_avx2};
+      default: return IsaPath{ukernel_portable, gemm::kBlockPortable, nullptr, nullptr};
     }
   }();
   return p;
@@ -346,6 +349,95 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   if (K < 0) K = 0;
   const IsaPath& isa = isa_path();
   const int MR = isa.blk.mr, NR = isa.blk.nr;
+
+  // One-row products: C[1,N] = a·B with B not transposed (a Dense layer on one sample), or its
+  // mirror C[M,1] = Aᵀ·b with A stored [K,M] (the dW of a Dense(1)). B (resp. A) streams once
+  // instead of being packed; bitwise the tiled result (see gemv_slice).
+  if (isa.gemv && ((M == 1 && !trans_b) || (N == 1 && trans_a && M > 1))) {
+    const bool row = M == 1 && !trans_b;
+    const i64 n = row ? N : M;
+    const float* s = row ? A : B;                       // the vector
+    const i64 ss = row ? (trans_a ? lda : 1) : (trans_b ? 1 : ldb);
+    const float* R = row ? B : A;                       // the streamed [K, n] matrix
+    const i64 ldr = row ? ldb : lda;
+    const i64 ldo = row ? 1 : ldc;                      // output element stride
+    float* out = C;
+    const float* bvec = bias;
+    std::vector<float> col, bcol;
+    if (ldo != 1) {  // a strided output column: accumulate in a contiguous copy
+      col.assign(size_t(n), 0.f);
+      if (beta != 0.f) for (i64 i = 0; i < n; ++i) col[size_t(i)] = C[i * ldo];
+      out = col.data();
+    }
+    if (!row && bias) {  // C[M,1]: the one bias value applies to every row
+      bcol.assign(size_t(n), bias[0]);
+      bvec = bcol.data();
+    }
+    const i64 nk = std::max<i64>(1, cdiv(K, isa.blk.kc)), kcb = cdiv(K, nk);
+    const int W = isa.blk.nr / 2;  // NR is two vectors on both SIMD paths
+    const i64 macs = n * std::max<i64>(K, 1);
+    int T = macs < gemm::kSerialMacs ? 1 : int(std::min<i64>(num_threads(), std::max<i64>(1, macs / gemm::kMacsPerThread)));
+    T = int(std::min<i64>(T, cdiv(n, W)));
+    auto part = [&](i64 j0, i64 j1) {
+      set_ftz();
+      Epilogue ep;
+      ep.beta = beta;
+      ep.act = act;
+      i64 pk = 0;
+      do {
+        const i64 kc = std::min(kcb, K - pk);
+        ep.first = pk == 0;
+        ep.last = pk + kc >= K;
+        ep.bias = bvec ? bvec + j0 : nullptr;
+        isa.gemv(j1 - j0, kc, s + pk * ss, ss, R + pk * ldr + j0, ldr, out + j0, ep);
+        pk += kc;
+      } while (pk < K);
+    };
+    MxcsrGuard guard;
+    if (T <= 1) {
+      part(0, n);
+    } else {
+#pragma omp parallel num_threads(T)
+      {
+        const i64 nv = cdiv(n, W), t = omp_get_thread_num(), nt = omp_get_num_threads();
+        part(std::min(n, nv * t / nt * W), std::min(n, nv * (t + 1) / nt * W));
+      }
+    }
+    if (ldo != 1)
+      for (i64 i = 0; i < n; ++i) C[i * ldo] = out[i];
+    return;
+  }
+
+  // Matrix·vector, C[M,1] = A·b with A row-major: row dot products (see gemv_dot_rows).
+  if (isa.dot && N == 1 && !trans_a && M > 1) {
+    const i64 ldb1 = trans_b ? 1 : ldb;  // b's elements
+    std::vector<float> bc;
+    const float* b = B;
+    if (ldb1 != 1) {
+      bc.resize(size_t(K));
+      for (i64 k = 0; k < K; ++k) bc[size_t(k)] = B[k * ldb1];
+      b = bc.data();
+    }
+    const i64 macs = M * std::max<i64>(K, 1);
+    int T = macs < gemm::kSerialMacs ? 1 : int(std::min<i64>(num_threads(), std::max<i64>(1, macs / gemm::kMacsPerThread)));
+    const int W = isa.blk.nr / 2;
+    T = int(std::min<i64>(T, cdiv(M, W)));
+    auto part = [&](i64 i0, i64 i1) {
+      set_ftz();
+      if (i1 > i0) isa.dot(i1 - i0, K, A + i0 * lda, lda, b, C + i0 * ldc, ldc, bias ? bias[0] : 0.f, bias != nullptr, beta, act);
+    };
+    MxcsrGuard guard;
+    if (T <= 1) {
+      part(0, M);
+    } else {
+#pragma omp parallel num_threads(T)
+      {
+        const i64 nv = cdiv(M, W), t = omp_get_thread_num(), nt = omp_get_num_threads();
+        part(std::min(M, nv * t / nt * W), std::min(M, nv * (t + 1) / nt * W));
+      }
+    }
+    return;
+  }
 
   // Narrow results (N at most half an NR sliver, M several MR panels tall — a classifier head
   // [batch,128]·[128,10] or its dW): the NR-wide tiles would be mostly padding (10 of 32

@@ -50,6 +50,16 @@ constexpr auto B = gemm::kBlockAvx2;
 
 }  // namespace
 
+void gemv_dot_avx2(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
+                   int64_t ldc, float bias, bool has_bias, float beta, Act act) {
+  gemv_dot_rows<V256>(m, K, A, lda, b, C, ldc, bias, has_bias, beta, act);
+}
+
+void gemv_slice_avx2(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B, int64_t ldb,
+                     float* C, const Epilogue& e) {
+  gemv_slice<V256>(n, kc, s, ss, B, ldb, C, e);
+}
+
 void ukernel_avx2(int rows, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
                   const Epilogue& e) {
   ukernel_rows<V256, B.mr, B.nr>(rows, kc, Ap, Bp, C, ldc, e);

@@ -170,4 +170,136 @@ static inline void ukernel_rows(int rows, int64_t kc, const float* Ap, const flo
   }
 }
 
+// ---------------------------------------------------------------- single-row products
+// c[0:n] = epilogue( Σ_{k<kc} s[k·ss] · B[k·ldb + 0:n] ) over one K slice: op(A) has one row, so
+// the packed path would copy all of B (64 MiB for a 4096² weight) to multiply it by one vector.
+// Here B streams once, row by row, into a block of accumulators that stays in L1. Each element
+// gets exactly the micro-kernel's arithmetic (acc = +0, one FMA per k in k order, the same
+// epilogue and vector maths), so the result is bitwise that of the tiled path: a model's output
+// for a sample does not depend on how many rows were in the batch. e.bias points at bias[0:n].
+template <class V>
+static inline void gemv_slice(int64_t n, int64_t kc, const float* __restrict s, int64_t ss,
+                              const float* __restrict B, int64_t ldb, float* __restrict C,
+                              const Epilogue& e) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  constexpr int64_t kBlk = 1024;  // 4 KiB of accumulators
+  alignas(64) float acc[kBlk];
+  alignas(64) float tc[W], tbias[W];
+  const R vbeta = V::set1(e.beta);
+  auto epi = [&](R x, const float* cp, const float* bp) {
+    if (!e.first) x = V::add(x, V::load(cp));
+    else if (e.beta != 0.f) x = V::fma(vbeta, V::load(cp), x);
+    if (e.last) {
+      if (bp) x = V::add(x, V::load(bp));
+      if (e.act != Act::None) x = VMath<V>::act(x, e.act);
+    }
+    return x;
+  };
+  for (int64_t j0 = 0; j0 < n; j0 += kBlk) {
+    const int64_t nb = n - j0 < kBlk ? n - j0 : kBlk;
+    const int64_t nv = nb / W * W;
+    for (int64_t j = 0; j < nb; ++j) acc[j] = 0.f;
+    int64_t k = 0;
+    // Four rows per pass: four B streams in flight and one accumulator load/store per four FMAs;
+    // per element the FMAs still run in k order, so nothing changes bitwise.
+    for (; k + 4 <= kc; k += 4) {
+      const float a0 = s[k * ss], a1 = s[(k + 1) * ss], a2 = s[(k + 2) * ss], a3 = s[(k + 3) * ss];
+      const R v0 = V::set1(a0), v1 = V::set1(a1), v2 = V::set1(a2), v3 = V::set1(a3);
+      const float* b0 = B + k * ldb + j0;
+      const float *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      for (int64_t j = 0; j < nv; j += W) {
+        R x = V::fma(v0, V::load(b0 + j), V::load(acc + j));
+        x = V::fma(v1, V::load(b1 + j), x);
+        x = V::fma(v2, V::load(b2 + j), x);
+        V::store(acc + j, V::fma(v3, V::load(b3 + j), x));
+      }
+      for (int64_t j = nv; j < nb; ++j) {
+        float x = __builtin_fmaf(a0, b0[j], acc[j]);
+        x = __builtin_fmaf(a1, b1[j], x);
+        x = __builtin_fmaf(a2, b2[j], x);
+        acc[j] = __builtin_fmaf(a3, b3[j], x);
+      }
+    }
+    for (; k < kc; ++k) {
+      const float a = s[k * ss];
+      const R va = V::set1(a);
+      const float* b = B + k * ldb + j0;
+      for (int64_t j = 0; j < nv; j += W) V::store(acc + j, V::fma(va, V::load(b + j), V::load(acc + j)));
+      for (int64_t j = nv; j < nb; ++j) acc[j] = __builtin_fmaf(a, b[j], acc[j]);
+    }
+    float* c = C + j0;
+    const float* bias = (e.last && e.bias) ? e.bias + j0 : nullptr;
+    for (int64_t j = 0; j < nv; j += W) V::store(c + j, epi(V::load(acc + j), c + j, bias ? bias + j : nullptr));
+    if (nv < nb) {  // tail through zero-padded vectors: the same vector maths as the full lanes
+      const int64_t t = nb - nv;
+      for (int i = 0; i < W; ++i) {
+        const bool in = i < t;
+        tc[i] = (in && (!e.first || e.beta != 0.f)) ? c[nv + i] : 0.f;
+        tbias[i] = (in && bias) ? bias[nv + i] : 0.f;
+        acc[nv + i] = in ? acc[nv + i] : 0.f;
+      }
+      alignas(64) float out[W];
+      V::store(out, epi(V::load(acc + nv), tc, bias ? tbias : nullptr));
+      for (int64_t i = 0; i < t; ++i) c[nv + i] = out[i];
+    }
+  }
+}
+
+// Matrix·vector with a row-major matrix: c[i·ldc] = act(beta·c + Σ_k A[i·lda + k]·b[k] + bias) for
+// i < m (C[M,1] = A·b). Each row is a dot product over contiguous memory, summed in 4×W lanes
+// combined in a fixed order: the same for every row, thread split and M (this is the one path
+// whose K order differs from the tiled kernel, which would have to pack all of A to use one
+// of its 32 columns).
+template <class V>
+static inline void gemv_dot_rows(int64_t m, int64_t K, const float* __restrict A, int64_t lda,
+                                 const float* __restrict b, float* C, int64_t ldc, float bias,
+                                 bool has_bias, float beta, Act act) {
+  using R = typename V::R;
+  constexpr int W = V::W;
+  alignas(64) float dots[W], tc[W], lanes[W];
+  for (int64_t i0 = 0; i0 < m; i0 += W) {
+    const int64_t nr = m - i0 < W ? m - i0 : W;
+    for (int64_t r = 0; r < W; ++r) {
+      if (r >= nr) { dots[r] = 0.f; tc[r] = 0.f; continue; }
+      const float* a = A + (i0 + r) * lda;
+      R s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
+      int64_t k = 0;
+      for (; k + 4 * W <= K; k += 4 * W) {
+        s0 = V::fma(V::load(a + k), V::load(b + k), s0);
+        s1 = V::fma(V::load(a + k + W), V::load(b + k + W), s1);
+        s2 = V::fma(V::load(a + k + 2 * W), V::load(b + k + 2 * W), s2);
+        s3 = V::fma(V::load(a + k + 3 * W), V::load(b + k + 3 * W), s3);
+      }
+      for (; k + W <= K; k += W) s0 = V::fma(V::load(a + k), V::load(b + k), s0);
+      V::store(lanes, V::add(V::add(s0, s1), V::add(s2, s3)));
+      float t = 0.f;
+      for (; k < K; ++k) t = __builtin_fmaf(a[k], b[k], t);
+      for (int l = 0; l < W; ++l) t += lanes[l];
+      dots[r] = t;
+      tc[r] = beta != 0.f ? C[(i0 + r) * ldc] : 0.f;
+    }
+    R x = V::load(dots);
+    if (beta != 0.f) x = V::fma(V::set1(beta), V::load(tc), x);
+    if (has_bias) x = V::add(x, V::set1(bias));
+    if (act != Act::None) x = VMath<V>::act(x, act);
+    V::store(dots, x);
+    for (int64_t r = 0; r < nr; ++r) C[(i0 + r) * ldc] = dots[r];
+  }
+}
+
+using GemvDot = void (*)(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
+                         int64_t ldc, float bias, bool has_bias, float beta, Act act);
+void gemv_dot_avx512(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
+                     int64_t ldc, float bias, bool has_bias, float beta, Act act);
+void gemv_dot_avx2(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
+                   int64_t ldc, float bias, bool has_bias, float beta, Act act);
+
+using GemvSlice = void (*)(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B,
+                           int64_t ldb, float* C, const Epilogue& e);
+void gemv_slice_avx512(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B, int64_t ldb,
+                       float* C, const Epilogue& e);
+void gemv_slice_avx2(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B, int64_t ldb,
+                     float* C, const Epilogue& e);
+
 }  // namespace fusednet::cpu::gemm_detail
