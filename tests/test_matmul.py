@@ -193,7 +193,7 @@ _ISA_SCRIPT = textwrap.dedent("""
     from test_matmul import _operands, _ref, _check
     assert _C._gemm_isa() == {isa!r}, _C._gemm_isa()
     rng = np.random.default_rng(7)
-    for M, N, K in [(1, 1, 1), (13, 35, 300), (29, 9, 517), (150, 70, 40)]:
+    for M, N, K in [(1, 1, 1), (1, 37, 450), (40, 1, 70), (13, 35, 300), (29, 9, 517), (150, 70, 40)]:
         for ta, tb in [(False, False), (True, True)]:
             for act in ("none", "relu", "sigmoid", "tanh"):
                 A, B = _operands(rng, M, N, K, ta, tb)
