@@ -193,3 +193,53 @@ def test_seed_cnn_learns(rng):
     h = m.fit(x, y, epochs=6, batch_size=32, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
     assert h.history["accuracy"][-1] > 0.9
+
+
+@pytest.mark.parametrize("pool,strides,padding", [((2, 2), None, "valid"), ((3, 3), (2, 2), "same"),
+                                                  ((2, 2), None, "same"), ((3, 2), (1, 2), "valid")])
+def test_max_pool_backward_relu_y_is_the_fused_relu_mask(rng, pool, strides, padding):
+    """max_pool2d_backward(..., relu_y=pooled) == relu'(z) ⊙ max_pool2d_backward(...) where the pooled
+    input is relu(z): bitwise, including +0 where the mask drops a contribution."""
+    z = rand(rng, 3, 9, 11, 19)
+    z[0, :3] = -1.0                                  # whole windows of non-positive inputs
+    y = np.maximum(z, 0.0)
+    p, idx = _C.max_pool2d_forward(_C.asarray(y), pool, strides, padding)
+    dp = rand(rng, *p.shape)
+    dp[0, 0, 0, :4] = -0.0
+    plain = np.asarray(_C.max_pool2d_backward(_C.asarray(dp), idx, list(y.shape), pool, strides, padding))
+    ref = np.where(y > 0, plain, np.float32(0.0))
+    got = np.asarray(_C.max_pool2d_backward(_C.asarray(dp), idx, list(y.shape), pool, strides, padding, p))
+    assert np.array_equal(got, ref) and np.array_equal(np.signbit(got), np.signbit(ref))
+    with pytest.raises(ValueError, match="max_pool2d_backward.*relu_y"):
+        _C.max_pool2d_backward(_C.asarray(dp), idx, list(y.shape), pool, strides, padding, _C.asarray(y))
+
+
+def test_conv_relu_maxpool_fusion_is_bitwise_the_unfused_step(rng, monkeypatch):
+    """The fast plan lets MaxPooling2D apply the preceding Conv2D's ReLU derivative; training with
+    and without that fusion gives identical weights."""
+    from fusednet import models as M
+    x = rng.random((96, 12, 12, 1)).astype(np.float32)
+    y = rng.integers(0, 4, 96)
+    results = []
+    for fused in (True, False):
+        if not fused:
+            orig = M._FastPlan.__init__
+
+            def init(self, *a, **k):
+                orig(self, *a, **k)
+                for l in self.layers:
+                    l._relu_by_next = l._relu_mask = False
+            monkeypatch.setattr(M._FastPlan, "__init__", init)
+        L.clear_session()
+        fusednet.random.seed(3)
+        m = fusednet.Sequential([L.Input((12, 12, 1)), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(),
+                           L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(),
+                           L.Dense(4, activation="softmax")])
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        plan = m._get_plan()
+        assert type(plan).__name__ == "_FastPlan"
+        assert m.layers[0]._relu_by_next is fused and m.layers[1]._relu_mask is fused
+        m.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        results.append(m.get_weights())
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)

@@ -67,7 +67,7 @@ FN_BIND(pool) {
   m.def(
       "max_pool2d_backward",
       [](const Array& dY, const Array& idx, std::vector<i64> x_shape, py::object pool_size, py::object strides,
-         const std::string& padding) {
+         const std::string& padding, std::optional<Array> relu_y) {
         const char* op = "max_pool2d_backward";
         x_shape = xshape_arg(op, x_shape, 4);
         cpu::PoolGeom g = geom_of(op, x_shape, pool_size, strides, padding);
@@ -75,16 +75,23 @@ FN_BIND(pool) {
         check_dtype(op, "argmax", idx, DType::I32);
         check_shape(op, "dY", dY, {g.N, g.Ho, g.Wo, g.C});
         check_shape(op, "argmax", idx, {g.N, g.Ho, g.Wo, g.C});
-        check_same_device(op, {&dY, &idx});
+        if (relu_y) {
+          check_f32(op, "relu_y", *relu_y);
+          check_shape(op, "relu_y", *relu_y, {g.N, g.Ho, g.Wo, g.C});
+        }
+        check_same_device(op, {&dY, &idx, relu_y ? &*relu_y : nullptr});
         Array dX = Array::empty(x_shape, DType::F32, dY.device());
         bool ok = true;
-        FN_CPU_ONLY(op, dY, ok = cpu::max_pool2d_backward(dX.f32(), dY.f32(), idx.data<int32_t>(), g));
+        const float* ry = relu_y ? relu_y->f32() : nullptr;
+        FN_CPU_ONLY(op, dY, ok = cpu::max_pool2d_backward(dX.f32(), dY.f32(), idx.data<int32_t>(), g, ry));
         if (!ok) throw ValueError(std::string(op) + ": argmax holds an index outside [0, H*W) for x_shape " + shape_str(x_shape));
         return dX;
       },
       py::arg("dY"), py::arg("argmax"), py::arg("x_shape"), py::arg("pool_size") = py::make_tuple(2, 2),
-      py::arg("strides") = py::none(), py::arg("padding") = "valid",
-      "Scatter-adds dY at the forward's argmax; the pooling arguments only validate shapes.");
+      py::arg("strides") = py::none(), py::arg("padding") = "valid", py::arg("relu_y") = py::none(),
+      "Scatter-adds dY at the forward's argmax; the pooling arguments only validate shapes. relu_y (the "
+      "forward's pooled output, when the pooled input was a ReLU's output) drops contributions where "
+      "relu_y <= 0: the ReLU's backward fused into the pool's.");
 
   m.def(
       "avg_pool2d_forward",

@@ -19,7 +19,8 @@ namespace fusednet::cpu {
 
 namespace pool_detail {  // pool_avx512.cpp (called only when isa_level() == 2)
 void max_pool_row_avx512(float* Y, int32_t* idx, const float* xn, const PoolGeom& g, i64 oh);
-bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, const PoolGeom& g);
+bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, const PoolGeom& g,
+                               const float* relu_y);
 }  // namespace pool_detail
 
 PoolGeom make_pool_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 ph, i64 pw, i64 sh, i64 sw,
@@ -87,7 +88,8 @@ void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& 
   }
 }
 
-bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g) {
+bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g,
+                         const float* relu_y) {
   FtzScope ftz_scope;
   const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
   // Non-overlapping windows (the usual pool_size == strides): dense masked stores per window
@@ -102,15 +104,17 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
     float* dx = dX + n * HW * C;
     const float* dy = dY + n * per_out;
     const int32_t* id = idx + n * per_out;
+    const float* ry = relu_y ? relu_y + n * per_out : nullptr;
     if (tiled) {
       if (!exact) std::memset(dx, 0, size_t(HW * C) * sizeof(float));
-      if (pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g)) continue;
+      if (pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g, ry)) continue;
     }
     std::memset(dx, 0, size_t(HW * C) * sizeof(float));
     for (i64 p = 0; p < g.Ho * g.Wo; ++p)
       for (i64 c = 0; c < C; ++c) {
         const int32_t k = id[p * C + c];
         if (k < 0 || k >= HW) { bad = 1; continue; }
+        if (ry && !(ry[p * C + c] > 0.f)) continue;
         dx[k * C + c] += dy[p * C + c];
       }
   }

@@ -28,7 +28,12 @@ PoolGeom make_pool_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 ph, i64 
 
 void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& g);
 // Returns false (after zero-filling dX) when an index is outside [0, H*W): the caller raises.
-bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g);
+// relu_y (nullable): the forward's pooled output. When the pooled input was relu(z), the ReLU's
+// derivative at the argmax is relu_y > 0, so passing it fuses the ReLU backward here (dropped
+// contributions leave +0, exactly as the separate select would) and the producer of the pooled
+// input (a Conv2D with a relu epilogue) never re-reads its [N,H,W,C] output for the mask.
+bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g,
+                         const float* relu_y = nullptr);
 
 void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g);
 void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g);

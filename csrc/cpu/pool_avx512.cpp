@@ -52,7 +52,8 @@ void max_pool_row_avx512(float* Y, int32_t* idx, const float* xn, const PoolGeom
 // dY where the argmax names it and 0 elsewhere (plain stores, no read-modify-write); inputs in
 // no window must already be zero. Returns false when some argmax is not a position of its own
 // window (an index array not made by the forward): the caller then takes the general path.
-bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, const PoolGeom& g) {
+bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, const PoolGeom& g,
+                               const float* relu_y) {
   const i64 C = g.C;
   __mmask16 miss = 0;
   for (i64 oh = 0; oh < g.Ho; ++oh)
@@ -63,13 +64,16 @@ bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, co
         const __mmask16 m = tail_mask(C - c);
         const __m512 d = _mm512_maskz_loadu_ps(m, dy + p * C + c);
         const __m512i k = _mm512_maskz_loadu_epi32(m, id + p * C + c);
+        const __mmask16 live = relu_y ? _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m, relu_y + p * C + c),
+                                                           _mm512_setzero_ps(), _CMP_GT_OQ)
+                                      : __mmask16(0xFFFF);
         __mmask16 hit = 0;
         for (i64 h = wd.h0; h < wd.h1; ++h)
           for (i64 w = wd.w0; w < wd.w1; ++w) {
             const int32_t pos = int32_t(h * g.W + w);
             const __mmask16 eq = _mm512_cmpeq_epi32_mask(k, _mm512_set1_epi32(pos));
             hit |= eq;
-            _mm512_mask_storeu_ps(dx + pos * C + c, m, _mm512_maskz_mov_ps(eq, d));
+            _mm512_mask_storeu_ps(dx + pos * C + c, m, _mm512_maskz_mov_ps(eq & live, d));
           }
         miss |= __mmask16(m & ~hit);
       }

@@ -171,7 +171,8 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
 // produces one. The *_backward functions returning bool synchronise (they validate argmax).
 using cpu::PoolGeom;
 void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& g);
-bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g);
+bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g,
+                         const float* relu_y = nullptr);
 void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g);
 void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g);
 void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C);

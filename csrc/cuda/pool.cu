@@ -80,7 +80,7 @@ __global__ void check_idx_kernel(const int32_t* idx, int64_t n, int64_t limit, u
     if (idx[i] < 0 || idx[i] >= limit) flag_bad(flag, i);
 }
 
-__global__ void max_bwd_kernel(float* dX, const float* dY, const int32_t* idx, PG g) {
+__global__ void max_bwd_kernel(float* dX, const float* dY, const int32_t* idx, const float* relu_y, PG g) {
   const int64_t total = g.N * g.H * g.W * g.C;
   for (int64_t i = global_tid(); i < total; i += grid_stride()) {
     const int64_t c = i % g.C, p = i / g.C, w = p % g.W, q = p / g.W, h = q % g.H, n = q / g.H;
@@ -93,7 +93,7 @@ __global__ void max_bwd_kernel(float* dX, const float* dY, const int32_t* idx, P
     for (int64_t oh = oh0; oh < oh1; ++oh)
       for (int64_t ow = ow0; ow < ow1; ++ow) {
         const int64_t o = base + (oh * g.Wo + ow) * g.C;
-        if (idx[o] == me) acc += dY[o];
+        if (idx[o] == me && (!relu_y || relu_y[o] > 0.f)) acc += dY[o];
       }
     dX[i] = acc;
   }
@@ -205,14 +205,15 @@ void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& 
   FN_CUDA_LAUNCH_CHECK();
 }
 
-bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g) {
+bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g,
+                         const float* relu_y) {
   const int64_t nx = g.N * g.H * g.W * g.C, ny = g.N * g.Ho * g.Wo * g.C;
   if (!idx_ok(idx, ny, g.H * g.W)) {
     zero(dX, nx);
     return false;
   }
   if (nx <= 0) return true;
-  max_bwd_kernel<<<blocks_for(nx), kThreads, 0, current_stream()>>>(dX, dY, idx, to_pg(g));
+  max_bwd_kernel<<<blocks_for(nx), kThreads, 0, current_stream()>>>(dX, dY, idx, relu_y, to_pg(g));
   FN_CUDA_LAUNCH_CHECK();
   return true;
 }

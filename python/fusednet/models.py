@@ -157,6 +157,17 @@ class _FastPlan:
         self.fwd_body = self.fwd[:-1]
         self.params = params
         self.gbuf = [None] * len(params)
+        # Conv2D(activation='relu') followed by MaxPooling2D: the pool's backward applies the
+        # ReLU derivative (pooled output > 0 at the argmax) and the conv skips its own mask pass
+        # over its [N,H,W,C] output. Same values as the unfused steps (tested bitwise).
+        for l in layers:
+            l._relu_by_next = False
+            l._relu_mask = False
+        for a, b in zip(layers, layers[1:]):
+            # exact types: a subclass may override _fast_backward and not honour the flags
+            if type(a).__name__ == "Conv2D" and a._ep == "relu" and type(b).__name__ == "MaxPooling2D":
+                a._relu_by_next = True
+                b._relu_mask = True
         # assign gradient slots
         k = 0
         for l in layers:

@@ -213,6 +213,8 @@ class Conv2D(Layer):
     def _fast_backward(self, dy, need_dx, gbuf):
         if self._z is None:
             ep, Y = self._ep, self._y
+            if getattr(self, "_relu_by_next", False):  # the next MaxPooling2D applied relu'
+                ep, Y = "none", None
         else:
             kind = self._kind
             if kind == "softmax":

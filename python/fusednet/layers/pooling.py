@@ -128,6 +128,7 @@ class _Pool2D(Layer):
         self._xshape = list(x.shape)
         if self._max:
             y, self._idx = _C.max_pool2d_forward(x, *self._cfg())
+            self._ypool = y if getattr(self, "_relu_mask", False) else None
             return y
         return _C.avg_pool2d_forward(x, *self._cfg())
 
@@ -135,8 +136,8 @@ class _Pool2D(Layer):
         if not need_dx:
             return None
         if self._max:
-            dx = _C.max_pool2d_backward(dy, self._idx, self._xshape, *self._cfg())
-            self._idx = None
+            dx = _C.max_pool2d_backward(dy, self._idx, self._xshape, *self._cfg(), self._ypool)
+            self._idx = self._ypool = None
             return dx
         return _C.avg_pool2d_backward(dy, self._xshape, *self._cfg())
 
