@@ -215,8 +215,8 @@ def test_max_pool_backward_relu_y_is_the_fused_relu_mask(rng, pool, strides, pad
 
 
 def test_conv_relu_maxpool_fusion_is_bitwise_the_unfused_step(rng, monkeypatch):
-    """The fast plan lets MaxPooling2D apply the preceding Conv2D's ReLU derivative; training with
-    and without that fusion gives identical weights."""
+    """The fast plan runs Conv2D(relu) -> MaxPooling2D as one conv2d_maxpool step (the pool applies the
+    conv's ReLU derivative); training with and without that fusion gives identical weights."""
     from fusednet import models as M
     x = rng.random((96, 12, 12, 1)).astype(np.float32)
     y = rng.integers(0, 4, 96)
@@ -230,6 +230,7 @@ def test_conv_relu_maxpool_fusion_is_bitwise_the_unfused_step(rng, monkeypatch):
                 for l in self.layers:
                     l._relu_by_next = l._relu_mask = False
             monkeypatch.setattr(M._FastPlan, "__init__", init)
+            monkeypatch.setattr(M, "_FUSE_CONV_POOL", False)
         L.clear_session()
         fusednet.random.seed(3)
         m = fusednet.Sequential([L.Input((12, 12, 1)), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(),
@@ -239,6 +240,8 @@ def test_conv_relu_maxpool_fusion_is_bitwise_the_unfused_step(rng, monkeypatch):
         plan = m._get_plan()
         assert type(plan).__name__ == "_FastPlan"
         assert m.layers[0]._relu_by_next is fused and m.layers[1]._relu_mask is fused
+        # both Conv2D(relu) -> MaxPooling2D pairs run as one conv2d_maxpool step each when fused
+        assert sum(type(st).__name__ == "_ConvPoolStep" for st in plan.steps) == (2 if fused else 0)
         m.fit(x, y, epochs=2, batch_size=16, verbose=0)
         results.append(m.get_weights())
     for a, b in zip(*results):

@@ -658,6 +658,36 @@ def test_max_pool_vs_cpu(shape, pool, strides, pad, rng):
         _C.max_pool2d_backward(dev(dy), dev(bad), list(shape), pool, strides, pad)
 
 
+@pytest.mark.parametrize("act", ["relu", "none"])
+def test_conv2d_maxpool_pair_vs_separate_and_cpu(act, rng):
+    x = rng.normal(size=(5, 14, 13, 3)).astype(np.float32)
+    w = (rng.normal(size=(3, 3, 3, 8)) / 5).astype(np.float32)
+    b = rng.normal(size=(8,)).astype(np.float32)
+    pg, ig = _C.conv2d_maxpool_forward(dev(x), dev(w), dev(b), activation=act)
+    y = _C.conv2d_forward(dev(x), dev(w), dev(b), activation=act)
+    ps, is_ = _C.max_pool2d_forward(y, (2, 2))
+    np.testing.assert_array_equal(host(pg), host(ps))          # same launchers on the device
+    np.testing.assert_array_equal(host(ig), host(is_))
+    pc, _ = _C.conv2d_maxpool_forward(cpu(x), cpu(w), cpu(b), activation=act)
+    close(host(pg), host(pc))
+    dp = rng.normal(size=tuple(pg.shape)).astype(np.float32)
+    for need_dx in (False, True):
+        gg = _C.conv2d_maxpool_backward(dev(dp), ig, dev(x), dev(w), pg if act == "relu" else None,
+                                        need_dX=need_dx)
+        # the CPU twin with the device's argmax and pooled output: both scatter the same positions
+        gc = _C.conv2d_maxpool_backward(cpu(dp), cpu(host(ig)), cpu(x), cpu(w),
+                                        cpu(host(pg)) if act == "relu" else None, need_dX=need_dx)
+        for g_, c_ in zip(gg, gc):
+            if c_ is None:
+                assert g_ is None
+            else:
+                close(host(g_), host(c_), rtol=2e-4, atol=2e-4)
+    bad = host(ig)
+    bad.flat[3] = 12 * 11
+    with pytest.raises(ValueError, match="outside"):
+        _C.conv2d_maxpool_backward(dev(dp), dev(bad), dev(x), dev(w), pg if act == "relu" else None)
+
+
 @pytest.mark.parametrize("shape,pool,strides,pad", POOL_CASES)
 def test_avg_pool_vs_cpu(shape, pool, strides, pad, rng):
     x = rng.normal(size=shape).astype(np.float32)

@@ -1,10 +1,13 @@
-// conv.cpp (bindings) — conv2d_forward / conv2d_backward / conv2d_output_shape.
+// conv.cpp (bindings) — conv2d_forward / conv2d_backward / conv2d_output_shape, and the
+// Conv2D → MaxPooling2D pair conv2d_maxpool_forward / conv2d_maxpool_backward.
 // Layout: x (N, H, W, Cin), kernel (kh, kw, Cin, Cout) as Keras, bias (Cout,), y (N, Ho, Wo, Cout).
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
 #ifdef FUSEDNET_WITH_CUDA
 #include "cuda/kernels.h"
 #endif
+#include <limits>
+
 #include "cpu/conv.h"
 
 namespace fusednet {
@@ -31,6 +34,30 @@ cpu::ConvGeom geom_for(const char* op, const Array& x, const Array& w, const py:
   } catch (const ValueError& e) {
     throw ValueError(std::string(e.what()) + " (x " + x.shape_str() + ", kernel " + w.shape_str() + ")");
   }
+}
+
+// Pooling of the conv's output [N, Ho, Wo, O] (the pool arguments as max_pool2d_forward takes them).
+cpu::PoolGeom pool_geom_for(const char* op, const cpu::ConvGeom& g, const py::handle& pool_size,
+                            const py::handle& pool_strides, const std::string& pool_padding) {
+  auto [ph, pw] = pair_arg(op, "pool_size", pool_size);
+  auto [sh, sw] = pool_strides.is_none() ? std::pair<i64, i64>{ph, pw} : pair_arg(op, "pool_strides", pool_strides);
+  const bool same = padding_arg(op, pool_padding);
+  const std::vector<i64> ys{g.N, g.Ho, g.Wo, g.O};
+  if (g.Ho * g.Wo > std::numeric_limits<int32_t>::max())
+    throw ValueError(std::string(op) + ": conv output " + shape_str(ys) + " too large for int32 argmax indices");
+  try {
+    return cpu::make_pool_geom(op, g.N, g.Ho, g.Wo, g.O, ph, pw, sh, sw, same);
+  } catch (const ValueError& e) {
+    throw ValueError(std::string(e.what()) + " (conv output " + shape_str(ys) + ")");
+  }
+}
+
+Act pair_act_arg(const char* op, const py::handle& activation) {
+  const Act act = conv_act_arg(op, activation);
+  if (act != Act::None && act != Act::Relu)
+    throw ValueError(std::string(op) + ": activation must be 'none' or 'relu' (the pool's backward applies "
+                     "relu'), got '" + std::string(py::str(activation)) + "'");
+  return act;
 }
 
 }  // namespace
@@ -108,6 +135,89 @@ FN_BIND(conv) {
       py::arg("dilation") = py::make_tuple(1, 1), py::arg("need_dX") = true, py::arg("has_bias") = true,
       "Backward of y = act(conv2d(x, w) + b) -> (dX | None, dW, db | None); the activation derivative "
       "is taken through the saved output y (relu y>0, sigmoid y(1-y), tanh 1-y^2).");
+
+  m.def(
+      "conv2d_maxpool_forward",
+      [](const Array& x, const Array& w, std::optional<Array> bias, py::object strides,
+         const std::string& padding, py::object dilation, py::object activation, py::object pool_size,
+         py::object pool_strides, const std::string& pool_padding) {
+        const char* op = "conv2d_maxpool_forward";
+        cpu::ConvGeom g = geom_for(op, x, w, strides, padding, dilation);
+        const Act act = pair_act_arg(op, activation);
+        const cpu::PoolGeom pg = pool_geom_for(op, g, pool_size, pool_strides, pool_padding);
+        if (bias) {
+          check_f32(op, "bias", *bias);
+          if (bias->shape != std::vector<i64>{g.O})
+            throw ValueError(std::string(op) + ": bias must have shape (" + std::to_string(g.O) +
+                             ",) for kernel " + w.shape_str() + ", got " + bias->shape_str());
+        }
+        check_same_device(op, {&x, &w, bias ? &*bias : nullptr});
+        Array y = Array::empty({pg.N, pg.Ho, pg.Wo, pg.C}, DType::F32, x.device());
+        Array idx = Array::empty({pg.N, pg.Ho, pg.Wo, pg.C}, DType::I32, x.device());
+        const float* b = bias ? bias->f32() : nullptr;
+        FN_DISPATCH(op, x, {
+          py::gil_scoped_release nogil;
+          cpu::conv2d_maxpool_forward(y.f32(), idx.data<int32_t>(), x.f32(), w.f32(), b, g, act, pg);
+        }, {
+          py::gil_scoped_release nogil;
+          cuda::conv2d_maxpool_forward(y.f32(), idx.data<int32_t>(), x.f32(), w.f32(), b, g, act, pg);
+        });
+        return py::make_tuple(y, idx);
+      },
+      py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("strides") = py::make_tuple(1, 1),
+      py::arg("padding") = "valid", py::arg("dilation") = py::make_tuple(1, 1),
+      py::arg("activation") = "relu", py::arg("pool_size") = py::make_tuple(2, 2),
+      py::arg("pool_strides") = py::none(), py::arg("pool_padding") = "valid",
+      "Conv2D (activation none|relu) then MaxPooling2D in one call -> (pooled, argmax int32), the same "
+      "values as conv2d_forward + max_pool2d_forward; on the CPU the conv output is never materialised.");
+
+  m.def(
+      "conv2d_maxpool_backward",
+      [](const Array& dP, const Array& idx, const Array& x, const Array& w, std::optional<Array> relu_y,
+         py::object strides, const std::string& padding, py::object dilation, py::object pool_size,
+         py::object pool_strides, const std::string& pool_padding, bool need_dX, bool has_bias) -> py::tuple {
+        const char* op = "conv2d_maxpool_backward";
+        cpu::ConvGeom g = geom_for(op, x, w, strides, padding, dilation);
+        const cpu::PoolGeom pg = pool_geom_for(op, g, pool_size, pool_strides, pool_padding);
+        const std::vector<i64> pshape{pg.N, pg.Ho, pg.Wo, pg.C};
+        check_f32(op, "dP", dP);
+        check_shape(op, "dP", dP, pshape);
+        check_dtype(op, "argmax", idx, DType::I32);
+        check_shape(op, "argmax", idx, pshape);
+        if (relu_y) {
+          check_f32(op, "relu_y", *relu_y);
+          check_shape(op, "relu_y", *relu_y, pshape);
+        }
+        check_same_device(op, {&dP, &idx, &x, &w, relu_y ? &*relu_y : nullptr});
+        Array dW = Array::empty(w.shape, DType::F32, x.device());
+        std::optional<Array> dX, db;
+        if (need_dX) dX = Array::empty(x.shape, DType::F32, x.device());
+        if (has_bias) db = Array::empty({g.O}, DType::F32, x.device());
+        const float* ry = relu_y ? relu_y->f32() : nullptr;
+        try {
+          FN_DISPATCH(op, x, {
+            py::gil_scoped_release nogil;
+            cpu::conv2d_maxpool_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dP.f32(),
+                                         idx.data<int32_t>(), ry, x.f32(), w.f32(), g, pg);
+          }, {
+            py::gil_scoped_release nogil;
+            cuda::conv2d_maxpool_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dP.f32(),
+                                          idx.data<int32_t>(), ry, x.f32(), w.f32(), g, pg);
+          });
+        } catch (const ValueError& e) {
+          throw ValueError(std::string(e.what()) + " (argmax " + idx.shape_str() + ", conv output (" +
+                           std::to_string(g.N) + ", " + std::to_string(g.Ho) + ", " + std::to_string(g.Wo) +
+                           ", " + std::to_string(g.O) + "))");
+        }
+        return py::make_tuple(dX ? py::cast(*dX) : py::none(), py::cast(dW), db ? py::cast(*db) : py::none());
+      },
+      py::arg("dP"), py::arg("argmax"), py::arg("x"), py::arg("w"), py::arg("relu_y") = py::none(),
+      py::arg("strides") = py::make_tuple(1, 1), py::arg("padding") = "valid",
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("pool_size") = py::make_tuple(2, 2),
+      py::arg("pool_strides") = py::none(), py::arg("pool_padding") = "valid", py::arg("need_dX") = true,
+      py::arg("has_bias") = true,
+      "Backward of conv2d_maxpool_forward -> (dX | None, dW, db | None). relu_y: the pooled output when "
+      "the conv's activation was relu (its derivative is applied at the argmax), None for 'none'.");
 
   m.def(
       "conv2d_output_shape",

@@ -102,13 +102,8 @@ struct Scratch {
     return p;
   }
 };
-thread_local Scratch tl_scratch[3];
+thread_local Scratch tl_scratch[4];  // [3]: one image of a conv+pool pair
 
-struct AlignedBuf {
-  float* p = nullptr;
-  explicit AlignedBuf(size_t n) : p(static_cast<float*>(aligned_malloc(std::max<size_t>(n, 1) * sizeof(float)))) {}
-  ~AlignedBuf() { aligned_free(p); }
-};
 
 // Captures the first exception thrown inside an OpenMP region; rethrown after it.
 struct OmpErr {
@@ -353,8 +348,18 @@ void direct_forward(float* Y, const float* X, const float* Wt, const float* bias
 
 // dW, db (no dX) of the direct path. Units are dealt into G groups by a shape-only rule; each
 // group sums its units' float partials in unit order into double, and groups are summed in order.
+// With `pooled` set (conv2d_maxpool_backward; needs d.S == 1, one unit per image) dY is not read:
+// each image's dZ is rebuilt from the pooled gradient into thread-local scratch first.
+constexpr const char* kBadArgmax = "conv2d_maxpool_backward: argmax holds an index outside the pooled image";
+struct PooledGrad {
+  const float* dP;
+  const int32_t* idx;
+  const float* relu_y;
+  PoolGeom p1;  // one image
+};
+
 void direct_backward(float* dW, float* db, const float* dY, const float* X, const float* Y,
-                     const ConvGeom& g, Act act) {
+                     const ConvGeom& g, Act act, const PooledGrad* pooled = nullptr) {
   const DirectPlan d = make_direct(g);
   const i64 K = g.K(), O = g.O, KO = K * O, L = KO + O;
   const i64 G = std::min<i64>(d.units, 16);
@@ -366,8 +371,17 @@ void direct_backward(float* dW, float* db, const float* dY, const float* X, cons
       i64 oh0, nr;
       const float* src = direct_src(d, g, X, u, &oh0, &nr);
       const i64 q0 = ((u / d.S) * g.Ho + oh0) * g.Wo;
+      const float* dYu = pooled ? nullptr : dY + q0 * O;
+      if (pooled) {
+        const i64 n = u, pimg = pooled->p1.Ho * pooled->p1.Wo * pooled->p1.C;
+        float* z = tl_scratch[3].get(size_t(g.Ho * g.Wo * O));
+        if (!max_pool2d_backward(z, pooled->dP + n * pimg, pooled->idx + n * pimg, pooled->p1,
+                                 pooled->relu_y ? pooled->relu_y + n * pimg : nullptr))
+          throw ValueError(kBadArgmax);
+        dYu = z;
+      }
       conv_detail::direct_dw_image_avx512(part, db ? part + KO : nullptr, src, d.rs, d.offs.data(),
-                                          dY + q0 * O, Y ? Y + q0 * O : nullptr, g, act, nr);
+                                          dYu, Y ? Y + q0 * O : nullptr, g, act, nr);
       const i64 n_acc = db ? L : KO;
       for (i64 e = 0; e < n_acc; ++e) acc[e] += part[e];
     }
@@ -411,9 +425,9 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   const i64 M = g.M(), K = g.K(), O = g.O, C = g.C;
   // dZ
   const float* dZ = dY;
-  std::unique_ptr<AlignedBuf> dzbuf;
+  std::unique_ptr<HostBuf> dzbuf;
   if (act != Act::None) {
-    dzbuf = std::make_unique<AlignedBuf>(size_t(M * O));
+    dzbuf = std::make_unique<HostBuf>(size_t(M * O));
     float* z = dzbuf->p;
     const i64 n = M * O, blk = 16384;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > 65536 && !omp_in_parallel())
@@ -424,11 +438,11 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   const DirectPlan d = make_direct(g);
   const float* src = X;
   i64 img_stride = g.H * g.W * C;
-  std::unique_ptr<AlignedBuf> xpad;
+  std::unique_ptr<HostBuf> xpad;
   if (d.padded) {
     const i64 rows = (g.Ho - 1) * g.sh + (g.kh - 1) * g.dh + 1;
     img_stride = rows * d.rs;
-    xpad = std::make_unique<AlignedBuf>(size_t(g.N * img_stride));
+    xpad = std::make_unique<HostBuf>(size_t(g.N * img_stride));
     for (i64 n = 0; n < g.N; ++n)
       fill_padded(xpad->p + n * img_stride, X + n * g.H * g.W * C, g, d.Wp, -g.pt, rows);
     src = xpad->p;
@@ -445,7 +459,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   // live in `sums` between chunks; per tile the images still come in order (bitwise unchanged).
   const i64 img_bytes = (g.Ho * g.Wo * O + img_stride) * i64(sizeof(float));
   const i64 nchunk = std::max<i64>(1, (i64(384) << 10) / std::max<i64>(img_bytes, 1));
-  AlignedBuf sums(size_t(nt * conv_detail::kDwSumFloats));
+  HostBuf sums(size_t(nt * conv_detail::kDwSumFloats));
   for (i64 n0 = 0; n0 < g.N; n0 += nchunk) {
     const i64 n1 = std::min(g.N, n0 + nchunk);
     auto tile = [&](i64 t) {
@@ -468,7 +482,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   }
   if (!dX) return;
   // dX = col2im(dZ·Wᵀ) fused: per image (one thread owns an image's dX), dX already zeroed.
-  AlignedBuf wt(size_t(K * O));
+  HostBuf wt(size_t(K * O));
   for (i64 k = 0; k < K; ++k)
     for (i64 o = 0; o < O; ++o) wt.p[o * K + k] = Wt[k * O + o];
   const i64 P = g.Ho * g.Wo;
@@ -570,13 +584,13 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
   // Fixed number of dW partials (shape-dependent only), capped by memory (~32 MiB).
   i64 G = std::min<i64>(p.units, 8);
   while (G > 1 && G * K * O > (i64(8) << 20)) --G;
-  std::unique_ptr<AlignedBuf> part;
-  if (G > 1) part = std::make_unique<AlignedBuf>(size_t(G * K * O));
+  std::unique_ptr<HostBuf> part;
+  if (G > 1) part = std::make_unique<HostBuf>(size_t(G * K * O));
   std::vector<double> dbacc(size_t(G * O), 0.0);
   // Wᵀ [O, K] once per call, so the per-chunk dX GEMMs pack B with row copies, not transposes.
-  std::unique_ptr<AlignedBuf> wt_buf;
+  std::unique_ptr<HostBuf> wt_buf;
   if (dX) {
-    wt_buf = std::make_unique<AlignedBuf>(size_t(K * O));
+    wt_buf = std::make_unique<HostBuf>(size_t(K * O));
     float* wt = wt_buf->p;
     for (i64 k0 = 0; k0 < K; k0 += 64)
       for (i64 o = 0; o < O; ++o)
@@ -655,6 +669,61 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
       for (i64 gi = 0; gi < G; ++gi) s += dbacc[gi * O + o];
       db[o] = float(s);
     }
+}
+
+
+// ------------------------------------------------------------------ conv + max-pool pair
+void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
+                            const ConvGeom& g, Act act, const PoolGeom& pg) {
+  FtzScope ftz_scope;
+  const i64 nt = num_threads();
+  const i64 x_img = g.H * g.W * g.C, y_img = g.Ho * g.Wo * g.O, p_img = pg.Ho * pg.Wo * pg.C;
+  if (g.N == 0 || p_img == 0) return;
+  // Image by image needs whole images per thread, and an image's output that fits in L2.
+  if ((nt > 1 && g.N < 2 * nt) || y_img * i64(sizeof(float)) > (i64(512) << 10) || omp_in_parallel()) {
+    HostBuf y(size_t(g.N * y_img));
+    conv2d_forward(y.p, X, Wt, bias, g, act);
+    max_pool2d_forward(P, idx, y.p, pg);
+    return;
+  }
+  ConvGeom g1 = g;
+  g1.N = 1;
+  PoolGeom p1 = pg;
+  p1.N = 1;
+  auto image = [&](i64 n) {
+    float* y = tl_scratch[3].get(size_t(y_img));
+    conv2d_forward(y, X + n * x_img, Wt, bias, g1, act);
+    max_pool2d_forward(P + n * p_img, idx + n * p_img, y, p1);
+  };
+  if (nt > 1) {
+    OmpErr err;
+#pragma omp parallel for num_threads(int(nt)) schedule(static)
+    for (i64 n = 0; n < g.N; ++n) {
+      set_ftz();
+      err.run([&] { image(n); });
+    }
+    err.rethrow();
+  } else {
+    set_ftz();
+    for (i64 n = 0; n < g.N; ++n) image(n);
+  }
+}
+
+void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, const int32_t* idx,
+                             const float* relu_y, const float* X, const float* Wt, const ConvGeom& g,
+                             const PoolGeom& pg) {
+  FtzScope ftz_scope;
+  const i64 y_img = g.Ho * g.Wo * g.O;
+  if (!dX && g.N > 0 && y_img > 0 && g.K() > 0 && direct_ok(g) && make_direct(g).S == 1) {
+    PoolGeom p1 = pg;
+    p1.N = 1;
+    const PooledGrad pooled{dP, idx, relu_y, p1};
+    direct_backward(dW, db, nullptr, X, nullptr, g, Act::None, &pooled);
+    return;
+  }
+  HostBuf dz(size_t(g.N * y_img));
+  if (!max_pool2d_backward(dz.p, dP, idx, pg, relu_y)) throw ValueError(kBadArgmax);
+  conv2d_backward(dX, dW, db, dz.p, X, Wt, nullptr, g, Act::None);
 }
 
 }  // namespace fusednet::cpu

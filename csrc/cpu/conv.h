@@ -8,7 +8,10 @@
 // W needs no repacking and Y [M, Cout] is the GEMM's C in NHWC order. See conv.cpp for the
 // chunking (no full-size im2col temporary), threading and determinism rules.
 #pragma once
+#include <cstdint>
+
 #include "common/common.h"
+#include "cpu/pool.h"
 
 namespace fusednet::cpu {
 
@@ -44,5 +47,22 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
 // Y may be null when act == None. Deterministic: independent of the thread count.
 void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                      const float* Wt, const float* Y, const ConvGeom& g, Act act);
+
+// Conv2D followed by MaxPooling2D (pg pools the conv's output [N,Ho,Wo,O]):
+//   forward   P, idx = max_pool2d(act(conv(X, Wt) + bias))          (pool.h's argmax rule)
+//   backward  dZ = max_pool2d_backward(dP, idx, relu_y) then the conv's dX/dW/db with Act::None;
+//             relu_y = P when the conv's activation was relu (its derivative applied at the
+//             argmax, see max_pool2d_backward), null when it was none.
+// Why: at training batch sizes the conv's output (11 MiB for the seed CNN's first layer at batch
+// 128) goes to DRAM and straight back. Here each thread convolves whole images into an L2-sized
+// buffer and pools them from there, so the conv output is never materialised; in the backward
+// without dX (the first layer) each image's dZ is rebuilt from the pooled gradient right before
+// its dW pass. Identical bits to the separate calls (the per-image kernels are the same).
+// The backward throws ValueError when idx holds a position outside the image.
+void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
+                            const ConvGeom& g, Act act, const PoolGeom& pg);
+void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, const int32_t* idx,
+                             const float* relu_y, const float* X, const float* Wt, const ConvGeom& g,
+                             const PoolGeom& pg);
 
 }  // namespace fusednet::cpu

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "cpu/ftz_scope.h"
@@ -38,13 +39,6 @@ namespace fusednet::cpu {
 
 namespace {
 
-struct AlignedBuf {
-  float* p = nullptr;
-  explicit AlignedBuf(size_t n) : p(static_cast<float*>(aligned_malloc(std::max<size_t>(n, 1) * sizeof(float)))) {}
-  ~AlignedBuf() { aligned_free(p); }
-  AlignedBuf(const AlignedBuf&) = delete;
-  AlignedBuf& operator=(const AlignedBuf&) = delete;
-};
 
 inline void zero_floats(float* p, i64 n) {
   if (n > 0) std::memset(p, 0, size_t(n) * sizeof(float));
@@ -195,10 +189,10 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
 
   // dZ (dY itself when there is no activation)
   const float* dZ = dY;
-  std::vector<float> dz_store;
+  std::unique_ptr<HostBuf> dz_store;
   if (act != Act::None) {
-    dz_store.resize(size_t(M * O));
-    float* z = dz_store.data();
+    dz_store = std::make_unique<HostBuf>(size_t(M * O));
+    float* z = dz_store->p;
     const i64 blk = 16384, nb = (M * O + blk - 1) / blk;
     for_each_row(nb, double(M) * double(O), [&](i64 b) {
       const i64 e0 = b * blk;
@@ -212,7 +206,7 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
   i64 G = std::min<i64>(rows, 16);
   while (G > 1 && G * L > (i64(4) << 20)) --G;  // accumulators ≤ 32 MiB of doubles
   std::vector<double> acc(size_t(G * L), 0.0);
-  AlignedBuf part(size_t(G * L));
+  HostBuf part(size_t(G * L));
   for_each_row(G, 2.0 * double(M) * double(KO), [&](i64 gi) {
     double* ag = acc.data() + gi * L;
     float* pw = part.p + gi * L;

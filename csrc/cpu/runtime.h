@@ -1,5 +1,8 @@
 // runtime.h — CPU thread count and floating-point environment for every kernel.
 #pragma once
+#include <algorithm>
+#include <cstddef>
+
 #include "common/common.h"
 
 namespace fusednet::cpu {
@@ -31,5 +34,19 @@ void* array_malloc(size_t nbytes);
 void array_free(void* p, size_t nbytes);
 void array_empty_cache();        // return every cached free block to the system
 size_t array_cached_bytes();     // bytes held in the cache (free blocks only)
+
+// A kernel's temporary float buffer (RAII) on the same cache: a multi-MB temporary allocated on
+// every call (the conv backward's dZ, a zero-padded input copy) would otherwise page-fault all of
+// its pages every step (measured: 0.8 ms of a 3.9 ms conv2 dW pass at batch 128).
+struct HostBuf {
+  float* p = nullptr;
+  size_t nbytes = 0;
+  explicit HostBuf(size_t nfloats)
+      : p(static_cast<float*>(array_malloc(std::max<size_t>(nfloats, 1) * sizeof(float)))),
+        nbytes(std::max<size_t>(nfloats, 1) * sizeof(float)) {}
+  ~HostBuf() { array_free(p, nbytes); }
+  HostBuf(const HostBuf&) = delete;
+  HostBuf& operator=(const HostBuf&) = delete;
+};
 
 }  // namespace fusednet::cpu

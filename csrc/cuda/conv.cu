@@ -203,4 +203,24 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
   if (first) zero(dW, K * O);
 }
 
+// ------------------------------------------------------------------ conv + max-pool pair
+// (qualified calls: ConvGeom / PoolGeom live in cpu::, so ADL would also find the CPU twins)
+void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
+                            const ConvGeom& g, Act act, const cpu::PoolGeom& pg) {
+  const int64_t ny = g.M() * g.O;
+  DeviceBuffer y(static_cast<size_t>(std::max<int64_t>(ny, 1)) * sizeof(float));
+  cuda::conv2d_forward(y.as<float>(), X, Wt, bias, g, act);
+  cuda::max_pool2d_forward(P, idx, y.as<float>(), pg);
+}
+
+void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, const int32_t* idx,
+                             const float* relu_y, const float* X, const float* Wt, const ConvGeom& g,
+                             const cpu::PoolGeom& pg) {
+  const int64_t ny = g.M() * g.O;
+  DeviceBuffer dz(static_cast<size_t>(std::max<int64_t>(ny, 1)) * sizeof(float));
+  if (!cuda::max_pool2d_backward(dz.as<float>(), dP, idx, pg, relu_y))
+    throw ValueError("conv2d_maxpool_backward: argmax holds an index outside the pooled image");
+  cuda::conv2d_backward(dX, dW, db, dz.as<float>(), X, Wt, nullptr, g, Act::None);
+}
+
 }  // namespace fusednet::cuda

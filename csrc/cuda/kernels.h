@@ -152,6 +152,14 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
                     Act act);
 void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                      const float* Wt, const float* Y, const ConvGeom& g, Act act);
+// Conv2D → MaxPooling2D pair (csrc/cpu/conv.h). On the GPU the pair is the two launchers with the
+// conv output in scratch: device bandwidth makes the round trip cheap, and the results are the
+// same as the separate calls. The backward synchronises (it validates argmax, as the pool's does).
+void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
+                            const ConvGeom& g, Act act, const cpu::PoolGeom& pg);
+void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, const int32_t* idx,
+                             const float* relu_y, const float* X, const float* Wt, const ConvGeom& g,
+                             const cpu::PoolGeom& pg);
 
 // ------------------------------------------------------------------ depthwise (depthwise.cu)
 // Same contracts as csrc/cpu/depthwise.h (g.O = g.C·dm). Forward: one thread per output element.

@@ -143,31 +143,63 @@ class _MetricFeeder:
 
 
 # ---------------------------------------------------------------------------- step plans
+# Run Conv2D(relu) -> MaxPooling2D pairs of a compiled plan as one native step each way
+# (tests switch it off to compare with the two-layer steps).
+_FUSE_CONV_POOL = True
+
+
+class _ConvPoolStep:
+    """Conv2D(activation='relu') followed by MaxPooling2D as one step of a :class:`_FastPlan`:
+    ``conv2d_maxpool_forward`` / ``_backward`` never materialise the conv's output."""
+
+    def __init__(self, conv, pool):
+        self.conv, self.pool = conv, pool
+
+    def _fast_forward(self, x, training):
+        return self.conv._fast_forward_pooled(x, self.pool)
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        return self.conv._fast_backward_pooled(dy, self.pool, need_dx, gbuf)
+
+
 class _FastPlan:
     """Compiled training/inference step for a chain of fast-path layers."""
 
     def __init__(self, layers, loss, params, fuse):
         self.layers = layers
-        self.fwd = [l._fast_forward for l in layers]
-        self.bwd = [l._fast_backward for l in reversed(layers)]
-        self.need_dx = [True] * (len(layers) - 1) + [False]
-        self.loss = loss
-        self.fuse = fuse
-        self.last = layers[-1]._fast_forward if layers else None
-        self.fwd_body = self.fwd[:-1]
-        self.params = params
-        self.gbuf = [None] * len(params)
         # Conv2D(activation='relu') followed by MaxPooling2D: the pool's backward applies the
         # ReLU derivative (pooled output > 0 at the argmax) and the conv skips its own mask pass
         # over its [N,H,W,C] output. Same values as the unfused steps (tested bitwise).
         for l in layers:
             l._relu_by_next = False
             l._relu_mask = False
+        pair = []
         for a, b in zip(layers, layers[1:]):
             # exact types: a subclass may override _fast_backward and not honour the flags
-            if type(a).__name__ == "Conv2D" and a._ep == "relu" and type(b).__name__ == "MaxPooling2D":
+            ok = type(a).__name__ == "Conv2D" and a._ep == "relu" and type(b).__name__ == "MaxPooling2D"
+            pair.append(ok)
+            if ok:
                 a._relu_by_next = True
                 b._relu_mask = True
+        # steps: layers, with each such pair (not ending the chain) merged into one _ConvPoolStep
+        steps, i = [], 0
+        while i < len(layers):
+            if _FUSE_CONV_POOL and i + 2 < len(layers) and pair[i]:
+                steps.append(_ConvPoolStep(layers[i], layers[i + 1]))
+                i += 2
+            else:
+                steps.append(layers[i])
+                i += 1
+        self.steps = steps
+        self.fwd = [l._fast_forward for l in steps]
+        self.bwd = [l._fast_backward for l in reversed(steps)]
+        self.need_dx = [True] * (len(steps) - 1) + [False]
+        self.loss = loss
+        self.fuse = fuse
+        self.last = steps[-1]._fast_forward if steps else None
+        self.fwd_body = self.fwd[:-1]
+        self.params = params
+        self.gbuf = [None] * len(params)
         # assign gradient slots
         k = 0
         for l in layers:

@@ -227,6 +227,30 @@ class Conv2D(Layer):
         dx, dw, db = _C.conv2d_backward(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
                                         self.strides, self.padding, self.dilation_rate, need_dx,
                                         self.bias is not None)
+        self._store_grads(dw, db, gbuf)
+        self._x = self._y = self._z = None
+        return dx
+
+    # Conv2D(activation='relu') -> MaxPooling2D as one step of the compiled plan (models._FastPlan):
+    # one native call each way, so the conv's [N,Ho,Wo,C] output is never written out (see
+    # csrc/cpu/conv.h, conv2d_maxpool_forward). Same values as the two layers' steps (tested bitwise).
+    def _fast_forward_pooled(self, x, pool):
+        b = self.bias.data if self.bias is not None else None
+        y, idx = _C.conv2d_maxpool_forward(x, self.kernel.data, b, self.strides, self.padding, self.dilation_rate,
+                                           self._ep, *pool._cfg())
+        self._x, self._pool_idx, self._pool_y = x, idx, y
+        return y
+
+    def _fast_backward_pooled(self, dp, pool, need_dx, gbuf):
+        relu_y = self._pool_y if self._ep == "relu" else None
+        dx, dw, db = _C.conv2d_maxpool_backward(dp, self._pool_idx, self._x, self.kernel.data, relu_y,
+                                                self.strides, self.padding, self.dilation_rate, *pool._cfg(),
+                                                need_dx, self.bias is not None)
+        self._store_grads(dw, db, gbuf)
+        self._x = self._pool_idx = self._pool_y = None
+        return dx
+
+    def _store_grads(self, dw, db, gbuf):
         if self._trainable:
             if self.kernel_regularizer is not None:
                 self.kernel_regularizer.add_grad_(dw, self.kernel.data)
@@ -236,8 +260,6 @@ class Conv2D(Layer):
             gbuf[k] = dw
             if db is not None:
                 gbuf[k + 1] = db
-        self._x = self._y = self._z = None
-        return dx
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
