@@ -1,5 +1,6 @@
 """Conv2D -> MaxPooling2D pair kernels (conv2d_maxpool_forward / _backward): bitwise equal to the
-separate conv and pool calls (every path: per-image direct, GEMM, whole-batch fallback, pooled dW),
+separate conv and pool calls (every path: per-image direct, GEMM, whole-batch fallback, pooled dW,
+conv output cropped to what 'valid' pooling reads; dX only within TOL when columns are cropped),
 float64 NumPy references, thread-count independence, and errors."""
 import numpy as np
 import pytest
@@ -18,6 +19,10 @@ CASES = [
     (7, 12, 10, 5, 3, 3, 6, (1, 1), "valid", (2, 1), (3, 2), (1, 2), "valid", "relu"),  # K=45: GEMM paths
     (5, 70, 66, 1, 3, 3, 16, (1, 1), "same", (1, 1), (2, 2), None, "valid", "relu"),    # several bands
     (6, 8, 7, 16, 2, 2, 20, (1, 1), "same", (1, 1), (2, 2), None, "same", "none"),      # C % 16 == 0
+    (5, 13, 12, 16, 3, 3, 24, (1, 1), "valid", (1, 1), (2, 2), None, "valid", "relu"),  # 11x10: rows cropped
+    (5, 12, 13, 16, 3, 3, 24, (1, 1), "valid", (1, 1), (2, 2), None, "valid", "relu"),  # 10x11: columns cropped
+    (4, 14, 15, 16, 3, 3, 8, (1, 1), "same", (1, 1), (3, 3), (3, 3), "valid", "none"),  # 14x15 -> 4x5 ('same' conv)
+    (9, 11, 11, 4, 3, 3, 7, (1, 1), "valid", (1, 1), (2, 2), None, "valid", "relu"),    # GEMM paths, odd output
 ]
 
 
@@ -67,6 +72,16 @@ def _pooled_shape(x, w, case):
     return _C.max_pool2d_forward(y, k["pool_size"], k["pool_strides"], k["pool_padding"])[0].shape
 
 
+def _cols_cropped(x, w, case):
+    """The pair skips conv output columns that no 'valid' pooling window reads."""
+    k = _pair(case)
+    y = _C.conv2d_forward(_C.asarray(x), _C.asarray(w), None, k["strides"], k["padding"], k["dilation"])
+    ps = k["pool_strides"] or k["pool_size"]
+    Wo = y.shape[2]
+    Wp = (Wo - k["pool_size"][1]) // ps[1] + 1
+    return k["pool_padding"] == "valid" and (Wp - 1) * ps[1] + k["pool_size"][1] < Wo
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("need_dx", [False, True])
 @pytest.mark.parametrize("has_bias", [True, False])
@@ -77,14 +92,16 @@ def test_pair_is_bitwise_the_separate_calls(rng, case, need_dx, has_bias):
     fp, fi, fg = _fused(x, w, b, case, dp, need_dx, has_bias)
     np.testing.assert_array_equal(fp, sp)
     np.testing.assert_array_equal(fi, si)
-    for f, s in zip(fg, sg):
+    for name, f, s in zip(("dX", "dW", "db"), fg, sg):
         if s is None:
             assert f is None
+        elif name == "dX" and _cols_cropped(x, w, case):
+            close(f, s, "conv")   # same terms, col2im adds them in another order (see conv.h)
         else:
             np.testing.assert_array_equal(f, s)
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[3], CASES[4], CASES[6]])
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3], CASES[4], CASES[6], CASES[8], CASES[9]])
 def test_pair_vs_float64_reference(rng, case):
     x, w, b = _inputs(rng, case)
     k = _pair(case)
@@ -163,3 +180,23 @@ def test_pair_errors(rng):
         bad.flat[5] = 36                                        # conv output is 6x6: 36 is outside
         with pytest.raises(ValueError, match=r"conv2d_maxpool_backward: argmax holds an index outside"):
             _C.conv2d_maxpool_backward(p, _C.asarray(bad), xa, wa, p, need_dX=need_dx)
+
+
+def test_pair_backward_argmax_outside_the_cropped_block(rng):
+    """An argmax inside the conv output but outside the block that 'valid' pooling reads (not made by
+    the forward, but a valid position): the pair falls back to the uncropped path and scatters there,
+    exactly like max_pool2d_backward."""
+    case = CASES[8]                                    # conv output 10x11, pooled 5x5: column 10 unread
+    x, w, b = _inputs(rng, case)
+    k = _pair(case)
+    p, idx = _C.conv2d_maxpool_forward(_C.asarray(x), _C.asarray(w), _C.asarray(b), **k)
+    bad = np.asarray(idx).copy()
+    bad[0, 0, 0, 0] = 0 * 11 + 10                      # (h=0, w=10) of the 10x11 output
+    dp = rand(rng, *p.shape)
+    y = _C.conv2d_forward(_C.asarray(x), _C.asarray(w), _C.asarray(b), activation="relu")
+    dz = _C.max_pool2d_backward(_C.asarray(dp), _C.asarray(bad), list(y.shape), (2, 2), None, "valid", p)
+    assert np.asarray(dz)[0, 0, 10, 0] == dp[0, 0, 0, 0] * (np.asarray(p)[0, 0, 0, 0] > 0)
+    want = _C.conv2d_backward(dz, _C.asarray(x), _C.asarray(w), None, "none")
+    got = _C.conv2d_maxpool_backward(_C.asarray(dp), _C.asarray(bad), _C.asarray(x), _C.asarray(w), p)
+    for g, r in zip(got, want):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(r))

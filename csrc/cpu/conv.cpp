@@ -673,27 +673,73 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
 
 
 // ------------------------------------------------------------------ conv + max-pool pair
+namespace {
+// Pooling windows with no padding that end before the conv output does ('valid' pooling of an
+// odd size: 11x11 -> 5x5 uses rows/columns 0..9 only) never read the last rows/columns, so the
+// pair convolves only the covered [Hc, Wc] block (17% of the seed CNN's conv2 work). Every conv
+// output pixel is computed independently of which others are computed, so the block holds the
+// same bits as the full output. Returns false when nothing would be cropped.
+bool pool_crop(const ConvGeom& g, const PoolGeom& pg, ConvGeom* gc, PoolGeom* pc) {
+  *gc = g;
+  *pc = pg;
+  if (pg.pt != 0 || pg.pl != 0 || pg.Ho == 0 || pg.Wo == 0) return false;
+  const i64 Hc = (pg.Ho - 1) * pg.sh + pg.ph, Wc = (pg.Wo - 1) * pg.sw + pg.pw;
+  if (Hc > g.Ho || Wc > g.Wo || (Hc == g.Ho && Wc == g.Wo)) return false;
+  gc->Ho = pc->H = Hc;
+  gc->Wo = pc->W = Wc;
+  return true;
+}
+
+// argmax positions h·Wc + w of the cropped block -> h·Wo + w of the full conv output (in place).
+void crop_idx_to_full(int32_t* idx, i64 n, i64 Wc, i64 Wo) {
+  if (Wc == Wo) return;
+  for (i64 e = 0; e < n; ++e) {
+    const int32_t v = idx[e], h = v / int32_t(Wc);
+    idx[e] = h * int32_t(Wo) + (v - h * int32_t(Wc));
+  }
+}
+
+// The reverse, into `out`. False when a position is outside the block (or the image): such an
+// argmax was not made by the forward, and the caller takes the uncropped path, which validates it.
+bool full_idx_to_crop(int32_t* out, const int32_t* idx, i64 n, i64 Ho, i64 Wo, i64 Hc, i64 Wc) {
+  bool ok = true;
+  for (i64 e = 0; e < n; ++e) {
+    const int32_t v = idx[e];
+    const int32_t h = v / int32_t(Wo), w = v - h * int32_t(Wo);
+    ok &= v >= 0 && h < Hc && w < Wc;
+    out[e] = h * int32_t(Wc) + w;
+  }
+  (void)Ho;
+  return ok;
+}
+}  // namespace
+
 void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
                             const ConvGeom& g, Act act, const PoolGeom& pg) {
   FtzScope ftz_scope;
   const i64 nt = num_threads();
-  const i64 x_img = g.H * g.W * g.C, y_img = g.Ho * g.Wo * g.O, p_img = pg.Ho * pg.Wo * pg.C;
+  ConvGeom gc;
+  PoolGeom pc;
+  pool_crop(g, pg, &gc, &pc);
+  const i64 x_img = g.H * g.W * g.C, y_img = gc.Ho * gc.Wo * g.O, p_img = pg.Ho * pg.Wo * pg.C;
   if (g.N == 0 || p_img == 0) return;
   // Image by image needs whole images per thread, and an image's output that fits in L2.
   if ((nt > 1 && g.N < 2 * nt) || y_img * i64(sizeof(float)) > (i64(512) << 10) || omp_in_parallel()) {
     HostBuf y(size_t(g.N * y_img));
-    conv2d_forward(y.p, X, Wt, bias, g, act);
-    max_pool2d_forward(P, idx, y.p, pg);
+    conv2d_forward(y.p, X, Wt, bias, gc, act);
+    max_pool2d_forward(P, idx, y.p, pc);
+    crop_idx_to_full(idx, g.N * p_img, gc.Wo, g.Wo);
     return;
   }
-  ConvGeom g1 = g;
+  ConvGeom g1 = gc;
   g1.N = 1;
-  PoolGeom p1 = pg;
+  PoolGeom p1 = pc;
   p1.N = 1;
   auto image = [&](i64 n) {
     float* y = tl_scratch[3].get(size_t(y_img));
     conv2d_forward(y, X + n * x_img, Wt, bias, g1, act);
     max_pool2d_forward(P + n * p_img, idx + n * p_img, y, p1);
+    crop_idx_to_full(idx + n * p_img, p_img, gc.Wo, g.Wo);
   };
   if (nt > 1) {
     OmpErr err;
@@ -713,13 +759,27 @@ void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, c
                              const float* relu_y, const float* X, const float* Wt, const ConvGeom& g,
                              const PoolGeom& pg) {
   FtzScope ftz_scope;
-  const i64 y_img = g.Ho * g.Wo * g.O;
+  const i64 y_img = g.Ho * g.Wo * g.O, np = pg.N * pg.Ho * pg.Wo * pg.C;
   if (!dX && g.N > 0 && y_img > 0 && g.K() > 0 && direct_ok(g) && make_direct(g).S == 1) {
     PoolGeom p1 = pg;
     p1.N = 1;
     const PooledGrad pooled{dP, idx, relu_y, p1};
     direct_backward(dW, db, nullptr, X, nullptr, g, Act::None, &pooled);
     return;
+  }
+  // With dX on the direct full path, the backward also runs on the covered block only: dZ is 0
+  // outside it, and that path adds per-pixel terms in pixel order (dropping +0 terms changes no
+  // bits). The GEMM paths chunk by rows, so a cropped M would regroup their sums: not cropped.
+  ConvGeom gc;
+  PoolGeom pc;
+  if (dX && np > 0 && pool_crop(g, pg, &gc, &pc) && direct_full_ok(gc)) {
+    std::unique_ptr<int32_t[]> idx_c(new int32_t[size_t(np)]);
+    if (full_idx_to_crop(idx_c.get(), idx, np, g.Ho, g.Wo, gc.Ho, gc.Wo)) {
+      HostBuf dz(size_t(g.N * gc.Ho * gc.Wo * g.O));
+      if (!max_pool2d_backward(dz.p, dP, idx_c.get(), pc, relu_y)) throw ValueError(kBadArgmax);
+      conv2d_backward(dX, dW, db, dz.p, X, Wt, nullptr, gc, Act::None);
+      return;
+    }
   }
   HostBuf dz(size_t(g.N * y_img));
   if (!max_pool2d_backward(dz.p, dP, idx, pg, relu_y)) throw ValueError(kBadArgmax);

@@ -57,7 +57,10 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
 // 128) goes to DRAM and straight back. Here each thread convolves whole images into an L2-sized
 // buffer and pools them from there, so the conv output is never materialised; in the backward
 // without dX (the first layer) each image's dZ is rebuilt from the pooled gradient right before
-// its dW pass. Identical bits to the separate calls (the per-image kernels are the same).
+// its dW pass. When 'valid' pooling leaves the last conv rows/columns unread (11x11 -> 5x5), only
+// the block it reads is convolved, forward and (on the direct full path, with dX) backward.
+// Identical bits to the separate calls (the per-pixel kernels are the same), except dX when
+// columns were cropped: the same terms, added by the fused col2im in another order.
 // The backward throws ValueError when idx holds a position outside the image.
 void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
                             const ConvGeom& g, Act act, const PoolGeom& pg);
