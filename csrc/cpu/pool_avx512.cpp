@@ -37,8 +37,9 @@ void max_pool_row_avx512(float* Y, int32_t* idx, const float* xn, const PoolGeom
         for (i64 w = (h == wd.h0 ? wd.w0 + 1 : wd.w0); w < wd.w1; ++w) {
           const int32_t pos = int32_t(h * g.W + w);
           const __m512 v = _mm512_maskz_loadu_ps(m, xn + pos * C + c);
-          const __mmask16 take = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) |
-                                 (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(b, b, _CMP_ORD_Q));
+          // take = v > b, or v is NaN, unless b already is NaN (first NaN wins): !(v <= b) is
+          // true for v > b and for either NaN, so one mask of "b is a number" finishes it.
+          const __mmask16 take = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(b, b, _CMP_ORD_Q), v, b, _CMP_NLE_UQ);
           b = _mm512_mask_mov_ps(b, take, v);
           bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32(pos));
         }
