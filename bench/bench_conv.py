@@ -3,7 +3,9 @@
 
 Layers: Conv2D(32, 3, relu) on 28x28x1 -> MaxPool 2 -> Conv2D(64, 3, relu) on 13x13x32 -> MaxPool 2.
 Forward = conv + bias + relu (fused here; conv2d + relu in PyTorch). Backward = relu' + dW + db
-(+ dX for conv2; conv1 is the first layer, so neither library computes dX there).
+(+ dX for conv2; conv1 is the first layer, so neither library computes dX there). A second table
+times each conv + pool as the training step runs it (one conv2d_maxpool call per direction; the
+GFLOP/s column counts the full conv, though the pair skips what the pool never reads).
 Timings are medians of interleaved repetitions (ours, torch, ours, ...), so drift on the shared
 machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time]
 On a loaded machine (load average > cores) 2-thread wall times are dominated by descheduling
@@ -87,6 +89,33 @@ def pool_layer(N, H, W, C, rng):
     return (fwd_ours, fwd_torch, elems), (bwd_ours, bwd_torch, elems)
 
 
+def pair_layer(N, H, W, C, O, need_dx, rng):
+    """Conv2D(O, 3, relu) -> MaxPooling2D(2) as the training step runs it (one conv2d_maxpool call each
+    way) vs PyTorch's conv2d + relu + max_pool2d."""
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, C, O)) * np.sqrt(2 / (9 * C))).astype(np.float32)
+    b = np.zeros(O, np.float32)
+    xa, wa, ba = _C.asarray(x), _C.asarray(w), _C.asarray(b)
+    p, idx = _C.conv2d_maxpool_forward(xa, wa, ba)
+    dp = _C.asarray(rng.standard_normal(p.shape).astype(np.float32))
+    xt = torch.tensor(x).permute(0, 3, 1, 2).contiguous().requires_grad_(need_dx)
+    wt = torch.tensor(w).permute(3, 2, 0, 1).contiguous().requires_grad_(True)
+    bt = torch.tensor(b).requires_grad_(True)
+    pt = F.max_pool2d(torch.relu(F.conv2d(xt, wt, bt)), 2)
+    dpt = torch.tensor(np.asarray(dp)).permute(0, 3, 1, 2).contiguous()
+
+    fwd_ours = lambda: _C.conv2d_maxpool_forward(xa, wa, ba)
+    def fwd_torch():
+        with torch.no_grad():
+            F.max_pool2d(torch.relu(F.conv2d(xt, wt, bt)), 2)
+    bwd_ours = lambda: _C.conv2d_maxpool_backward(dp, idx, xa, wa, p, need_dX=need_dx)
+    def bwd_torch():
+        wt.grad = bt.grad = xt.grad = None
+        pt.backward(dpt, retain_graph=True)
+    flops = 2.0 * N * (H - 2) * (W - 2) * 9 * C * O   # the full conv (ours skips what the pool never reads)
+    return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, flops * (2 if need_dx else 1))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 128])
@@ -122,6 +151,20 @@ def main():
                 print(f"{name:34s} {pname:4s} {to * 1e6:9.1f} {tt * 1e6:9.1f} "
                       f"{work / to / 1e9:7.1f} {work / tt / 1e9:7.1f}  {unit[:1]} {tt / to:5.2f}x")
         print(f"{'sum of the layers above':34s} {'all':4s} {tot_o * 1e6:9.1f} {tot_t * 1e6:9.1f} "
+              f"{'':10s} {'':10s} {tot_t / tot_o:5.2f}x   ({N / tot_o:.0f} vs {N / tot_t:.0f} samples/s for these layers)")
+        # the same layers as the training step runs them: each conv+pool as one pair call
+        pairs = [(f"conv1+pool1 pair       N={N}", pair_layer(N, 28, 28, 1, 32, False, rng)),
+                 (f"conv2+pool2 pair       N={N}", pair_layer(N, 13, 13, 32, 64, True, rng))]
+        tot_o = tot_t = 0.0
+        for name, passes in pairs:
+            for pname, (fo, ft, work) in zip(("fwd", "bwd"), passes):
+                inner = min(50, max(1, int(2e8 / max(work, 1))))
+                to, tt = bench_pair(fo, ft, args.reps, inner)
+                tot_o += to
+                tot_t += tt
+                print(f"{name:34s} {pname:4s} {to * 1e6:9.1f} {tt * 1e6:9.1f} "
+                      f"{work / to / 1e9:7.1f} {work / tt / 1e9:7.1f}  G {tt / to:5.2f}x")
+        print(f"{'sum of the pairs':34s} {'all':4s} {tot_o * 1e6:9.1f} {tot_t * 1e6:9.1f} "
               f"{'':10s} {'':10s} {tot_t / tot_o:5.2f}x   ({N / tot_o:.0f} vs {N / tot_t:.0f} samples/s for these layers)")
 
 
