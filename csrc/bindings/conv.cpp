@@ -36,6 +36,14 @@ cpu::ConvGeom geom_for(const char* op, const Array& x, const Array& w, const py:
   }
 }
 
+void check_bias(const char* op, const std::optional<Array>& bias, const cpu::ConvGeom& g, const Array& w) {
+  if (!bias) return;
+  check_f32(op, "bias", *bias);
+  if (bias->shape != std::vector<i64>{g.O})
+    throw ValueError(std::string(op) + ": bias must have shape (" + std::to_string(g.O) + ",) for kernel " +
+                     w.shape_str() + ", got " + bias->shape_str());
+}
+
 // Pooling of the conv's output [N, Ho, Wo, O] (the pool arguments as max_pool2d_forward takes them).
 cpu::PoolGeom pool_geom_for(const char* op, const cpu::ConvGeom& g, const py::handle& pool_size,
                             const py::handle& pool_strides, const std::string& pool_padding) {
@@ -71,12 +79,7 @@ FN_BIND(conv) {
         const char* op = "conv2d_forward";
         cpu::ConvGeom g = geom_for(op, x, w, strides, padding, dilation);
         Act act = conv_act_arg(op, activation);
-        if (bias) {
-          check_f32(op, "bias", *bias);
-          if (bias->shape != std::vector<i64>{g.O})
-            throw ValueError(std::string(op) + ": bias must have shape (" + std::to_string(g.O) +
-                             ",) for kernel " + w.shape_str() + ", got " + bias->shape_str());
-        }
+        check_bias(op, bias, g, w);
         check_same_device(op, {&x, &w, bias ? &*bias : nullptr});
         Array y = out_or_empty(op, out, {g.N, g.Ho, g.Wo, g.O}, DType::F32, x.device());
         if (out) check_no_overlap(op, y, {&x, &w, bias ? &*bias : nullptr});
@@ -145,12 +148,7 @@ FN_BIND(conv) {
         cpu::ConvGeom g = geom_for(op, x, w, strides, padding, dilation);
         const Act act = pair_act_arg(op, activation);
         const cpu::PoolGeom pg = pool_geom_for(op, g, pool_size, pool_strides, pool_padding);
-        if (bias) {
-          check_f32(op, "bias", *bias);
-          if (bias->shape != std::vector<i64>{g.O})
-            throw ValueError(std::string(op) + ": bias must have shape (" + std::to_string(g.O) +
-                             ",) for kernel " + w.shape_str() + ", got " + bias->shape_str());
-        }
+        check_bias(op, bias, g, w);
         check_same_device(op, {&x, &w, bias ? &*bias : nullptr});
         Array y = Array::empty({pg.N, pg.Ho, pg.Wo, pg.C}, DType::F32, x.device());
         Array idx = Array::empty({pg.N, pg.Ho, pg.Wo, pg.C}, DType::I32, x.device());

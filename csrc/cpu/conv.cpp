@@ -119,6 +119,34 @@ struct OmpErr {
   void rethrow() { if (e) std::rethrow_exception(e); }
 };
 
+// f(i) for i in [0, n): across the OpenMP threads when `parallel` (static blocks, or one unit at a
+// time for uneven units), else in order on this thread. FTZ is set on every thread; the first
+// exception thrown by any unit is rethrown here.
+enum class Sched { Static, Dynamic };
+template <class F>
+void for_units(i64 n, bool parallel, Sched sched, F&& f) {
+  if (!parallel) {
+    set_ftz();
+    for (i64 i = 0; i < n; ++i) f(i);
+    return;
+  }
+  OmpErr err;
+  if (sched == Sched::Dynamic) {
+#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
+    for (i64 i = 0; i < n; ++i) {
+      set_ftz();
+      err.run([&] { f(i); });
+    }
+  } else {
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+    for (i64 i = 0; i < n; ++i) {
+      set_ftz();
+      err.run([&] { f(i); });
+    }
+  }
+  err.rethrow();
+}
+
 i64 chunk_budget_bytes() {
   static const i64 b = [] {
     const char* s = std::getenv("FUSEDNET_CONV_CHUNK_KB");
@@ -332,18 +360,7 @@ void direct_forward(float* Y, const float* X, const float* Wt, const float* bias
     conv_detail::direct_fwd_image_avx512(Y + ((n * g.Ho + oh0) * g.Wo) * g.O, src, d.rs, d.offs.data(), Wt,
                                          bias, g, act, nr);
   };
-  if (run_parallel(d.units)) {
-    OmpErr err;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-    for (i64 u = 0; u < d.units; ++u) {
-      set_ftz();
-      err.run([&] { unit(u); });
-    }
-    err.rethrow();
-  } else {
-    set_ftz();
-    for (i64 u = 0; u < d.units; ++u) unit(u);
-  }
+  for_units(d.units, run_parallel(d.units), Sched::Static, unit);
 }
 
 // dW, db (no dX) of the direct path. Units are dealt into G groups by a shape-only rule; each
@@ -386,18 +403,7 @@ void direct_backward(float* dW, float* db, const float* dY, const float* X, cons
       for (i64 e = 0; e < n_acc; ++e) acc[e] += part[e];
     }
   };
-  if (run_parallel(G)) {
-    OmpErr err;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-    for (i64 gi = 0; gi < G; ++gi) {
-      set_ftz();
-      err.run([&] { group(gi); });
-    }
-    err.rethrow();
-  } else {
-    set_ftz();
-    for (i64 gi = 0; gi < G; ++gi) group(gi);
-  }
+  for_units(G, run_parallel(G), Sched::Static, group);
   for (i64 e = 0; e < L; ++e) {
     if (e >= KO && !db) break;
     double s = 0;
@@ -467,18 +473,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
       conv_detail::direct_dw_tile_avx512(dW, kb == 0 ? db : nullptr, src, img_stride, d.rs, d.offs.data(), dZ,
                                          g, kb, ob, n0, n1, sums.p + t * conv_detail::kDwSumFloats);
     };
-    if (run_parallel(nt)) {
-      OmpErr err;
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-      for (i64 t = 0; t < nt; ++t) {
-        set_ftz();
-        err.run([&] { tile(t); });
-      }
-      err.rethrow();
-    } else {
-      set_ftz();
-      for (i64 t = 0; t < nt; ++t) tile(t);
-    }
+    for_units(nt, run_parallel(nt), Sched::Dynamic, tile);
   }
   if (!dX) return;
   // dX = col2im(dZ·Wᵀ) fused: per image (one thread owns an image's dX), dX already zeroed.
@@ -489,18 +484,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   auto image = [&](i64 n) {
     conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
   };
-  if (run_parallel(g.N)) {
-    OmpErr err;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-    for (i64 n = 0; n < g.N; ++n) {
-      set_ftz();
-      err.run([&] { image(n); });
-    }
-    err.rethrow();
-  } else {
-    set_ftz();
-    for (i64 n = 0; n < g.N; ++n) image(n);
-  }
+  for_units(g.N, run_parallel(g.N), Sched::Static, image);
 }
 }  // namespace
 
@@ -533,18 +517,7 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
     im2col(col, X, g, r0, r1);
     sgemm(Y + r0 * O, col, Wt, bias, r1 - r0, O, K, false, false, K, O, O, 0.f, act);
   };
-  if (run_parallel(nchunks)) {
-    OmpErr err;
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-    for (i64 ci = 0; ci < nchunks; ++ci) {
-      set_ftz();
-      err.run([&] { do_chunk(ci); });
-    }
-    err.rethrow();
-  } else {
-    set_ftz();
-    for (i64 ci = 0; ci < nchunks; ++ci) do_chunk(ci);
-  }
+  for_units(nchunks, run_parallel(nchunks), Sched::Dynamic, do_chunk);
 }
 
 // ------------------------------------------------------------------ backward
@@ -640,18 +613,7 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
     if (first) zero_floats(dWg, K * O);  // empty group (cannot happen when G <= units)
   };
 
-  if (run_parallel(G)) {
-    OmpErr err;
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-    for (i64 gi = 0; gi < G; ++gi) {
-      set_ftz();
-      err.run([&] { run_group(gi); });
-    }
-    err.rethrow();
-  } else {
-    set_ftz();
-    for (i64 gi = 0; gi < G; ++gi) run_group(gi);
-  }
+  for_units(G, run_parallel(G), Sched::Dynamic, run_group);
 
   if (G > 1) {  // fixed-order sum of the partials
     const float* pp = part->p;
@@ -741,18 +703,7 @@ void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float*
     max_pool2d_forward(P + n * p_img, idx + n * p_img, y, p1);
     crop_idx_to_full(idx + n * p_img, p_img, gc.Wo, g.Wo);
   };
-  if (nt > 1) {
-    OmpErr err;
-#pragma omp parallel for num_threads(int(nt)) schedule(static)
-    for (i64 n = 0; n < g.N; ++n) {
-      set_ftz();
-      err.run([&] { image(n); });
-    }
-    err.rethrow();
-  } else {
-    set_ftz();
-    for (i64 n = 0; n < g.N; ++n) image(n);
-  }
+  for_units(g.N, nt > 1, Sched::Static, image);
 }
 
 void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, const int32_t* idx,
