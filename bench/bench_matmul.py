@@ -19,7 +19,7 @@ _ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawD
 _ap.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
 _ap.add_argument("--threads", type=int, default=2)
 _ap.add_argument("--repeats", type=int, default=None, help="rounds per shape (default 5, quick 3)")
-_ap.add_argument("--pause", type=float, default=0.05, help="seconds of idle before each round")
+_ap.add_argument("--pause", type=float, default=0.1, help="seconds of idle before each round (OpenBLAS threads spin ~70 ms)")
 _ap.add_argument("--target", type=float, default=0.1, help="seconds of work per timed round")
 ARGS = _ap.parse_args()
 
