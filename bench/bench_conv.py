@@ -116,6 +116,23 @@ def pair_layer(N, H, W, C, O, need_dx, rng):
     return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, flops * (2 if need_dx else 1))
 
 
+def table(rows, total_label, N, reps):
+    """Times each (name, (fwd, bwd), unit) row's passes, ours vs torch interleaved, and prints them
+    with a sum line."""
+    tot_o = tot_t = 0.0
+    for name, passes, unit in rows:
+        for pname, (fo, ft, work) in zip(("fwd", "bwd"), passes):
+            inner = max(1, int(2e8 / max(work, 1) / (1 if unit == "GFLOP/s" else 50)))
+            inner = min(inner, 50)
+            to, tt = bench_pair(fo, ft, reps, inner)
+            tot_o += to
+            tot_t += tt
+            print(f"{name:34s} {pname:4s} {to * 1e6:9.1f} {tt * 1e6:9.1f} "
+                  f"{work / to / 1e9:7.1f} {work / tt / 1e9:7.1f}  {unit[:1]} {tt / to:5.2f}x")
+    print(f"{total_label:34s} {'all':4s} {tot_o * 1e6:9.1f} {tot_t * 1e6:9.1f} "
+          f"{'':10s} {'':10s} {tot_t / tot_o:5.2f}x   ({N / tot_o:.0f} vs {N / tot_t:.0f} samples/s for these layers)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 128])
@@ -140,32 +157,11 @@ def main():
             (f"conv2 64@3x3 13x13x32 N={N}", conv_layer(N, 13, 13, 32, 64, True, rng), "GFLOP/s"),
             (f"pool2 2x2 11x11x64    N={N}", pool_layer(N, 11, 11, 64, rng), "Gelem/s"),
         ]
-        tot_o = tot_t = 0.0
-        for name, passes, unit in layers:
-            for pname, (fo, ft, work) in zip(("fwd", "bwd"), passes):
-                inner = max(1, int(2e8 / max(work, 1) / (1 if unit == "GFLOP/s" else 50)))
-                inner = min(inner, 50)
-                to, tt = bench_pair(fo, ft, args.reps, inner)
-                tot_o += to
-                tot_t += tt
-                print(f"{name:34s} {pname:4s} {to * 1e6:9.1f} {tt * 1e6:9.1f} "
-                      f"{work / to / 1e9:7.1f} {work / tt / 1e9:7.1f}  {unit[:1]} {tt / to:5.2f}x")
-        print(f"{'sum of the layers above':34s} {'all':4s} {tot_o * 1e6:9.1f} {tot_t * 1e6:9.1f} "
-              f"{'':10s} {'':10s} {tot_t / tot_o:5.2f}x   ({N / tot_o:.0f} vs {N / tot_t:.0f} samples/s for these layers)")
+        table(layers, "sum of the layers above", N, args.reps)
         # the same layers as the training step runs them: each conv+pool as one pair call
-        pairs = [(f"conv1+pool1 pair       N={N}", pair_layer(N, 28, 28, 1, 32, False, rng)),
-                 (f"conv2+pool2 pair       N={N}", pair_layer(N, 13, 13, 32, 64, True, rng))]
-        tot_o = tot_t = 0.0
-        for name, passes in pairs:
-            for pname, (fo, ft, work) in zip(("fwd", "bwd"), passes):
-                inner = min(50, max(1, int(2e8 / max(work, 1))))
-                to, tt = bench_pair(fo, ft, args.reps, inner)
-                tot_o += to
-                tot_t += tt
-                print(f"{name:34s} {pname:4s} {to * 1e6:9.1f} {tt * 1e6:9.1f} "
-                      f"{work / to / 1e9:7.1f} {work / tt / 1e9:7.1f}  G {tt / to:5.2f}x")
-        print(f"{'sum of the pairs':34s} {'all':4s} {tot_o * 1e6:9.1f} {tot_t * 1e6:9.1f} "
-              f"{'':10s} {'':10s} {tot_t / tot_o:5.2f}x   ({N / tot_o:.0f} vs {N / tot_t:.0f} samples/s for these layers)")
+        pairs = [(f"conv1+pool1 pair       N={N}", pair_layer(N, 28, 28, 1, 32, False, rng), "GFLOP/s"),
+                 (f"conv2+pool2 pair       N={N}", pair_layer(N, 13, 13, 32, 64, True, rng), "GFLOP/s")]
+        table(pairs, "sum of the pairs", N, args.reps)
 
 
 if __name__ == "__main__":

@@ -31,13 +31,6 @@ cpu::ConvGeom dw_geom(const char* op, const Array& x, const Array& w, const py::
   auto [sh, sw] = pair_arg(op, "strides", strides);
   auto [dh, dw] = pair_arg(op, "dilation", dilation);
   bool same = padding_arg(op, padding);
-  // Keep the geometry arithmetic ((k-1)·d + 1, H + s - 1) far from int64 overflow.
-  constexpr i64 kMaxExtent = i64(1) << 60;
-  if (sh > kMaxExtent || sw > kMaxExtent ||
-      (w.dim(0) > 1 && dh > kMaxExtent / (w.dim(0) - 1)) || (w.dim(1) > 1 && dw > kMaxExtent / (w.dim(1) - 1)))
-    throw ValueError(std::string(op) + ": strides (" + std::to_string(sh) + ", " + std::to_string(sw) +
-                     ") or dilation (" + std::to_string(dh) + ", " + std::to_string(dw) +
-                     ") too large for kernel " + w.shape_str());
   *dm = w.dim(3);
   try {
     return cpu::make_conv_geom(op, x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(1),

@@ -254,29 +254,6 @@ inline float act_apply(float v, Act act) {
   }
 }
 
-// dZ = dY · act'(Y) through the saved output.
-// Both operands are loaded unconditionally so the relu select vectorises (a conditional load of
-// dY would compile to a branch, which mispredicts on half-zero activations: 4x slower).
-void act_backward(float* __restrict dZ, const float* __restrict dY, const float* __restrict Y, i64 n,
-                  Act act) {
-  switch (act) {
-    case Act::Relu:
-      for (i64 k = 0; k < n; ++k) {
-        const float d = dY[k], y = Y[k];
-        dZ[k] = y > 0.f ? d : 0.f;
-      }
-      break;
-    case Act::Sigmoid:
-      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * Y[k] * (1.f - Y[k]);
-      break;
-    case Act::Tanh:
-      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * (1.f - Y[k] * Y[k]);
-      break;
-    default:
-      copy_floats(dZ, dY, n);
-  }
-}
-
 bool run_parallel(i64 work_items) {
   const int nt = num_threads();
   return nt > 1 && work_items >= 2 * nt && !omp_in_parallel();
@@ -437,7 +414,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
     float* z = dzbuf->p;
     const i64 n = M * O, blk = 16384;
 #pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > 65536 && !omp_in_parallel())
-    for (i64 b0 = 0; b0 < n; b0 += blk) act_backward(z + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
+    for (i64 b0 = 0; b0 < n; b0 += blk) conv_act_backward(z + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
     dZ = z;
   }
   // X source for dW (whole images, zero-padded when needed)
@@ -488,6 +465,29 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
 }
 }  // namespace
 
+// ------------------------------------------------------------------ activation backward
+// Both operands are loaded unconditionally so the relu select vectorises (a conditional load of
+// dY would compile to a branch, which mispredicts on half-zero activations: 4x slower).
+void conv_act_backward(float* __restrict dZ, const float* __restrict dY, const float* __restrict Y, i64 n,
+                       Act act) {
+  switch (act) {
+    case Act::Relu:
+      for (i64 k = 0; k < n; ++k) {
+        const float d = dY[k], y = Y[k];
+        dZ[k] = y > 0.f ? d : 0.f;
+      }
+      break;
+    case Act::Sigmoid:
+      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * Y[k] * (1.f - Y[k]);
+      break;
+    case Act::Tanh:
+      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * (1.f - Y[k] * Y[k]);
+      break;
+    default:
+      copy_floats(dZ, dY, n);
+  }
+}
+
 // ------------------------------------------------------------------ forward
 void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
                     Act act) {
@@ -534,7 +534,7 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
         std::vector<float> dz(static_cast<size_t>(O));
         std::vector<double> acc(size_t(O), 0.0);
         for (i64 r = 0; r < M; ++r) {
-          act_backward(dz.data(), dY + r * O, Y ? Y + r * O : dY + r * O, O, Y ? act : Act::None);
+          conv_act_backward(dz.data(), dY + r * O, Y ? Y + r * O : dY + r * O, O, Y ? act : Act::None);
           for (i64 o = 0; o < O; ++o) acc[o] += dz[o];
         }
         for (i64 o = 0; o < O; ++o) db[o] = float(acc[o]);
@@ -585,7 +585,7 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
         const float* dZ = dY + r0 * O;
         if (act != Act::None) {
           float* z = tl_scratch[1].get(size_t(p.max_rows() * O));
-          act_backward(z, dY + r0 * O, Y + r0 * O, rows * O, act);
+          conv_act_backward(z, dY + r0 * O, Y + r0 * O, rows * O, act);
           dZ = z;
         }
         const float* col = X + r0 * C;

@@ -48,6 +48,10 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
 void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                      const float* Wt, const float* Y, const ConvGeom& g, Act act);
 
+// dZ = dY · act'(Y) through the saved output Y (relu: Y > 0, sigmoid: Y(1-Y), tanh: 1-Y²; a copy for
+// none): the first step of the conv and depthwise backwards. dZ must not overlap dY or Y.
+void conv_act_backward(float* dZ, const float* dY, const float* Y, i64 n, Act act);
+
 // Conv2D followed by MaxPooling2D (pg pools the conv's output [N,Ho,Wo,O]):
 //   forward   P, idx = max_pool2d(act(conv(X, Wt) + bias))          (pool.h's argmax rule)
 //   backward  dZ = max_pool2d_backward(dP, idx, relu_y) then the conv's dX/dW/db with Act::None;

@@ -117,26 +117,6 @@ void epilogue(float* a, i64 n, Act act) {
   }
 }
 
-// dZ = dY · act'(Y) through the saved output (relu as a select on both loaded operands).
-void act_grad(float* __restrict dZ, const float* __restrict dY, const float* __restrict Y, i64 n, Act act) {
-  switch (act) {
-    case Act::Relu:
-      for (i64 k = 0; k < n; ++k) {
-        const float d = dY[k], y = Y[k];
-        dZ[k] = y > 0.f ? d : 0.f;
-      }
-      break;
-    case Act::Sigmoid:
-      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * Y[k] * (1.f - Y[k]);
-      break;
-    case Act::Tanh:
-      for (i64 k = 0; k < n; ++k) dZ[k] = dY[k] * (1.f - Y[k] * Y[k]);
-      break;
-    default:
-      std::memcpy(dZ, dY, size_t(n) * sizeof(float));
-  }
-}
-
 }  // namespace
 
 // ------------------------------------------------------------------ forward
@@ -196,7 +176,7 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
     const i64 blk = 16384, nb = (M * O + blk - 1) / blk;
     for_each_row(nb, double(M) * double(O), [&](i64 b) {
       const i64 e0 = b * blk;
-      act_grad(z + e0, dY + e0, Y + e0, std::min(blk, M * O - e0), act);
+      conv_act_backward(z + e0, dY + e0, Y + e0, std::min(blk, M * O - e0), act);
     });
     dZ = z;
   }

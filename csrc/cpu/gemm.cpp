@@ -259,6 +259,24 @@ struct Problem {
 inline i64 cdiv(i64 a, i64 b) { return (a + b - 1) / b; }
 inline i64 round_up(i64 a, i64 b) { return cdiv(a, b) * b; }
 
+// The one-row and matrix·vector paths: `part(i0, i1)` over [0, n) cut at multiples of W (one
+// vector), on at most one thread per kMacsPerThread of the n·K multiply-adds.
+template <class F>
+void split_vectors(i64 n, i64 K, int W, F&& part) {
+  const i64 macs = n * std::max<i64>(K, 1);
+  int T = macs < gemm::kSerialMacs ? 1 : int(std::min<i64>(num_threads(), std::max<i64>(1, macs / gemm::kMacsPerThread)));
+  T = int(std::min<i64>(T, cdiv(n, W)));
+  if (T <= 1) {
+    part(i64(0), n);
+    return;
+  }
+#pragma omp parallel num_threads(T)
+  {
+    const i64 nv = cdiv(n, W), t = omp_get_thread_num(), nt = omp_get_num_threads();
+    part(std::min(n, nv * t / nt * W), std::min(n, nv * (t + 1) / nt * W));
+  }
+}
+
 // The whole blocked nest over C[m0:m1, n0:n1], on the calling thread.
 void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64 n1) {
   if (m0 >= m1 || n0 >= n1) return;
@@ -375,9 +393,6 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
     }
     const i64 nk = std::max<i64>(1, cdiv(K, isa.blk.kc)), kcb = cdiv(K, nk);
     const int W = isa.blk.nr / 2;  // NR is two vectors on both SIMD paths
-    const i64 macs = n * std::max<i64>(K, 1);
-    int T = macs < gemm::kSerialMacs ? 1 : int(std::min<i64>(num_threads(), std::max<i64>(1, macs / gemm::kMacsPerThread)));
-    T = int(std::min<i64>(T, cdiv(n, W)));
     auto part = [&](i64 j0, i64 j1) {
       set_ftz();
       Epilogue ep;
@@ -394,15 +409,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
       } while (pk < K);
     };
     MxcsrGuard guard;
-    if (T <= 1) {
-      part(0, n);
-    } else {
-#pragma omp parallel num_threads(T)
-      {
-        const i64 nv = cdiv(n, W), t = omp_get_thread_num(), nt = omp_get_num_threads();
-        part(std::min(n, nv * t / nt * W), std::min(n, nv * (t + 1) / nt * W));
-      }
-    }
+    split_vectors(n, K, W, part);
     if (ldo != 1)
       for (i64 i = 0; i < n; ++i) C[i * ldo] = out[i];
     return;
@@ -418,24 +425,13 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
       for (i64 k = 0; k < K; ++k) bc[size_t(k)] = B[k * ldb1];
       b = bc.data();
     }
-    const i64 macs = M * std::max<i64>(K, 1);
-    int T = macs < gemm::kSerialMacs ? 1 : int(std::min<i64>(num_threads(), std::max<i64>(1, macs / gemm::kMacsPerThread)));
     const int W = isa.blk.nr / 2;
-    T = int(std::min<i64>(T, cdiv(M, W)));
     auto part = [&](i64 i0, i64 i1) {
       set_ftz();
       if (i1 > i0) isa.dot(i1 - i0, K, A + i0 * lda, lda, b, C + i0 * ldc, ldc, bias ? bias[0] : 0.f, bias != nullptr, beta, act);
     };
     MxcsrGuard guard;
-    if (T <= 1) {
-      part(0, M);
-    } else {
-#pragma omp parallel num_threads(T)
-      {
-        const i64 nv = cdiv(M, W), t = omp_get_thread_num(), nt = omp_get_num_threads();
-        part(std::min(M, nv * t / nt * W), std::min(M, nv * (t + 1) / nt * W));
-      }
-    }
+    split_vectors(M, K, W, part);
     return;
   }
 

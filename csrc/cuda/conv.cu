@@ -21,6 +21,7 @@
 #include <algorithm>
 
 #include "cuda/check.cuh"
+#include "cuda/conv_act.cuh"
 #include "cuda/kernels.h"
 #include "cuda/reduce.cuh"
 #include "cuda/runtime.h"
@@ -83,26 +84,9 @@ __global__ void col2im_gather_kernel(float* dX, const float* dcol, CG g, int64_t
   }
 }
 
-__device__ __forceinline__ float act_fwd(float v, int act) {
-  switch (act) {
-    case 1: return v > 0.f ? v : 0.f;
-    case 2: return 1.f / (1.f + expf(-v));
-    case 3: return tanhf(v);
-    default: return v;
-  }
-}
-
 // K == 0 (no input channels): Y[r, o] = act(bias[o]).
 __global__ void bias_only_kernel(float* Y, const float* bias, int64_t M, int64_t O, int act) {
   for (int64_t e = global_tid(); e < M * O; e += grid_stride()) Y[e] = act_fwd(bias ? bias[e % O] : 0.f, act);
-}
-
-// dZ = dY·act'(Y) through the saved output (relu as a select, like the CPU).
-__global__ void conv_act_grad_kernel(float* dZ, const float* dY, const float* Y, int64_t n, int act) {
-  for (int64_t i = global_tid(); i < n; i += grid_stride()) {
-    const float d = dY[i], y = Y[i];
-    dZ[i] = act == 1 ? (y > 0.f ? d : 0.f) : act == 2 ? d * y * (1.f - y) : act == 3 ? d * (1.f - y * y) : d;
-  }
 }
 
 void zero(float* p, int64_t n) {

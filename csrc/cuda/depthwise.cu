@@ -17,6 +17,7 @@
 #include <algorithm>
 
 #include "cuda/check.cuh"
+#include "cuda/conv_act.cuh"
 #include "cuda/kernels.h"
 #include "cuda/reduce.cuh"
 #include "cuda/runtime.h"
@@ -39,15 +40,6 @@ DG to_dg(const ConvGeom& g, int64_t dm) {
   return DG{g.N, g.H, g.W, g.C, g.kh, g.kw, g.O, g.sh, g.sw, g.dh, g.dw, g.pt, g.pl, g.Ho, g.Wo, dm};
 }
 
-__device__ __forceinline__ float act_fwd(float v, int act) {
-  switch (act) {
-    case 1: return v > 0.f ? v : 0.f;
-    case 2: return 1.f / (1.f + expf(-v));
-    case 3: return tanhf(v);
-    default: return v;
-  }
-}
-
 __global__ void dw_forward_kernel(float* __restrict__ Y, const float* __restrict__ X,
                                   const float* __restrict__ Wt, const float* __restrict__ bias, DG g,
                                   int act) {
@@ -67,14 +59,6 @@ __global__ void dw_forward_kernel(float* __restrict__ Y, const float* __restrict
       }
     }
     Y[e] = act_fwd(acc, act);
-  }
-}
-
-// dZ = dY·act'(Y) through the saved output (relu as a select, like the CPU).
-__global__ void dw_act_grad_kernel(float* dZ, const float* dY, const float* Y, int64_t n, int act) {
-  for (int64_t i = global_tid(); i < n; i += grid_stride()) {
-    const float d = dY[i], y = Y[i];
-    dZ[i] = act == 1 ? (y > 0.f ? d : 0.f) : act == 2 ? d * y * (1.f - y) : act == 3 ? d * (1.f - y * y) : d;
   }
 }
 
@@ -164,7 +148,7 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
   const float* dZ = dY;
   if (act != Act::None) {
     dz_buf.reset(static_cast<size_t>(M * O) * sizeof(float));
-    dw_act_grad_kernel<<<blocks_for(M * O), kThreads, 0, st>>>(dz_buf.as<float>(), dY, Y, M * O,
+    conv_act_grad_kernel<<<blocks_for(M * O), kThreads, 0, st>>>(dz_buf.as<float>(), dY, Y, M * O,
                                                               static_cast<int>(act));
     FN_CUDA_LAUNCH_CHECK();
     dZ = dz_buf.as<float>();

@@ -43,6 +43,26 @@ def default_alpha(kind):
     return _ALPHA.get(kind, 0.0)
 
 
+def array_forward(x, kind):
+    """y = kind(x) on a raw Array (compiled steps of layers whose activation is not fused)."""
+    from . import _C
+    if kind == "softmax":
+        return _C.softmax_forward(x)
+    if kind == "log_softmax":
+        return _C.log_softmax_forward(x)
+    return _C.activation_forward(x, kind, default_alpha(kind))
+
+
+def array_backward(dy, x, y, kind):
+    """dx for y = array_forward(x, kind), given dy (softmax kinds use y only)."""
+    from . import _C
+    if kind == "softmax":
+        return _C.softmax_backward(dy, y)
+    if kind == "log_softmax":
+        return _C.log_softmax_backward(dy, y)
+    return _C.activation_backward(dy, x, y, kind, default_alpha(kind))
+
+
 def get(identifier):
     """Keras ``activations.get``: the Tensor function for a name (None → linear)."""
     kind, _ = resolve(identifier)

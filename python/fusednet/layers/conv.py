@@ -94,7 +94,87 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation_rate=
     return out
 
 
-class Conv2D(Layer):
+class _Conv2DBase(Layer):
+    """What Conv2D and DepthwiseConv2D share: geometry arguments, input checks and the compiled
+    step (one native forward, one native backward; only the ops and the kernel regularizer's
+    attribute name differ)."""
+
+    supports_fast_path = True
+    _label = "Conv2D"                  # the layer kind named in error messages
+    _fwd_op = "conv2d_forward"
+    _bwd_op = "conv2d_backward"
+    _kreg_attr = "kernel_regularizer"
+
+    def _init_geometry(self, owner, kernel_size, strides, dilation_rate, padding, activation, use_bias):
+        self.kernel_size = _pair(kernel_size, "kernel_size", owner)
+        self.strides = _pair(strides, "strides", owner)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate", owner)
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"{owner}: strides > 1 not supported in conjunction with dilation_rate > 1. "
+                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
+        self.padding = _padding(padding, owner)
+        self.activation = _acts.serialize(activation)
+        self._kind, self._ep = _acts.resolve(activation)
+        self.use_bias = bool(use_bias)
+
+    def _check_input(self, shape):
+        if len(shape) != 4:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=4, "
+                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
+        if self.kernel is not None and shape[-1] != self.kernel.shape[2]:
+            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
+                             f"of input shape to have value {self.kernel.shape[2]}, but received input with "
+                             f"shape {tuple(shape)}")
+        oh, ow = self.compute_output_shape(shape)[1:3]
+        if oh == 0 or ow == 0:
+            raise ValueError(f"{self._label} '{self.name}': kernel {self.kernel_size} (dilation "
+                             f"{self.dilation_rate}) is larger than the input {tuple(shape)} with padding='valid'")
+
+    # ---------------------------------------------------------------- compiled step
+    def _fast_forward(self, x, training, strip=False):
+        b = self.bias.data if self.bias is not None else None
+        args = (self.strides, self.padding, self.dilation_rate)
+        fwd = getattr(_C, self._fwd_op)
+        self._x = x
+        if self._ep is not None:
+            y = fwd(x, self.kernel.data, b, *args, self._ep)
+            self._z = None
+        else:
+            z = fwd(x, self.kernel.data, b, *args, "none")
+            y = _acts.array_forward(z, self._kind)
+            self._z = z
+        self._y = y
+        return y
+
+    def _fast_backward(self, dy, need_dx, gbuf):
+        if self._z is None:
+            ep, Y = self._ep, self._y
+            if getattr(self, "_relu_by_next", False):  # the next MaxPooling2D applied relu'
+                ep, Y = "none", None
+        else:
+            dy = _acts.array_backward(dy, self._z, self._y, self._kind)
+            ep, Y = "none", None
+        dx, dw, db = getattr(_C, self._bwd_op)(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
+                                               self.strides, self.padding, self.dilation_rate, need_dx,
+                                               self.bias is not None)
+        self._store_grads(dw, db, gbuf)
+        self._x = self._y = self._z = None
+        return dx
+
+    def _store_grads(self, dw, db, gbuf):
+        if self._trainable:
+            kreg = getattr(self, self._kreg_attr)
+            if kreg is not None:
+                kreg.add_grad_(dw, self.kernel.data)
+            if self.bias_regularizer is not None and db is not None:
+                self.bias_regularizer.add_grad_(db, self.bias.data)
+            k = self._gslot
+            gbuf[k] = dw
+            if db is not None:
+                gbuf[k + 1] = db
+
+
+class Conv2D(_Conv2DBase):
     """2-D convolution layer (Keras ``Conv2D``), channels last.
 
     ``activation(conv2d(inputs, kernel) + bias)``; relu / sigmoid / tanh / linear run fused in
@@ -121,8 +201,6 @@ class Conv2D(Layer):
         >>> y = layer(np.zeros((8, 28, 28, 1), np.float32))   # [8, 26, 26, 32]
     """
 
-    supports_fast_path = True
-
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
@@ -139,16 +217,7 @@ class Conv2D(Layer):
         if activity_regularizer is not None or kernel_constraint is not None or bias_constraint is not None:
             raise ValueError(f"{owner}: activity_regularizer and constraints are not supported")
         self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "kernel_size", owner)
-        self.strides = _pair(strides, "strides", owner)
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate", owner)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{owner}: strides > 1 not supported in conjunction with dilation_rate > 1. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
-        self.padding = _padding(padding, owner)
-        self.activation = _acts.serialize(activation)
-        self._kind, self._ep = _acts.resolve(activation)
-        self.use_bias = bool(use_bias)
+        self._init_geometry(owner, kernel_size, strides, dilation_rate, padding, activation, use_bias)
         self.kernel_initializer = _init.get(kernel_initializer)
         self.bias_initializer = _init.get(bias_initializer)
         self.kernel_regularizer = _reg.get(kernel_regularizer)
@@ -167,19 +236,6 @@ class Conv2D(Layer):
             self.bias = self.add_weight((self.filters,), self.bias_initializer, self.bias_regularizer, name="bias")
         self.built = True
 
-    def _check_input(self, shape):
-        if len(shape) != 4:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=4, "
-                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
-        if self.kernel is not None and shape[-1] != self.kernel.shape[2]:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
-                             f"of input shape to have value {self.kernel.shape[2]}, but received input with "
-                             f"shape {tuple(shape)}")
-        oh, ow = self.compute_output_shape(shape)[1:3]
-        if oh == 0 or ow == 0:
-            raise ValueError(f"Conv2D '{self.name}': kernel {self.kernel_size} (dilation {self.dilation_rate}) is "
-                             f"larger than the input {tuple(shape)} with padding='valid'")
-
     def compute_output_shape(self, input_shape):
         n, h, w = input_shape[0], input_shape[1], input_shape[2]
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
@@ -188,48 +244,6 @@ class Conv2D(Layer):
     def call(self, inputs, training=None):
         return conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
                       self.activation)
-
-    # ---------------------------------------------------------------- compiled step
-    def _fast_forward(self, x, training, strip=False):
-        b = self.bias.data if self.bias is not None else None
-        args = (self.strides, self.padding, self.dilation_rate)
-        self._x = x
-        if self._ep is not None:
-            y = _C.conv2d_forward(x, self.kernel.data, b, *args, self._ep)
-            self._z = None
-        else:
-            z = _C.conv2d_forward(x, self.kernel.data, b, *args, "none")
-            kind = self._kind
-            if kind == "softmax":
-                y = _C.softmax_forward(z)
-            elif kind == "log_softmax":
-                y = _C.log_softmax_forward(z)
-            else:
-                y = _C.activation_forward(z, kind, _acts.default_alpha(kind))
-            self._z = z
-        self._y = y
-        return y
-
-    def _fast_backward(self, dy, need_dx, gbuf):
-        if self._z is None:
-            ep, Y = self._ep, self._y
-            if getattr(self, "_relu_by_next", False):  # the next MaxPooling2D applied relu'
-                ep, Y = "none", None
-        else:
-            kind = self._kind
-            if kind == "softmax":
-                dy = _C.softmax_backward(dy, self._y)
-            elif kind == "log_softmax":
-                dy = _C.log_softmax_backward(dy, self._y)
-            else:
-                dy = _C.activation_backward(dy, self._z, self._y, kind, _acts.default_alpha(kind))
-            ep, Y = "none", None
-        dx, dw, db = _C.conv2d_backward(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
-                                        self.strides, self.padding, self.dilation_rate, need_dx,
-                                        self.bias is not None)
-        self._store_grads(dw, db, gbuf)
-        self._x = self._y = self._z = None
-        return dx
 
     # Conv2D(activation='relu') -> MaxPooling2D as one step of the compiled plan (models._FastPlan):
     # one native call each way, so the conv's [N,Ho,Wo,C] output is never written out (see
@@ -250,17 +264,6 @@ class Conv2D(Layer):
         self._x = self._pool_idx = self._pool_y = None
         return dx
 
-    def _store_grads(self, dw, db, gbuf):
-        if self._trainable:
-            if self.kernel_regularizer is not None:
-                self.kernel_regularizer.add_grad_(dw, self.kernel.data)
-            if self.bias_regularizer is not None and db is not None:
-                self.bias_regularizer.add_grad_(db, self.bias.data)
-            k = self._gslot
-            gbuf[k] = dw
-            if db is not None:
-                gbuf[k + 1] = db
-
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
                 "strides": self.strides, "padding": self.padding, "data_format": "channels_last",
@@ -275,7 +278,7 @@ class Conv2D(Layer):
 Convolution2D = Conv2D
 
 
-class DepthwiseConv2D(Layer):
+class DepthwiseConv2D(_Conv2DBase):
     """2-D depthwise convolution layer (Keras ``DepthwiseConv2D``), channels last.
 
     Each input channel is convolved with its own ``depth_multiplier`` filters (no mixing across
@@ -306,7 +309,10 @@ class DepthwiseConv2D(Layer):
         >>> y = layer(np.zeros((8, 28, 28, 16), np.float32))   # [8, 28, 28, 32]
     """
 
-    supports_fast_path = True
+    _label = "DepthwiseConv2D"
+    _fwd_op = "depthwise_conv2d_forward"
+    _bwd_op = "depthwise_conv2d_backward"
+    _kreg_attr = "depthwise_regularizer"
 
     def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
@@ -322,16 +328,7 @@ class DepthwiseConv2D(Layer):
         if activity_regularizer is not None or depthwise_constraint is not None or bias_constraint is not None:
             raise ValueError(f"{owner}: activity_regularizer and constraints are not supported")
         self.depth_multiplier = int(depth_multiplier)
-        self.kernel_size = _pair(kernel_size, "kernel_size", owner)
-        self.strides = _pair(strides, "strides", owner)
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate", owner)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"{owner}: strides > 1 not supported in conjunction with dilation_rate > 1. "
-                             f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}")
-        self.padding = _padding(padding, owner)
-        self.activation = _acts.serialize(activation)
-        self._kind, self._ep = _acts.resolve(activation)
-        self.use_bias = bool(use_bias)
+        self._init_geometry(owner, kernel_size, strides, dilation_rate, padding, activation, use_bias)
         self.depthwise_initializer = _init.get(depthwise_initializer)
         self.bias_initializer = _init.get(bias_initializer)
         self.depthwise_regularizer = _reg.get(depthwise_regularizer)
@@ -352,19 +349,6 @@ class DepthwiseConv2D(Layer):
                                         self.bias_regularizer, name="bias")
         self.built = True
 
-    def _check_input(self, shape):
-        if len(shape) != 4:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected ndim=4, "
-                             f"found ndim={len(shape)}. Full shape received: {tuple(shape)}")
-        if self.kernel is not None and shape[-1] != self.kernel.shape[2]:
-            raise ValueError(f"Input 0 of layer '{self.name}' is incompatible with the layer: expected axis -1 "
-                             f"of input shape to have value {self.kernel.shape[2]}, but received input with "
-                             f"shape {tuple(shape)}")
-        oh, ow = self.compute_output_shape(shape)[1:3]
-        if oh == 0 or ow == 0:
-            raise ValueError(f"DepthwiseConv2D '{self.name}': kernel {self.kernel_size} (dilation "
-                             f"{self.dilation_rate}) is larger than the input {tuple(shape)} with padding='valid'")
-
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape[0], input_shape[1], input_shape[2], input_shape[3]
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
@@ -374,54 +358,6 @@ class DepthwiseConv2D(Layer):
     def call(self, inputs, training=None):
         return F.depthwise_conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
                                   self.activation)
-
-    # ---------------------------------------------------------------- compiled step (as Conv2D)
-    def _fast_forward(self, x, training, strip=False):
-        b = self.bias.data if self.bias is not None else None
-        args = (self.strides, self.padding, self.dilation_rate)
-        self._x = x
-        if self._ep is not None:
-            y = _C.depthwise_conv2d_forward(x, self.kernel.data, b, *args, self._ep)
-            self._z = None
-        else:
-            z = _C.depthwise_conv2d_forward(x, self.kernel.data, b, *args, "none")
-            kind = self._kind
-            if kind == "softmax":
-                y = _C.softmax_forward(z)
-            elif kind == "log_softmax":
-                y = _C.log_softmax_forward(z)
-            else:
-                y = _C.activation_forward(z, kind, _acts.default_alpha(kind))
-            self._z = z
-        self._y = y
-        return y
-
-    def _fast_backward(self, dy, need_dx, gbuf):
-        if self._z is None:
-            ep, Y = self._ep, self._y
-        else:
-            kind = self._kind
-            if kind == "softmax":
-                dy = _C.softmax_backward(dy, self._y)
-            elif kind == "log_softmax":
-                dy = _C.log_softmax_backward(dy, self._y)
-            else:
-                dy = _C.activation_backward(dy, self._z, self._y, kind, _acts.default_alpha(kind))
-            ep, Y = "none", None
-        dx, dw, db = _C.depthwise_conv2d_backward(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
-                                                  self.strides, self.padding, self.dilation_rate, need_dx,
-                                                  self.bias is not None)
-        if self._trainable:
-            if self.depthwise_regularizer is not None:
-                self.depthwise_regularizer.add_grad_(dw, self.kernel.data)
-            if self.bias_regularizer is not None and db is not None:
-                self.bias_regularizer.add_grad_(db, self.bias.data)
-            k = self._gslot
-            gbuf[k] = dw
-            if db is not None:
-                gbuf[k + 1] = db
-        self._x = self._y = self._z = None
-        return dx
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,

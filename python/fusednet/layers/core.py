@@ -185,13 +185,7 @@ class Dense(Layer):
             self._y = y
             return y
         z = _C.matmul(x, W, False, False, b, "none")
-        kind = self._kind
-        if kind == "softmax":
-            y = _C.softmax_forward(z)
-        elif kind == "log_softmax":
-            y = _C.log_softmax_forward(z)
-        else:
-            y = _C.activation_forward(z, kind, _acts.default_alpha(kind))
+        y = _acts.array_forward(z, self._kind)
         self._mode = 2
         self._z = z
         self._y = y
@@ -207,13 +201,7 @@ class Dense(Layer):
         else:
             ep = "none"
             if mode == 2:
-                kind = self._kind
-                if kind == "softmax":
-                    dy = _C.softmax_backward(dy, self._y)
-                elif kind == "log_softmax":
-                    dy = _C.log_softmax_backward(dy, self._y)
-                else:
-                    dy = _C.activation_backward(dy, self._z, self._y, kind, _acts.default_alpha(kind))
+                dy = _acts.array_backward(dy, self._z, self._y, self._kind)
                 Y = self._z
             else:
                 Y = self._y
@@ -272,24 +260,14 @@ class Activation(Layer):
         self._strip = strip or kind == "linear"
         if self._strip:
             return x
-        if kind == "softmax":
-            y = _C.softmax_forward(x)
-        elif kind == "log_softmax":
-            y = _C.log_softmax_forward(x)
-        else:
-            y = _C.activation_forward(x, kind, _acts.default_alpha(kind))
+        y = _acts.array_forward(x, kind)
         self._x, self._y = x, y
         return y
 
     def _fast_backward(self, dy, need_dx, gbuf):
         if self._strip:
             return dy
-        kind = self._kind
-        if kind == "softmax":
-            return _C.softmax_backward(dy, self._y)
-        if kind == "log_softmax":
-            return _C.log_softmax_backward(dy, self._y)
-        return _C.activation_backward(dy, self._x, self._y, kind, _acts.default_alpha(kind))
+        return _acts.array_backward(dy, self._x, self._y, self._kind)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
