@@ -145,6 +145,43 @@ def test_thread_count_bitwise_invariant(rng, ta, tb):
         fn.set_num_threads(saved)
 
 
+# A non-transposed operand is either packed or read in place by the micro-kernel ("direct",
+# chosen by shape: few columns per thread); the bits must not depend on which, and both must be
+# right. The hook pins each mode; sizes straddle MR/NR, KC (two K slices) and a short last sliver.
+DIRECT = [(1, 32, 1), (12, 32, 16), (13, 33, 31), (61, 131, 773), (97, 64, 389), (128, 128, 784),
+          (5, 300, 100), (300, 257, 1024), (37, 2, 64)]
+
+
+@pytest.mark.parametrize("M,N,K", DIRECT)
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("act", ["none", "tanh"])
+def test_direct_operands_bitwise_as_packed(rng, M, N, K, ta, tb, act):
+    A, B = _operands(rng, M, N, K, ta, tb)
+    bias = rng.standard_normal(N).astype(np.float32)
+    C0 = rng.standard_normal((M, N)).astype(np.float32)
+    outs = {}
+    try:
+        for mode in ("never", "always", "auto"):
+            _C._gemm_set_direct(mode)
+            for beta in (0.0, 0.5):
+                out = C0.copy()
+                ops.matmul(A, B, trans_a=ta, trans_b=tb, bias=bias, activation=act, out=out,
+                           beta=beta)
+                outs[mode, beta] = out
+    finally:
+        _C._gemm_set_direct("auto")
+    for beta in (0.0, 0.5):
+        assert np.array_equal(outs["never", beta], outs["always", beta]), beta
+        assert np.array_equal(outs["never", beta], outs["auto", beta]), beta
+        ref, mag = _ref(A, B, ta, tb, bias, act, beta, C0)
+        _check(outs["always", beta], ref, mag, K)
+
+
+def test_direct_mode_hook_rejects_unknown():
+    with pytest.raises(ValueError, match="_gemm_set_direct"):
+        _C._gemm_set_direct("sometimes")
+
+
 # Narrow results (N <= NR/2, M >= 2 MR) run as Cᵀ = op(B)ᵀ·op(A)ᵀ plus a transposing epilogue
 # (classifier heads: [batch,128]·[128,10] and their dW).
 NARROW = [(128, 10, 128), (24, 1, 5), (61, 16, 773), (1000, 3, 300), (130, 10, 0)]
@@ -204,6 +241,14 @@ _ISA_SCRIPT = textwrap.dedent("""
                            beta=0.25)
                 ref, mag = _ref(A, B, ta, tb, bias, act, 0.25, C0)
                 _check(out, ref, mag, K)
+    for M, N, K in [(13, 35, 300), (29, 64, 517), (150, 33, 40)]:  # in-place operands, same bits
+        A, B = _operands(rng, M, N, K, False, False)
+        outs = []
+        for mode in ("never", "always"):
+            _C._gemm_set_direct(mode)
+            outs.append(np.asarray(ops.matmul(A, B, activation="tanh")).copy())
+        _C._gemm_set_direct("auto")
+        assert np.array_equal(outs[0], outs[1]), (M, N, K)
     A, B = _operands(rng, 200, 100, 300, False, False)
     fn.set_num_threads(1); c1 = np.asarray(ops.matmul(A, B)).copy()
     fn.set_num_threads(2); c2 = np.asarray(ops.matmul(A, B)).copy()

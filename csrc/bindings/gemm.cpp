@@ -202,6 +202,14 @@ FN_BIND(gemm) {
         py::arg("Y") = py::none(), py::arg("activation") = "none", py::arg("need_dX") = true,
         py::arg("has_bias") = true,
         "(dX|None, dW, db|None) for Y = act(X @ W + b), derivative through the saved output Y");
+  m.def("_gemm_set_direct", [](const std::string& mode) {
+        if (mode == "auto") cpu::sgemm_set_direct(0);
+        else if (mode == "never") cpu::sgemm_set_direct(1);
+        else if (mode == "always") cpu::sgemm_set_direct(2);
+        else throw py::value_error("_gemm_set_direct: mode must be 'auto', 'never' or 'always', got '" + mode + "'");
+      }, py::arg("mode"),
+      "Testing hook: whether the CPU SGEMM packs its non-transposed operands or reads them in place "
+      "('auto' decides by shape). The results are bitwise identical in every mode.");
   m.def("_gemm_isa", [] { return std::string(cpu::sgemm_isa()); },
         "Instruction set of the CPU SGEMM micro-kernel in use (FUSEDNET_ISA caps it).");
   m.def("_fma_peak_gflops",

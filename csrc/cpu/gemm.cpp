@@ -10,6 +10,7 @@
 //       pack op(B)[pc:pc+kc, jc:jc+nc] -> Bp, NR-column slivers, zero-padded to NR   (L3/L2)
 //       for ic in M step MC:
 //         pack op(A)[ic:ic+mc, pc:pc+kc] -> Ap, MR-row panels                          (L2)
+//           (A and/or B are read in place instead when few columns per thread: "direct", below)
 //         for jr in nc step NR:  for ir in mc step MR:  micro-kernel (C tile in registers, L1 B)
 // Packing is where the transposes are absorbed: the micro-kernel only ever sees "k-major"
 // panels, so trans_a / trans_b cost one pass over the operand, never a strided inner loop.
@@ -26,6 +27,7 @@
 #include <xmmintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -86,9 +88,9 @@ constexpr auto kPB = gemm::kBlockPortable;
 }  // namespace
 
 namespace gemm_detail {
-void ukernel_portable(int rows, int64_t kc, const float* Ap, const float* Bp, float* C,
-                      int64_t ldc, const Epilogue& e) {
-  ukernel_rows<VPortable, kPB.mr, kPB.nr>(rows, kc, Ap, Bp, C, ldc, e);
+void ukernel_portable(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                      int64_t ldb, float* C, int64_t ldc, const Epilogue& e) {
+  ukernel_rows<VPortable, kPB.mr, kPB.nr>(rows, kc, Ap, lda, Bp, ldb, C, ldc, e);
 }
 }  // namespace gemm_detail
 
@@ -256,6 +258,29 @@ struct Problem {
   i64 kcb;  // K slice depth (balanced, ≤ KC): depends only on K and KC
 };
 
+// Direct operands (no packing): when op(A) is A itself (row-major), the micro-kernel can broadcast
+// A[r*lda + k] straight from the caller's rows instead of from a packed MR-panel; when op(B) is B
+// itself, it can load B[k*ldb + c] from the caller's rows instead of from a packed NR-sliver. The
+// arithmetic is the same, so the bits are too; only the memory traffic changes. Packing pays when
+// a packed panel is reused many times; with few columns per thread it does not: the training
+// shapes split N across the threads, so each thread packed all of A (a register transpose, 9% of
+// a 128×784·784×128 product) to use it for two slivers, and copied its B slivers to reuse them
+// over ~11 A panels. Measured on one core (Zen 4, K = 784), direct A vs packed: 1.22× at N = 32,
+// 1.05-1.10× at 128, 1.00-1.02× at 512, 0.97-0.99× at 2048; direct B on top: 1.14× at
+// 32×784·784×128, 1.03× at 128×…, 1.01-1.02× at M = 256-1024, but 0.91-0.96× at N = 1000-1024.
+// So both apply to a thread's rectangle of at most kDirectMaxCols columns. Rows whose stride is a
+// multiple of 4 KiB all map to one L1 set (12 A rows in an 8-way set): lda 1024 or 2048 lose
+// 4-8% from N = 128 on, so such operands keep packing.
+constexpr i64 kDirectMaxCols = 256;
+std::atomic<int> g_direct_mode{0};  // 0 auto, 1 never, 2 always (tests pin the paths)
+
+inline bool use_direct(bool trans, i64 ld, i64 cols) {
+  const int mode = g_direct_mode.load(std::memory_order_relaxed);
+  if (trans || mode == 1) return false;
+  if (mode == 2) return true;
+  return cols <= kDirectMaxCols && ld % 1024 != 0;
+}
+
 inline i64 cdiv(i64 a, i64 b) { return (a + b - 1) / b; }
 inline i64 round_up(i64 a, i64 b) { return cdiv(a, b) * b; }
 
@@ -284,8 +309,10 @@ void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64
   const i64 MC = isa.blk.mc, NC = isa.blk.nc;
   Workspace& ws = tl_ws;
   const i64 kcap = std::max<i64>(p.kcb, 1);
-  ws.reserve(size_t(round_up(std::min(MC, m1 - m0), MR) * kcap),
-             size_t(kcap * round_up(std::min(NC, n1 - n0), NR)));
+  const bool direct_a = p.K > 0 && use_direct(p.ta, p.lda, n1 - n0);
+  const bool direct_b = p.K > 0 && use_direct(p.tb, p.ldb, n1 - n0);
+  ws.reserve(direct_a ? 0 : size_t(round_up(std::min(MC, m1 - m0), MR) * kcap),
+             size_t(kcap * (direct_b ? NR : round_up(std::min(NC, n1 - n0), NR))));
   Epilogue ep;
   ep.beta = p.beta;
   ep.act = p.act;
@@ -296,13 +323,15 @@ void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64
       const i64 kc = std::min(p.kcb, p.K - pk);
       ep.first = pk == 0;
       ep.last = pk + kc >= p.K;
-      pack_b(ws.bp, p.B, p.ldb, p.tb, pk, jc, kc, nc, NR);
+      const i64 nfull = direct_b ? nc / NR * NR : 0;  // direct B: only a short last sliver is packed
+      if (nfull < nc) pack_b(ws.bp, p.B, p.ldb, p.tb, pk, jc + nfull, kc, nc - nfull, NR);
       for (i64 ic = m0; ic < m1; ic += MC) {
         const i64 mc = std::min(MC, m1 - ic);
-        pack_a(ws.ap, p.A, p.lda, p.ta, ic, pk, mc, kc, MR);
+        if (!direct_a) pack_a(ws.ap, p.A, p.lda, p.ta, ic, pk, mc, kc, MR);
         for (i64 jr = 0; jr < nc; jr += NR) {
           const int nr = int(std::min<i64>(NR, nc - jr));
-          const float* bp = ws.bp + jr * kc;
+          const float* bp = jr < nfull ? p.B + pk * p.ldb + jc + jr : ws.bp + (jr - nfull) * kc;
+          const i64 bldb = jr < nfull ? p.ldb : 0;
           const i64 j = jc + jr;
           const float* bias_j = (p.bias && ep.last) ? p.bias + j : nullptr;
           if (nr < NR && bias_j) {  // pad the bias of a short column panel to NR
@@ -313,16 +342,17 @@ void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64
           ep.bias = bias_j;
           for (i64 ir = 0; ir < mc; ir += MR) {
             const int rows = int(std::min<i64>(MR, mc - ir));
-            const float* ap = ws.ap + ir * kc;
+            const float* ap = direct_a ? p.A + (ic + ir) * p.lda + pk : ws.ap + ir * kc;
+            const i64 alda = direct_a ? p.lda : 0;
             float* c = p.C + (ic + ir) * p.ldc + j;
             if (nr == NR) {
-              isa.kern(rows, kc, ap, bp, c, p.ldc, ep);
+              isa.kern(rows, kc, ap, alda, bp, bldb, c, p.ldc, ep);
             } else {  // short last column panel: compute a full tile in scratch, copy nr columns
               float* t = ws.tmp;
               if (!ep.first || p.beta != 0.f)
                 for (int r = 0; r < rows; ++r)
                   std::memcpy(t + r * NR, c + r * p.ldc, sizeof(float) * nr);
-              isa.kern(rows, kc, ap, bp, t, NR, ep);
+              isa.kern(rows, kc, ap, alda, bp, bldb, t, NR, ep);
               for (int r = 0; r < rows; ++r)
                 std::memcpy(c + r * p.ldc, t + r * NR, sizeof(float) * nr);
             }
@@ -511,6 +541,8 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
 }
 
 const char* sgemm_isa() { return isa_name(); }
+
+void sgemm_set_direct(int mode) { g_direct_mode = mode; }
 
 double fma_peak_gflops(int threads, double seconds) {
   if (threads < 1) threads = 1;

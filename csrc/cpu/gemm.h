@@ -26,6 +26,9 @@ void sgemm_ref(float* C, const float* A, const float* B, const float* bias, i64 
 
 // The instruction set the fast path runs on ("avx512", "avx2", "portable"; FUSEDNET_ISA caps it).
 const char* sgemm_isa();
+// Testing hook: 0 = choose by shape whether a non-transposed operand is read in place or packed,
+// 1 = always pack, 2 = never pack a non-transposed operand. Results are bitwise identical.
+void sgemm_set_direct(int mode);
 
 // Measured FP32 FMA peak (GFLOP/s) of `threads` threads running independent vector FMA chains for
 // `seconds` each; 0 on the portable path. Used by bench/ to report the fraction of peak.

@@ -60,9 +60,9 @@ void gemv_slice_avx2(int64_t n, int64_t kc, const float* s, int64_t ss, const fl
   gemv_slice<V256>(n, kc, s, ss, B, ldb, C, e);
 }
 
-void ukernel_avx2(int rows, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                  const Epilogue& e) {
-  ukernel_rows<V256, B.mr, B.nr>(rows, kc, Ap, Bp, C, ldc, e);
+void ukernel_avx2(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                  int64_t ldb, float* C, int64_t ldc, const Epilogue& e) {
+  ukernel_rows<V256, B.mr, B.nr>(rows, kc, Ap, lda, Bp, ldb, C, ldc, e);
 }
 
 double fma_peak_avx2(int threads, double seconds) {

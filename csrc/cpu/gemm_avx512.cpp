@@ -59,9 +59,9 @@ void gemv_slice_avx512(int64_t n, int64_t kc, const float* s, int64_t ss, const 
   gemv_slice<V512>(n, kc, s, ss, B, ldb, C, e);
 }
 
-void ukernel_avx512(int rows, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                    const Epilogue& e) {
-  ukernel_rows<V512, B.mr, B.nr>(rows, kc, Ap, Bp, C, ldc, e);
+void ukernel_avx512(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                    int64_t ldb, float* C, int64_t ldc, const Epilogue& e) {
+  ukernel_rows<V512, B.mr, B.nr>(rows, kc, Ap, lda, Bp, ldb, C, ldc, e);
 }
 
 // 16×16 in-register transpose (three shuffle stages, 64 shuffles for 256 floats): row i of the

@@ -34,16 +34,18 @@ struct Epilogue {
   bool last = true;    // last K slice: add bias, apply activation
 };
 
-using UKernel = void (*)(int rows, int64_t kc, const float* Ap, const float* Bp, float* C,
-                         int64_t ldc, const Epilogue& e);
+// lda == 0: Ap is a packed panel. lda > 0: Ap points at row 0 of a row-major A (element (k, r)
+// at Ap[r*lda + k]), read in place — same arithmetic, so the same bits (see gemm.cpp, direct A).
+using UKernel = void (*)(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                         int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
 
 // Per-ISA entry points (defined in gemm_avx512.cpp / gemm_avx2.cpp / gemm.cpp).
-void ukernel_avx512(int rows, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                    const Epilogue& e);
-void ukernel_avx2(int rows, int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc,
-                  const Epilogue& e);
-void ukernel_portable(int rows, int64_t kc, const float* Ap, const float* Bp, float* C,
-                      int64_t ldc, const Epilogue& e);
+void ukernel_avx512(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                  int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
+void ukernel_avx2(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                  int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
+void ukernel_portable(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                      int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
 // Transposed-B packing of one full 32-column sliver with 16×16 register transposes (AVX-512).
 void pack_bt32_avx512(float* dst, const float* src, int64_t ldb, int64_t kc);
 // Non-transposed A: one 12-row panel (rows ≤ 12), same technique.
@@ -105,9 +107,11 @@ struct VMath {
 };
 
 // ---------------------------------------------------------------- the micro-kernel
-template <class V, int MR, int NR, int ROWS>
-static inline void ukernel_tile(int64_t kc, const float* __restrict Ap, const float* __restrict Bp,
-                                float* __restrict C, int64_t ldc, const Epilogue& e) {
+template <class V, int MR, int NR, int ROWS, bool RM, bool RB>
+static inline void ukernel_tile(int64_t kc, const float* __restrict Ap, int64_t lda,
+                                const float* __restrict Bp, int64_t ldb, float* __restrict C,
+                                int64_t ldc, const Epilogue& e) {
+  const int64_t bstep = RB ? ldb : NR;
   using R = typename V::R;
   constexpr int W = V::W;
   constexpr int NV = NR / W;
@@ -131,15 +135,15 @@ static inline void ukernel_tile(int64_t kc, const float* __restrict Ap, const fl
     R b[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) b[v] = V::load(Bp + v * W);
-    __builtin_prefetch(Bp + 8 * NR, 0, 3);
+    __builtin_prefetch(Bp + 8 * bstep, 0, 3);
 #pragma GCC unroll 16
     for (int r = 0; r < ROWS; ++r) {
-      R a = V::set1(Ap[r]);
+      R a = V::set1(RM ? Ap[r * lda] : Ap[r]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) c[r][v] = V::fma(a, b[v], c[r][v]);
     }
-    Ap += MR;
-    Bp += NR;
+    Ap += RM ? 1 : MR;
+    Bp += bstep;
   }
 
   const R vbeta = V::set1(e.beta);
@@ -162,11 +166,16 @@ static inline void ukernel_tile(int64_t kc, const float* __restrict Ap, const fl
 
 // rows in [1, MR] -> the matching instantiation (a jump table; the call is per tile).
 template <class V, int MR, int NR, int ROWS = MR>
-static inline void ukernel_rows(int rows, int64_t kc, const float* Ap, const float* Bp, float* C,
-                                int64_t ldc, const Epilogue& e) {
+static inline void ukernel_rows(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                                int64_t ldb, float* C, int64_t ldc, const Epilogue& e) {
   if constexpr (ROWS >= 1) {
-    if (rows == ROWS) return ukernel_tile<V, MR, NR, ROWS>(kc, Ap, Bp, C, ldc, e);
-    return ukernel_rows<V, MR, NR, ROWS - 1>(rows, kc, Ap, Bp, C, ldc, e);
+    if (rows == ROWS) {
+      if (lda && ldb) return ukernel_tile<V, MR, NR, ROWS, true, true>(kc, Ap, lda, Bp, ldb, C, ldc, e);
+      if (lda) return ukernel_tile<V, MR, NR, ROWS, true, false>(kc, Ap, lda, Bp, 0, C, ldc, e);
+      if (ldb) return ukernel_tile<V, MR, NR, ROWS, false, true>(kc, Ap, 0, Bp, ldb, C, ldc, e);
+      return ukernel_tile<V, MR, NR, ROWS, false, false>(kc, Ap, 0, Bp, 0, C, ldc, e);
+    }
+    return ukernel_rows<V, MR, NR, ROWS - 1>(rows, kc, Ap, lda, Bp, ldb, C, ldc, e);
   }
 }
 
