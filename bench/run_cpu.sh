@@ -10,7 +10,7 @@ mkdir -p "$out"
 # the in-tree build (tools/dev_build.sh) when there is one, else the installed package
 if [ -z "${PYTHONPATH:-}" ] && ls python/fusednet/_C*.so >/dev/null 2>&1; then export PYTHONPATH=python; fi
 run() { local name=$1; shift; echo "== $name: $* (load: $(cut -d' ' -f1-3 /proc/loadavg))"; "$@" 2>&1 | tee "$out/$name.txt"; }
-run matmul    python3 bench/bench_matmul.py --repeats 5
+run matmul    python3 bench/bench_matmul.py --repeats 9
 run train     python3 bench/bench_train.py --samples 60000 --repeats 3
 run conv      python3 bench/bench_conv.py
 run optimizer python3 bench/bench_optimizer.py

@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <vector>
 
 #include "common/gemm_config.h"
@@ -364,6 +365,55 @@ void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64
   }
 }
 
+// Both operands read in place (direct): no thread packs anything, so C can be cut into small
+// tasks (one NR sliver × kDirectTaskPanels MR panels, every K slice) that any thread may run.
+// Each thread owns a contiguous range of tasks (sliver-major, so the static case keeps the N
+// split's locality: a thread's B columns stay in its L2) and, once it is done, takes the tasks
+// still left in the others' ranges. On a shared host one core is often slowed or taken away for
+// a while; a fixed split then waits for the slow thread, this one lets the fast thread finish
+// the work. Each C element is still computed whole by one task in the same K order: the bits do
+// not depend on the thread count or on which thread ran what.
+constexpr i64 kDirectTaskPanels = 4;
+
+struct alignas(64) TaskRange {
+  std::atomic<i64> next{0};
+  i64 end = 0;
+};
+
+void direct_tasks(const Problem& p, const IsaPath& isa, int T, i64 mp, i64 np) {
+  const int MR = isa.blk.mr, NR = isa.blk.nr;
+  const i64 ng = cdiv(mp, kDirectTaskPanels), ntask = np * ng;
+  T = int(std::min<i64>(T, ntask));
+  std::unique_ptr<TaskRange[]> ranges(new TaskRange[size_t(T)]);
+  for (int t = 0; t < T; ++t) {
+    ranges[t].next.store(ntask * t / T, std::memory_order_relaxed);
+    ranges[t].end = ntask * (t + 1) / T;
+  }
+  std::exception_ptr err;
+#pragma omp parallel num_threads(T)
+  {
+    set_ftz();
+    const int tid = omp_get_thread_num();
+    // Own range first, then the others' leftovers (all of them if OpenMP gave fewer threads).
+    for (int v = 0; v < T; ++v) {
+      TaskRange& r = ranges[(tid + v) % T];
+      for (i64 i = r.next.fetch_add(1, std::memory_order_relaxed); i < r.end;
+           i = r.next.fetch_add(1, std::memory_order_relaxed)) {
+        const i64 s = i / ng, g = i % ng;
+        const i64 m0 = g * kDirectTaskPanels * MR, m1 = std::min(p.M, m0 + kDirectTaskPanels * MR);
+        const i64 n0 = s * NR, n1 = std::min(p.N, n0 + NR);
+        try {
+          gemm_rect(p, isa, m0, m1, n0, n1);
+        } catch (...) {
+#pragma omp critical(fn_gemm_err)
+          if (!err) err = std::current_exception();
+        }
+      }
+    }
+  }
+  if (err) std::rethrow_exception(err);
+}
+
 // Restores the caller's MXCSR (FTZ/DAZ) after a kernel: the serial path and OpenMP's thread 0
 // run on the Python thread, whose NumPy maths must keep IEEE denormals.
 struct MxcsrGuard {
@@ -496,8 +546,15 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   if (macs < gemm::kSerialMacs) T = 1;
   else T = int(std::min<i64>(T, std::max<i64>(1, macs / gemm::kMacsPerThread)));
 
-  // Grid Tm×Tn minimising (padded work of the largest rectangle + duplicated packing).
   const i64 mp = cdiv(M, MR), np = cdiv(N, NR);
+  if (T > 1 && std::min(mp, np) >= 1 && use_direct(trans_a, lda, cdiv(np, T) * NR) &&
+      use_direct(trans_b, ldb, cdiv(np, T) * NR) && K > 0) {
+    MxcsrGuard guard;
+    direct_tasks(p, isa, T, mp, np);
+    return;
+  }
+
+  // Grid Tm×Tn minimising (padded work of the largest rectangle + duplicated packing).
   int Tm = 1, Tn = 1;
   if (T > 1) {
     double best = 1e300;
