@@ -19,8 +19,9 @@
 // thread, each running the whole nest above with thread-local packing buffers. K is never split,
 // and the K slicing depends only on K and KC, so every element is summed in the same order for
 // any thread count: results are bitwise identical. The grid shape is chosen per call to keep
-// both threads busy on skinny training shapes (e.g. 32×784·784×128 splits N, 784×32·32×128 M)
-// while minimising duplicated packing.
+// both threads busy on skinny training shapes (e.g. 784×32·32×128 splits M) while minimising
+// duplicated packing. When nothing is packed (both operands direct, e.g. 128×784·784×128), C is
+// instead cut into small sliver×panel tasks that idle threads take from busy ones (direct_tasks).
 #include "cpu/gemm.h"
 
 #include <omp.h>
