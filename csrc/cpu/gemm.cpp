@@ -366,6 +366,18 @@ void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64
   }
 }
 
+// gemm_rect on an OpenMP thread: an exception must not leave the parallel region, so the first
+// one is kept for the caller to rethrow after the join.
+void gemm_rect_in_team(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64 n1,
+                       std::exception_ptr& err) {
+  try {
+    gemm_rect(p, isa, m0, m1, n0, n1);
+  } catch (...) {
+#pragma omp critical(fn_gemm_err)
+    if (!err) err = std::current_exception();
+  }
+}
+
 // Both operands read in place (direct): no thread packs anything, so C can be cut into small
 // tasks (one NR sliver × kDirectTaskPanels MR panels, every K slice) that any thread may run.
 // Each thread owns a contiguous range of tasks (sliver-major, so the static case keeps the N
@@ -403,12 +415,7 @@ void direct_tasks(const Problem& p, const IsaPath& isa, int T, i64 mp, i64 np) {
         const i64 s = i / ng, g = i % ng;
         const i64 m0 = g * kDirectTaskPanels * MR, m1 = std::min(p.M, m0 + kDirectTaskPanels * MR);
         const i64 n0 = s * NR, n1 = std::min(p.N, n0 + NR);
-        try {
-          gemm_rect(p, isa, m0, m1, n0, n1);
-        } catch (...) {
-#pragma omp critical(fn_gemm_err)
-          if (!err) err = std::current_exception();
-        }
+        gemm_rect_in_team(p, isa, m0, m1, n0, n1, err);
       }
     }
   }
@@ -587,12 +594,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
       const int ti = w / Tn, tj = w % Tn;
       const i64 m0 = std::min(M, (mp * ti / Tm) * MR), m1 = std::min(M, (mp * (ti + 1) / Tm) * MR);
       const i64 n0 = std::min(N, (np * tj / Tn) * NR), n1 = std::min(N, (np * (tj + 1) / Tn) * NR);
-      try {
-        gemm_rect(p, isa, m0, m1, n0, n1);
-      } catch (...) {
-#pragma omp critical(fn_gemm_err)
-        if (!err) err = std::current_exception();
-      }
+      gemm_rect_in_team(p, isa, m0, m1, n0, n1, err);
     }
   }
   if (err) std::rethrow_exception(err);
