@@ -555,8 +555,9 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   else T = int(std::min<i64>(T, std::max<i64>(1, macs / gemm::kMacsPerThread)));
 
   const i64 mp = cdiv(M, MR), np = cdiv(N, NR);
-  if (T > 1 && std::min(mp, np) >= 1 && use_direct(trans_a, lda, cdiv(np, T) * NR) &&
-      use_direct(trans_b, ldb, cdiv(np, T) * NR) && K > 0) {
+  const i64 cols_per_thread = cdiv(np, T) * NR;
+  if (T > 1 && K > 0 && use_direct(trans_a, lda, cols_per_thread) &&
+      use_direct(trans_b, ldb, cols_per_thread)) {
     MxcsrGuard guard;
     direct_tasks(p, isa, T, mp, np);
     return;

@@ -269,6 +269,19 @@ class Layer:
         """Name of a final softmax/sigmoid this layer can skip for loss fusion, else None."""
         return None
 
+    def _store_grads(self, dw, db, gbuf, kernel_regularizer):
+        """Compiled backward of a kernel+bias layer: add the regularizers' gradients and put
+        (dW, db) in the step's gradient buffer at this layer's slots (nothing if frozen)."""
+        if not self._trainable:
+            return
+        if kernel_regularizer is not None:
+            kernel_regularizer.add_grad_(dw, self.kernel.data)
+        if self.bias_regularizer is not None and db is not None:
+            self.bias_regularizer.add_grad_(db, self.bias.data)
+        gbuf[self._gslot] = dw
+        if db is not None:
+            gbuf[self._gslot + 1] = db
+
 
 def _f32(x):
     if isinstance(x, (Tensor, _C.Array)):

@@ -157,21 +157,9 @@ class _Conv2DBase(Layer):
         dx, dw, db = getattr(_C, self._bwd_op)(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
                                                self.strides, self.padding, self.dilation_rate, need_dx,
                                                self.bias is not None)
-        self._store_grads(dw, db, gbuf)
+        self._store_grads(dw, db, gbuf, getattr(self, self._kreg_attr))
         self._x = self._y = self._z = None
         return dx
-
-    def _store_grads(self, dw, db, gbuf):
-        if self._trainable:
-            kreg = getattr(self, self._kreg_attr)
-            if kreg is not None:
-                kreg.add_grad_(dw, self.kernel.data)
-            if self.bias_regularizer is not None and db is not None:
-                self.bias_regularizer.add_grad_(db, self.bias.data)
-            k = self._gslot
-            gbuf[k] = dw
-            if db is not None:
-                gbuf[k + 1] = db
 
 
 class Conv2D(_Conv2DBase):
@@ -260,7 +248,7 @@ class Conv2D(_Conv2DBase):
         dx, dw, db = _C.conv2d_maxpool_backward(dp, self._pool_idx, self._x, self.kernel.data, relu_y,
                                                 self.strides, self.padding, self.dilation_rate, *pool._cfg(),
                                                 need_dx, self.bias is not None)
-        self._store_grads(dw, db, gbuf)
+        self._store_grads(dw, db, gbuf, getattr(self, self._kreg_attr))
         self._x = self._pool_idx = self._pool_y = None
         return dx
 

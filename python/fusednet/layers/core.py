@@ -206,16 +206,7 @@ class Dense(Layer):
             else:
                 Y = self._y
         dx, dw, db = _C.dense_backward(dy, self._x, self._W, Y, ep, need_dx, self.use_bias)
-        if self._trainable:
-            if self._regularized:
-                if self.kernel_regularizer is not None:
-                    self.kernel_regularizer.add_grad_(dw, self.kernel.data)
-                if self.bias_regularizer is not None and db is not None:
-                    self.bias_regularizer.add_grad_(db, self.bias.data)
-            k = self._gslot
-            gbuf[k] = dw
-            if db is not None:
-                gbuf[k + 1] = db
+        self._store_grads(dw, db, gbuf, self.kernel_regularizer)
         if lead is not None and dx is not None:
             dx = dx.reshape(lead + (self._x.shape[1],))
         return dx
