@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "cpu/isa.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -43,23 +44,17 @@ using BwdFn = void (*)(float*, const float*, const float*, const float*, i64, Ac
 using SmFn = void (*)(float*, const float*, i64, i64, bool);
 using SmBwdFn = void (*)(float*, const float*, const float*, i64, i64, bool);
 
-FwdFn pick_fwd() {
-  int l = isa_level();
-  return l >= 2 ? avx512::act_fwd : l == 1 ? avx2::act_fwd : portable::act_fwd;
-}
-BwdFn pick_bwd() {
-  int l = isa_level();
-  return l >= 2 ? avx512::act_bwd : l == 1 ? avx2::act_bwd : portable::act_bwd;
-}
-SmFn pick_sm() {
-  int l = isa_level();
-  return l >= 2 ? avx512::softmax_rows : l == 1 ? avx2::softmax_rows : portable::softmax_rows;
-}
-SmBwdFn pick_sm_bwd() {
-  int l = isa_level();
-  return l >= 2 ? avx512::softmax_bwd_rows : l == 1 ? avx2::softmax_bwd_rows
-                                                    : portable::softmax_bwd_rows;
-}
+// Non-x86 hosts have only the portable loops (the ISA files compile to nothing there).
+#if FN_X86
+#define FN_PICK(fn) (isa_level() >= 2 ? avx512::fn : isa_level() == 1 ? avx2::fn : portable::fn)
+#else
+#define FN_PICK(fn) (portable::fn)
+#endif
+FwdFn pick_fwd() { return FN_PICK(act_fwd); }
+BwdFn pick_bwd() { return FN_PICK(act_bwd); }
+SmFn pick_sm() { return FN_PICK(softmax_rows); }
+SmBwdFn pick_sm_bwd() { return FN_PICK(softmax_bwd_rows); }
+#undef FN_PICK
 
 // Runs body(lo, hi) over [0, n) in fixed chunks, in parallel when n is large enough.
 template <class Body>

@@ -1,7 +1,8 @@
 // activation_impl.h — the activation/softmax loops, compiled once per ISA.
 //
 // Included by activation.cpp (portable x86-64), activation_avx2.cpp and activation_avx512.cpp
-// with FN_ISA_NS set to portable / avx2 / avx512; CMake gives the latter two their -m flags.
+// with FN_ISA_NS set to portable / avx2 / avx512; the latter two include it inside an
+// FN_ISA_BEGIN region (cpu/isa.h), after the headers below, so only its own loops get the ISA.
 // Each loop is `out[i] = f(in[i])` over contiguous float32 with f from common/scalar_math.h
 // (branch-free, no libm calls), so GCC vectorises it at the TU's vector width. Everything here
 // has internal linkage or lives in the per-ISA namespace, so no symbol is shared between ISAs.

@@ -7,15 +7,20 @@
 // any im2col or packing. Channel tails use masked loads / stores (no scratch tile).
 // dW tile: KB ≤ 12 rows of dW × 32 channels in registers while all pixels of the band stream by:
 //   dz = dY·act'(Y) (computed once per pixel, in registers),  acc[kk][v] += bcast(x[offs[kb+kk]])·dz[v]
-// Compiled with -mavx512f/vl/bw/dq (CMake, by file name) and called only when isa_level() == 2.
+// Compiled for AVX-512 inside an FN_ISA_BEGIN region (cpu/isa.h, per function, not per file) and
+// called only when isa_level() == 2.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "cpu/conv_direct.h"
+#include "cpu/isa.h"
 
+#if FN_X86
+FN_ISA_BEGIN(FN_TARGET_AVX512)
 namespace fusednet::cpu::conv_detail {
+namespace avx512 {
 namespace {
 
 inline __mmask16 tail_mask(i64 n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
@@ -169,6 +174,8 @@ void dw_rows(int kb_n, float* dWn, float* dbn, const float* src, i64 rs, const i
 }
 
 }  // namespace
+}  // namespace avx512
+using namespace avx512;
 
 void direct_fwd_image_avx512(float* Yn, const float* src, i64 rs, const i64* offs, const float* Wt,
                              const float* bias, const ConvGeom& g, Act act, i64 nrows) {
@@ -214,6 +221,7 @@ void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, co
 // caller can sweep all tiles over an L2-sized chunk of images before moving on: over the whole
 // batch at once every tile re-streamed all of dZ and X from L3 (48 tiles × 7 MB at batch 128).
 // The per-tile add order is still image order: results are bitwise those of one full sweep.
+namespace avx512 {
 namespace {
 template <int NV, int KB>
 void dwt_tile(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
@@ -284,6 +292,8 @@ void dwt_rows(int kn, float* dW, float* db, const float* src, i64 img_stride, i6
   }
 }
 }  // namespace
+}  // namespace avx512
+using namespace avx512;
 
 void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
                            const float* dZ, const ConvGeom& g, i64 kb, i64 ob, i64 n0, i64 n1,
@@ -315,6 +325,7 @@ void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_strid
 // precomputed once per block / image — the integer divisions they used to cost per tile were
 // ~20% of dX time. Narrow column blocks (NV ≤ 2, e.g. K = 288 = 4·64 + 32) use R = 12 pixels so
 // the tile still holds 24 accumulators.
+namespace avx512 {
 namespace {
 struct DxTap { i64 di, dj, off; };   // row / column offset in the input, offset in dXn
 
@@ -369,6 +380,8 @@ void dx_block(float* dXn, const float* dZn, const float* WTk, i64 ldw, const Con
   }
 }
 }  // namespace
+}  // namespace avx512
+using namespace avx512;
 
 void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g) {
   const i64 K = g.K(), P = g.Ho * g.Wo, C = g.C;
@@ -397,3 +410,5 @@ void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const
 }
 
 }  // namespace fusednet::cpu::conv_detail
+FN_ISA_END
+#endif  // FN_X86

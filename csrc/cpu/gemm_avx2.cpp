@@ -1,18 +1,27 @@
 // gemm_avx2.cpp — AVX2+FMA SGEMM micro-kernel (6×16 tile) and an FMA peak probe.
 //
 //   C_tile[6, 16] (+)= Ap[k, 0:6] ⊗ Bp[k, 0:16] over k, fused epilogue (see gemm_ukernel.h)
-// Compiled with -mavx2 -mfma (CMake adds them for *_avx2.cpp) and called only after
+// Compiled for AVX2+FMA inside an FN_ISA_BEGIN region (cpu/isa.h) and called only after
 // cpu::isa_level() >= 1. 16 ymm registers: 12 accumulators + 2 B vectors + 1 broadcast — the
 // classic Haswell shape, which also keeps the FMA:load ratio at 12:8.
 #include <immintrin.h>
 #include <omp.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 
-#include "cpu/gemm_ukernel.h"
+#include "common/common.h"
+#include "common/gemm_config.h"
+#include "cpu/isa.h"
 #include "cpu/runtime.h"
 
+#if FN_X86
+FN_ISA_BEGIN(FN_TARGET_AVX2)
+#include "cpu/gemm_ukernel.h"  // the micro-kernel templates, instantiated below for this ISA
+
 namespace fusednet::cpu::gemm_detail {
+namespace avx2 {
 namespace {
 
 struct V256 {
@@ -49,6 +58,8 @@ struct V256 {
 constexpr auto B = gemm::kBlockAvx2;
 
 }  // namespace
+}  // namespace avx2
+using namespace avx2;
 
 void gemv_dot_avx2(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
                    int64_t ldc, float bias, bool has_bias, float beta, Act act) {
@@ -100,3 +111,5 @@ double fma_peak_avx2(int threads, double seconds) {
 }
 
 }  // namespace fusednet::cpu::gemm_detail
+FN_ISA_END
+#endif  // FN_X86

@@ -1,18 +1,27 @@
 // gemm_avx512.cpp — AVX-512 SGEMM micro-kernel (12×32 tile) and an FMA peak probe.
 //
 //   C_tile[12, 32] (+)= Ap[k, 0:12] ⊗ Bp[k, 0:32] over k, fused epilogue (see gemm_ukernel.h)
-// Compiled with -mavx512f/vl/bw/dq (CMake adds them for *_avx512.cpp) and only ever called after
+// Compiled for AVX-512 F/VL/BW/DQ inside an FN_ISA_BEGIN region (cpu/isa.h) and only ever called after
 // cpu::isa_level() reported AVX-512, so the shipped build still runs on any x86-64.
 // 24 zmm accumulators + 2 B vectors + 1 broadcast = 27 of 32 registers: the C tile never spills.
 #include <immintrin.h>
 #include <omp.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 
-#include "cpu/gemm_ukernel.h"
+#include "common/common.h"
+#include "common/gemm_config.h"
+#include "cpu/isa.h"
 #include "cpu/runtime.h"
 
+#if FN_X86
+FN_ISA_BEGIN(FN_TARGET_AVX512)
+#include "cpu/gemm_ukernel.h"  // the micro-kernel templates, instantiated below for this ISA
+
 namespace fusednet::cpu::gemm_detail {
+namespace avx512 {
 namespace {
 
 struct V512 {
@@ -48,6 +57,8 @@ struct V512 {
 constexpr auto B = gemm::kBlockAvx512;
 
 }  // namespace
+}  // namespace avx512
+using namespace avx512;
 
 void gemv_dot_avx512(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
                      int64_t ldc, float bias, bool has_bias, float beta, Act act) {
@@ -67,7 +78,7 @@ void ukernel_avx512(int rows, int64_t kc, const float* Ap, int64_t lda, const fl
 // 16×16 in-register transpose (three shuffle stages, 64 shuffles for 256 floats): row i of the
 // input (src + i*ld, 16 floats; rows >= nrows read as zero) becomes column i of the output rows
 // dst + t*dst_ld, t < 16, of which only the lanes in `mask` are stored.
-static inline void transpose16(float* __restrict dst, int64_t dst_ld, __mmask16 mask,
+static inline void transpose16_avx512(float* __restrict dst, int64_t dst_ld, __mmask16 mask,
                                const float* __restrict src, int64_t ld, int nrows) {
   __m512 r[16], t[16];
   for (int i = 0; i < 16; ++i) r[i] = i < nrows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
@@ -102,7 +113,7 @@ void pack_bt32_avx512(float* __restrict dst, const float* __restrict src, int64_
   int64_t k0 = 0;
   for (; k0 + 16 <= kc; k0 += 16)
     for (int h = 0; h < 2; ++h)
-      transpose16(dst + k0 * 32 + h * 16, 32, 0xFFFF, src + int64_t(h) * 16 * ldb + k0, ldb, 16);
+      transpose16_avx512(dst + k0 * 32 + h * 16, 32, 0xFFFF, src + int64_t(h) * 16 * ldb + k0, ldb, 16);
   for (int c = 0; c < 32; ++c)  // K tail
     for (int64_t k = k0; k < kc; ++k) dst[k * 32 + c] = src[c * ldb + k];
 }
@@ -113,7 +124,7 @@ void pack_bt32_avx512(float* __restrict dst, const float* __restrict src, int64_
 void pack_a12_avx512(float* __restrict dst, const float* __restrict src, int64_t lda, int rows,
                      int64_t kc) {
   int64_t k0 = 0;
-  for (; k0 + 16 <= kc; k0 += 16) transpose16(dst + k0 * 12, 12, 0x0FFF, src + k0, lda, rows);
+  for (; k0 + 16 <= kc; k0 += 16) transpose16_avx512(dst + k0 * 12, 12, 0x0FFF, src + k0, lda, rows);
   for (int r = 0; r < rows; ++r)
     for (int64_t k = k0; k < kc; ++k) dst[k * 12 + r] = src[r * lda + k];
 }
@@ -153,3 +164,5 @@ double fma_peak_avx512(int threads, double seconds) {
 }
 
 }  // namespace fusednet::cpu::gemm_detail
+FN_ISA_END
+#endif  // FN_X86

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu/isa.h"
 #include "cpu/runtime.h"
 
 // Each update loop is written once as an always-inline body and instantiated three times with
@@ -26,10 +27,10 @@
 #if defined(__GNUC__) && defined(__x86_64__)
 #define FN_BODY static inline __attribute__((always_inline))
 #define FN_ISA_VARIANTS(name, params, args)                                                    \
-  __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void name##_avx512 params { \
+  __attribute__((target(FN_TARGET_AVX512))) void name##_avx512 params {           \
     name##_body args;                                                                          \
   }                                                                                            \
-  __attribute__((target("avx2,fma"))) void name##_avx2 params { name##_body args; }            \
+  __attribute__((target(FN_TARGET_AVX2))) void name##_avx2 params { name##_body args; }          \
   void name##_base params { name##_body args; }                                                \
   void name params {                                                                           \
     const int level = isa_level();                                                             \

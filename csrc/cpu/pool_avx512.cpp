@@ -1,16 +1,21 @@
 // pool_avx512.cpp — AVX-512 max-pooling loops (16 channels per vector, masked channel tails).
 // Same results as the portable loops in pool.cpp, bit for bit: the forward keeps a window's first
 // maximum (strictly greater replaces; a NaN replaces a non-NaN), the backward adds each dY to the
-// input its argmax names. Compiled with -mavx512f/vl/bw/dq, called only when isa_level() == 2.
+// input its argmax names. Compiled for AVX-512 inside an FN_ISA_BEGIN region (cpu/isa.h), called only when
+// isa_level() == 2.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdint>
 
 #include "cpu/pool.h"
+#include "cpu/isa.h"
 
+#if FN_X86
+FN_ISA_BEGIN(FN_TARGET_AVX512)
 namespace fusednet::cpu::pool_detail {
 
+namespace avx512 {
 namespace {
 inline __mmask16 tail_mask(i64 n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
 struct Win { i64 h0, h1, w0, w1; };
@@ -20,6 +25,8 @@ inline Win window(const PoolGeom& g, i64 oh, i64 ow) {
           std::min<i64>(ws + g.pw, g.W)};
 }
 }  // namespace
+}  // namespace avx512
+using namespace avx512;
 
 // One output row (n, oh): Y / idx [Wo, C].
 void max_pool_row_avx512(float* Y, int32_t* idx, const float* xn, const PoolGeom& g, i64 oh) {
@@ -83,3 +90,5 @@ bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, co
 }
 
 }  // namespace fusednet::cpu::pool_detail
+FN_ISA_END
+#endif  // FN_X86

@@ -1,0 +1,92 @@
+"""The ISA rule (csrc/cpu/isa.h): AVX2/AVX-512 code is reachable only through CPUID dispatch.
+
+Two checks, both of which fail on the module that crashed with SIGILL on Zen 3 (issue 16):
+1. Static: every function of the built module that holds VEX/EVEX instructions carries an ISA
+   name (tools/isa_check.py); a shared template instantiated under AVX-512 does not.
+2. Dynamic: the smoke suite (tests/smoke/isa_smoke.py) runs under qemu-x86_64 emulating CPUs
+   without AVX-512 (Zen 3, Haswell) and without AVX (Nehalem); it must exit cleanly, pick the
+   expected kernels and give the same numbers as the native run.
+"""
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fusednet
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ROOT / "tests" / "smoke" / "isa_smoke.py"
+sys.path.insert(0, str(ROOT / "tools"))
+import isa_check  # noqa: E402
+
+x86 = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86-64 ISA check")
+QEMU = shutil.which("qemu-x86_64")
+
+
+def _run_smoke(prefix=(), isa=None, timeout=600):
+    env = dict(os.environ)
+    env.pop("FUSEDNET_ISA", None)
+    if isa:
+        env["FUSEDNET_ISA"] = isa
+    pkg_root = str(Path(fusednet.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([pkg_root] + [p for p in sys.path if p])
+    env["OMP_NUM_THREADS"] = "2"
+    proc = subprocess.run([*prefix, sys.executable, str(SMOKE)], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode == 0, (
+        f"smoke suite under {' '.join(prefix) or 'the host CPU'} exited {proc.returncode} "
+        f"(132 = SIGILL)\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@x86
+def test_module_obeys_isa_rule():
+    found = isa_check.scan(fusednet._C.__file__)
+    assert any("avx2" in f.lower() for f in found), "no AVX2 kernels found: checker is blind"
+    bad = isa_check.violations(found)
+    assert not bad, "ISA-specific code outside ISA-named functions:\n" + "\n".join(bad[:40])
+
+
+@x86
+def test_checker_flags_leaked_instantiation():
+    # The very symbol that crashed: a shared STL constructor holding EVEX code.
+    leaked = {"std::vector<long, std::allocator<long> >::vector(unsigned long)": {"evex", "vex"},
+              "fusednet::cpu::gemm_detail::ukernel_avx2(int)": {"evex"},
+              "fusednet::cpu::avx512::(anonymous namespace)::tile<2>()": {"evex"},
+              "fusednet::cpu::avx2::act_fwd(float*)": {"vex"}}
+    bad = isa_check.violations(leaked)
+    assert len(bad) == 2
+    assert any("std::vector" in b for b in bad) and any("ukernel_avx2" in b for b in bad)
+    assert isa_check.classify(["62", "f1", "7c", "48", "58", "c1"]) == "evex"   # vaddps zmm
+    assert isa_check.classify(["c5", "fc", "58", "c1"]) == "vex"                # vaddps ymm
+    assert isa_check.classify(["0f", "58", "c1"]) == ""                         # addps xmm
+    assert isa_check.classify(["67", "62", "f1"]) == "evex"
+
+
+@pytest.fixture(scope="module")
+def native_smoke():
+    return _run_smoke()
+
+
+def test_smoke_native(native_smoke):
+    assert native_smoke["matmul_rel_err"] < 1e-5
+    assert all(v == v and 0 < v < 10 for v in native_smoke["cnn_loss"] + native_smoke["mlp_loss"])
+
+
+@x86
+@pytest.mark.skipif(QEMU is None, reason="qemu-x86_64 not installed (Debian package qemu-user)")
+@pytest.mark.parametrize("cpu,isa", [("EPYC-Milan", "avx2"), ("Haswell", "avx2"),
+                                     ("Nehalem", "portable")])
+def test_smoke_under_emulated_cpu(native_smoke, cpu, isa):
+    res = _run_smoke(prefix=(QEMU, "-cpu", cpu))
+    assert res["isa"] == isa
+    assert res["matmul_rel_err"] < 1e-5
+    for key in ("cnn_loss", "mlp_loss"):
+        for a, b in zip(res[key], native_smoke[key]):
+            assert abs(a - b) <= 1e-4 * abs(b), (cpu, key, res[key], native_smoke[key])
+    assert abs(res["cnn_pred"] - native_smoke["cnn_pred"]) <= 1e-4 * abs(native_smoke["cnn_pred"])
