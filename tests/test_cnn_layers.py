@@ -6,6 +6,7 @@ import pytest
 
 import fusednet
 from fusednet import _C, layers as L
+from fusednet.layers.base import Context
 from fusednet.tensor import Tensor
 from conftest import requires_torch
 from tolerances import TOL
@@ -25,11 +26,10 @@ def tape_grads(layer, x, dy):
 
 
 def fast_grads(layer, x, dy):
-    y = layer._fast_forward(_C.asarray(x), True)
-    gbuf = [None] * len(layer.trainable_weights)
-    layer._gslot = 0
-    dx = layer._fast_backward(_C.asarray(np.ascontiguousarray(dy)), True, gbuf)
-    return np.asarray(y), np.asarray(dx), [np.asarray(g) for g in gbuf]
+    ctx = Context()
+    y = layer.forward(ctx, _C.asarray(x), True)
+    dx, grads = layer.backward(ctx, _C.asarray(np.ascontiguousarray(dy)), True)
+    return np.asarray(y), np.asarray(dx), [np.asarray(g) for g in grads]
 
 
 @pytest.mark.parametrize("make, shape", [
@@ -214,35 +214,29 @@ def test_max_pool_backward_relu_y_is_the_fused_relu_mask(rng, pool, strides, pad
         _C.max_pool2d_backward(_C.asarray(dp), idx, list(y.shape), pool, strides, padding, _C.asarray(y))
 
 
-def test_conv_relu_maxpool_fusion_is_bitwise_the_unfused_step(rng, monkeypatch):
-    """The fast plan runs Conv2D(relu) -> MaxPooling2D as one conv2d_maxpool step (the pool applies the
-    conv's ReLU derivative); training with and without that fusion gives identical weights."""
-    from fusednet import models as M
+def test_conv_relu_maxpool_fusion_is_bitwise_the_unfused_step(rng):
+    """The plan runs Conv2D(relu) -> MaxPooling2D as one conv2d_maxpool step (the pool applies the
+    conv's ReLU derivative); training with and without fusion gives identical weights."""
+    import contextlib
+    from fusednet.trainers import fusion
     x = rng.random((96, 12, 12, 1)).astype(np.float32)
     y = rng.integers(0, 4, 96)
     results = []
     for fused in (True, False):
-        if not fused:
-            orig = M._FastPlan.__init__
-
-            def init(self, *a, **k):
-                orig(self, *a, **k)
-                for l in self.layers:
-                    l._relu_by_next = l._relu_mask = False
-            monkeypatch.setattr(M._FastPlan, "__init__", init)
-            monkeypatch.setattr(M, "_FUSE_CONV_POOL", False)
         L.clear_session()
         fusednet.random.seed(3)
         m = fusednet.Sequential([L.Input((12, 12, 1)), L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(),
                            L.Conv2D(8, 3, activation="relu"), L.MaxPooling2D(), L.Flatten(),
                            L.Dense(4, activation="softmax")])
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-        plan = m._get_plan()
-        assert type(plan).__name__ == "_FastPlan"
-        assert m.layers[0]._relu_by_next is fused and m.layers[1]._relu_mask is fused
-        # both Conv2D(relu) -> MaxPooling2D pairs run as one conv2d_maxpool step each when fused
-        assert sum(type(st).__name__ == "_ConvPoolStep" for st in plan.steps) == (2 if fused else 0)
-        m.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        with contextlib.nullcontext() if fused else fusion.disabled():
+            plan = m._get_plan()
+            assert not plan.tape_layers
+            # both Conv2D(relu) -> MaxPooling2D pairs run as one conv2d_maxpool step each when fused
+            n_fused = sum(type(st.fwd.__self__).__name__ == "ConvPoolStep" for st in plan.steps)
+            assert n_fused == (2 if fused else 0)
+            m.fit(x, y, epochs=2, batch_size=16, verbose=0)
         results.append(m.get_weights())
     for a, b in zip(*results):
         assert np.array_equal(a, b)
+

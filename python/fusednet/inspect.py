@@ -14,6 +14,7 @@ uses its moving statistics) through the same array-level kernels as ``predict``.
 import numpy as np
 
 from . import _C
+from .layers.base import Context
 from .tensor import Tensor, no_grad
 
 __all__ = ["feature_maps"]
@@ -28,7 +29,7 @@ def _run_chain(chain, wanted, xb, fast):
     a = xb if fast else Tensor._wrap(xb)
     for i, l in enumerate(chain[:last + 1]):
         if fast:
-            a = l._fast_forward(a, False)
+            a = l.forward(Context(), a, False)
         else:
             a = l(a, training=False)
         if l.name in wanted:

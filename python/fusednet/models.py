@@ -1,21 +1,12 @@
 """Models: :class:`Sequential` and functional :class:`Model` with Keras-shaped
 compile / fit / evaluate / predict / summary / get_weights / set_weights.
 
-Training runs one of two step implementations, chosen once per ``fit``:
-
-* the **compiled step** (``_FastPlan``) when the model is a chain of layers that all support
-  the array-level protocol (``Layer.supports_fast_path``): each step is a fixed sequence of native
-  calls — two ``take_rows`` gathers, each layer's forward kernel, one fused loss kernel, each
-  layer's backward kernel, one multi-tensor optimizer kernel — with no tape and no per-step
-  Python objects beyond the returned Arrays;
-* the **generic tape** (``_TapePlan``) otherwise: layers' ``call`` on Tensors, ``backward()``.
-
-Both compute identical maths. See docs/ARCHITECTURE.md for the softmax/sigmoid + crossentropy
-fusion rule.
+Training runs the compiled graph plan (:mod:`fusednet.trainers.plan`) for every model: each
+step is a fixed sequence of native calls — two ``take_rows`` gathers, each node's forward kernel,
+one fused loss kernel per output, each node's backward kernel, one multi-tensor optimizer kernel.
+Layers whose maths is a Tensor ``call()`` run on the autograd tape inside it, node by node.
 """
 import math
-import sys
-import time
 
 import numpy as np
 
@@ -25,7 +16,9 @@ from . import optimizers as _optimizers
 from . import random as _random
 from .layers.base import KerasTensor, Layer
 from .layers.core import InputLayer
-from .tensor import Tensor, no_grad
+from .trainers import fusion as _fusion
+from .tensor import Tensor
+from .trainers.plan import Graph, GraphPlan, Node
 
 __all__ = ["Model", "Sequential"]
 
@@ -140,142 +133,6 @@ class _MetricFeeder:
         yt, yp = _host_np(yt), _host_np(yp)
         for m in self.metrics:
             m.update_state(yt, yp)
-
-
-# ---------------------------------------------------------------------------- step plans
-# Run Conv2D(relu) -> MaxPooling2D pairs of a compiled plan as one native step each way
-# (tests switch it off to compare with the two-layer steps).
-_FUSE_CONV_POOL = True
-
-
-class _ConvPoolStep:
-    """Conv2D(activation='relu') followed by MaxPooling2D as one step of a :class:`_FastPlan`:
-    ``conv2d_maxpool_forward`` / ``_backward`` never materialise the conv's output."""
-
-    def __init__(self, conv, pool):
-        self.conv, self.pool = conv, pool
-
-    def _fast_forward(self, x, training):
-        return self.conv._fast_forward_pooled(x, self.pool)
-
-    def _fast_backward(self, dy, need_dx, gbuf):
-        return self.conv._fast_backward_pooled(dy, self.pool, need_dx, gbuf)
-
-
-class _FastPlan:
-    """Compiled training/inference step for a chain of fast-path layers."""
-
-    def __init__(self, layers, loss, params, fuse):
-        self.layers = layers
-        # Conv2D(activation='relu') followed by MaxPooling2D: the pool's backward applies the
-        # ReLU derivative (pooled output > 0 at the argmax) and the conv skips its own mask pass
-        # over its [N,H,W,C] output. Same values as the unfused steps (tested bitwise).
-        for l in layers:
-            l._relu_by_next = False
-            l._relu_mask = False
-        pair = []
-        for a, b in zip(layers, layers[1:]):
-            # exact types: a subclass may override _fast_backward and not honour the flags
-            ok = type(a).__name__ == "Conv2D" and a._ep == "relu" and type(b).__name__ == "MaxPooling2D"
-            pair.append(ok)
-            if ok:
-                a._relu_by_next = True
-                b._relu_mask = True
-        # steps: layers, with each such pair (not ending the chain) merged into one _ConvPoolStep
-        steps, i = [], 0
-        while i < len(layers):
-            if _FUSE_CONV_POOL and i + 2 < len(layers) and pair[i]:
-                steps.append(_ConvPoolStep(layers[i], layers[i + 1]))
-                i += 2
-            else:
-                steps.append(layers[i])
-                i += 1
-        self.steps = steps
-        self.fwd = [l._fast_forward for l in steps]
-        self.bwd = [l._fast_backward for l in reversed(steps)]
-        self.need_dx = [True] * (len(steps) - 1) + [False]
-        self.loss = loss
-        self.fuse = fuse
-        self.last = steps[-1]._fast_forward if steps else None
-        self.fwd_body = self.fwd[:-1]
-        self.params = params
-        self.gbuf = [None] * len(params)
-        # assign gradient slots
-        k = 0
-        for l in layers:
-            l._gslot = k
-            k += len(l.trainable_weights)
-
-    def forward(self, x, training):
-        for f in self.fwd:
-            x = f(x, training)
-        return x
-
-    def train_step(self, xb, yb, n, wb):
-        a = xb
-        for f in self.fwd_body:
-            a = f(a, True)
-        a = self.last(a, True, self.fuse)
-        per, g = self.loss.compute(a, yb, 1.0 / n, True, self.fuse)
-        if wb is not None:
-            per = _C.binary("mul", per, wb)
-            gshape = g.shape
-            g = _C.binary("mul", g.reshape(per.shape[0], -1), wb.reshape(-1, 1)).reshape(gshape)
-        gbuf = self.gbuf
-        for b, nd in zip(self.bwd, self.need_dx):
-            g = b(g, nd, gbuf)
-        return per, a, gbuf
-
-
-class _TapePlan:
-    """Generic step through the autograd tape (any layers, functional graphs)."""
-
-    def __init__(self, model, loss, params, fuse):
-        self.model = model
-        self.loss = loss
-        self.params = params
-        self.fuse = fuse
-        self.tensors = model.trainable_weights
-
-    def forward(self, x, training):
-        with no_grad():
-            return self.model._call_graph(Tensor._wrap(x), training, logits=False).data
-
-    def train_step(self, xb, yb, n, wb):
-        out = self.model._call_graph(Tensor._wrap(xb), True, logits=self.fuse)
-        loss = self.loss
-        rows = 1
-        for s in out.shape[:-1]:
-            rows *= s
-        per, g = loss.compute(out.data, yb, 1.0 / n, True, self.fuse) if not isinstance(
-            loss, _losses.LossFunctionWrapper) else (None, None)
-        if per is None:
-            total = loss._apply(out, yb, None if wb is None else wb.numpy(), False)
-            per = _C.full([n], total.item() * n / max(n, 1))
-            g = None
-        else:
-            if wb is not None:
-                per = _C.binary("mul", per, wb)
-                gshape = g.shape
-                g = _C.binary("mul", g.reshape(per.shape[0], -1), wb.reshape(-1, 1)).reshape(gshape)
-        for t in self.tensors:
-            t.grad = None
-        if g is not None:
-            out.backward(g)
-        else:
-            total.backward()
-        # regularization gradients are added natively below
-        grads = []
-        for t in self.tensors:
-            gr = t.grad.data if t.grad is not None else _C.zeros(list(t.shape), device=t.data.device)
-            grads.append(gr)
-            t.grad = None
-        for l in self.model._flat_layers():
-            for w, reg in l._regularized:
-                if w.requires_grad:
-                    i = next(j for j, tt in enumerate(self.tensors) if tt is w)
-                    reg.add_grad_(grads[i], w.data)
-        return per, out.data, grads
 
 
 # ---------------------------------------------------------------------------- Model
@@ -601,22 +458,26 @@ class Model(Layer):
         return self
 
     # ------------------------------------------------------------------ plan
+    def _graph_spec(self):
+        """This model as a :class:`~fusednet.trainers.plan.Graph` of layer calls."""
+        if self._graph is None:   # subclassed model: its own call() is one tape node
+            return Graph([0], [1], [Node(self, (0,), 1, False)])
+        inp, out, order = self._graph
+        nodes = []
+        for t in order:
+            if t is inp or t.layer is None or (isinstance(t.layer, InputLayer) and not t.inputs):
+                continue
+            nodes.append(Node(t.layer, [id(p) for p in t.inputs], id(t), len(t.inputs) > 1))
+        return Graph([id(inp)], [id(out)], nodes)
+
     def _make_plan(self):
-        params_t = self.trainable_weights
-        params = [w.data for w in params_t]
-        chain = self._chain()
-        fuse = False
-        if chain:
-            last_act = chain[-1]._output_activation()
-            fuse = last_act is not None and self.loss.fused_kernel_for(last_act)
-        if chain and all(l.supports_fast_path for l in chain) and \
-                not isinstance(self.loss, _losses.LossFunctionWrapper):
-            return _FastPlan(chain, self.loss, params, fuse)
-        return _TapePlan(self, self.loss, params, fuse)
+        plan = GraphPlan(self._graph_spec(), self.trainable_weights)
+        plan.set_losses([self.loss])
+        return plan
 
     def _get_plan(self):
         key = (tuple(id(w.data) for w in self.trainable_weights), id(self.loss),
-               tuple(l.trainable for l in self._flat_layers()))
+               tuple(l.trainable for l in self._flat_layers()), _fusion.is_enabled())
         if self._plan_cache is None or self._plan_cache[0] != key:
             self._plan_cache = (key, self._make_plan())
         return self._plan_cache[1]
@@ -626,16 +487,38 @@ class Model(Layer):
         ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
         if ip is not None:
             return ip.forward(x)
-        plan = self._get_plan() if self.compiled else None
-        if plan is None:
-            chain = self._chain()
-            if chain and all(l.supports_fast_path for l in chain):
-                for l in chain:
-                    x = l._fast_forward(x, False)
-                return x
-            with no_grad():
-                return self._call_graph(Tensor._wrap(x), False).data
-        return plan.forward(x, False)
+        plan = self._get_plan() if self.compiled else self._infer_plan()
+        return plan.forward([x], False, record=False)[0][0]
+
+    def _infer_plan(self):
+        key = (tuple(id(w.data) for w in self.weights), _fusion.is_enabled())
+        c = self.__dict__.get("_infer_cache")
+        if c is None or c[0] != key:
+            c = (key, GraphPlan(self._graph_spec(), []))
+            self._infer_cache = c
+        return c[1]
+
+    # ------------------------------------------------------------------ layer protocol
+    # A model used as a layer of another model runs its own plan inside the outer one.
+    def forward(self, ctx, x, training, strip=False):
+        plan = self._infer_plan() if not training else self._nested_plan()
+        outs, ctx.ctxs = plan.forward([x], training, (0,) if strip else ())
+        ctx.plan = plan
+        return outs[0]
+
+    def backward(self, ctx, dy, need_dx):
+        dxs, grads = ctx.plan.backward(ctx.ctxs, [dy])
+        ctx.ctxs = None
+        return dxs[0], grads
+
+    def _nested_plan(self):
+        key = (tuple(id(w.data) for w in self.trainable_weights), _fusion.is_enabled(),
+               tuple(l.trainable for l in self._flat_layers()))
+        c = self.__dict__.get("_nested_cache")
+        if c is None or c[0] != key:
+            c = (key, GraphPlan(self._graph_spec(), self.trainable_weights, inputs_need_grad=True))
+            self._nested_cache = c
+        return c[1]
 
     # ------------------------------------------------------------------ data prep
     def _prepare_xy(self, x, y, what, x_checked=False):
@@ -732,7 +615,7 @@ class Model(Layer):
             W = W.to(dev) if W is not None else None
         plan = self._get_plan()
         opt = self.optimizer
-        params = plan.params
+        params = plan.param_arrays
         opt._check_match(params)
         steps = int(math.ceil(n / batch_size))
         if steps_per_epoch is not None:
@@ -746,8 +629,7 @@ class Model(Layer):
         reg_layers = [l for l in self._flat_layers() if l._regularized]
         cbs.on_train_begin()
         logs = {}
-        fuse = plan.fuse
-        last_act = self._chain()[-1]._output_activation() if fuse else None
+        fuse, last_act = plan.fuse[0], plan.out_acts[0]
         feeder = _MetricFeeder(metrics, defer=not batch_hooks and dev == "cpu") if metrics else None
         for epoch in range(initial_epoch, epochs):
             for m in metrics:
@@ -778,7 +660,8 @@ class Model(Layer):
                     xb = _C.slice_axis(X, 0, start, stop)
                     yb = _C.slice_axis(Y, 0, start, stop)
                     wb = _C.slice_axis(W, 0, start, stop) if W is not None else None
-                per, out, grads = plan.train_step(xb, yb, nb, wb)
+                per, outs, grads = plan.train_step([xb], [yb], nb, wb)
+                out = outs[0]
                 opt._apply_arrays(params, grads)
                 if nb == batch_size:
                     _C.axpy_(acc, 1.0, per)
@@ -862,8 +745,7 @@ class Model(Layer):
         feeder = _MetricFeeder(metrics, defer=not hooks and dev == "cpu") if metrics else None
         total = 0.0
         plan = self._get_plan()
-        fuse = plan.fuse
-        last_act = self._chain()[-1]._output_activation() if fuse else None
+        fuse, last_act = plan.fuse[0], plan.out_acts[0]
         ip = self._inference_plan(refresh=True)   # Conv+BN folding (layers/fusion.py)
         for step in range(nsteps):
             s0, s1 = step * batch_size, min((step + 1) * batch_size, n)
@@ -873,20 +755,9 @@ class Model(Layer):
             yb = _C.slice_axis(Y, 0, s0, s1)
             if ip is not None:
                 out = ip.forward(xb, fuse)
-            elif isinstance(plan, _FastPlan):
-                a = xb
-                for f in plan.fwd_body:
-                    a = f(a, False)
-                out = plan.last(a, False, fuse)
             else:
-                with no_grad():
-                    out = self._call_graph(Tensor._wrap(xb), False, logits=fuse).data
-            if isinstance(self.loss, _losses.LossFunctionWrapper):
-                with no_grad():
-                    per = self.loss._apply(Tensor._wrap(out), yb, None, False).data
-                    per = _C.scale(_C.full([s1 - s0], 1.0), float(per.item()))
-            else:
-                per, _ = self.loss.compute(out, yb, 1.0, False, fuse)
+                out = plan.forward([xb], False, plan.strip, record=False)[0][0]
+            per, _ = plan.output_loss(0, out, yb, s1 - s0, None, False)
             if Wt is not None:
                 per = _C.binary("mul", per, _C.slice_axis(Wt, 0, s0, s1))
             total += float(_C.reduce("sum", per, [], False).item())
@@ -1029,6 +900,9 @@ class Sequential(Model):
 
     def _chain(self):
         return list(self._layers)
+
+    def _graph_spec(self):
+        return Graph.chain(self._layers)
 
     def build(self, input_shape=None):
         """Create every layer's weights for inputs of ``input_shape`` (batch axis included)."""

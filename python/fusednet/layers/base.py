@@ -1,19 +1,21 @@
-"""Layer base class (Keras-shaped) and the symbolic KerasTensor used by ``Input``.
+"""Layer base class (Keras-shaped), the symbolic KerasTensor used by ``Input``, and the one
+layer protocol every training path runs.
 
-A layer owns weights (Tensors with ``requires_grad``), builds them lazily from the first input
-shape, and implements ``call(inputs, training=None)`` with differentiable ops from
-:mod:`fusednet.functional` (the generic autograd path).
+The protocol (public; see docs/LAYERS.md): a layer implements its maths once, on native Arrays,
+keeping what its backward needs in a per-call context object rather than on itself:
 
-Layers may additionally implement the *compiled training step* protocol used by
-``Model.fit`` when every layer of a chain supports it (``supports_fast_path``):
+* ``forward(ctx, inputs, training, strip=False) -> Array``: ``inputs`` is one Array (or a list
+  for merge layers); ``strip`` asks an output layer to skip a final softmax/sigmoid so the loss
+  can fuse with it.
+* ``backward(ctx, dy, need_dx) -> (dx, grads)``: ``dx`` is the input gradient (a list for
+  several inputs; None when ``need_dx`` is false) and ``grads`` one Array per entry of
+  ``trainable_weights`` (empty for a frozen layer).
 
-* ``_fast_forward(x, training, strip=False) -> Array``: forward on raw Arrays, remembering what
-  the backward needs (``strip`` asks the output layer to skip its final softmax/sigmoid so the
-  loss can fuse with it);
-* ``_fast_backward(dy, need_dx, gbuf) -> dx``: backward on Arrays, storing weight gradients in
-  ``gbuf[self._gslot + i]`` for the i-th trainable weight.
-
-Both call native kernels only.
+Both call native kernels only. ``ctx`` is fresh for every call, so one layer can be called any
+number of times in a graph (shared layers). The compiled graph plan (``trainers/plan.py``) calls
+these methods directly; the default ``call()`` runs the very same code through the autograd tape
+(``LayerFunction``), so tape and plan are bitwise equal. A layer that implements ``call()`` with
+Tensor ops instead runs on the tape inside an otherwise compiled graph.
 """
 import re
 
@@ -22,9 +24,9 @@ import numpy as np
 from .. import _C
 from .. import initializers as _init
 from .. import regularizers as _reg
-from ..tensor import Tensor
+from ..tensor import Function, Tensor, _state
 
-__all__ = ["Layer", "KerasTensor", "clear_session", "unique_name"]
+__all__ = ["Layer", "KerasTensor", "Context", "LayerFunction", "clear_session", "unique_name"]
 
 _NAME_COUNTS = {}
 
@@ -74,6 +76,41 @@ class KerasTensor:
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
 
 
+class Context:
+    """Per-call scratch space of :meth:`Layer.forward` / :meth:`Layer.backward` (attributes only)."""
+
+    def clear(self):
+        self.__dict__.clear()
+
+
+class LayerFunction(Function):
+    """Tape node running a protocol layer: forward already ran; backward calls ``layer.backward``
+    and returns gradients for the layer's inputs, then for its trainable weights."""
+
+    __slots__ = ("layer", "ctx", "n_in", "need_dx")
+
+    def backward(self, g):
+        dx, grads = self.layer.backward(self.ctx, g, self.need_dx)
+        self.ctx.clear()
+        if self.n_in == 1:
+            dx = [dx]
+        elif dx is None:
+            dx = [None] * self.n_in
+        return tuple(dx) + tuple(grads)
+
+
+def _prefers_tape(layer):
+    """True when the layer's maths is in a Tensor ``call()``: it has no ``forward``, or a user
+    subclass overrides ``call()`` below the ``forward()`` it inherits (``class MyDense(Dense)``
+    with its own ``call``). fusednet's own layers may define both (a call with a shortcut)."""
+    cls = type(layer)
+    fwd = next(c for c in cls.__mro__ if "forward" in c.__dict__)
+    if fwd is Layer:
+        return True
+    cal = next(c for c in cls.__mro__ if "call" in c.__dict__)
+    return cal is not fwd and issubclass(cal, fwd) and not cal.__module__.startswith("fusednet.")
+
+
 class Layer:
     """Base class of all layers.
 
@@ -85,7 +122,9 @@ class Layer:
             Sequential build immediately.
 
     Subclasses implement ``build(input_shape)`` (creating weights with ``add_weight``),
-    ``call(inputs, training=None)`` and ``compute_output_shape(input_shape)``.
+    ``compute_output_shape(input_shape)``, and either ``call(inputs, training=None)`` with Tensor
+    ops (autograd tape) or ``forward(ctx, inputs, training)`` / ``backward(ctx, dy, need_dx)`` on
+    native Arrays (the compiled plan; see the module docstring).
 
     Example:
         >>> class Scale(fusednet.layers.Layer):
@@ -94,8 +133,6 @@ class Layer:
         ...     def call(self, x, training=None):
         ...         return x * self.w
     """
-
-    supports_fast_path = False
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
@@ -115,7 +152,6 @@ class Layer:
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         self._batch_input_shape = (None,) + tuple(input_shape) if input_shape is not None else None
-        self._gslot = 0
 
     # ------------------------------------------------------------------ weights
     def add_weight(self, shape, initializer="glorot_uniform", regularizer=None, trainable=True,
@@ -218,8 +254,44 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def call(self, inputs, training=None):  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.call")
+    def call(self, inputs, training=None):
+        """Default: this layer's ``forward``/``backward`` recorded on the tape as one node."""
+        if type(self).forward is Layer.forward:
+            raise NotImplementedError(f"{type(self).__name__} must implement call() or forward()/backward()")
+        return self._tape_forward(inputs, training, False)
+
+    def _tape_forward(self, inputs, training, strip):
+        multi = isinstance(inputs, (list, tuple))
+        xs = list(inputs) if multi else [inputs]
+        ctx = Context()
+        arrays = [x.data for x in xs]
+        y = self.forward(ctx, arrays if multi else arrays[0], bool(training), strip)
+        ws = self.trainable_weights
+        rec = [*xs, *ws]
+        if _state.enabled and any(t.requires_grad for t in rec):
+            fn = LayerFunction()
+            fn.layer, fn.ctx, fn.n_in = self, ctx, len(xs)
+            fn.need_dx = any(x.requires_grad for x in xs)
+            return Tensor._from_op(y, fn, rec)
+        return Tensor._wrap(y)
+
+    def _call_logits(self, inputs):
+        """Output without the final softmax/sigmoid (fused losses), through the protocol."""
+        return self._tape_forward(inputs, True, True)
+
+    @property
+    def supports_fast_path(self):
+        """True when the compiled plan can run this layer through ``forward``/``backward``."""
+        return not _prefers_tape(self)
+
+    # ------------------------------------------------------------------ protocol
+    def forward(self, ctx, inputs, training, strip=False):
+        """Native forward (see the module docstring); default: not implemented (tape only)."""
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, ctx, dy, need_dx):
+        """Native backward: ``(dx, grads)`` with one grad per trainable weight."""
+        raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def _check_input(self, shape):
         """Raise a Keras-style ValueError when ``shape`` is incompatible with the built layer."""
@@ -269,18 +341,18 @@ class Layer:
         """Name of a final softmax/sigmoid this layer can skip for loss fusion, else None."""
         return None
 
-    def _store_grads(self, dw, db, gbuf, kernel_regularizer):
-        """Compiled backward of a kernel+bias layer: add the regularizers' gradients and put
-        (dW, db) in the step's gradient buffer at this layer's slots (nothing if frozen)."""
+    def _kernel_grads(self, dw, db, kernel_regularizer):
+        """Weight gradients of a kernel+bias layer in ``trainable_weights`` order, with the
+        regularizers' gradients added ([] when the layer is frozen)."""
         if not self._trainable:
-            return
+            return []
         if kernel_regularizer is not None:
             kernel_regularizer.add_grad_(dw, self.kernel.data)
-        if self.bias_regularizer is not None and db is not None:
+        if db is None:
+            return [dw]
+        if self.bias_regularizer is not None:
             self.bias_regularizer.add_grad_(db, self.bias.data)
-        gbuf[self._gslot] = dw
-        if db is not None:
-            gbuf[self._gslot + 1] = db
+        return [dw, db]
 
 
 def _f32(x):

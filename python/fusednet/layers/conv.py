@@ -99,7 +99,6 @@ class _Conv2DBase(Layer):
     step (one native forward, one native backward; only the ops and the kernel regularizer's
     attribute name differ)."""
 
-    supports_fast_path = True
     _label = "Conv2D"                  # the layer kind named in error messages
     _fwd_op = "conv2d_forward"
     _bwd_op = "conv2d_backward"
@@ -130,36 +129,35 @@ class _Conv2DBase(Layer):
             raise ValueError(f"{self._label} '{self.name}': kernel {self.kernel_size} (dilation "
                              f"{self.dilation_rate}) is larger than the input {tuple(shape)} with padding='valid'")
 
-    # ---------------------------------------------------------------- compiled step
-    def _fast_forward(self, x, training, strip=False):
+    # ---------------------------------------------------------------- protocol
+    def forward(self, ctx, x, training, strip=False):
         b = self.bias.data if self.bias is not None else None
         args = (self.strides, self.padding, self.dilation_rate)
         fwd = getattr(_C, self._fwd_op)
-        self._x = x
+        ctx.x = x
         if self._ep is not None:
             y = fwd(x, self.kernel.data, b, *args, self._ep)
-            self._z = None
+            ctx.z = None
         else:
             z = fwd(x, self.kernel.data, b, *args, "none")
             y = _acts.array_forward(z, self._kind)
-            self._z = z
-        self._y = y
+            ctx.z = z
+        ctx.y = y
         return y
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        if self._z is None:
-            ep, Y = self._ep, self._y
-            if getattr(self, "_relu_by_next", False):  # the next MaxPooling2D applied relu'
+    def backward(self, ctx, dy, need_dx):
+        """``ctx.relu_done`` (set by the Conv(relu)->MaxPool fusion): dy already holds relu'."""
+        if ctx.z is None:
+            ep, Y = self._ep, ctx.y
+            if getattr(ctx, "relu_done", False):
                 ep, Y = "none", None
         else:
-            dy = _acts.array_backward(dy, self._z, self._y, self._kind)
+            dy = _acts.array_backward(dy, ctx.z, ctx.y, self._kind)
             ep, Y = "none", None
-        dx, dw, db = getattr(_C, self._bwd_op)(dy, self._x, self.kernel.data, Y if ep != "none" else None, ep,
+        dx, dw, db = getattr(_C, self._bwd_op)(dy, ctx.x, self.kernel.data, Y if ep != "none" else None, ep,
                                                self.strides, self.padding, self.dilation_rate, need_dx,
                                                self.bias is not None)
-        self._store_grads(dw, db, gbuf, getattr(self, self._kreg_attr))
-        self._x = self._y = self._z = None
-        return dx
+        return dx, self._kernel_grads(dw, db, getattr(self, self._kreg_attr))
 
 
 class Conv2D(_Conv2DBase):
@@ -229,28 +227,22 @@ class Conv2D(_Conv2DBase):
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         return (n, _out_len(h, kh, sh, dh, self.padding), _out_len(w, kw, sw, dw, self.padding), self.filters)
 
-    def call(self, inputs, training=None):
-        return conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
-                      self.activation)
-
-    # Conv2D(activation='relu') -> MaxPooling2D as one step of the compiled plan (models._FastPlan):
+    # Conv2D(activation='relu') -> MaxPooling2D as one step of the compiled plan (trainers/fusion.py):
     # one native call each way, so the conv's [N,Ho,Wo,C] output is never written out (see
     # csrc/cpu/conv.h, conv2d_maxpool_forward). Same values as the two layers' steps (tested bitwise).
-    def _fast_forward_pooled(self, x, pool):
+    def forward_pooled(self, ctx, x, pool):
         b = self.bias.data if self.bias is not None else None
         y, idx = _C.conv2d_maxpool_forward(x, self.kernel.data, b, self.strides, self.padding, self.dilation_rate,
                                            self._ep, *pool._cfg())
-        self._x, self._pool_idx, self._pool_y = x, idx, y
+        ctx.x, ctx.pool_idx, ctx.pool_y = x, idx, y
         return y
 
-    def _fast_backward_pooled(self, dp, pool, need_dx, gbuf):
-        relu_y = self._pool_y if self._ep == "relu" else None
-        dx, dw, db = _C.conv2d_maxpool_backward(dp, self._pool_idx, self._x, self.kernel.data, relu_y,
+    def backward_pooled(self, ctx, dp, pool, need_dx):
+        relu_y = ctx.pool_y if self._ep == "relu" else None
+        dx, dw, db = _C.conv2d_maxpool_backward(dp, ctx.pool_idx, ctx.x, self.kernel.data, relu_y,
                                                 self.strides, self.padding, self.dilation_rate, *pool._cfg(),
                                                 need_dx, self.bias is not None)
-        self._store_grads(dw, db, gbuf, getattr(self, self._kreg_attr))
-        self._x = self._pool_idx = self._pool_y = None
-        return dx
+        return dx, self._kernel_grads(dw, db, getattr(self, self._kreg_attr))
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
@@ -342,10 +334,6 @@ class DepthwiseConv2D(_Conv2DBase):
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         return (n, _out_len(h, kh, sh, dh, self.padding), _out_len(w, kw, sw, dw, self.padding),
                 None if c is None else c * self.depth_multiplier)
-
-    def call(self, inputs, training=None):
-        return F.depthwise_conv2d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate,
-                                  self.activation)
 
     def get_config(self):
         return {**super().get_config(), "kernel_size": self.kernel_size, "strides": self.strides,

@@ -3,7 +3,6 @@ import numpy as np
 
 from .. import _C
 from .. import activations as _acts
-from .. import functional as F
 from .. import initializers as _init
 from .. import random as _random
 from .. import regularizers as _reg
@@ -23,8 +22,6 @@ class InputLayer(Layer):
     Example:
         >>> model = fusednet.Sequential([fusednet.layers.InputLayer(shape=(784,)), Dense(10)])
     """
-
-    supports_fast_path = True
 
     def __init__(self, shape=None, batch_size=None, dtype=None, name=None, input_shape=None, **kwargs):
         if shape is None:
@@ -47,11 +44,11 @@ class InputLayer(Layer):
     def call(self, inputs, training=None):
         return inputs
 
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         return x
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        return dy
+    def backward(self, ctx, dy, need_dx):
+        return dy, []
 
     def get_config(self):
         return {"name": self.name, "batch_shape": self.batch_shape, "dtype": "float32"}
@@ -104,8 +101,6 @@ class Dense(Layer):
         >>> y = layer(np.zeros((32, 784), np.float32))    # Tensor [32, 128]
     """
 
-    supports_fast_path = True
-
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -146,17 +141,11 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, inputs, training=None):
-        return F.linear(inputs, self.kernel, self.bias, self.activation)
-
-    def _call_logits(self, inputs):
-        return F.linear(inputs, self.kernel, self.bias, None)
-
     def _output_activation(self):
         return self._kind if self._kind in ("softmax", "sigmoid") else None
 
-    # ---------------------------------------------------------------- compiled step
-    def _fast_forward(self, x, training, strip=False):
+    # ---------------------------------------------------------------- protocol
+    def forward(self, ctx, x, training, strip=False):
         b = self.bias.data if self.bias is not None else None
         W = self.kernel.data
         # rank > 2 (Keras: the kernel applies to the last axis): one GEMM on a [B*T, F] view
@@ -165,51 +154,31 @@ class Dense(Layer):
         if x.ndim != 2:
             lead = tuple(x.shape[:-1])
             x = x.reshape(-1, x.shape[-1])
-        self._lead = lead
-        self._x = x
-        self._W = W
-        y = self._forward2d(x, W, b, strip)
-        return y if lead is None else y.reshape(lead + (self.units,))
-
-    def _forward2d(self, x, W, b, strip):
+        ctx.lead, ctx.x, ctx.W = lead, x, W
         # positional arguments: pybind11's keyword matching costs ~0.7 us per call
-        if strip:
-            y = _C.matmul(x, W, False, False, b, "none")
-            self._mode = 0
-            self._y = y
-            return y
-        ep = self._ep
+        ep = "none" if strip else self._ep
         if ep is not None:
             y = _C.matmul(x, W, False, False, b, ep)
-            self._mode = 1
-            self._y = y
-            return y
-        z = _C.matmul(x, W, False, False, b, "none")
-        y = _acts.array_forward(z, self._kind)
-        self._mode = 2
-        self._z = z
-        self._y = y
-        return y
+            ctx.ep, ctx.y, ctx.z = ep, y, None
+        else:
+            z = _C.matmul(x, W, False, False, b, "none")
+            y = _acts.array_forward(z, self._kind)
+            ctx.ep, ctx.y, ctx.z = None, y, z
+        return y if lead is None else y.reshape(lead + (self.units,))
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        lead = self._lead
+    def backward(self, ctx, dy, need_dx):
+        lead = ctx.lead
         if lead is not None:
             dy = dy.reshape(-1, self.units)
-        mode = self._mode
-        if mode == 1:
-            ep, Y = self._ep, self._y
-        else:
-            ep = "none"
-            if mode == 2:
-                dy = _acts.array_backward(dy, self._z, self._y, self._kind)
-                Y = self._z
-            else:
-                Y = self._y
-        dx, dw, db = _C.dense_backward(dy, self._x, self._W, Y, ep, need_dx, self.use_bias)
-        self._store_grads(dw, db, gbuf, self.kernel_regularizer)
+        ep, Y = ctx.ep, ctx.y
+        if ep is None:   # activation without a fused epilogue: its backward first
+            dy = _acts.array_backward(dy, ctx.z, ctx.y, self._kind)
+            ep, Y = "none", ctx.z
+        dx, dw, db = _C.dense_backward(dy, ctx.x, ctx.W, Y, ep, need_dx, self.use_bias)
+        grads = self._kernel_grads(dw, db, self.kernel_regularizer)
         if lead is not None and dx is not None:
-            dx = dx.reshape(lead + (self._x.shape[1],))
-        return dx
+            dx = dx.reshape(lead + (ctx.x.shape[1],))
+        return dx, grads
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
@@ -230,35 +199,27 @@ class Activation(Layer):
         Any; output has the input's shape.
     """
 
-    supports_fast_path = True
-
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = _acts.serialize(activation)
         self._kind, _ = _acts.resolve(activation)
 
-    def call(self, inputs, training=None):
-        return F.activation_fn(inputs, self._kind)
-
-    def _call_logits(self, inputs):
-        return inputs
-
     def _output_activation(self):
         return self._kind if self._kind in ("softmax", "sigmoid") else None
 
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         kind = self._kind
-        self._strip = strip or kind == "linear"
-        if self._strip:
+        if strip or kind == "linear":
+            ctx.x = None
             return x
         y = _acts.array_forward(x, kind)
-        self._x, self._y = x, y
+        ctx.x, ctx.y = x, y
         return y
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        if self._strip:
-            return dy
-        return _acts.array_backward(dy, self._x, self._y, self._kind)
+    def backward(self, ctx, dy, need_dx):
+        if ctx.x is None:
+            return dy, []
+        return _acts.array_backward(dy, ctx.x, ctx.y, self._kind), []
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -270,8 +231,6 @@ class Flatten(Layer):
     Shape:
         [batch, d1, d2, ...] → [batch, d1·d2·...].
     """
-
-    supports_fast_path = True
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -286,16 +245,13 @@ class Flatten(Layer):
             n *= s
         return (input_shape[0], n)
 
-    def call(self, inputs, training=None):
-        return F.flatten(inputs)
-
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         shp = x.shape
-        self._shape = shp
+        ctx.shape = shp
         return x.reshape(shp[0], -1) if len(shp) != 2 else x
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        return dy.reshape(self._shape)
+    def backward(self, ctx, dy, need_dx):
+        return dy.reshape(ctx.shape), []
 
 
 class Reshape(Layer):
@@ -307,8 +263,6 @@ class Reshape(Layer):
     Shape:
         [batch, ...] → [batch, *target_shape].
     """
-
-    supports_fast_path = True
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
@@ -338,15 +292,12 @@ class Reshape(Layer):
     def _check_input(self, shape):
         self.compute_output_shape(shape)
 
-    def call(self, inputs, training=None):
-        return F.reshape(inputs, (inputs.shape[0],) + self.target_shape)
-
-    def _fast_forward(self, x, training, strip=False):
-        self._shape = x.shape
+    def forward(self, ctx, x, training, strip=False):
+        ctx.shape = x.shape
         return x.reshape((x.shape[0],) + self.target_shape)
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        return dy.reshape(self._shape)
+    def backward(self, ctx, dy, need_dx):
+        return dy.reshape(ctx.shape), []
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
@@ -368,8 +319,6 @@ class Dropout(Layer):
         Any; output has the input's shape.
     """
 
-    supports_fast_path = True
-
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating, np.integer)) \
@@ -387,20 +336,20 @@ class Dropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0.0:
             return inputs
-        return F.dropout(inputs, self.rate, True, seed=self._key())
+        return super().call(inputs, training)
 
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         if not training or self.rate == 0.0:
-            self._mask = None
+            ctx.mask = None
             return x
         s, off = self._key()
-        y, self._mask = _C.dropout_forward(x, self.rate, s, off)
+        y, ctx.mask = _C.dropout_forward(x, self.rate, s, off)
         return y
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        if self._mask is None:
-            return dy
-        return _C.binary("mul", dy, self._mask)
+    def backward(self, ctx, dy, need_dx):
+        if ctx.mask is None:
+            return dy, []
+        return _C.binary("mul", dy, ctx.mask), []
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}

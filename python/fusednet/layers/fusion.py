@@ -23,6 +23,7 @@ TOL["conv"]). ``set_enabled(False)`` / ``with disabled():`` turn folding off (e.
 import contextlib
 
 from .. import _C
+from .base import Context
 from .conv import Conv2D
 from .core import Activation
 from .normalization import BatchNormalization
@@ -95,8 +96,8 @@ def _fused_step(plan_ref, conv, bn, act):
 
 
 def _plain_step(layer):
-    f = layer._fast_forward
-    return lambda x, strip: f(x, False, strip)
+    f = layer.forward
+    return lambda x, strip: f(Context(), x, False, strip)
 
 
 def _build(chain):

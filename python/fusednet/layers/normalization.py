@@ -90,6 +90,22 @@ def layer_normalization(x, gamma=None, beta=None, epsilon=1e-3):
     return Tensor._wrap(y)
 
 
+def _affine_grads(layer, dg, db):
+    """(dgamma, dbeta) of a normalization layer in trainable_weights order, regularized."""
+    if not layer.trainable:
+        return []
+    grads = []
+    if layer.gamma is not None:
+        if layer.gamma_regularizer is not None:
+            layer.gamma_regularizer.add_grad_(dg, layer.gamma.data)
+        grads.append(dg)
+    if layer.beta is not None:
+        if layer.beta_regularizer is not None:
+            layer.beta_regularizer.add_grad_(db, layer.beta.data)
+        grads.append(db)
+    return grads
+
+
 class BatchNormalization(Layer):
     """Batch normalization (Keras ``BatchNormalization``) over the last (channel) axis.
 
@@ -109,7 +125,6 @@ class BatchNormalization(Layer):
         Any rank >= 2; output has the input's shape.
     """
 
-    supports_fast_path = True
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -160,43 +175,28 @@ class BatchNormalization(Layer):
                              f"of input shape to have value {self.moving_mean.shape[0]}, but received input "
                              f"with shape {tuple(shape)}")
 
-    def call(self, inputs, training=None):
-        return batch_normalization(inputs, self.gamma, self.beta, self.moving_mean, self.moving_variance,
-                                   bool(training) and self._trainable, self.momentum, self.epsilon)
-
-    # ---------------------------------------------------------------- compiled step
-    def _fast_forward(self, x, training, strip=False):
+    # ---------------------------------------------------------------- protocol
+    def forward(self, ctx, x, training, strip=False):
         gd = self.gamma.data if self.gamma is not None else None
         bd = self.beta.data if self.beta is not None else None
         mm, mv = self.moving_mean.data, self.moving_variance.data
-        self._x = x
-        self._training = bool(training) and self._trainable
-        if self._training:
-            y, self._mean, self._inv = _C.batch_norm_forward_train(x, gd, bd, mm, mv, self.momentum, self.epsilon)
+        ctx.x = x
+        # Keras 3: a frozen BatchNormalization runs in inference mode even inside fit()
+        ctx.training = bool(training) and self._trainable
+        if ctx.training:
+            y, ctx.mean, ctx.inv = _C.batch_norm_forward_train(x, gd, bd, mm, mv, self.momentum, self.epsilon)
         else:
             y = _C.batch_norm_forward_infer(x, gd, bd, mm, mv, self.epsilon)
-            self._mean = self._inv = None
+            ctx.mean = ctx.inv = None
         return y
 
-    def _fast_backward(self, dy, need_dx, gbuf):
+    def backward(self, ctx, dy, need_dx):
         gd = self.gamma.data if self.gamma is not None else None
-        mean, inv = self._mean, self._inv
+        mean, inv = ctx.mean, ctx.inv
         if mean is None:
             mean, inv = self.moving_mean.data, _inv_std(self.moving_variance.data, self.epsilon)
-        dx, dg, db = _C.batch_norm_backward(dy, self._x, gd, mean, inv, self._training)
-        if self._trainable:
-            k = self._gslot
-            if self.gamma is not None:
-                if self.gamma_regularizer is not None:
-                    self.gamma_regularizer.add_grad_(dg, self.gamma.data)
-                gbuf[k] = dg
-                k += 1
-            if self.beta is not None:
-                if self.beta_regularizer is not None:
-                    self.beta_regularizer.add_grad_(db, self.beta.data)
-                gbuf[k] = db
-        self._x = None
-        return dx
+        dx, dg, db = _C.batch_norm_backward(dy, ctx.x, gd, mean, inv, ctx.training)
+        return dx, _affine_grads(self, dg, db)
 
     def get_config(self):
         ser = _init.serialize
@@ -221,7 +221,6 @@ class LayerNormalization(Layer):
         beta_initializer 'zeros', gamma_initializer 'ones'; regularizers optional.
     """
 
-    supports_fast_path = True
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
@@ -269,32 +268,17 @@ class LayerNormalization(Layer):
                              f"of input shape to have value {self._dim}, but received input with shape "
                              f"{tuple(shape)}")
 
-    def call(self, inputs, training=None):
-        return layer_normalization(inputs, self.gamma, self.beta, self.epsilon)
-
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         gd = self.gamma.data if self.gamma is not None else None
         bd = self.beta.data if self.beta is not None else None
-        y, self._mean, self._inv = _C.layer_norm_forward(x, gd, bd, self.epsilon)
-        self._x = x
+        y, ctx.mean, ctx.inv = _C.layer_norm_forward(x, gd, bd, self.epsilon)
+        ctx.x = x
         return y
 
-    def _fast_backward(self, dy, need_dx, gbuf):
+    def backward(self, ctx, dy, need_dx):
         gd = self.gamma.data if self.gamma is not None else None
-        dx, dg, db = _C.layer_norm_backward(dy, self._x, gd, self._mean, self._inv)
-        if self._trainable:
-            k = self._gslot
-            if self.gamma is not None:
-                if self.gamma_regularizer is not None:
-                    self.gamma_regularizer.add_grad_(dg, self.gamma.data)
-                gbuf[k] = dg
-                k += 1
-            if self.beta is not None:
-                if self.beta_regularizer is not None:
-                    self.beta_regularizer.add_grad_(db, self.beta.data)
-                gbuf[k] = db
-        self._x = None
-        return dx
+        dx, dg, db = _C.layer_norm_backward(dy, ctx.x, gd, ctx.mean, ctx.inv)
+        return dx, _affine_grads(self, dg, db)
 
     def get_config(self):
         ser = _init.serialize

@@ -92,7 +92,6 @@ def global_max_pool2d(x, keepdims=False):
 
 
 class _Pool2D(Layer):
-    supports_fast_path = True
     _max = True
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
@@ -121,25 +120,22 @@ class _Pool2D(Layer):
     def _cfg(self):
         return (self.pool_size, self.strides, self.padding)
 
-    def call(self, inputs, training=None):
-        return (max_pool2d if self._max else avg_pool2d)(inputs, *self._cfg())
-
-    def _fast_forward(self, x, training, strip=False):
-        self._xshape = list(x.shape)
+    def forward(self, ctx, x, training, strip=False):
+        """``ctx.relu_mask`` (set by the Conv(relu)->MaxPool fusion): the backward also applies
+        the producer's relu' (pooled output > 0), so the conv skips its own mask pass."""
+        ctx.xshape = list(x.shape)
         if self._max:
-            y, self._idx = _C.max_pool2d_forward(x, *self._cfg())
-            self._ypool = y if getattr(self, "_relu_mask", False) else None
+            y, ctx.idx = _C.max_pool2d_forward(x, *self._cfg())
+            ctx.ypool = y if getattr(ctx, "relu_mask", False) else None
             return y
         return _C.avg_pool2d_forward(x, *self._cfg())
 
-    def _fast_backward(self, dy, need_dx, gbuf):
+    def backward(self, ctx, dy, need_dx):
         if not need_dx:
-            return None
+            return None, []
         if self._max:
-            dx = _C.max_pool2d_backward(dy, self._idx, self._xshape, *self._cfg(), self._ypool)
-            self._idx = self._ypool = None
-            return dx
-        return _C.avg_pool2d_backward(dy, self._xshape, *self._cfg())
+            return _C.max_pool2d_backward(dy, ctx.idx, ctx.xshape, *self._cfg(), ctx.ypool), []
+        return _C.avg_pool2d_backward(dy, ctx.xshape, *self._cfg()), []
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
@@ -178,7 +174,6 @@ class AveragePooling2D(_Pool2D):
 
 
 class _GlobalPool2D(Layer):
-    supports_fast_path = True
     _max = False
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
@@ -196,25 +191,22 @@ class _GlobalPool2D(Layer):
         n, c = input_shape[0], input_shape[-1]
         return (n, 1, 1, c) if self.keepdims else (n, c)
 
-    def call(self, inputs, training=None):
-        return (global_max_pool2d if self._max else global_avg_pool2d)(inputs, self.keepdims)
-
-    def _fast_forward(self, x, training, strip=False):
-        self._xshape = list(x.shape)
+    def forward(self, ctx, x, training, strip=False):
+        ctx.xshape = list(x.shape)
         if self._max:
-            y, self._idx = _C.global_max_pool_forward(x)
+            y, ctx.idx = _C.global_max_pool_forward(x)
         else:
             y = _C.global_avg_pool_forward(x)
         return y.reshape(y.shape[0], 1, 1, y.shape[1]) if self.keepdims else y
 
-    def _fast_backward(self, dy, need_dx, gbuf):
+    def backward(self, ctx, dy, need_dx):
         if not need_dx:
-            return None
+            return None, []
         if self.keepdims:
             dy = dy.reshape(dy.shape[0], dy.shape[-1])
         if self._max:
-            return _C.global_max_pool_backward(dy, self._idx, self._xshape)
-        return _C.global_avg_pool_backward(dy, self._xshape)
+            return _C.global_max_pool_backward(dy, ctx.idx, ctx.xshape), []
+        return _C.global_avg_pool_backward(dy, ctx.xshape), []
 
     def get_config(self):
         return {**super().get_config(), "data_format": "channels_last", "keepdims": self.keepdims}

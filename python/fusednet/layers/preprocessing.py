@@ -78,7 +78,6 @@ def _choice(v, allowed, what, owner):
 class _Augmentation(Layer):
     """Shared machinery: seeding, 4-D checks, identity at inference, CPU fallback, no gradients."""
 
-    supports_fast_path = True
 
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
@@ -124,21 +123,18 @@ class _Augmentation(Layer):
             raise self._no_grad_error()
         return Tensor._wrap(self._run(inputs.data, bool(training)))
 
-    def _fast_forward(self, x, training, strip=False):
-        self._applied = bool(training)
+    def forward(self, ctx, x, training, strip=False):
+        ctx.applied = bool(training)
         return self._run(x, bool(training))
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        # In the compiled step a layer's gradient slot _gslot counts the trainable weights before
-        # it in the chain: 0 means nothing upstream needs a gradient, so None ("no gradient") is
-        # passed on; anything else would need a gradient through a random transform.
+    def backward(self, ctx, dy, need_dx):
+        # need_dx is true only when something upstream has weights: a gradient through a random
+        # transform is then required and cannot be given.
         if not need_dx or dy is None:
-            return None
-        if self._applied:
-            if self._gslot > 0:
-                raise self._no_grad_error()
-            return None
-        return dy
+            return None, []
+        if ctx.applied:
+            raise self._no_grad_error()
+        return dy, []
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}
@@ -382,10 +378,10 @@ class RandomCrop(_Augmentation):
             return cropping2d(inputs, t, h - self.height - t, l, w - self.width - l)
         return super().call(inputs, training)
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        if need_dx and dy is not None and not self._applied:
-            return _C.crop2d_backward(dy, *self._center)
-        return super()._fast_backward(dy, need_dx, gbuf)
+    def backward(self, ctx, dy, need_dx):
+        if need_dx and dy is not None and not ctx.applied:
+            return _C.crop2d_backward(dy, *self._center), []
+        return super().backward(ctx, dy, need_dx)
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}

@@ -91,7 +91,6 @@ class ZeroPadding2D(Layer):
         >>> ZeroPadding2D(((1, 0), (2, 2)))(np.ones((4, 28, 28, 1), np.float32)).shape   # (4, 29, 32, 1)
     """
 
-    supports_fast_path = True
 
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         if kwargs.get("name") is None:
@@ -112,14 +111,11 @@ class ZeroPadding2D(Layer):
         t, b, l, r = self.amounts
         return (n, None if h is None else h + t + b, None if w is None else w + l + r, c)
 
-    def call(self, inputs, training=None):
-        return zero_padding2d(inputs, *self.amounts)
-
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         return _C.pad2d(x, *self.amounts)
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        return _C.pad2d_backward(dy, *self.amounts) if need_dx and dy is not None else None
+    def backward(self, ctx, dy, need_dx):
+        return (_C.pad2d_backward(dy, *self.amounts) if need_dx and dy is not None else None), []
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "data_format": "channels_last"}
@@ -140,7 +136,6 @@ class Cropping2D(Layer):
         >>> Cropping2D(((2, 2), (4, 4)))(np.ones((4, 28, 28, 1), np.float32)).shape   # (4, 24, 20, 1)
     """
 
-    supports_fast_path = True
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         if kwargs.get("name") is None:
@@ -166,14 +161,11 @@ class Cropping2D(Layer):
         t, b, l, r = self.amounts
         return (n, None if h is None else h - t - b, None if w is None else w - l - r, c)
 
-    def call(self, inputs, training=None):
-        return cropping2d(inputs, *self.amounts)
-
-    def _fast_forward(self, x, training, strip=False):
+    def forward(self, ctx, x, training, strip=False):
         return _C.crop2d(x, *self.amounts)
 
-    def _fast_backward(self, dy, need_dx, gbuf):
-        return _C.crop2d_backward(dy, *self.amounts) if need_dx and dy is not None else None
+    def backward(self, ctx, dy, need_dx):
+        return (_C.crop2d_backward(dy, *self.amounts) if need_dx and dy is not None else None), []
 
     def get_config(self):
         return {**super().get_config(), "cropping": self.cropping, "data_format": "channels_last"}

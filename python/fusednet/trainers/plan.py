@@ -1,0 +1,292 @@
+"""The compiled graph plan: forward, loss and backward of any DAG of layers on native Arrays.
+
+A model describes itself as a :class:`Graph`: input keys, output keys and nodes (layer, input
+keys, output key) in topological order; a layer called twice (shared) is two nodes. The plan
+turns nodes into steps (applying :mod:`.fusion` rules), then per training step:
+
+    forward   each step ``forward(ctx, x, training, strip)`` with a fresh context; a value is
+              dropped as soon as its last consumer ran (liveness), so only what backward needs
+              (held by the contexts) stays alive
+    loss      per output, the loss's fused kernel (softmax/sigmoid stripped where it fuses)
+    backward  steps in reverse; gradients reaching one value from several consumers are added;
+              weight gradients of a shared layer are added; a step whose inputs need no gradient
+              is asked for none (``need_dx``); frozen layers return no weight gradients; a step
+              whose output gets no gradient is skipped; each context is freed after its step
+
+Steps are the layer protocol itself (``Layer.forward/backward``), a fused step, or a *tape step*
+for a layer whose maths is a Tensor ``call()`` (a user layer): only that node runs through the
+autograd tape. Gradients come back as one Array per parameter (zeros where none arrived).
+"""
+from .. import _C
+from .. import losses as _losses
+from ..layers.base import Context
+from ..tensor import Tensor, enable_grad, no_grad
+from . import fusion
+
+__all__ = ["Graph", "Node", "GraphPlan"]
+
+
+class Node:
+    """One layer call: ``out_key = layer(in_keys...)``; ``multi``: the layer takes a list."""
+
+    __slots__ = ("layer", "in_keys", "out_key", "multi", "is_output")
+
+    def __init__(self, layer, in_keys, out_key, multi):
+        self.layer, self.in_keys, self.out_key, self.multi = layer, tuple(in_keys), out_key, multi
+        self.is_output = False
+
+
+class Graph:
+    """inputs / outputs: lists of keys; nodes: topologically ordered :class:`Node` list."""
+
+    __slots__ = ("inputs", "outputs", "nodes")
+
+    def __init__(self, inputs, outputs, nodes):
+        self.inputs, self.outputs, self.nodes = list(inputs), list(outputs), list(nodes)
+        outs = set(self.outputs)
+        for n in self.nodes:
+            n.is_output = n.out_key in outs
+
+    @staticmethod
+    def chain(layers):
+        """A chain of single-input layers (Sequential): keys are 0..len(layers)."""
+        return Graph([0], [len(layers)], [Node(l, (i,), i + 1, False) for i, l in enumerate(layers)])
+
+
+class _TapeStep:
+    """A layer with a Tensor ``call()``: its node runs on the autograd tape."""
+
+    __slots__ = ("layer", "multi")
+
+    def __init__(self, layer, multi):
+        self.layer, self.multi = layer, multi
+
+    def forward(self, ctx, x, training, strip=False):
+        xs = x if self.multi else [x]
+        if not training or not ctx.record:
+            with no_grad():
+                ts = [Tensor._wrap(a) for a in xs]
+                return self.layer(ts if self.multi else ts[0], training=training).data
+        ts = []
+        for a in xs:
+            t = Tensor._wrap(a)
+            t.requires_grad = ctx.need_dx
+            ts.append(t)
+        with enable_grad():
+            out = self.layer(ts if self.multi else ts[0], training=training)
+        ctx.ts, ctx.out = ts, out
+        return out.data
+
+    def backward(self, ctx, dy, need_dx):
+        ws = self.layer.trainable_weights
+        for w in ws:
+            w.grad = None
+        if ctx.out.requires_grad:
+            ctx.out.backward(dy)
+        dx = [t.grad.data if t.grad is not None else None for t in ctx.ts]
+        grads = []
+        for w in ws:
+            grads.append(w.grad.data if w.grad is not None else _C.zeros(list(w.shape), device=w.data.device))
+            w.grad = None
+        for w, reg in getattr(self.layer, "_regularized", ()):
+            for i, ww in enumerate(ws):
+                if ww is w:
+                    reg.add_grad_(grads[i], w.data)
+        return (dx if self.multi else dx[0]), grads
+
+
+class _Step:
+    """fwd/bwd: the protocol methods; in_slots/out_slot: value slots; multi: the step takes a list;
+    widx: indices of its trainable weights in ``params``; need_dx: an input needs a gradient;
+    active: backward must run (need_dx or weights); free: slots dead after this step's forward;
+    flags: context attributes set by a fusion rule; tape: a tape step."""
+
+    __slots__ = ("fwd", "bwd", "in_slots", "out_slot", "multi", "widx", "need_dx", "active", "free",
+                 "flags", "tape")
+
+
+class GraphPlan:
+    """Compiled forward/backward of a :class:`Graph` whose trainable weights are ``params``
+    (Tensors; gradients are returned in this order)."""
+
+    def __init__(self, graph, params, inputs_need_grad=False, fuse=True):
+        self.graph = graph
+        self.params = list(params)
+        pidx = {id(t): i for i, t in enumerate(self.params)}
+        consumers = {}
+        for n in graph.nodes:
+            for k in n.in_keys:
+                consumers[k] = consumers.get(k, 0) + 1
+        slots = {}
+
+        def slot(k):
+            if k not in slots:
+                slots[k] = len(slots)
+            return slots[k]
+        for k in graph.inputs:
+            slot(k)
+        requires = {slot(k): bool(inputs_need_grad) for k in graph.inputs}
+
+        def make_step(node, impl=None, flags=None, in_keys=None):
+            st = _Step()
+            in_keys = node.in_keys if in_keys is None else in_keys
+            layers = impl.layers if impl is not None and hasattr(impl, "layers") else (node.layer,)
+            if impl is None:
+                if node.layer.supports_fast_path:
+                    impl = node.layer
+                    st.tape = False
+                else:
+                    impl = _TapeStep(node.layer, node.multi)
+                    st.tape = True
+            else:
+                st.tape = False
+            st.fwd, st.bwd = impl.forward, impl.backward
+            st.in_slots = tuple(slot(k) for k in in_keys)
+            st.out_slot = slot(node.out_key)
+            st.widx = tuple(pidx[id(w)] for l in layers for w in l.trainable_weights if id(w) in pidx)
+            st.need_dx = any(requires.get(s, False) for s in st.in_slots)
+            st.active = st.need_dx or bool(st.widx)
+            requires[st.out_slot] = st.active
+            st.flags = flags
+            st.multi = node.multi
+            return st
+        steps = fusion.apply(graph.nodes, consumers, make_step) if fuse else \
+            [make_step(n) for n in graph.nodes]
+        self.steps = steps
+        # names of the layers that run on the autograd tape (empty: the whole graph is compiled)
+        self.tape_layers = [n.layer.name for n in graph.nodes if not n.layer.supports_fast_path]
+        self.in_slots = [slots[k] for k in graph.inputs]
+        self.out_slots = [slots[k] for k in graph.outputs]
+        self.nslots = len(slots)
+        # liveness: free a value after its last consumer (outputs are kept)
+        last = {}
+        for i, st in enumerate(steps):
+            for s in st.in_slots:
+                last[s] = i
+        keep = set(self.out_slots)
+        for st in steps:
+            st.free = ()
+        for s, i in last.items():
+            if s not in keep:
+                steps[i].free = steps[i].free + (s,)
+        # per output: the layer producing it, if the loss may strip its final softmax/sigmoid
+        # (only when nothing else consumes that output and the layer runs the protocol)
+        consumed = {s for st in steps for s in st.in_slots}
+        by_out = {n.out_key: n.layer for n in graph.nodes}
+        self.out_layers = []
+        for k in graph.outputs:
+            l = by_out.get(k)
+            ok = l is not None and slots[k] not in consumed and l.supports_fast_path
+            self.out_layers.append(l if ok else None)
+
+    # ------------------------------------------------------------------ running
+    def forward(self, xs, training, strip=(), record=True):
+        """Run the graph on input Arrays; returns (outputs, contexts for :meth:`backward`).
+        ``strip``: output indices whose final softmax/sigmoid is skipped."""
+        vals = [None] * self.nslots
+        for s, x in zip(self.in_slots, xs):
+            vals[s] = x
+        strip_slots = {self.out_slots[i] for i in strip}
+        ctxs = []
+        for st in self.steps:
+            ctx = Context()
+            if st.flags:
+                ctx.__dict__.update(st.flags)
+            if st.tape:
+                ctx.record, ctx.need_dx = record and training and st.active, st.need_dx
+            x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
+            vals[st.out_slot] = st.fwd(ctx, x, training, st.out_slot in strip_slots)
+            ctxs.append(ctx)
+            for s in st.free:
+                vals[s] = None
+        return [vals[s] for s in self.out_slots], ctxs
+
+    def backward(self, ctxs, douts):
+        """Gradients for the graph inputs and for ``params`` from output gradients ``douts``."""
+        g = [None] * self.nslots
+        for s, d in zip(self.out_slots, douts):
+            if d is not None:
+                g[s] = d if g[s] is None else _C.binary("add", g[s], d)
+        pg = [None] * len(self.params)
+        steps = self.steps
+        for i in range(len(steps) - 1, -1, -1):
+            st = steps[i]
+            dy = g[st.out_slot]
+            ctx = ctxs[i]
+            ctxs[i] = None
+            if dy is None or not st.active:
+                continue
+            g[st.out_slot] = None
+            dx, gw = st.bwd(ctx, dy, st.need_dx)
+            for j, gr in zip(st.widx, gw):
+                pg[j] = gr if pg[j] is None else _C.binary("add", pg[j], gr)
+            if st.need_dx:
+                if not st.multi:
+                    if dx is not None:
+                        s = st.in_slots[0]
+                        g[s] = dx if g[s] is None else _C.binary("add", g[s], dx)
+                else:
+                    for s, d in zip(st.in_slots, dx or ()):
+                        if d is not None:
+                            g[s] = d if g[s] is None else _C.binary("add", g[s], d)
+        return [g[s] for s in self.in_slots], pg
+
+    # ------------------------------------------------------------------ training
+    def set_losses(self, losses, weights=None):
+        """One loss per output (None: the output is not trained); ``weights``: loss_weights."""
+        self.losses = list(losses)
+        self.loss_weights = list(weights) if weights is not None else [1.0] * len(self.losses)
+        self.fuse = []
+        for layer, loss in zip(self.out_layers, self.losses):
+            act = layer._output_activation() if layer is not None else None
+            self.fuse.append(bool(act is not None and loss is not None and
+                                  not isinstance(loss, _losses.LossFunctionWrapper) and
+                                  loss.fused_kernel_for(act)))
+        self.out_acts = [l._output_activation() if f else None for l, f in zip(self.out_layers, self.fuse)]
+        self.strip = tuple(i for i, f in enumerate(self.fuse) if f)
+        self.param_arrays = [t.data for t in self.params]
+
+    def output_loss(self, i, out, yb, n, wb, need_grad):
+        """(per-sample loss, d loss / d out or None) of output ``i`` (loss weight applied)."""
+        loss = self.losses[i]
+        if isinstance(loss, _losses.LossFunctionWrapper):   # a Python loss: through the tape
+            ot = Tensor._wrap(out)
+            ot.requires_grad = need_grad
+            with enable_grad() if need_grad else no_grad():
+                total = loss._apply(ot, yb, None if wb is None else wb.numpy(), False)
+            g = None
+            if need_grad:
+                total.backward()
+                g = ot.grad.data
+            per = _C.full([n], float(total.item()))
+        else:
+            per, g = loss.compute(out, yb, 1.0 / n, need_grad, self.fuse[i])
+            if wb is not None:
+                per = _C.binary("mul", per, wb)
+                if g is not None:
+                    gshape = g.shape
+                    g = _C.binary("mul", g.reshape(per.shape[0], -1), wb.reshape(-1, 1)).reshape(gshape)
+        w = self.loss_weights[i]
+        if w != 1.0:
+            per = _C.scale(per, float(w))
+            if g is not None:
+                g = _C.scale(g, float(w))
+        return per, g
+
+    def train_step(self, xs, ys, n, wb):
+        """One forward + loss + backward: (per-sample loss summed over outputs, outputs, grads)."""
+        outs, ctxs = self.forward(xs, True, self.strip)
+        per_total, douts = None, []
+        for i, (o, yb) in enumerate(zip(outs, ys)):
+            if self.losses[i] is None or yb is None:
+                douts.append(None)
+                continue
+            per, g = self.output_loss(i, o, yb, n, wb, True)
+            per_total = per if per_total is None else _C.binary("add", per_total, per)
+            douts.append(g)
+        _, grads = self.backward(ctxs, douts)
+        for j, gr in enumerate(grads):
+            if gr is None:
+                p = self.param_arrays[j]
+                grads[j] = _C.zeros(list(p.shape), device=p.device)
+        return per_total, outs, grads
