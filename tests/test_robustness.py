@@ -780,7 +780,7 @@ def test_dense_on_3d_input_follows_keras_last_axis():
     plan = m._get_plan()
     assert not plan.tape_layers
     X, Y = fusednet._C.asarray(x), m.loss.prepare_targets(y, (6, 5, 2))
-    per, _, g_fast = plan.train_step([X], [Y], 6, None)
+    per, _, _, g_fast = plan.train_step([X], [Y], 6, None)
     g_fast = [np.array(g.numpy()) for g in g_fast]
     np.testing.assert_allclose(per.numpy(), pos.mean(1), rtol=1e-5)
     # the same step on the autograd tape (every layer's call() through its LayerFunction)

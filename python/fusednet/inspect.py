@@ -38,11 +38,12 @@ def _run_chain(chain, wanted, xb, fast):
 
 
 def _run_graph(model, wanted, xb):
-    inp, outp, order = model._graph
-    vals, out = {id(inp): Tensor._wrap(xb)}, {}
-    for t in order:
-        if t is inp:
-            continue
+    g = model._graph
+    if g is None or len(g.inputs) != 1:
+        raise ValueError(f"feature_maps: model '{model.name}' must be a Sequential or a single-input "
+                         f"functional model")
+    vals, out = {id(g.inputs[0]): Tensor._wrap(xb)}, {}
+    for t in g.calls():
         args = [vals[id(p)] for p in t.inputs]
         vals[id(t)] = t.layer(args[0] if len(args) == 1 else args, training=False)
         if t.layer is not None and t.layer.name in wanted:
@@ -68,7 +69,7 @@ def feature_maps(model, x, layer_names=None, batch_size=None):
     Raises:
         ValueError: an unknown layer name (the message lists the model's layers).
     """
-    from .models import _check_batch_size, _prep_x
+    from .trainers.data_adapters import check_batch_size as _check_batch_size, prep_x as _prep_x
     single = isinstance(layer_names, str)
     names = [layer_names] if single else list(layer_names) if layer_names is not None else \
         [l.name for l in model.layers]

@@ -1,146 +1,60 @@
-"""Models: :class:`Sequential` and functional :class:`Model` with Keras-shaped
-compile / fit / evaluate / predict / summary / get_weights / set_weights.
+"""``Model``: a trainable graph of layers with Keras' API (compile / fit / evaluate / predict /
+summary / weights).
 
-Training runs the compiled graph plan (:mod:`fusednet.trainers.plan`) for every model: each
-step is a fixed sequence of native calls — two ``take_rows`` gathers, each node's forward kernel,
-one fused loss kernel per output, each node's backward kernel, one multi-tensor optimizer kernel.
-Layers whose maths is a Tensor ``call()`` run on the autograd tape inside it, node by node.
+Three ways to build one, as in Keras:
+
+* functional: ``Model(inputs, outputs)`` from :func:`fusednet.Input` KerasTensors (one, a list
+  or a dict of each; see :mod:`.functional`);
+* :class:`~fusednet.models.sequential.Sequential`;
+* subclassing: layers assigned as attributes in ``__init__`` are tracked, ``call()`` defines the
+  forward with Tensor ops; the whole ``call`` is one tape node of the plan.
+
+Training runs the compiled graph plan (:mod:`fusednet.trainers.plan`) for every model; the loops
+are in :mod:`fusednet.trainers.trainer`.
 """
-import math
-
 import numpy as np
 
-from . import _C
-from . import losses as _losses
-from . import optimizers as _optimizers
-from . import random as _random
-from .layers.base import KerasTensor, Layer
-from .layers.core import InputLayer
-from .trainers import fusion as _fusion
-from .tensor import Tensor
-from .trainers.plan import Graph, GraphPlan, Node
+from .. import _C
+from .. import losses as _losses
+from .. import optimizers as _optimizers
+from ..layers.base import KerasTensor, Layer
+from ..tensor import Tensor
+from ..trainers import fusion as _fusion
+from ..trainers.data_adapters import flatten, prep_x
+from ..trainers.plan import Graph, GraphPlan, Node
+from ..trainers.trainer import Trainer
+from .functional import FunctionalGraph
 
-__all__ = ["Model", "Sequential"]
-
-
-# ---------------------------------------------------------------------------- helpers
-def _as_host_array(x, what):
-    if isinstance(x, Tensor):
-        x = x.data
-    if isinstance(x, _C.Array):
-        x = x.to("cpu").numpy() if x.device != "cpu" else x.numpy()
-    if isinstance(x, (list, tuple)) and x and not np.isscalar(x[0]) and not isinstance(x[0], (list, tuple)):
-        raise TypeError(f"{what}: multiple input arrays are not supported by this model")
-    try:
-        a = np.asarray(x)
-    except Exception as e:  # pragma: no cover
-        raise TypeError(f"{what}: cannot convert {type(x).__name__} to an array: {e}") from None
-    if a.dtype == object:
-        raise TypeError(f"{what}: expected a numeric array, got an object array (ragged or mixed data?)")
-    return a
-
-
-def _prep_x(x, what="x"):
-    if x is None:
-        raise ValueError(f"{what}: input data is None")
-    a = _as_host_array(x, what)
-    if a.ndim == 0:
-        raise ValueError(f"{what}: expected an array with a batch axis, got a scalar")
-    if a.shape[0] == 0:
-        raise ValueError(f"{what}: input array is empty (shape {a.shape})")
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"{what}: expected numeric data, got dtype {a.dtype}")
-    if a.dtype != np.float32 or not a.flags.c_contiguous:
-        a = np.ascontiguousarray(a, dtype=np.float32)
-    if not _all_finite(a):
-        bad = "NaN" if np.isnan(a).any() else "infinite values"
-        raise ValueError(f"{what} contains {bad} (shape {a.shape}); clean the data before training")
-    return a
-
-
-def _all_finite(a):
-    """True when the float32 array ``a`` holds no NaN/inf.
-
-    One native multi-threaded pass (the mean, accumulated in double, is NaN/inf iff some element
-    is; it cannot overflow), instead of NumPy's ``isfinite(a).all()`` which writes a boolean
-    temporary as large as ``a`` (≈ 2-3x slower on MNIST-sized data and paid on every fit).
-    The exact NumPy check confirms a failure.
-    """
-    if a.size == 0:
-        return True
-    try:
-        m = _C.reduce("mean", _C.asarray(a), [], False).item()
-    except Exception:  # pragma: no cover - exotic layouts: fall back to NumPy
-        return bool(np.isfinite(a).all())
-    return math.isfinite(m) or bool(np.isfinite(a).all())
-
-
-def _check_batch_size(bs, what):
-    if bs is None:
-        return 32
-    if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs <= 0:
-        raise ValueError(f"{what}: batch_size must be a positive integer, got {bs!r}")
-    return int(bs)
-
-
-def _callback_module():
-    from . import callbacks as _cb
-    return _cb
+__all__ = ["Model"]
 
 
 def _metrics_module():
-    from . import metrics as _m
+    from .. import metrics as _m
     return _m
 
 
-class _MetricFeeder:
-    """Feeds (y_true, y_pred) batches to compiled metrics.
-
-    When nothing reads metric results between batches (no per-batch callback hooks, CPU), batches
-    are queued as Arrays and handed to the metrics in one ``update_state`` per ~8k samples: one
-    native concat and one host view instead of a dozen small NumPy calls per batch (those cost
-    ~70 us per batch of 32, a third of an MLP step). Every built-in metric accumulates sums over
-    samples, so the results are the same as per-batch updates (up to float summation order).
-    """
-
-    __slots__ = ("metrics", "defer", "ys", "ps", "n")
-    FLUSH_ROWS = 8192
-
-    def __init__(self, metrics, defer):
-        self.metrics = metrics
-        self.defer = defer
-        self.ys, self.ps, self.n = [], [], 0
-
-    def add(self, yb, probs):
-        if not self.defer:
-            yt, yp = _host_np(yb), _host_np(probs)
-            for m in self.metrics:
-                m.update_state(yt, yp)
-            return
-        self.ys.append(yb)
-        self.ps.append(probs)
-        self.n += probs.shape[0] if probs.ndim else 1
-        if self.n >= self.FLUSH_ROWS:
-            self.flush()
-
-    def flush(self):
-        if not self.ys:
-            return
-        ys, ps = self.ys, self.ps
-        self.ys, self.ps, self.n = [], [], 0
-        yt = ys[0] if len(ys) == 1 else _C.concat(ys, 0)
-        yp = ps[0] if len(ps) == 1 else _C.concat(ps, 0)
-        yt, yp = _host_np(yt), _host_np(yp)
-        for m in self.metrics:
-            m.update_state(yt, yp)
+def _per_output(spec, names, what, default=None):
+    """A compile argument given once, as a list, or as a dict keyed by output name -> list."""
+    n = len(names)
+    if isinstance(spec, dict):
+        unknown = [k for k in spec if k not in names]
+        if unknown:
+            raise ValueError(f"compile: {what} has key(s) {unknown} that are not outputs; outputs: {names}")
+        return [spec.get(k, default) for k in names]
+    if isinstance(spec, (list, tuple)) and n > 1:
+        if len(spec) != n:
+            raise ValueError(f"compile: {what} has {len(spec)} entries, but the model has {n} outputs {names}")
+        return list(spec)
+    return [spec] * n
 
 
-# ---------------------------------------------------------------------------- Model
-class Model(Layer):
+class Model(Trainer, Layer):
     """A trainable graph of layers with Keras' training API.
 
-    Construct either functionally, ``Model(inputs, outputs)`` from :func:`fusednet.Input`
-    KerasTensors, or use :class:`Sequential`.
+    Args:
+        inputs: an ``Input(...)`` KerasTensor, or a list / dict of them.
+        outputs: KerasTensor(s) computed from ``inputs`` by layer calls (one, a list or a dict).
+        name: optional model name.
 
     Example:
         >>> inputs = fusednet.Input(shape=(784,))
@@ -148,61 +62,55 @@ class Model(Layer):
         >>> model = fusednet.Model(inputs, Dense(10, activation="softmax")(h))
         >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         >>> history = model.fit(x, y, epochs=5)
+
+        Two inputs, two outputs (losses and weights per output name):
+
+        >>> a, b = fusednet.Input((8,), name="a"), fusednet.Input((4,), name="b")
+        >>> h = layers.concatenate([Dense(16)(a), b])
+        >>> m = fusednet.Model([a, b], [Dense(3, name="cls")(h), Dense(1, name="reg")(h)])
+        >>> m.compile("adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+        ...           loss_weights={"cls": 1.0, "reg": 0.5})
+        >>> m.fit([xa, xb], {"cls": y_cls, "reg": y_reg})
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        self.__dict__["_tracked"] = []
         super().__init__(name=name, **kwargs)
         self.compiled = False
         self.optimizer = None
         self.loss = None
+        self._out_losses = []
+        self._out_metrics = []
+        self._loss_weights = None
         self.stop_training = False
         self.history = None
         self._device = "cpu"
         self._plan_cache = None
         self._graph = None
         if inputs is not None or outputs is not None:
-            self._init_graph(inputs, outputs)
+            if inputs is None or outputs is None:
+                raise ValueError("Model: give both inputs and outputs (or neither, to subclass Model)")
+            self._graph = FunctionalGraph(inputs, outputs)
+            self.built = True
+            self.input_shape = self._graph.inputs[0].shape if len(self._graph.inputs) == 1 else \
+                [t.shape for t in self._graph.inputs]
 
-    # ------------------------------------------------------------------ functional graph
-    def _init_graph(self, inputs, outputs):
-        if isinstance(inputs, (list, tuple)):
-            if len(inputs) != 1:
-                raise ValueError("Model: only single-input functional models are supported")
-            inputs = inputs[0]
-        if isinstance(outputs, (list, tuple)):
-            if len(outputs) != 1:
-                raise ValueError("Model: only single-output functional models are supported")
-            outputs = outputs[0]
-        if not isinstance(inputs, KerasTensor) or not isinstance(outputs, KerasTensor):
-            raise TypeError("Model: inputs and outputs must be KerasTensors from fusednet.Input(...) "
-                            "and layer calls")
-        order, seen = [], set()
+    # ------------------------------------------------------------------ layer tracking (subclassing)
+    def __setattr__(self, name, value):
+        tracked = self.__dict__.get("_tracked")
+        if tracked is not None and not name.startswith("_"):
+            vals = value if isinstance(value, (list, tuple)) else [value]
+            for v in vals:
+                if isinstance(v, Layer) and v is not self and all(v is not t for t in tracked):
+                    tracked.append(v)
+        super().__setattr__(name, value)
 
-        def visit(t):
-            if id(t) in seen:
-                return
-            seen.add(id(t))
-            for p in t.inputs:
-                visit(p)
-            order.append(t)
-        visit(outputs)
-        if inputs not in order:
-            raise ValueError("Model: outputs are not connected to inputs")
-        self._graph = (inputs, outputs, order)
-        self._input_shape_decl = inputs.shape
-        self.built = True
-        self.input_shape = inputs.shape
-
+    # ------------------------------------------------------------------ structure
     @property
     def layers(self):
         if self._graph is not None:
-            out, seen = [], set()
-            for t in self._graph[2]:
-                if t.layer is not None and not isinstance(t.layer, InputLayer) and id(t.layer) not in seen:
-                    seen.add(id(t.layer))
-                    out.append(t.layer)
-            return out
-        return []
+            return self._graph.layers()
+        return list(self.__dict__.get("_tracked", []))
 
     def _flat_layers(self):
         return self.layers
@@ -210,61 +118,108 @@ class Model(Layer):
     def _chain(self):
         """Layers as a simple chain (each consuming the previous output), or None."""
         if self._graph is None:
-            return list(self.layers)
-        inp, out, order = self._graph
-        chain = []
-        prev = inp
-        for t in order:
-            if t is inp:
-                continue
-            if len(t.inputs) != 1 or t.inputs[0] is not prev:
-                return None
-            chain.append(t.layer)
-            prev = t
-        return chain
+            return None
+        return self._graph.chain()
 
-    def _call_graph(self, x, training, logits=False):
-        inp, out, order = self._graph
-        vals = {id(inp): x}
-        for t in order:
-            if t is inp:
-                continue
-            args = [vals[id(p)] for p in t.inputs]
-            a = args[0] if len(args) == 1 else args
-            if logits and t is out and hasattr(t.layer, "_call_logits"):
-                vals[id(t)] = t.layer._call_logits(a)
-            else:
-                vals[id(t)] = t.layer(a, training=training)
-        return vals[id(out)]
+    def _input_names(self):
+        return self._graph.input_names if self._graph is not None else ["input"]
+
+    def _output_names(self):
+        return self._graph.output_names if self._graph is not None else ["output"]
+
+    @property
+    def inputs(self):
+        """The model's input KerasTensors (functional models), else None."""
+        return list(self._graph.inputs) if self._graph is not None else None
+
+    @property
+    def outputs(self):
+        """The model's output KerasTensors (functional models), else None."""
+        return list(self._graph.outputs) if self._graph is not None else None
+
+    @property
+    def input_names(self):
+        return list(self._input_names())
+
+    @property
+    def output_names(self):
+        return list(self._output_names())
+
+    def _pack_inputs(self, values):
+        if self._graph is None or self._graph.in_kind == "single":
+            return values[0]
+        if self._graph.in_kind == "dict":
+            return dict(zip(self._graph.input_names, values))
+        return list(values)
+
+    def _pack_outputs(self, values):
+        return self._graph.pack_outputs(values) if self._graph is not None else values[0]
+
+    def _output_shapes(self, input_shapes):
+        if self._graph is not None:
+            return [t.shape for t in self._graph.outputs]
+        return [self.compute_output_shape(input_shapes[0])]
+
+    def _call_graph(self, xs, training, logits=False):
+        return self._graph.call(xs, training, logits)
 
     def call(self, inputs, training=None):
-        return self._call_graph(inputs, training)
+        if self._graph is None:
+            raise NotImplementedError(f"Model '{self.name}': a subclassed Model must implement call()")
+        xs = flatten(inputs, self._graph.input_names, f"Model '{self.name}'")
+        return self._graph.pack_outputs(self._graph.call(xs, training))
 
     def __call__(self, inputs, training=None, **kwargs):
-        if isinstance(inputs, KerasTensor):
+        if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple)) and inputs and
+                                               isinstance(inputs[0], KerasTensor)):
+            if self._graph is not None and len(self._graph.outputs) > 1:
+                raise ValueError(f"Model '{self.name}' has {len(self._graph.outputs)} outputs: calling it as "
+                                 f"a layer of another model is supported for single-output models only")
             return super().__call__(inputs, training)
-        from .functional import as_tensor
-        from .layers.base import _f32
-        self._ensure_built(np.asarray(inputs).shape if not isinstance(inputs, (Tensor, _C.Array)) else inputs.shape)
-        return self.call(as_tensor(_f32(inputs)), training=training)
+        from ..functional import as_tensor
+        from ..layers.base import _f32
+        if self._graph is None:                      # subclassed: user call() on Tensors
+            if isinstance(inputs, (list, tuple)):
+                xs = [as_tensor(_f32(i)) for i in inputs]
+                if not self.built:
+                    self.build([tuple(x.shape) for x in xs])
+                return self.call(xs, training=training, **kwargs)
+            x = as_tensor(_f32(inputs))
+            if not self.built:
+                self.build(tuple(x.shape))
+            return self.call(x, training=training, **kwargs)
+        vals = flatten(inputs, self._graph.input_names, f"Model '{self.name}'")
+        xs = [as_tensor(_f32(v)) for v in vals]
+        self._graph.check_input_shapes([x.shape for x in xs], self.name, "call")
+        return self._graph.pack_outputs(self._graph.call(xs, training))
+
+    def build(self, input_shape):
+        """Subclassed models: run ``call`` once on zeros of ``input_shape`` to create the weights."""
+        if self.built:
+            return
+        if self._graph is None and type(self).call is not Model.call:
+            from ..tensor import no_grad
+            shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+            zs = [Tensor._wrap(_C.zeros([1 if d is None else int(d) for d in s])) for s in shapes]
+            self.built = True
+            self.input_shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
+            with no_grad():
+                self.call(zs if isinstance(input_shape, list) else zs[0], training=False)
+            return
+        self.built = True
 
     def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for l in self._chain() or []:
-            shape = l.compute_output_shape(shape)
-        if self._graph is not None and self._chain() is None:
-            return self._graph[1].shape
-        return shape
-
-    def _ensure_built(self, input_shape):
-        if not self.built:
-            raise ValueError(f"Model '{self.name}' has not been built")
         if self._graph is not None:
-            exp = self._graph[0].shape
-            got = tuple(input_shape)
-            if len(exp) != len(got) or any(e is not None and e != g for e, g in zip(exp[1:], got[1:])):
-                raise ValueError(f"Input 0 of model '{self.name}' is incompatible: expected shape "
-                                 f"{exp}, but received input with shape {got}")
+            if len(self._graph.outputs) == 1:
+                return self._graph.outputs[0].shape
+            return [t.shape for t in self._graph.outputs]
+        if not self.built:
+            self.build(input_shape)
+        z = _C.zeros([1 if d is None else int(d) for d in input_shape])
+        from ..tensor import no_grad
+        with no_grad():
+            out = self.call(Tensor._wrap(z), training=False)
+        return (input_shape[0],) + tuple(out.shape[1:])
 
     # ------------------------------------------------------------------ weights
     @property
@@ -275,6 +230,10 @@ class Model(Layer):
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append(w)
+        for w in self._weights:               # add_weight on a subclassed model itself
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
         return out
 
     @property
@@ -287,6 +246,10 @@ class Model(Layer):
                 if id(w) not in seen:
                     seen.add(id(w))
                     out.append(w)
+        for w in Layer.trainable_weights.fget(self):
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
         return out
 
     @property
@@ -353,7 +316,7 @@ class Model(Layer):
     def save_weights(self, filepath, overwrite=True):
         """Save all weights (atomic write; delegates to :mod:`fusednet.io`)."""
         import os
-        from . import io as _io
+        from .. import io as _io
         self._require_built("save_weights")
         if not overwrite and os.path.exists(filepath):
             raise ValueError(f"save_weights: {filepath!r} exists and overwrite=False")
@@ -361,26 +324,29 @@ class Model(Layer):
 
     def load_weights(self, filepath):
         """Load weights saved by :meth:`save_weights` (shape-checked)."""
-        from . import io as _io
+        from .. import io as _io
         self._require_built("load_weights")
         return _io.load_model_weights(self, filepath)
 
     # ------------------------------------------------------------------ summary
+    def _summary_rows(self):
+        rows = []
+        if self._graph is not None and self._chain() is None:
+            for t in self._graph.calls():
+                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(t.shape), t.layer.count_params()))
+            return rows
+        shape = tuple(self.input_shape) if self.input_shape is not None and \
+            not isinstance(self.input_shape, list) else None
+        for l in self.layers:
+            shape = l.compute_output_shape(shape) if shape is not None else None
+            rows.append((f"{l.name} ({type(l).__name__})", str(shape), l.count_params() if l.built else 0))
+        return rows
+
     def summary(self, line_length=None, print_fn=None):
         """Print a Keras-like table: Layer (type), Output Shape, Param #, then totals."""
         self._require_built("summary")
         print_fn = print_fn or print
-        rows = []
-        shape = tuple(self.input_shape) if self.input_shape is not None else None
-        if self._graph is not None and self._chain() is None:
-            for t in self._graph[2]:
-                if t.layer is None or isinstance(t.layer, InputLayer):
-                    continue
-                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(t.shape), t.layer.count_params()))
-        else:
-            for l in self.layers:
-                shape = l.compute_output_shape(shape) if shape is not None else None
-                rows.append((f"{l.name} ({type(l).__name__})", str(shape), l.count_params() if l.built else 0))
+        rows = self._summary_rows()
         w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 3
         w2 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 3
         w3 = max([len("Param #")] + [len(f"{r[2]:,}") for r in rows])
@@ -390,7 +356,7 @@ class Model(Layer):
         lines = [f'Model: "{self.name}"', "┏" + "━" * width + "┓",
                  "┃" + "Layer (type)".ljust(w1) + "Output Shape".ljust(w2) + "Param #".rjust(w3) + "┃",
                  "┡" + "━" * width + "┩"]
-        for i, (a, b, c) in enumerate(rows):
+        for a, b, c in rows:
             lines.append("│" + a.ljust(w1) + b.ljust(w2) + f"{c:,}".rjust(w3) + "│")
         lines.append("└" + "─" * width + "┘")
         lines.append(f" Total params: {total:,} ({_fmt_bytes(total * 4)})")
@@ -407,30 +373,66 @@ class Model(Layer):
 
         Args:
             optimizer: name ('adam', 'sgd', ...) or Optimizer instance (Keras default 'rmsprop').
-            loss: name ('sparse_categorical_crossentropy', 'mse', ...), Loss instance or callable.
-            metrics: list of names/Metric instances (e.g. ['accuracy']).
+            loss: name ('sparse_categorical_crossentropy', 'mse', ...), Loss instance or callable;
+                for several outputs one loss for all, a list (output order) or a dict by output
+                name (an output left out of the dict is not trained).
+            metrics: list of names/Metric instances (e.g. ['accuracy']); for several outputs a
+                list of lists or a dict by output name (a flat list applies to every output).
+            loss_weights: scalar weights of the output losses (list or dict by output name).
             device: None/'cpu' or 'cuda[:N]': where weights and training run.
         """
-        if loss_weights is not None:
-            raise ValueError("compile: loss_weights is not supported (single-output models only)")
+        names = self._output_names()
         self.optimizer = _optimizers.get(optimizer)
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
-        self.loss = _losses.get(loss)
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            if isinstance(metrics, str):
-                raise TypeError(f"compile: metrics must be a list, e.g. metrics=[{metrics!r}]")
-            metrics = [metrics]
-        self._metric_ids = list(metrics or []) + list(weighted_metrics or [])
-        self._metrics = None
-        if self._metric_ids:
-            m = _metrics_module()
-            self._metrics = [m.get(i, loss=self.loss) if _get_accepts_loss(m.get) else m.get(i)
-                             for i in self._metric_ids]
+        losses = _per_output(loss, names, "loss")
+        self._out_losses = [_losses.get(l) if l is not None else None for l in losses]
+        if all(l is None for l in self._out_losses):
+            raise ValueError(f"compile: no output has a loss (outputs: {names})")
+        self.loss = self._out_losses[0] if len(names) == 1 else (
+            dict(zip(names, self._out_losses)) if isinstance(loss, dict) else list(self._out_losses))
+        if loss_weights is None:
+            self._loss_weights = [1.0] * len(names)
+        else:
+            lw = _per_output(loss_weights, names, "loss_weights", default=1.0)
+            try:
+                self._loss_weights = [float(w) for w in lw]
+            except (TypeError, ValueError):
+                raise TypeError(f"compile: loss_weights must be numbers, got {loss_weights!r}") from None
+        self._metric_spec = metrics
+        self._out_metrics = self._make_metrics(metrics, weighted_metrics, names)
+        self._metrics = [m for ms in self._out_metrics for m in ms] or None
         self.compiled = True
         self._plan_cache = None
         if device is not None:
             self.to(device)
+
+    def _make_metrics(self, metrics, weighted_metrics, names):
+        import copy
+        m = _metrics_module()
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            if isinstance(metrics, str):
+                raise TypeError(f"compile: metrics must be a list, e.g. metrics=[{metrics!r}]")
+            metrics = [metrics]
+        if isinstance(metrics, dict):
+            per = _per_output(metrics, names, "metrics", default=[])
+        elif metrics and len(names) > 1 and all(isinstance(x, (list, tuple)) for x in metrics):
+            per = _per_output(list(metrics), names, "metrics")
+        else:
+            per = [list(metrics or [])] * len(names)
+        extra = list(weighted_metrics or [])
+        out = []
+        for i, ids in enumerate(per):
+            ids = [ids] if not isinstance(ids, (list, tuple)) else list(ids)
+            ms = []
+            for ident in ids + extra:
+                if ident is None:
+                    continue
+                if len(names) > 1 and isinstance(ident, m.Metric):
+                    ident = copy.deepcopy(ident)   # one state per output
+                ms.append(m.get(ident, loss=self._out_losses[i]))
+            out.append(ms)
+        return out
 
     @property
     def metrics(self):
@@ -438,13 +440,17 @@ class Model(Layer):
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in (self._metrics or [])]
+        loss_names, prefixes = self._log_names()
+        names = ["loss"] + (loss_names or [])
+        for p, ms in zip(prefixes, self._out_metrics):
+            names += [p + m.name for m in ms]
+        return names
 
     def to(self, device):
         """Move all weights (and optimizer state on the next build) to ``device``."""
         device = str(device)
         if device.startswith("cuda"):
-            from . import cuda
+            from .. import cuda
             if not cuda.is_available():
                 raise ValueError(f"device {device!r} requested but no CUDA device is available "
                                  f"(fusednet.cuda.is_available() is False)")
@@ -462,33 +468,29 @@ class Model(Layer):
         """This model as a :class:`~fusednet.trainers.plan.Graph` of layer calls."""
         if self._graph is None:   # subclassed model: its own call() is one tape node
             return Graph([0], [1], [Node(self, (0,), 1, False)])
-        inp, out, order = self._graph
-        nodes = []
-        for t in order:
-            if t is inp or t.layer is None or (isinstance(t.layer, InputLayer) and not t.inputs):
-                continue
-            nodes.append(Node(t.layer, [id(p) for p in t.inputs], id(t), len(t.inputs) > 1))
-        return Graph([id(inp)], [id(out)], nodes)
+        return self._graph.spec()
 
     def _make_plan(self):
         plan = GraphPlan(self._graph_spec(), self.trainable_weights)
-        plan.set_losses([self.loss])
+        plan.set_losses(self._out_losses, self._loss_weights)
         return plan
 
     def _get_plan(self):
-        key = (tuple(id(w.data) for w in self.trainable_weights), id(self.loss),
-               tuple(l.trainable for l in self._flat_layers()), _fusion.is_enabled())
+        key = (tuple(id(w.data) for w in self.trainable_weights), tuple(id(l) for l in self._out_losses),
+               tuple(self._loss_weights or ()), tuple(l.trainable for l in self._flat_layers()),
+               _fusion.is_enabled())
         if self._plan_cache is None or self._plan_cache[0] != key:
             self._plan_cache = (key, self._make_plan())
         return self._plan_cache[1]
 
-    def _predict_arrays(self, x):
-        """Inference forward on an Array batch (already on the model's device)."""
-        ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
-        if ip is not None:
-            return ip.forward(x)
+    def _predict_arrays(self, xs):
+        """Inference forward on Array batches (one per input, on the model's device)."""
+        if len(xs) == 1:
+            ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
+            if ip is not None:
+                return [ip.forward(xs[0])]
         plan = self._get_plan() if self.compiled else self._infer_plan()
-        return plan.forward([x], False, record=False)[0][0]
+        return plan.forward(xs, False, record=False)[0]
 
     def _infer_plan(self):
         key = (tuple(id(w.data) for w in self.weights), _fusion.is_enabled())
@@ -502,14 +504,33 @@ class Model(Layer):
     # A model used as a layer of another model runs its own plan inside the outer one.
     def forward(self, ctx, x, training, strip=False):
         plan = self._infer_plan() if not training else self._nested_plan()
-        outs, ctx.ctxs = plan.forward([x], training, (0,) if strip else ())
-        ctx.plan = plan
+        multi = isinstance(x, (list, tuple))
+        outs, ctx.ctxs = plan.forward(list(x) if multi else [x], training, (0,) if strip else ())
+        ctx.plan, ctx.multi = plan, multi
         return outs[0]
 
     def backward(self, ctx, dy, need_dx):
         dxs, grads = ctx.plan.backward(ctx.ctxs, [dy])
         ctx.ctxs = None
-        return dxs[0], grads
+        return (dxs if ctx.multi else dxs[0]), grads
+
+    def _is_subclassed(self):
+        return self._graph is None and type(self)._graph_spec is Model._graph_spec
+
+    @property
+    def supports_fast_path(self):
+        # a subclassed model's maths is its Tensor call(): it runs as one tape node
+        return not self._is_subclassed()
+
+    def _output_activation(self):
+        chain = self._chain()
+        if chain:
+            last = chain[-1]
+        elif self._graph is not None and len(self._graph.outputs) == 1 and self._graph.outputs[0].layer:
+            last = self._graph.outputs[0].layer
+        else:
+            return None
+        return last._output_activation() if last.supports_fast_path else None
 
     def _nested_plan(self):
         key = (tuple(id(w.data) for w in self.trainable_weights), _fusion.is_enabled(),
@@ -520,30 +541,37 @@ class Model(Layer):
             self._nested_cache = c
         return c[1]
 
-    # ------------------------------------------------------------------ data prep
-    def _prepare_xy(self, x, y, what, x_checked=False):
-        xa = x if x_checked else _prep_x(x, f"{what}: x")
-        self._build_from_data(xa.shape)
-        self._check_input_shape(xa.shape, what)
-        if y is None:
-            raise ValueError(f"{what}: y is required for training/evaluation with loss {self.loss.name!r}")
-        ya = _as_host_array(y, f"{what}: y")
-        if ya.ndim == 0 or ya.shape[0] != xa.shape[0]:
-            raise ValueError(f"{what}: x and y must have the same number of samples, got x {xa.shape} "
-                             f"and y {ya.shape}")
-        if ya.dtype.kind == "f" and not np.isfinite(ya).all():
-            raise ValueError(f"{what}: y contains NaN or infinite values")
-        out_shape = self.compute_output_shape((None,) + tuple(xa.shape[1:]))
-        yarr = self.loss.prepare_targets(ya, (xa.shape[0],) + tuple(out_shape[1:]))
-        return xa, ya, yarr
+    # ------------------------------------------------------------------ data
+    def _prepare_inputs(self, x, what):
+        """``x`` as float32 host arrays, one per model input, with matching batch sizes; builds
+        an unbuilt model from the data and checks the shapes."""
+        if x is None:
+            raise ValueError(f"{what}: x is None")
+        names = self._input_names()
+        vals = flatten(x, names, f"{what}: x")
+        xs = [prep_x(v, f"{what}: x" if len(names) == 1 else f"{what}: x['{nm}']")
+              for v, nm in zip(vals, names)]
+        for nm, a in zip(names[1:], xs[1:]):
+            if a.shape[0] != xs[0].shape[0]:
+                raise ValueError(f"{what}: all inputs must have the same number of samples, got "
+                                 f"{[tuple(a.shape) for a in xs]} for {names}")
+        self._build_from_data(xs[0].shape if len(xs) == 1 else [a.shape for a in xs])
+        self._check_input_shape(xs[0].shape if len(xs) == 1 else [a.shape for a in xs], what)
+        return xs
 
     def _build_from_data(self, shape):
         if not self.built:
-            self.build((None,) + tuple(shape[1:]))
+            if isinstance(shape, list):
+                self.build([(None,) + tuple(s[1:]) for s in shape])
+            else:
+                self.build((None,) + tuple(shape[1:]))
 
     def _check_input_shape(self, shape, what):
+        if self._graph is not None:
+            self._graph.check_input_shapes(shape if isinstance(shape, list) else [shape], self.name, what)
+            return
         exp = self.input_shape
-        if exp is None:
+        if exp is None or isinstance(exp, list) or isinstance(shape, list):
             return
         got = (None,) + tuple(shape[1:])
         if len(exp) != len(got) or any(e is not None and e != g for e, g in zip(exp[1:], got[1:])):
@@ -551,446 +579,20 @@ class Model(Layer):
             raise ValueError(f"{what}: Input 0 of layer '{first}' is incompatible with the layer: expected "
                              f"shape {tuple(exp)}, but received input with shape {tuple(shape)}")
 
-    # ------------------------------------------------------------------ fit
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
-            validation_freq=1):
-        """Train for ``epochs`` epochs; returns a History (``history.history`` dict of lists).
-
-        Keras semantics: ``batch_size`` defaults to 32; ``validation_split`` takes the last
-        fraction of x/y before shuffling; ``shuffle`` reshuffles every epoch (Philox permutation
-        from :mod:`fusednet.random`); ``verbose`` 'auto'/1 = progress bar, 2 = one line per
-        epoch, 0 = silent.
-        """
-        if not self.compiled:
-            raise ValueError("You must call compile() before fit(): model.compile(optimizer=..., loss=...)")
-        batch_size = _check_batch_size(batch_size, "fit")
-        if verbose == "auto":
-            verbose = 1
-        if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-        if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
-        xa = _prep_x(x, "fit: x")
-        ya = _as_host_array(y, "fit: y") if y is not None else None
-        if ya is None:
-            raise ValueError("fit: y is required")
-        if ya.ndim == 0 or ya.shape[0] != xa.shape[0]:
-            raise ValueError(f"fit: x and y must have the same number of samples, got x {xa.shape} and y {ya.shape}")
-        sw = None
-        if sample_weight is not None:
-            sw = np.ascontiguousarray(np.asarray(sample_weight, np.float32).reshape(-1))
-            if sw.shape[0] != xa.shape[0]:
-                raise ValueError(f"fit: sample_weight has {sw.shape[0]} entries, x has {xa.shape[0]} samples")
-        if class_weight is not None:
-            if ya.ndim > 1 and ya.shape[-1] > 1:
-                cls = np.argmax(ya, axis=-1)
-            else:
-                cls = ya.reshape(-1).astype(np.int64)
-            cw = np.array([class_weight.get(int(c), 1.0) for c in range(int(cls.max()) + 1)], np.float32)
-            w = cw[cls]
-            sw = w if sw is None else sw * w
-        val = None
-        if validation_data is not None:
-            if len(validation_data) not in (2, 3):
-                raise ValueError("fit: validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight)")
-            val = tuple(validation_data[:2])
-        elif validation_split:
-            split_at = int(math.floor(xa.shape[0] * (1.0 - validation_split)))
-            if split_at == 0 or split_at == xa.shape[0]:
-                raise ValueError(f"fit: validation_split={validation_split} leaves an empty training or "
-                                 f"validation set for {xa.shape[0]} samples")
-            val = (xa[split_at:], ya[split_at:])
-            xa, ya = xa[:split_at], ya[:split_at]
-            if sw is not None:
-                sw = sw[:split_at]
-        xa, ya, Y = self._prepare_xy(xa, ya, "fit", x_checked=True)
-        n = xa.shape[0]
-        dev = self._device
-        X = _C.asarray(xa)
-        W = _C.asarray(sw) if sw is not None else None
-        if dev != "cpu":
-            X, Y = X.to(dev), Y.to(dev)
-            W = W.to(dev) if W is not None else None
-        plan = self._get_plan()
-        opt = self.optimizer
-        params = plan.param_arrays
-        opt._check_match(params)
-        steps = int(math.ceil(n / batch_size))
-        if steps_per_epoch is not None:
-            steps = min(steps, int(steps_per_epoch))
-        metrics = self._metrics or []
-        mod_cb = _callback_module()
-        cbs = mod_cb.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                  verbose=verbose, epochs=epochs, steps=steps)
-        batch_hooks = _needs_batch_hooks(cbs)
-        self.stop_training = False
-        reg_layers = [l for l in self._flat_layers() if l._regularized]
-        cbs.on_train_begin()
-        logs = {}
-        fuse, last_act = plan.fuse[0], plan.out_acts[0]
-        feeder = _MetricFeeder(metrics, defer=not batch_hooks and dev == "cpu") if metrics else None
-        for epoch in range(initial_epoch, epochs):
-            for m in metrics:
-                m.reset_state()
-            cbs.on_epoch_begin(epoch)
-            perm = None
-            if shuffle:
-                s, off = _random.next_key()
-                perm = _C.permutation(n, s, off)
-                if dev != "cpu":
-                    perm = perm.to(dev)
-            acc = _C.zeros([batch_size], device=dev)
-            tail_loss = 0.0
-            seen = 0
-            reg_sum = 0.0
-            for step in range(steps):
-                start = step * batch_size
-                stop = min(start + batch_size, n)
-                nb = stop - start
-                if batch_hooks:
-                    cbs.on_train_batch_begin(step)
-                if perm is not None:
-                    idx = _C.slice_axis(perm, 0, start, stop)
-                    xb = _C.take_rows(X, idx)
-                    yb = _C.take_rows(Y, idx)
-                    wb = _C.take_rows(W, idx) if W is not None else None
-                else:
-                    xb = _C.slice_axis(X, 0, start, stop)
-                    yb = _C.slice_axis(Y, 0, start, stop)
-                    wb = _C.slice_axis(W, 0, start, stop) if W is not None else None
-                per, outs, grads = plan.train_step([xb], [yb], nb, wb)
-                out = outs[0]
-                opt._apply_arrays(params, grads)
-                if nb == batch_size:
-                    _C.axpy_(acc, 1.0, per)
-                else:
-                    tail_loss += float(_C.reduce("sum", per, [], False).item())
-                seen += nb
-                if reg_layers:
-                    r = self._reg_penalty(reg_layers)
-                    reg_sum += r * nb
-                if feeder is not None:
-                    probs = out
-                    if fuse:
-                        probs = _C.softmax_forward(out) if last_act == "softmax" else \
-                            _C.activation_forward(out, "sigmoid", 0.0)
-                    feeder.add(yb, probs)
-                if batch_hooks:
-                    total = float(_C.reduce("sum", acc, [], False).item()) + tail_loss + reg_sum
-                    blogs = {"loss": total / seen}
-                    for m in metrics:
-                        blogs[m.name] = _to_float(m.result())
-                    cbs.on_train_batch_end(step, blogs)
-                if self.stop_training:
-                    break
-            if feeder is not None:
-                feeder.flush()
-            total = float(_C.reduce("sum", acc, [], False).item()) + tail_loss + reg_sum
-            logs = {"loss": total / max(seen, 1)}
-            for m in metrics:
-                logs[m.name] = _to_float(m.result())
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vres = self.evaluate(val[0], val[1], batch_size=validation_batch_size or batch_size,
-                                     verbose=0, return_dict=True, _callbacks=None)
-                for k, v in vres.items():
-                    logs["val_" + k] = v
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        self.history = _find_history(cbs)
-        return self.history
-
-    def _reg_penalty(self, layers):
-        total = 0.0
-        for l in layers:
-            for w, reg in l._regularized:
-                p = reg.penalty_array(w.data)
-                if p is not None:
-                    total += float(p.item())
-        return total
-
-    # ------------------------------------------------------------------ evaluate / predict
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False, _callbacks=True):
-        """Loss (and metrics) over x/y; returns ``loss`` (no metrics), ``[loss, *metrics]`` or a dict."""
-        if not self.compiled:
-            raise ValueError("You must call compile() before evaluate()")
-        batch_size = _check_batch_size(batch_size, "evaluate")
-        if verbose == "auto":
-            verbose = 1
-        xa, ya, Y = self._prepare_xy(x, y, "evaluate")
-        n = xa.shape[0]
-        dev = self._device
-        X = _C.asarray(xa)
-        if dev != "cpu":
-            X, Y = X.to(dev), Y.to(dev)
-        Wt = None
-        if sample_weight is not None:
-            Wt = _C.asarray(np.ascontiguousarray(np.asarray(sample_weight, np.float32).reshape(-1)))
-            if dev != "cpu":
-                Wt = Wt.to(dev)
-        metrics = self._metrics or []
-        for m in metrics:
-            m.reset_state()
-        nsteps = int(math.ceil(n / batch_size))
-        cbs = None
-        if _callbacks:
-            cbs = _callback_module().CallbackList(callbacks, add_history=False, add_progbar=verbose != 0,
-                                                  model=self, verbose=verbose, epochs=1, steps=nsteps)
-            cbs.on_test_begin()
-        hooks = cbs is not None and _needs_batch_hooks(cbs, "test")
-        feeder = _MetricFeeder(metrics, defer=not hooks and dev == "cpu") if metrics else None
-        total = 0.0
-        plan = self._get_plan()
-        fuse, last_act = plan.fuse[0], plan.out_acts[0]
-        ip = self._inference_plan(refresh=True)   # Conv+BN folding (layers/fusion.py)
-        for step in range(nsteps):
-            s0, s1 = step * batch_size, min((step + 1) * batch_size, n)
-            if hooks:
-                cbs.on_test_batch_begin(step)
-            xb = _C.slice_axis(X, 0, s0, s1)
-            yb = _C.slice_axis(Y, 0, s0, s1)
-            if ip is not None:
-                out = ip.forward(xb, fuse)
-            else:
-                out = plan.forward([xb], False, plan.strip, record=False)[0][0]
-            per, _ = plan.output_loss(0, out, yb, s1 - s0, None, False)
-            if Wt is not None:
-                per = _C.binary("mul", per, _C.slice_axis(Wt, 0, s0, s1))
-            total += float(_C.reduce("sum", per, [], False).item())
-            if feeder is not None:
-                probs = out
-                if fuse:
-                    probs = _C.softmax_forward(out) if last_act == "softmax" else \
-                        _C.activation_forward(out, "sigmoid", 0.0)
-                feeder.add(yb, probs)
-            if hooks:
-                cbs.on_test_batch_end(step, {"loss": total / s1})
-        if feeder is not None:
-            feeder.flush()
-        reg_layers = [l for l in self._flat_layers() if l._regularized]
-        loss = total / n + (self._reg_penalty(reg_layers) if reg_layers else 0.0)
-        res = {"loss": loss}
-        for m in metrics:
-            res[m.name] = _to_float(m.result())
-        if cbs is not None:
-            cbs.on_test_end(res)
-        if return_dict:
-            return res
-        if not metrics:
-            return loss
-        return list(res.values())
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for ``x`` as a NumPy array (probabilities for softmax/sigmoid models)."""
-        batch_size = _check_batch_size(batch_size, "predict")
-        if not self.layers and self._graph is None:
-            raise ValueError(f"predict: model '{self.name}' has no layers; add layers before predicting")
-        xa = _prep_x(x, "predict: x")
-        self._build_from_data(xa.shape)
-        self._require_built("predict")
-        self._check_input_shape(xa.shape, "predict")
-        n = xa.shape[0]
-        X = _C.asarray(xa)
-        if self._device != "cpu":
-            X = X.to(self._device)
-        result = None
-        self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
-        for s0 in range(0, n, batch_size):
-            s1 = min(s0 + batch_size, n)
-            out = self._predict_arrays(_C.slice_axis(X, 0, s0, s1))
-            o = _host_np(out)
-            if result is None:
-                result = np.empty((n,) + o.shape[1:], np.float32)
-            result[s0:s1] = o
-        return result
-
-    def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(1, len(x)), verbose=0)
-
-    def train_on_batch(self, x, y, sample_weight=None):
-        """One optimizer step on one batch; returns the loss (float)."""
-        h = self.fit(x, y, batch_size=len(x), epochs=1, verbose=0, shuffle=False, sample_weight=sample_weight)
-        return h.history["loss"][-1]
-
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable}
 
     # ------------------------------------------------------------------ inference helpers
-    # (owned by the augment/inspection work: logic lives in layers/fusion.py and inspect.py)
+    # (logic lives in layers/fusion.py and inspect.py)
     def _inference_plan(self, refresh=False):
         """Folded Conv+BN(+ReLU) inference plan (:mod:`fusednet.layers.fusion`), or None."""
-        from .layers import fusion
+        from ..layers import fusion
         return fusion.inference_plan(self, refresh)
 
     def intermediate(self, x, layer_names, batch_size=None):
         """Outputs of the named layer(s) for ``x`` at inference (see :func:`fusednet.inspect.feature_maps`)."""
-        from . import inspect as _inspect
-        return _inspect.feature_maps(self, x, layer_names, batch_size=batch_size)
-
-
-class Sequential(Model):
-    """A linear stack of layers.
-
-    Args:
-        layers: optional list of layers (an ``Input(...)``/``InputLayer`` first fixes the input
-            shape so the model builds immediately).
-        name: optional name (default 'sequential', 'sequential_1', ...).
-
-    Example:
-        >>> model = fusednet.Sequential([
-        ...     fusednet.Input(shape=(784,)),
-        ...     fusednet.layers.Dense(128, activation="relu"),
-        ...     fusednet.layers.Dense(10, activation="softmax"),
-        ... ])
-        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        >>> model.fit(x_train, y_train, epochs=5, batch_size=32)
-    """
-
-    def __init__(self, layers=None, name=None, trainable=True):
-        super().__init__(name=name, trainable=trainable)
-        self._layers = []
-        self._input_layer = None
-        self.built = False
-        for l in layers or []:
-            self.add(l)
-
-    def add(self, layer):
-        """Append a layer (or an ``Input(...)`` KerasTensor / InputLayer as the first element)."""
-        if isinstance(layer, KerasTensor):
-            if layer.layer is None or not isinstance(layer.layer, InputLayer):
-                raise TypeError("Sequential.add: only Input(...) KerasTensors can be added")
-            layer = layer.layer
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add: expected a Layer instance, got {type(layer).__name__}: {layer!r}")
-        if isinstance(layer, InputLayer):
-            if self._layers or self._input_layer is not None:
-                raise ValueError("Sequential.add: an InputLayer/Input may only be the first element")
-            self._input_layer = layer
-            self.build(layer.batch_shape)
-            return
-        if any(l is layer for l in self._layers):
-            raise ValueError(f"Sequential.add: layer '{layer.name}' is already in the model")
-        if any(l.name == layer.name for l in self._layers):
-            raise ValueError(f"Sequential.add: all layers must have unique names; '{layer.name}' is already used")
-        self._layers.append(layer)
-        self._plan_cache = None
-        if not self._layers[:-1] and self._input_layer is None and layer._batch_input_shape is not None:
-            self.build(layer._batch_input_shape)
-        elif self.built:
-            shape = self.input_shape
-            for l in self._layers[:-1]:
-                shape = l.compute_output_shape(shape)
-            layer._maybe_build(shape)
-            layer._check_input(shape)
-
-    def pop(self):
-        """Remove the last layer."""
-        if not self._layers:
-            raise ValueError("Sequential.pop: there are no layers to remove")
-        self._plan_cache = None
-        return self._layers.pop()
-
-    @property
-    def layers(self):
-        return list(self._layers)
-
-    def _chain(self):
-        return list(self._layers)
-
-    def _graph_spec(self):
-        return Graph.chain(self._layers)
-
-    def build(self, input_shape=None):
-        """Create every layer's weights for inputs of ``input_shape`` (batch axis included)."""
-        if input_shape is None:
-            if self._input_layer is not None:
-                input_shape = self._input_layer.batch_shape
-            else:
-                raise ValueError(f"build: model '{self.name}' needs an input shape")
-        shape = tuple(input_shape)
-        if len(shape) < 2:
-            raise ValueError(f"build: input_shape must include the batch axis, e.g. (None, 784); got {shape}")
-        self.input_shape = shape
-        for l in self._layers:
-            l._maybe_build(shape)
-            l._check_input(shape)
-            shape = l.compute_output_shape(shape)
-        self.built = True
-
-    def _call_graph(self, x, training, logits=False):
-        last = len(self._layers) - 1
-        for i, l in enumerate(self._layers):
-            if logits and i == last and hasattr(l, "_call_logits"):
-                x = l._call_logits(x)
-            else:
-                x = l(x, training=training)
-        return x
-
-    def call(self, inputs, training=None):
-        return self._call_graph(inputs, training)
-
-    def __call__(self, inputs, training=None, **kwargs):
-        if isinstance(inputs, KerasTensor):
-            x = inputs
-            for l in self._layers:
-                x = l(x)
-            return x
-        from .functional import as_tensor
-        from .layers.base import _f32
-        x = as_tensor(_f32(inputs))
-        if not self.built:
-            self.build((None,) + tuple(x.shape[1:]))
-        self._check_input_shape(x.shape, "call")
-        return self.call(x, training=training)
-
-    def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for l in self._layers:
-            shape = l.compute_output_shape(shape)
-        return shape
-
-    def get_config(self):
-        from .layers import serialize
-        cfg = {"name": self.name, "layers": [serialize(l) for l in self._layers]}
-        if self._input_layer is not None:
-            cfg["input_shape"] = self._input_layer.batch_shape
-        elif self.input_shape is not None:
-            cfg["input_shape"] = self.input_shape
-        return cfg
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        from .layers import deserialize
-        m = cls(name=config.get("name"))
-        for lc in config["layers"]:
-            m.add(deserialize(lc, custom_objects))
-        if config.get("input_shape") is not None and not m.built:
-            m.build(tuple(config["input_shape"]))
-        return m
-
-
-# ---------------------------------------------------------------------------- small utilities
-def _host_np(a):
-    return a.numpy() if a.device == "cpu" else a.to("cpu").numpy()
-
-
-def _to_float(v):
-    """A metric result for the logs: a Python float for scalars; a NumPy float32 array for
-    vector results (e.g. ``F1Score(average=None)``: one value per class), as Keras logs them."""
-    if isinstance(v, Tensor):
-        v = v.data
-    if isinstance(v, _C.Array):
-        if v.size == 1 and v.ndim == 0:
-            return float(v.item())
-        v = _host_np(v)
-    a = np.asarray(v)
-    if a.ndim == 0:
-        return float(a)
-    return np.array(a, dtype=np.float32)
+        from .. import inspect
+        return inspect.feature_maps(self, x, layer_names, batch_size)
 
 
 def _fmt_bytes(n):
@@ -998,34 +600,3 @@ def _fmt_bytes(n):
         if n < 1024 or unit == "GB":
             return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
         n /= 1024.0
-
-
-def _get_accepts_loss(fn):
-    import inspect
-    try:
-        return "loss" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _needs_batch_hooks(cbs, mode="train"):
-    """False when no callback overrides the per-batch hooks (skip building per-batch logs)."""
-    from inspect import getattr_static
-    base = _callback_module().Callback
-    names = (f"on_{mode}_batch_begin", f"on_{mode}_batch_end", "on_batch_begin", "on_batch_end") \
-        if mode == "train" else (f"on_{mode}_batch_begin", f"on_{mode}_batch_end")
-    for cb in getattr(cbs, "callbacks", []):
-        for nm in names:
-            try:
-                if getattr_static(type(cb), nm, None) is not getattr_static(base, nm, None):
-                    return True
-            except AttributeError:
-                return True
-    return False
-
-
-def _find_history(cbs):
-    for cb in getattr(cbs, "callbacks", []):
-        if type(cb).__name__ == "History":
-            return cb
-    return getattr(cbs, "history", None)

@@ -274,19 +274,22 @@ class GraphPlan:
         return per, g
 
     def train_step(self, xs, ys, n, wb):
-        """One forward + loss + backward: (per-sample loss summed over outputs, outputs, grads)."""
+        """One forward + loss + backward: (per-sample loss summed over outputs, per-sample loss
+        of each output (None where untrained), outputs, grads)."""
         outs, ctxs = self.forward(xs, True, self.strip)
-        per_total, douts = None, []
+        per_total, pers, douts = None, [], []
         for i, (o, yb) in enumerate(zip(outs, ys)):
             if self.losses[i] is None or yb is None:
                 douts.append(None)
+                pers.append(None)
                 continue
             per, g = self.output_loss(i, o, yb, n, wb, True)
             per_total = per if per_total is None else _C.binary("add", per_total, per)
+            pers.append(per)
             douts.append(g)
         _, grads = self.backward(ctxs, douts)
         for j, gr in enumerate(grads):
             if gr is None:
                 p = self.param_arrays[j]
                 grads[j] = _C.zeros(list(p.shape), device=p.device)
-        return per_total, outs, grads
+        return per_total, pers, outs, grads

@@ -1,0 +1,151 @@
+"""``Sequential``: a linear stack of layers (a chain graph for the plan)."""
+from ..layers.base import KerasTensor, Layer
+from ..layers.core import InputLayer
+from ..trainers.plan import Graph
+from .model import Model
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    Args:
+        layers: optional list of layers (an ``Input(...)``/``InputLayer`` first fixes the input
+            shape so the model builds immediately).
+        name: optional name (default 'sequential', 'sequential_1', ...).
+
+    Example:
+        >>> model = fusednet.Sequential([
+        ...     fusednet.Input(shape=(784,)),
+        ...     fusednet.layers.Dense(128, activation="relu"),
+        ...     fusednet.layers.Dense(10, activation="softmax"),
+        ... ])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> model.fit(x_train, y_train, epochs=5, batch_size=32)
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        self._layers = []
+        self._input_layer = None
+        self.built = False
+        for l in layers or []:
+            self.add(l)
+
+    def add(self, layer):
+        """Append a layer (or an ``Input(...)`` KerasTensor / InputLayer as the first element)."""
+        if isinstance(layer, KerasTensor):
+            if layer.layer is None or not isinstance(layer.layer, InputLayer):
+                raise TypeError("Sequential.add: only Input(...) KerasTensors can be added")
+            layer = layer.layer
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Layer instance, got {type(layer).__name__}: {layer!r}")
+        if isinstance(layer, InputLayer):
+            if self._layers or self._input_layer is not None:
+                raise ValueError("Sequential.add: an InputLayer/Input may only be the first element")
+            self._input_layer = layer
+            self.build(layer.batch_shape)
+            return
+        if any(l is layer for l in self._layers):
+            raise ValueError(f"Sequential.add: layer '{layer.name}' is already in the model")
+        if any(l.name == layer.name for l in self._layers):
+            raise ValueError(f"Sequential.add: all layers must have unique names; '{layer.name}' is already used")
+        self._layers.append(layer)
+        self._plan_cache = None
+        if not self._layers[:-1] and self._input_layer is None and layer._batch_input_shape is not None:
+            self.build(layer._batch_input_shape)
+        elif self.built:
+            shape = self.input_shape
+            for l in self._layers[:-1]:
+                shape = l.compute_output_shape(shape)
+            layer._maybe_build(shape)
+            layer._check_input(shape)
+
+    def pop(self):
+        """Remove the last layer."""
+        if not self._layers:
+            raise ValueError("Sequential.pop: there are no layers to remove")
+        self._plan_cache = None
+        return self._layers.pop()
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def _chain(self):
+        return list(self._layers)
+
+    def _graph_spec(self):
+        return Graph.chain(self._layers)
+
+    def build(self, input_shape=None):
+        """Create every layer's weights for inputs of ``input_shape`` (batch axis included)."""
+        if input_shape is None:
+            if self._input_layer is not None:
+                input_shape = self._input_layer.batch_shape
+            else:
+                raise ValueError(f"build: model '{self.name}' needs an input shape")
+        shape = tuple(input_shape)
+        if len(shape) < 2:
+            raise ValueError(f"build: input_shape must include the batch axis, e.g. (None, 784); got {shape}")
+        self.input_shape = shape
+        for l in self._layers:
+            l._maybe_build(shape)
+            l._check_input(shape)
+            shape = l.compute_output_shape(shape)
+        self.built = True
+
+    def _call_graph(self, xs, training, logits=False):
+        return [self._call_chain(xs[0], training, logits)]
+
+    def _call_chain(self, x, training, logits=False):
+        last = len(self._layers) - 1
+        for i, l in enumerate(self._layers):
+            if logits and i == last and hasattr(l, "_call_logits"):
+                x = l._call_logits(x)
+            else:
+                x = l(x, training=training)
+        return x
+
+    def call(self, inputs, training=None):
+        return self._call_chain(inputs, training)
+
+    def __call__(self, inputs, training=None, **kwargs):
+        if isinstance(inputs, KerasTensor):
+            x = inputs
+            for l in self._layers:
+                x = l(x)
+            return x
+        from ..functional import as_tensor
+        from ..layers.base import _f32
+        x = as_tensor(_f32(inputs))
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+        self._check_input_shape(x.shape, "call")
+        return self.call(x, training=training)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for l in self._layers:
+            shape = l.compute_output_shape(shape)
+        return shape
+
+    def get_config(self):
+        from ..layers import serialize
+        cfg = {"name": self.name, "layers": [serialize(l) for l in self._layers]}
+        if self._input_layer is not None:
+            cfg["input_shape"] = self._input_layer.batch_shape
+        elif self.input_shape is not None:
+            cfg["input_shape"] = self.input_shape
+        return cfg
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..layers import deserialize
+        m = cls(name=config.get("name"))
+        for lc in config["layers"]:
+            m.add(deserialize(lc, custom_objects))
+        if config.get("input_shape") is not None and not m.built:
+            m.build(tuple(config["input_shape"]))
+        return m

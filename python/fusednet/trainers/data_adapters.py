@@ -1,0 +1,102 @@
+"""Turning what users pass to ``fit`` / ``evaluate`` / ``predict`` into host arrays, one per model
+input and output, checked once before the loop: NumPy arrays, lists and dicts of them (multi-input
+and multi-output models, keyed by input/output name), fusednet Arrays and Tensors.
+
+Errors are raised here, before any step runs, and name the argument and the shapes.
+"""
+import math
+
+import numpy as np
+
+from .. import _C
+from ..tensor import Tensor
+
+__all__ = ["as_host_array", "prep_x", "all_finite", "check_batch_size", "flatten", "host_np"]
+
+
+def host_np(a):
+    """A native Array as a NumPy array (copied to the host when on a device)."""
+    return a.numpy() if a.device == "cpu" else a.to("cpu").numpy()
+
+
+def as_host_array(x, what):
+    if isinstance(x, Tensor):
+        x = x.data
+    if isinstance(x, _C.Array):
+        x = host_np(x)
+    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape") and not np.isscalar(x[0]):
+        raise TypeError(f"{what}: got a list of {len(x)} arrays, but the model has one input/output")
+    try:
+        a = np.asarray(x)
+    except Exception as e:  # pragma: no cover
+        raise TypeError(f"{what}: cannot convert {type(x).__name__} to an array: {e}") from None
+    if a.dtype == object:
+        raise TypeError(f"{what}: expected a numeric array, got an object array (ragged or mixed data?)")
+    return a
+
+
+def all_finite(a):
+    """True when the float32 array ``a`` holds no NaN/inf.
+
+    One native multi-threaded pass (the mean, accumulated in double, is NaN/inf iff some element
+    is; it cannot overflow), instead of NumPy's ``isfinite(a).all()`` which writes a boolean
+    temporary as large as ``a`` (≈ 2-3x slower on MNIST-sized data and paid on every fit).
+    The exact NumPy check confirms a failure.
+    """
+    if a.size == 0:
+        return True
+    try:
+        m = _C.reduce("mean", _C.asarray(a), [], False).item()
+    except Exception:  # pragma: no cover - exotic layouts: fall back to NumPy
+        return bool(np.isfinite(a).all())
+    return math.isfinite(m) or bool(np.isfinite(a).all())
+
+
+def prep_x(x, what="x"):
+    """One model input as a C-contiguous float32 array with a non-empty batch axis, finite."""
+    if x is None:
+        raise ValueError(f"{what}: input data is None")
+    a = as_host_array(x, what)
+    if a.ndim == 0:
+        raise ValueError(f"{what}: expected an array with a batch axis, got a scalar")
+    if a.shape[0] == 0:
+        raise ValueError(f"{what}: input array is empty (shape {a.shape})")
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{what}: expected numeric data, got dtype {a.dtype}")
+    if a.dtype != np.float32 or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=np.float32)
+    if not all_finite(a):
+        bad = "NaN" if np.isnan(a).any() else "infinite values"
+        raise ValueError(f"{what} contains {bad} (shape {a.shape}); clean the data before training")
+    return a
+
+
+def check_batch_size(bs, what):
+    if bs is None:
+        return 32
+    if isinstance(bs, bool) or not isinstance(bs, (int, np.integer)) or bs <= 0:
+        raise ValueError(f"{what}: batch_size must be a positive integer, got {bs!r}")
+    return int(bs)
+
+
+def flatten(data, names, what, allow_missing=False):
+    """``data`` (one array, a list/tuple in ``names`` order, or a dict keyed by ``names``) as a
+    list aligned with ``names``. ``allow_missing``: dict entries may be absent (None)."""
+    n = len(names)
+    if isinstance(data, dict):
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            raise ValueError(f"{what}: unknown key(s) {unknown}; the model's names are {list(names)}")
+        missing = [k for k in names if k not in data]
+        if missing and not allow_missing:
+            raise ValueError(f"{what}: missing key(s) {missing}; the model's names are {list(names)}")
+        return [data.get(k) for k in names]
+    if isinstance(data, (list, tuple)) and data and all(hasattr(d, "shape") or d is None for d in data) \
+            and (n > 1 or len(data) == 1):
+        if len(data) != n:
+            raise ValueError(f"{what}: got {len(data)} arrays, but the model has {n} ({list(names)})")
+        return list(data)
+    if n > 1:
+        raise ValueError(f"{what}: the model has {n} inputs/outputs ({list(names)}); pass a list or a dict "
+                         f"of {n} arrays, got {type(data).__name__}")
+    return [data]
