@@ -317,3 +317,20 @@ def test_callback_hooks_in_validation_and_predict():
     calls.clear()
     m.predict(X, batch_size=4, callbacks=[Rec()], verbose=0)
     assert calls == ["predict_begin", "predict_batch", "predict_batch", "predict_end"]
+
+
+def test_feature_extractor_from_layer_output():
+    fn.clear_session()
+    x = fn.Input((8, 8, 1))
+    c = layers.Conv2D(4, 3, activation="relu", name="c1")(x)
+    p = layers.MaxPooling2D(name="p1")(c)
+    m = fn.Model(x, layers.Dense(2)(layers.Flatten()(p)))
+    assert m.get_layer("c1").input is x and m.get_layer("c1").output is c
+    feat = fn.Model(inputs=m.inputs, outputs=[m.get_layer("c1").output, m.get_layer("p1").output])
+    X = np.random.default_rng(7).random((3, 8, 8, 1), dtype=np.float32)
+    a, b = feat.predict(X, verbose=0)
+    assert a.shape == (3, 6, 6, 4) and b.shape == (3, 3, 3, 4)
+    np.testing.assert_allclose(a, m.intermediate(X, "c1"), *TOL["pointwise"])
+    assert m.output.shape == (None, 2) and m.input is x
+    with pytest.raises(AttributeError, match="never been called"):
+        layers.Dense(3).output

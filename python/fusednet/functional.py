@@ -1,7 +1,7 @@
 """Differentiable operations on :class:`fusednet.Tensor`.
 
 Each op runs one or a few native kernels forward and records a :class:`Function` whose backward
-is native kernels as well (DESIGN.md invariants 4 and 5). NumPy appears here only for shape glue.
+is native kernels as well (docs/ARCHITECTURE.md, invariants 4 and 5). NumPy appears here only for shape glue.
 
 Ops: add, sub, mul, div, neg, pow, matmul, sum, mean, reshape, flatten, transpose, getitem
 (slices / integer rows), exp, log, sqrt, square, abs, to_device, linear (GEMM + bias + activation

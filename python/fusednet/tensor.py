@@ -1,6 +1,6 @@
 """Tensor: a native :class:`fusednet.Array` plus reverse-mode autograd.
 
-The autograd is deliberately thin (DESIGN.md invariant 5): every differentiable op records one
+The autograd is deliberately thin (docs/ARCHITECTURE.md, invariant 5): every differentiable op records one
 :class:`Function` node holding whatever its backward needs; ``Tensor.backward()`` walks the
 recorded nodes in reverse topological order and each node's ``backward`` calls hand-written native
 kernels only (no element loops in Python, no NumPy maths). Arithmetic operators, reductions,

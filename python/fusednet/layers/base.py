@@ -297,16 +297,44 @@ class Layer:
         """Raise a Keras-style ValueError when ``shape`` is incompatible with the built layer."""
         return None
 
+    # ------------------------------------------------------------------ symbolic history
+    @property
+    def input(self):
+        """The KerasTensor(s) this layer was first called on (functional models)."""
+        if self.__dict__.get("_kt_in") is None:
+            raise AttributeError(f"Layer '{self.name}' has never been called on a KerasTensor and thus has no "
+                                 f"defined input.")
+        return self._kt_in
+
+    @property
+    def output(self):
+        """The KerasTensor produced by this layer's first call on KerasTensors: with
+        ``Model(model.inputs, model.get_layer(name).output)`` a feature extractor (Keras)."""
+        if self.__dict__.get("_kt_out") is None:
+            raise AttributeError(f"Layer '{self.name}' has never been called on a KerasTensor and thus has no "
+                                 f"defined output.")
+        return self._kt_out
+
+    @output.setter
+    def output(self, value):
+        self._kt_out = value
+
+    def _record_call(self, inputs, out):
+        if self.__dict__.get("_kt_out") is None:
+            self._kt_in, self._kt_out = inputs, out
+        return out
+
     def __call__(self, inputs, training=None, **kwargs):
         if isinstance(inputs, KerasTensor):
             self._maybe_build(inputs.shape)
             self._check_input(inputs.shape)
             out_shape = self.compute_output_shape(inputs.shape)
-            return KerasTensor(out_shape, layer=self, inputs=(inputs,), name=self.name)
+            return self._record_call(inputs, KerasTensor(out_shape, layer=self, inputs=(inputs,), name=self.name))
         if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor):
             shapes = [i.shape for i in inputs]
             self._maybe_build(shapes)
-            return KerasTensor(self.compute_output_shape(shapes), layer=self, inputs=tuple(inputs), name=self.name)
+            out = KerasTensor(self.compute_output_shape(shapes), layer=self, inputs=tuple(inputs), name=self.name)
+            return self._record_call(list(inputs), out)
         from ..functional import as_tensor
         if isinstance(inputs, (list, tuple)):
             xs = [as_tensor(_f32(i)) for i in inputs]

@@ -138,6 +138,24 @@ class Model(Trainer, Layer):
         return list(self._graph.outputs) if self._graph is not None else None
 
     @property
+    def input(self):
+        """Functional models: the input KerasTensor (a list for several); else the first call's."""
+        if self._graph is not None:
+            return self._graph.inputs[0] if len(self._graph.inputs) == 1 else list(self._graph.inputs)
+        return Layer.input.fget(self)
+
+    @property
+    def output(self):
+        """Functional models: the output KerasTensor (a list for several); else the first call's."""
+        if self._graph is not None:
+            return self._graph.outputs[0] if len(self._graph.outputs) == 1 else list(self._graph.outputs)
+        return Layer.output.fget(self)
+
+    @output.setter
+    def output(self, value):
+        self._kt_out = value
+
+    @property
     def input_names(self):
         return list(self._input_names())
 
