@@ -39,7 +39,7 @@ constexpr Blocking kBlockPortable{6, 8, 120, 256, 2048};
 constexpr int kMaxMR = 12;
 constexpr int kMaxNR = 32;
 
-// Problems below this many multiply-adds run on the calling thread: an OpenMP fork/join costs
+// Problems below this many multiply-adds run on the calling thread: a thread-pool fork/join costs
 // a few microseconds (far more when the machine is oversubscribed and the join barrier waits
 // for a descheduled thread), which is the whole run time of e.g. a (128×128)·(128×10) product.
 constexpr int64_t kSerialMacs = 256 * 1024;

@@ -1,28 +1,28 @@
-// activation.cpp — CPU activations: kind names, ISA selection and OpenMP chunking.
+// activation.cpp — CPU activations: kind names, ISA selection and thread-pool chunking.
 //
 //   y = f(x), dx = dy * f'(.) over n contiguous floats; softmax over [rows, cols] rows.
 // The loops themselves live in activation_impl.h, compiled here for portable x86-64 and in
 // activation_avx2.cpp / activation_avx512.cpp for wider vectors; cpu::isa_level() (CPUID, capped by
 // FUSEDNET_ISA) picks one. Work is split into fixed chunks (pointwise) or whole rows (softmax), so
 // results are bitwise independent of the thread count. Arrays below kParallelMin elements stay on
-// one thread: an OpenMP fork costs microseconds, more than the whole op on small inputs.
+// one thread: a fork/join costs microseconds, more than the whole op on small inputs.
 #define FN_ISA_NS portable
 #include "cpu/activation_impl.h"
 #undef FN_ISA_NS
 
-#include <omp.h>
 
 #include <cstring>
 
 #include "cpu/isa.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
 namespace {
 
 constexpr i64 kParallelMin = 1 << 15;  // elements
-constexpr i64 kChunk = 1 << 14;        // elements per OpenMP work item
+constexpr i64 kChunk = 1 << 14;        // elements per parallel work item
 
 struct NameKind {
   const char* name;
@@ -64,16 +64,11 @@ void chunked(i64 n, i64 chunk, bool parallel, Body body) {
     body(0, n);
     return;
   }
-#pragma omp parallel num_threads(num_threads())
-  {
-    set_ftz();
-#pragma omp for schedule(static)
-    for (i64 c = 0; c < nchunks; ++c) {
-      const i64 lo = c * chunk;
-      const i64 hi = lo + chunk < n ? lo + chunk : n;
-      body(lo, hi);
-    }
-  }
+  parallel_for(nchunks, num_threads(), [&](i64 c) {
+    const i64 lo = c * chunk;
+    const i64 hi = lo + chunk < n ? lo + chunk : n;
+    body(lo, hi);
+  });
 }
 
 }  // namespace

@@ -14,7 +14,7 @@
 //   1x1 stride-1 unpadded convs skip im2col entirely (X already is the [M, C] matrix).
 // * Chunks are whole images (several small images per chunk) or, for big images, fixed slices of
 //   one image. The chunk partition depends only on the shapes, never on the thread count.
-// * Threads: with enough chunks, OpenMP runs whole chunks in parallel and each calls sgemm from
+// * Threads: with enough chunks, the thread pool runs whole chunks in parallel and each calls sgemm from
 //   inside the region (nested, so the GEMM runs single-threaded); with few chunks the chunks run
 //   in order and the GEMM's own M/N threading does the work. GEMM results do not depend on its
 //   thread count (DESIGN invariant 6), so both give identical bits.
@@ -24,7 +24,6 @@
 //   work (one group of images) is always processed by one thread, so col2im needs no atomics.
 #include "cpu/conv.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -32,12 +31,14 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/ftz_scope.h"
+#include "cpu/parallel.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -86,7 +87,7 @@ ConvGeom make_conv_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 kh, i64 
 // ------------------------------------------------------------------ helpers
 namespace {
 
-// Reused per-thread scratch (OpenMP keeps its threads, so this is allocated once per size).
+// Reused per-thread scratch (the pool keeps its threads, so this is allocated once per size).
 struct Scratch {
   float* p = nullptr;
   size_t n = 0;
@@ -105,21 +106,22 @@ struct Scratch {
 thread_local Scratch tl_scratch[4];  // [3]: one image of a conv+pool pair
 
 
-// Captures the first exception thrown inside an OpenMP region; rethrown after it.
+// Captures the first exception thrown inside a parallel task; rethrown after it.
 struct OmpErr {
   std::exception_ptr e;
   template <class F> void run(F&& f) {
     try {
       f();
     } catch (...) {
-#pragma omp critical(fn_conv_err)
+      static std::mutex mu;
+      std::lock_guard<std::mutex> lk(mu);
       if (!e) e = std::current_exception();
     }
   }
   void rethrow() { if (e) std::rethrow_exception(e); }
 };
 
-// f(i) for i in [0, n): across the OpenMP threads when `parallel` (static blocks, or one unit at a
+// f(i) for i in [0, n): across the pool's threads when `parallel` (static blocks, or one unit at a
 // time for uneven units), else in order on this thread. FTZ is set on every thread; the first
 // exception thrown by any unit is rethrown here.
 enum class Sched { Static, Dynamic };
@@ -132,17 +134,15 @@ void for_units(i64 n, bool parallel, Sched sched, F&& f) {
   }
   OmpErr err;
   if (sched == Sched::Dynamic) {
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1)
-    for (i64 i = 0; i < n; ++i) {
+    parallel_for_dynamic(n, num_threads(), [&](i64 i) {
       set_ftz();
       err.run([&] { f(i); });
-    }
+    });
   } else {
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-    for (i64 i = 0; i < n; ++i) {
+    parallel_for(n, num_threads(), [&](i64 i) {
       set_ftz();
       err.run([&] { f(i); });
-    }
+    });
   }
   err.rethrow();
 }
@@ -256,7 +256,7 @@ inline float act_apply(float v, Act act) {
 
 bool run_parallel(i64 work_items) {
   const int nt = num_threads();
-  return nt > 1 && work_items >= 2 * nt && !omp_in_parallel();
+  return nt > 1 && work_items >= 2 * nt && !in_parallel();
 }
 
 // ------------------------------------------------------------------ direct path (small K)
@@ -413,8 +413,10 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
     dzbuf = std::make_unique<HostBuf>(size_t(M * O));
     float* z = dzbuf->p;
     const i64 n = M * O, blk = 16384;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (n > 65536 && !omp_in_parallel())
-    for (i64 b0 = 0; b0 < n; b0 += blk) conv_act_backward(z + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
+    parallel_for_if(n > 65536 && !in_parallel(), (n + blk - 1) / blk, num_threads(), [&](i64 b) {
+      const i64 b0 = b * blk;
+      conv_act_backward(z + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
+    });
     dZ = z;
   }
   // X source for dW (whole images, zero-padded when needed)
@@ -618,12 +620,11 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
   if (G > 1) {  // fixed-order sum of the partials
     const float* pp = part->p;
     const i64 KO = K * O;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (KO > 65536)
-    for (i64 e = 0; e < KO; ++e) {
+    parallel_for_if(KO > 65536, KO, num_threads(), [&](i64 e) {
       float s = pp[e];
       for (i64 gi = 1; gi < G; ++gi) s += pp[gi * KO + e];
       dW[e] = s;
-    }
+    });
   }
   if (db)
     for (i64 o = 0; o < O; ++o) {
@@ -686,7 +687,7 @@ void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float*
   const i64 x_img = g.H * g.W * g.C, y_img = gc.Ho * gc.Wo * g.O, p_img = pg.Ho * pg.Wo * pg.C;
   if (g.N == 0 || p_img == 0) return;
   // Image by image needs whole images per thread, and an image's output that fits in L2.
-  if ((nt > 1 && g.N < 2 * nt) || y_img * i64(sizeof(float)) > (i64(512) << 10) || omp_in_parallel()) {
+  if ((nt > 1 && g.N < 2 * nt) || y_img * i64(sizeof(float)) > (i64(512) << 10) || in_parallel()) {
     HostBuf y(size_t(g.N * y_img));
     conv2d_forward(y.p, X, Wt, bias, gc, act);
     max_pool2d_forward(P, idx, y.p, pc);

@@ -11,10 +11,10 @@
 // * Only K multiply-adds per output element: no GEMM, no im2col. Every inner loop is one tap
 //   applied to one pixel's contiguous channel vector (O floats, or C for dX), so it vectorises
 //   over channels; for dm > 1 each input value is broadcast over its dm output channels.
-// * Forward: OpenMP over the N·Ho output rows; within a row, pixel by pixel, the accumulator
+// * Forward: parallel over the N·Ho output rows; within a row, pixel by pixel, the accumulator
 //   (one pixel's O channels) stays in L1 while the taps are added in (i, j) order, then the bias +
 //   activation epilogue is applied in place. Each output element is written by one thread.
-// * dX is a gather, not a scatter: OpenMP over the N·H input rows; each dX element sums the taps
+// * dX is a gather, not a scatter: parallel over the N·H input rows; each dX element sums the taps
 //   that read it in (i, j) order. No atomics, no per-thread dX copies.
 // * dW/db are reductions over all N·Ho·Wo pixels: the N·Ho rows are cut into G groups by a rule
 //   that depends on the shapes only; a group sums each row into a float row partial and adds it to
@@ -24,7 +24,6 @@
 //   is memory-bound, and an extra copy of X would cost as much as the convolution itself.
 #include "cpu/depthwise.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -34,6 +33,7 @@
 
 #include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
@@ -49,19 +49,14 @@ constexpr double kParallelFlops = 65536.0;
 
 bool run_parallel(i64 items, double flops) {
   const int nt = num_threads();
-  return nt > 1 && items >= 2 && flops >= kParallelFlops && !omp_in_parallel();
+  return nt > 1 && items >= 2 && flops >= kParallelFlops && !in_parallel();
 }
 
-// f(r) for r in [0, n): OpenMP static schedule when worth it. f must not throw.
+// f(r) for r in [0, n): static blocks on the thread pool when worth it. f must not throw.
 template <class F>
 void for_each_row(i64 n, double flops, F&& f) {
   if (run_parallel(n, flops)) {
-#pragma omp parallel num_threads(num_threads())
-    {
-      set_ftz();
-#pragma omp for schedule(static)
-      for (i64 r = 0; r < n; ++r) f(r);
-    }
+    parallel_for(n, num_threads(), [&](i64 r) { f(r); });
   } else {
     set_ftz();
     for (i64 r = 0; r < n; ++r) f(r);

@@ -9,13 +9,12 @@
 // (column sums into a double buffer, vectorised across K) and an odometer fallback. Sums
 // accumulate in double in a fixed order; threads split OUTPUTS (or fixed-size blocks of one long
 // sum, combined in block order), never a single accumulator, so results are identical for any
-// thread count. Only arrays of more than kParallelMin elements fork OpenMP threads.
+// thread count. Only arrays of more than kParallelMin elements use the thread pool.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")  // lets GCC vectorise the selects (see activation_impl.h)
 #endif
 #include "cpu/elementwise.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -25,6 +24,7 @@
 
 #include "common/scalar_math.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
@@ -45,12 +45,7 @@ void for_chunks(i64 n, i64 chunk, bool parallel, Body body) {
     body(0, n);
     return;
   }
-#pragma omp parallel num_threads(num_threads())
-  {
-    set_ftz();
-#pragma omp for schedule(static)
-    for (i64 c = 0; c < nchunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
-  }
+  parallel_for(nchunks, num_threads(), [&](i64 c) { body(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 
 // ------------------------------------------------------------------ binary

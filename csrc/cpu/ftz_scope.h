@@ -1,5 +1,5 @@
 // ftz_scope.h — RAII guard that restores the calling thread's MXCSR (FTZ/DAZ) when a kernel
-// returns. Kernels call set_ftz() on entry to every parallel region, and OpenMP's thread 0 (and
+// returns. Kernels call set_ftz() on entry to every parallel region, and the pool's calling thread (and
 // every serial path) is the Python thread, whose NumPy maths must keep IEEE denormals.
 #pragma once
 #include <xmmintrin.h>

@@ -24,7 +24,6 @@
 // instead cut into small sliver×panel tasks that idle threads take from busy ones (direct_tasks).
 #include "cpu/gemm.h"
 
-#include <omp.h>
 #include <xmmintrin.h>
 
 #include <algorithm>
@@ -33,10 +32,12 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "common/gemm_config.h"
 #include "cpu/gemm_ukernel.h"
+#include "cpu/parallel.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -219,7 +220,7 @@ void pack_b(float* __restrict Bp, const float* __restrict B, i64 ldb, bool tb, i
   }
 }
 
-// Thread-local packing buffers, grown on demand and kept for the thread's lifetime (OpenMP pool
+// Thread-local packing buffers, grown on demand and kept for the thread's lifetime (thread pool
 // threads persist), so steady-state calls never allocate.
 struct Workspace {
   float* ap = nullptr;
@@ -297,11 +298,10 @@ void split_vectors(i64 n, i64 K, int W, F&& part) {
     part(i64(0), n);
     return;
   }
-#pragma omp parallel num_threads(T)
-  {
-    const i64 nv = cdiv(n, W), t = omp_get_thread_num(), nt = omp_get_num_threads();
+  parallel_team(T, [&](int t, int nt) {
+    const i64 nv = cdiv(n, W);
     part(std::min(n, nv * t / nt * W), std::min(n, nv * (t + 1) / nt * W));
-  }
+  });
 }
 
 // The whole blocked nest over C[m0:m1, n0:n1], on the calling thread.
@@ -366,14 +366,15 @@ void gemm_rect(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64
   }
 }
 
-// gemm_rect on an OpenMP thread: an exception must not leave the parallel region, so the first
+// gemm_rect in a parallel task: an exception must not escape a worker thread, so the first
 // one is kept for the caller to rethrow after the join.
 void gemm_rect_in_team(const Problem& p, const IsaPath& isa, i64 m0, i64 m1, i64 n0, i64 n1,
                        std::exception_ptr& err) {
   try {
     gemm_rect(p, isa, m0, m1, n0, n1);
   } catch (...) {
-#pragma omp critical(fn_gemm_err)
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lk(mu);
     if (!err) err = std::current_exception();
   }
 }
@@ -403,11 +404,9 @@ void direct_tasks(const Problem& p, const IsaPath& isa, int T, i64 mp, i64 np) {
     ranges[t].end = ntask * (t + 1) / T;
   }
   std::exception_ptr err;
-#pragma omp parallel num_threads(T)
-  {
+  parallel_team(T, [&](int tid, int) {
     set_ftz();
-    const int tid = omp_get_thread_num();
-    // Own range first, then the others' leftovers (all of them if OpenMP gave fewer threads).
+    // Own range first, then the others' leftovers (all of them when this task runs late).
     for (int v = 0; v < T; ++v) {
       TaskRange& r = ranges[(tid + v) % T];
       for (i64 i = r.next.fetch_add(1, std::memory_order_relaxed); i < r.end;
@@ -418,11 +417,11 @@ void direct_tasks(const Problem& p, const IsaPath& isa, int T, i64 mp, i64 np) {
         gemm_rect_in_team(p, isa, m0, m1, n0, n1, err);
       }
     }
-  }
+  });
   if (err) std::rethrow_exception(err);
 }
 
-// Restores the caller's MXCSR (FTZ/DAZ) after a kernel: the serial path and OpenMP's thread 0
+// Restores the caller's MXCSR (FTZ/DAZ) after a kernel: the serial path and the pool's calling thread
 // run on the Python thread, whose NumPy maths must keep IEEE denormals.
 struct MxcsrGuard {
   unsigned saved = _mm_getcsr();
@@ -587,17 +586,13 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
     return;
   }
   std::exception_ptr err;
-#pragma omp parallel num_threads(T)
-  {
+  parallel_team(T, [&](int w, int) {
     set_ftz();
-    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-    for (int w = tid; w < T; w += nt) {  // fewer threads than asked (nesting): loop the grid
-      const int ti = w / Tn, tj = w % Tn;
-      const i64 m0 = std::min(M, (mp * ti / Tm) * MR), m1 = std::min(M, (mp * (ti + 1) / Tm) * MR);
-      const i64 n0 = std::min(N, (np * tj / Tn) * NR), n1 = std::min(N, (np * (tj + 1) / Tn) * NR);
-      gemm_rect_in_team(p, isa, m0, m1, n0, n1, err);
-    }
-  }
+    const int ti = w / Tn, tj = w % Tn;
+    const i64 m0 = std::min(M, (mp * ti / Tm) * MR), m1 = std::min(M, (mp * (ti + 1) / Tm) * MR);
+    const i64 n0 = std::min(N, (np * tj / Tn) * NR), n1 = std::min(N, (np * (tj + 1) / Tn) * NR);
+    gemm_rect_in_team(p, isa, m0, m1, n0, n1, err);
+  });
   if (err) std::rethrow_exception(err);
 }
 

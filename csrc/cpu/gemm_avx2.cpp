@@ -5,7 +5,6 @@
 // cpu::isa_level() >= 1. 16 ymm registers: 12 accumulators + 2 B vectors + 1 broadcast — the
 // classic Haswell shape, which also keeps the FMA:load ratio at 12:8.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "common/gemm_config.h"
 #include "cpu/isa.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 #if FN_X86
 FN_ISA_BEGIN(FN_TARGET_AVX2)
@@ -77,9 +77,10 @@ void ukernel_avx2(int rows, int64_t kc, const float* Ap, int64_t lda, const floa
 }
 
 double fma_peak_avx2(int threads, double seconds) {
-  double total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-  {
+  // one task per thread; a plain array (no STL container may be instantiated in an ISA file)
+  double per[256] = {};
+  if (threads > 256) threads = 256;
+  cpu::parallel_team(threads, [&](int t, int) {
     cpu::set_ftz();
     __m256 acc[12];
     for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * float(i));
@@ -105,8 +106,10 @@ double fma_peak_avx2(int threads, double seconds) {
     _mm256_store_ps(tmp, s);
     volatile float sink = tmp[0];
     (void)sink;
-    total += double(iters) * 12 * 8 * 2 / dt / 1e9;
-  }
+    per[t] = double(iters) * 12 * 8 * 2 / dt / 1e9;
+  });
+  double total = 0;
+  for (int t = 0; t < threads; ++t) total += per[t];
   return total;
 }
 

@@ -5,7 +5,6 @@
 // cpu::isa_level() reported AVX-512, so the shipped build still runs on any x86-64.
 // 24 zmm accumulators + 2 B vectors + 1 broadcast = 27 of 32 registers: the C tile never spills.
 #include <immintrin.h>
-#include <omp.h>
 
 #include <chrono>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "common/gemm_config.h"
 #include "cpu/isa.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 #if FN_X86
 FN_ISA_BEGIN(FN_TARGET_AVX512)
@@ -132,9 +132,10 @@ void pack_a12_avx512(float* __restrict dst, const float* __restrict src, int64_t
 // 12 independent zmm FMA chains per thread: enough to cover FMA latency (4) × issue width (2)
 // on every current core. Returns GFLOP/s summed over `threads` threads (2 flops per FMA lane).
 double fma_peak_avx512(int threads, double seconds) {
-  double total = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-  {
+  // one task per thread; a plain array (no STL container may be instantiated in an ISA file)
+  double per[256] = {};
+  if (threads > 256) threads = 256;
+  cpu::parallel_team(threads, [&](int t, int) {
     cpu::set_ftz();
     __m512 acc[12];
     for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(0.001f * float(i));
@@ -158,8 +159,10 @@ double fma_peak_avx512(int threads, double seconds) {
     for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
     volatile float sink = _mm512_reduce_add_ps(s);
     (void)sink;
-    total += double(iters) * 12 * 16 * 2 / dt / 1e9;
-  }
+    per[t] = double(iters) * 12 * 16 * 2 / dt / 1e9;
+  });
+  double total = 0;
+  for (int t = 0; t < threads; ++t) total += per[t];
   return total;
 }
 

@@ -4,7 +4,7 @@
 // loop over output pixels whose inner step is a contiguous C-vector copy or a C-vector blend of at
 // most four input pixels. The address / weight work (index mapping, projective division, fill
 // mode) is done once per output pixel and amortised over C. Work is split over (image, output row)
-// pairs with a static OpenMP schedule above kParallelMin output elements; each output element is
+// pairs in static blocks on the thread pool above kParallelMin output elements; each output element is
 // computed from its own indices only, so any thread count gives identical bits. Random decisions
 // are drawn per image from Philox (block n of (seed, offset)), never from a thread-local state.
 #include "cpu/image.h"
@@ -17,6 +17,7 @@
 
 #include "common/philox.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
@@ -40,12 +41,7 @@ void for_rows(i64 N, i64 rows, i64 elems, F&& f) {
     for (i64 k = 0; k < total; ++k) f(k / rows, k % rows);
     return;
   }
-#pragma omp parallel num_threads(num_threads())
-  {
-    set_ftz();
-#pragma omp for schedule(static)
-    for (i64 k = 0; k < total; ++k) f(k / rows, k % rows);
-  }
+  parallel_for(total, num_threads(), [&](i64 k) { f(k / rows, k % rows); });
 }
 
 // Index mapping of fill modes; returns -1 for "use fill_value" (constant mode only).

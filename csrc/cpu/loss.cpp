@@ -5,7 +5,7 @@
 // and nothing is allocated: the gradient buffer doubles as scratch for exp(x - max). Row sums are
 // accumulated in double so the per-sample loss is accurate to float rounding even for C in the
 // thousands and logits of ±1e4 (the loss is formed from (x - max) terms, never from x*t - lse
-// differences of large numbers). Rows are independent, so the OpenMP split (static, over rows,
+// differences of large numbers). Rows are independent, so the parallel split (static, over rows,
 // only above kParallelMin elements) cannot change any result.
 #include "cpu/loss.h"
 
@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
@@ -38,12 +39,7 @@ void for_rows(i64 rows, i64 C, F&& f) {
     for (i64 r = 0; r < rows; ++r) f(r);
     return;
   }
-#pragma omp parallel num_threads(num_threads())
-  {
-    set_ftz();
-#pragma omp for schedule(static)
-    for (i64 r = 0; r < rows; ++r) f(r);
-  }
+  parallel_for(rows, num_threads(), [&](i64 r) { f(r); });
 }
 
 inline float row_max(const float* x, i64 C) {

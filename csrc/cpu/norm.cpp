@@ -12,6 +12,7 @@
 
 #include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 namespace {
@@ -24,8 +25,7 @@ template <int NA, class RowFn>
 void col_reduce(double* out, i64 M, i64 C, RowFn row_fn) {
   const i64 NB = std::max<i64>(1, std::min<i64>(64, (M + 1023) / 1024));  // shape-only partition
   std::vector<double> part(static_cast<size_t>(NB * NA * C), 0.0);
-#pragma omp parallel for num_threads(num_threads()) schedule(dynamic, 1) if (NB > 1 && num_threads() > 1)
-  for (i64 b = 0; b < NB; ++b) {
+  parallel_for_dynamic_if(NB > 1 && num_threads() > 1, NB, num_threads(), [&](i64 b) {
     set_ftz();
     const i64 r0 = b * M / NB, r1 = (b + 1) * M / NB;
     std::vector<float> acc(static_cast<size_t>(NA * C));
@@ -36,7 +36,7 @@ void col_reduce(double* out, i64 M, i64 C, RowFn row_fn) {
       for (i64 r = s; r < se; ++r) row_fn(r, acc.data());
       for (i64 k = 0; k < NA * C; ++k) pb[k] += acc[k];
     }
-  }
+  });
   std::fill(out, out + NA * C, 0.0);
   for (i64 b = 0; b < NB; ++b)
     for (i64 k = 0; k < NA * C; ++k) out[k] += part[b * NA * C + k];
@@ -46,12 +46,11 @@ inline bool par_rows(i64 M, i64 D) { return num_threads() > 1 && M > 1 && M * D 
 
 // y = x*scale + shift, per channel
 void affine_rows(float* Y, const float* X, const float* scale, const float* shift, i64 M, i64 C) {
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par_rows(M, C))
-  for (i64 r = 0; r < M; ++r) {
+  parallel_for_if(par_rows(M, C), M, num_threads(), [&](i64 r) {
     const float* x = X + r * C;
     float* y = Y + r * C;
     for (i64 c = 0; c < C; ++c) y[c] = x[c] * scale[c] + shift[c];
-  }
+  });
 }
 
 // Deterministic float sum of n values with 16 lanes (vectorisable), combined in double.
@@ -148,13 +147,12 @@ void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY
     }
   }
   const float *pa = ka.data(), *pb = kb.data(), *pc = kc.data(), *pm = mean;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par_rows(M, C))
-  for (i64 r = 0; r < M; ++r) {
+  parallel_for_if(par_rows(M, C), M, num_threads(), [&](i64 r) {
     const float* x = X + r * C;
     const float* dy = dY + r * C;
     float* dx = dX + r * C;
     for (i64 c = 0; c < C; ++c) dx[c] = pa[c] * dy[c] + pb[c] * (x[c] - pm[c]) + pc[c];
-  }
+  });
 }
 
 void fold_batchnorm(float* w_out, float* b_out, const float* w, const float* b, const float* gamma,
@@ -173,8 +171,7 @@ void fold_batchnorm(float* w_out, float* b_out, const float* w, const float* b, 
 void layer_norm_forward(float* Y, float* mean, float* inv_std, const float* X, const float* gamma,
                         const float* beta, i64 M, i64 D, float eps) {
   FtzScope ftz_scope;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par_rows(M, D))
-  for (i64 r = 0; r < M; ++r) {
+  parallel_for_if(par_rows(M, D), M, num_threads(), [&](i64 r) {
     set_ftz();
     const float* x = X + r * D;
     float* y = Y + r * D;
@@ -189,7 +186,7 @@ void layer_norm_forward(float* Y, float* mean, float* inv_std, const float* X, c
     else if (gamma)    for (i64 j = 0; j < D; ++j) y[j] = (x[j] - mu) * inv * gamma[j];
     else if (beta)     for (i64 j = 0; j < D; ++j) y[j] = (x[j] - mu) * inv + beta[j];
     else               for (i64 j = 0; j < D; ++j) y[j] = (x[j] - mu) * inv;
-  }
+  });
 }
 
 void layer_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
@@ -212,8 +209,7 @@ void layer_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY
       if (dgamma) dgamma[j] = float(s[D + j]);
     }
   }
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par_rows(M, D))
-  for (i64 r = 0; r < M; ++r) {
+  parallel_for_if(par_rows(M, D), M, num_threads(), [&](i64 r) {
     set_ftz();
     const float* x = X + r * D;
     const float* dy = dY + r * D;
@@ -230,7 +226,7 @@ void layer_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY
       const float g = gamma ? dy[j] * gamma[j] : dy[j];
       dx[j] = inv * (g - fmg - xh * fmgx);
     }
-  }
+  });
 }
 
 }  // namespace fusednet::cpu

@@ -3,7 +3,7 @@
 // Why it is shaped this way: an optimizer step is memory-bound (Adam reads p, g, m, v and writes
 // p, m, v: 7 floats per parameter) and a model has a few large tensors and many tiny ones (biases).
 // So every step (1) flattens all tensors into one work list of fixed-size blocks (kBlock elements,
-// the tail of each tensor is a short block), (2) runs ONE OpenMP region over that list with a
+// the tail of each tensor is a short block), (2) runs ONE parallel_for over that list with a
 // static schedule — one fork/join per step instead of per tensor — and only when the step is
 // large enough to amortise it (kParallelMin), and (3) updates each block with a branch-free,
 // restrict-qualified loop compiled for AVX-512, AVX2 and baseline x86-64 (picked at run time by
@@ -20,6 +20,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 // Each update loop is written once as an always-inline body and instantiated three times with
 // per-function target ISAs; the variant is chosen by runtime isa_level() (CPUID, capped by
@@ -85,12 +86,7 @@ void for_blocks(TensorList tl, F&& f) {
     for (const Block& b : blocks) f(b);
     return;
   }
-#pragma omp parallel num_threads(nt)
-  {
-    set_ftz();
-#pragma omp for schedule(static)
-    for (i64 i = 0; i < nb; ++i) f(blocks[i]);
-  }
+  parallel_for(nb, nt, [&](i64 i) { f(blocks[i]); });
 }
 
 // ---------------------------------------------------------------- elementwise update loops
@@ -229,12 +225,7 @@ std::vector<double> block_sumsq(const float* const* arrays, TensorList tl, std::
     set_ftz();
     for (i64 i = 0; i < nb; ++i) part[i] = sumsq(arrays[blocks[i].t] + blocks[i].begin, blocks[i].len);
   } else {
-#pragma omp parallel num_threads(nt)
-    {
-      set_ftz();
-#pragma omp for schedule(static)
-      for (i64 i = 0; i < nb; ++i) part[i] = sumsq(arrays[blocks[i].t] + blocks[i].begin, blocks[i].len);
-    }
+    parallel_for(nb, nt, [&](i64 i) { part[i] = sumsq(arrays[blocks[i].t] + blocks[i].begin, blocks[i].len); });
   }
   *out_blocks = std::move(blocks);
   return part;

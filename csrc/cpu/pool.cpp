@@ -7,6 +7,7 @@
 #include "cpu/pool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "cpu/conv.h"
 #include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
@@ -55,14 +57,13 @@ void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& 
   FtzScope ftz_scope;
   const i64 C = g.C, rows = g.N * g.Ho;
   const bool simd = isa_level() >= 2;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(rows) && rows * g.Wo * C > 16384)
-  for (i64 row = 0; row < rows; ++row) {
+  parallel_for_if(par(rows) && rows * g.Wo * C > 16384, rows, num_threads(), [&](i64 row) {
     set_ftz();
     const i64 n = row / g.Ho, oh = row % g.Ho;
     const float* xn = X + n * g.H * g.W * C;
     if (simd) {
       pool_detail::max_pool_row_avx512(Y + row * g.Wo * C, idx + row * g.Wo * C, xn, g, oh);
-      continue;
+      return;
     }
     for (i64 ow = 0; ow < g.Wo; ++ow) {
       const Win wd = window(g, oh, ow);
@@ -85,7 +86,7 @@ void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& 
           }
         }
     }
-  }
+  });
 }
 
 bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const PoolGeom& g,
@@ -97,9 +98,8 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
   const bool tiled = isa_level() >= 2 && g.sh >= g.ph && g.sw >= g.pw;
   const bool exact = tiled && g.pt == 0 && g.pl == 0 && g.sh == g.ph && g.sw == g.pw &&
                      g.Ho * g.ph == g.H && g.Wo * g.pw == g.W;
-  int bad = 0;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(g.N) && g.N * per_out > 16384) reduction(| : bad)
-  for (i64 n = 0; n < g.N; ++n) {
+  std::atomic<int> bad{0};
+  parallel_for_if(par(g.N) && g.N * per_out > 16384, g.N, num_threads(), [&](i64 n) {
     set_ftz();
     float* dx = dX + n * HW * C;
     const float* dy = dY + n * per_out;
@@ -107,27 +107,26 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
     const float* ry = relu_y ? relu_y + n * per_out : nullptr;
     if (tiled) {
       if (!exact) std::memset(dx, 0, size_t(HW * C) * sizeof(float));
-      if (pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g, ry)) continue;
+      if (pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g, ry)) return;
     }
     std::memset(dx, 0, size_t(HW * C) * sizeof(float));
     for (i64 p = 0; p < g.Ho * g.Wo; ++p)
       for (i64 c = 0; c < C; ++c) {
         const int32_t k = id[p * C + c];
-        if (k < 0 || k >= HW) { bad = 1; continue; }
+        if (k < 0 || k >= HW) { bad.store(1, std::memory_order_relaxed); continue; }
         if (ry && !(ry[p * C + c] > 0.f)) continue;
         dx[k * C + c] += dy[p * C + c];
       }
-  }
-  if (bad) std::memset(dX, 0, size_t(g.N * HW * C) * sizeof(float));
-  return !bad;
+  });
+  if (bad.load()) std::memset(dX, 0, size_t(g.N * HW * C) * sizeof(float));
+  return !bad.load();
 }
 
 // ------------------------------------------------------------------ average
 void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g) {
   FtzScope ftz_scope;
   const i64 C = g.C, rows = g.N * g.Ho;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(rows) && rows * g.Wo * C > 16384)
-  for (i64 row = 0; row < rows; ++row) {
+  parallel_for_if(par(rows) && rows * g.Wo * C > 16384, rows, num_threads(), [&](i64 row) {
     set_ftz();
     const i64 n = row / g.Ho, oh = row % g.Ho;
     const float* xn = X + n * g.H * g.W * C;
@@ -143,14 +142,13 @@ void avg_pool2d_forward(float* Y, const float* X, const PoolGeom& g) {
       const float inv = 1.f / float((wd.h1 - wd.h0) * (wd.w1 - wd.w0));
       for (i64 c = 0; c < C; ++c) y[c] *= inv;
     }
-  }
+  });
 }
 
 void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g) {
   FtzScope ftz_scope;
   const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(g.N) && g.N * per_out > 16384)
-  for (i64 n = 0; n < g.N; ++n) {
+  parallel_for_if(par(g.N) && g.N * per_out > 16384, g.N, num_threads(), [&](i64 n) {
     set_ftz();
     float* dx = dX + n * HW * C;
     std::memset(dx, 0, size_t(HW * C) * sizeof(float));
@@ -166,14 +164,13 @@ void avg_pool2d_backward(float* dX, const float* dY, const PoolGeom& g) {
             for (i64 c = 0; c < C; ++c) x[c] += d[c] * inv;
           }
       }
-  }
+  });
 }
 
 // ------------------------------------------------------------------ global
 void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C) {
   FtzScope ftz_scope;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
-  for (i64 n = 0; n < N; ++n) {
+  parallel_for_if(par(N) && N * HW * C > 16384, N, num_threads(), [&](i64 n) {
     std::vector<double> acc(static_cast<size_t>(C), 0.0);
     std::vector<float> blk(static_cast<size_t>(C));
     const float* x = X + n * HW * C;
@@ -185,25 +182,23 @@ void global_avg_pool_forward(float* Y, const float* X, i64 N, i64 HW, i64 C) {
       for (i64 c = 0; c < C; ++c) acc[c] += blk[c];
     }
     for (i64 c = 0; c < C; ++c) Y[n * C + c] = HW ? float(acc[c] / double(HW)) : 0.f;
-  }
+  });
 }
 
 void global_avg_pool_backward(float* dX, const float* dY, i64 N, i64 HW, i64 C) {
   FtzScope ftz_scope;
   const float inv = HW ? 1.f / float(HW) : 0.f;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
-  for (i64 n = 0; n < N; ++n) {
+  parallel_for_if(par(N) && N * HW * C > 16384, N, num_threads(), [&](i64 n) {
     float* dx = dX + n * HW * C;
     const float* d = dY + n * C;
     for (i64 p = 0; p < HW; ++p)
       for (i64 c = 0; c < C; ++c) dx[p * C + c] = d[c] * inv;
-  }
+  });
 }
 
 void global_max_pool_forward(float* Y, int32_t* idx, const float* X, i64 N, i64 HW, i64 C) {
   FtzScope ftz_scope;
-#pragma omp parallel for num_threads(num_threads()) schedule(static) if (par(N) && N * HW * C > 16384)
-  for (i64 n = 0; n < N; ++n) {
+  parallel_for_if(par(N) && N * HW * C > 16384, N, num_threads(), [&](i64 n) {
     const float* x = X + n * HW * C;
     float* y = Y + n * C;
     int32_t* id = idx + n * C;
@@ -215,7 +210,7 @@ void global_max_pool_forward(float* Y, int32_t* idx, const float* X, i64 N, i64 
         y[c] = take ? v : b;
         id[c] = take ? int32_t(p) : id[c];
       }
-  }
+  });
 }
 
 bool global_max_pool_backward(float* dX, const float* dY, const int32_t* idx, i64 N, i64 HW, i64 C) {

@@ -1,6 +1,6 @@
 // random.cpp — CPU random kernels (formulas and stream layout in random.h / common/philox.h).
 //
-// Shape: the output is cut into runs of whole Philox blocks (4 elements each); each OpenMP thread
+// Shape: the output is cut into runs of whole Philox blocks (4 elements each); each parallel block
 // generates a contiguous run (static schedule) and every element is computed from its own global
 // index, so the split cannot change a single bit. One Philox4x32-10 call yields 4 elements, which
 // is ~10 multiply rounds per 4 floats: cheap next to memory traffic for the sizes that matter.
@@ -16,6 +16,7 @@
 
 #include "common/philox.h"
 #include "cpu/runtime.h"
+#include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
@@ -44,12 +45,7 @@ void for_philox_blocks(i64 n, F&& f) {
     run(0, nblocks);
     return;
   }
-#pragma omp parallel num_threads(num_threads())
-  {
-    set_ftz();
-#pragma omp for schedule(static)
-    for (i64 c = 0; c < (nblocks + 1023) / 1024; ++c) run(c * 1024, std::min(nblocks, (c + 1) * 1024));
-  }
+  parallel_for((nblocks + 1023) / 1024, num_threads(), [&](i64 c) { run(c * 1024, std::min(nblocks, (c + 1) * 1024)); });
 }
 
 }  // namespace
@@ -126,8 +122,9 @@ void random_permutation(int64_t* out, i64 n, uint64_t seed, uint64_t offset) {
   if (n < kParallelMin || num_threads() <= 1) {
     fill(0, nb2);
   } else {
-#pragma omp parallel for schedule(static) num_threads(num_threads())
-    for (i64 c = 0; c < (nb2 + 1023) / 1024; ++c) fill(c * 1024, std::min(nb2, (c + 1) * 1024));
+    parallel_for((nb2 + 1023) / 1024, num_threads(), [&](i64 c) {
+      fill(c * 1024, std::min(nb2, (c + 1) * 1024));
+    });
   }
   // (key, index) pairs are unique, so any correct sort gives the same order (= a stable sort by key).
   std::sort(keyed.begin(), keyed.end());

@@ -2,7 +2,6 @@
 // Kept tiny and dependency-free: every other CPU file includes runtime.h.
 #include "cpu/runtime.h"
 
-#include <omp.h>
 #include <xmmintrin.h>
 #include <pmmintrin.h>
 #include <atomic>
@@ -11,16 +10,38 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <thread>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 namespace fusednet::cpu {
 
 static std::atomic<int> g_threads{0};
 
+// FUSEDNET_NUM_THREADS, else OMP_NUM_THREADS (what users already set for other libraries), else
+// the CPUs this process may run on (sched_getaffinity: taskset, cgroup cpusets).
+static int default_threads() {
+  for (const char* var : {"FUSEDNET_NUM_THREADS", "OMP_NUM_THREADS"})
+    if (const char* s = std::getenv(var)) {
+      const int v = std::atoi(s);
+      if (v >= 1) return v;
+    }
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int c = CPU_COUNT(&set);
+    if (c >= 1) return c;
+  }
+#endif
+  const unsigned h = std::thread::hardware_concurrency();
+  return h >= 1 ? int(h) : 1;
+}
+
 int num_threads() {
   int n = g_threads.load(std::memory_order_relaxed);
   if (n <= 0) {
-    n = omp_get_max_threads();
-    if (n < 1) n = 1;
+    n = default_threads();
     g_threads.store(n, std::memory_order_relaxed);
   }
   return n;

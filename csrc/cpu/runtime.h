@@ -7,7 +7,8 @@
 
 namespace fusednet::cpu {
 
-// Threads used by OpenMP regions in kernels (default: omp_get_max_threads() at import).
+// Threads of the kernel thread pool (cpu/parallel.h), the caller included. Default:
+// FUSEDNET_NUM_THREADS, else OMP_NUM_THREADS, else the CPUs the process may run on.
 int num_threads();
 void set_num_threads(int n);
 
