@@ -334,3 +334,38 @@ def test_feature_extractor_from_layer_output():
     assert m.output.shape == (None, 2) and m.input is x
     with pytest.raises(AttributeError, match="never been called"):
         layers.Dense(3).output
+
+
+def test_gradient_tape_custom_loop_matches_fit():
+    def build():
+        fn.clear_session()
+        fn.random.set_random_seed(11)
+        x = fn.Input((6,))
+        m = fn.Model(x, layers.Dense(3)(layers.Dense(8, activation="relu")(x)))
+        return m
+    r = np.random.default_rng(8)
+    X, Y = r.standard_normal((64, 6)).astype(np.float32), r.standard_normal((64, 3)).astype(np.float32)
+    a = build()
+    a.compile(fn.optimizers.SGD(0.05), loss="mse")
+    a.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    b = build()
+    opt = fn.optimizers.SGD(0.05)
+    loss_fn = fn.losses.MeanSquaredError()
+    for s in range(4):
+        xb, yb = X[16 * s:16 * (s + 1)], Y[16 * s:16 * (s + 1)]
+        with fn.GradientTape() as tape:
+            loss = loss_fn(yb, b(xb, training=True))
+        grads = tape.gradient(loss, b.trainable_weights)
+        assert all(g is not None for g in grads)
+        opt.apply_gradients(zip(grads, b.trainable_weights))
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, *TOL["loss"])
+    # watched inputs, dict sources, and the one-call rule
+    x = fn.tensor(np.ones((2, 6), np.float32))
+    with fn.GradientTape() as tape:
+        tape.watch(x)
+        y = (b(x) * b(x)).sum()
+    g = tape.gradient(y, {"x": x})
+    assert g["x"].shape == (2, 6)
+    with pytest.raises(RuntimeError, match="only be called once"):
+        tape.gradient(y, x)
