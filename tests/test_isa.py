@@ -9,6 +9,7 @@ Two checks, both of which fail on the module that crashed with SIGILL on Zen 3 (
 3. Non-x86 (issue 16, item 3): tools/cross_aarch64.sh cross-builds the module for aarch64, where
    the ISA files are left out, and the same smoke suite runs on it under qemu-aarch64.
 """
+import importlib.util
 import json
 import os
 import platform
@@ -105,6 +106,10 @@ def _cross_missing():
     tools = {"aarch64-linux-gnu-g++": "Debian package g++-aarch64-linux-gnu",
              "qemu-aarch64": "Debian package qemu-user", "cmake": "pip install cmake"}
     missing = [f"{t} ({how})" for t, how in tools.items() if shutil.which(t) is None]
+    if shutil.which("ninja") is None and shutil.which("make") is None:
+        missing.append("ninja or make")
+    if importlib.util.find_spec("pybind11") is None:
+        missing.append("pybind11 (pip install pybind11: its headers and CMake config)")
     if not (AARCH64_SYSROOT / ".fusednet-sysroot").is_file():
         missing.append(f"the aarch64 sysroot {AARCH64_SYSROOT} (`tools/cross_aarch64.sh --sysroot`)")
     return missing
