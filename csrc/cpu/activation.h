@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/common.h"
+#include "cpu/isa.h"
 
 namespace fusednet::cpu {
 
@@ -41,8 +42,10 @@ void log_softmax_backward(float* dx, const float* dy, const float* y, i64 rows, 
   void softmax_bwd_rows(float* dx, const float* dy, const float* y, i64 rows, i64 cols,    \
                         bool log);
 namespace portable { FN_ACT_DECLS }
+#if FN_X86  // the ISA files compile to nothing elsewhere
 namespace avx2 { FN_ACT_DECLS }
 namespace avx512 { FN_ACT_DECLS }
+#endif
 #undef FN_ACT_DECLS
 
 }  // namespace fusednet::cpu

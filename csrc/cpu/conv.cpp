@@ -38,6 +38,7 @@
 #include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/ftz_scope.h"
+#include "cpu/isa.h"
 #include "cpu/parallel.h"
 #include "cpu/runtime.h"
 
@@ -259,7 +260,11 @@ bool run_parallel(i64 work_items) {
   return nt > 1 && work_items >= 2 * nt && !in_parallel();
 }
 
+constexpr const char* kBadArgmax = "conv2d_maxpool_backward: argmax holds an index outside the pooled image";
+
 // ------------------------------------------------------------------ direct path (small K)
+// x86-64 only: the kernels are AVX-512 (conv_avx512.cpp); other targets always take the GEMM path.
+#if FN_X86
 // Layers with K = kh·kw·C ≤ kDirectMaxK (first layers: C = 1 or 3) skip im2col and the GEMM
 // (conv_direct.h). Work is cut into units = (image, band of hb output rows), hb depending on the
 // shape only; padding other than 'valid' is materialised per band in a zero-padded copy, so the
@@ -344,7 +349,6 @@ void direct_forward(float* Y, const float* X, const float* Wt, const float* bias
 // group sums its units' float partials in unit order into double, and groups are summed in order.
 // With `pooled` set (conv2d_maxpool_backward; needs d.S == 1, one unit per image) dY is not read:
 // each image's dZ is rebuilt from the pooled gradient into thread-local scratch first.
-constexpr const char* kBadArgmax = "conv2d_maxpool_backward: argmax holds an index outside the pooled image";
 struct PooledGrad {
   const float* dP;
   const int32_t* idx;
@@ -465,6 +469,7 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
   };
   for_units(g.N, run_parallel(g.N), Sched::Static, image);
 }
+#endif  // FN_X86
 }  // namespace
 
 // ------------------------------------------------------------------ activation backward
@@ -501,10 +506,12 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
       for (i64 o = 0; o < O; ++o) Y[r * O + o] = act_apply(bias ? bias[o] : 0.f, act);
     return;
   }
+#if FN_X86
   if (direct_ok(g, conv_detail::kDirectFwdMaxK) && (act == Act::None || act == Act::Relu)) {
     direct_forward(Y, X, Wt, bias, g, act);
     return;
   }
+#endif
   if (g.pointwise()) {  // X [M, C] is the im2col matrix
     sgemm(Y, X, Wt, bias, M, O, K, false, false, K, O, O, 0.f, act);
     return;
@@ -545,6 +552,7 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
     return;
   }
   if (act != Act::None && !Y) throw ValueError("conv2d_backward: the saved output Y is required for the activation");
+#if FN_X86
   if (!dX && direct_ok(g)) {
     direct_backward(dW, db, dY, X, act != Act::None ? Y : nullptr, g, act);
     return;
@@ -553,6 +561,7 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
     direct_backward_full(dX, dW, db, dY, X, Wt, Y, g, act);
     return;
   }
+#endif
   const bool pw = g.pointwise();
   const i64 row_bytes = 4 * ((pw ? 0 : K) + O + (dX && !pw ? K : 0));
   const Plan p = make_plan(g, row_bytes);
@@ -662,6 +671,7 @@ void crop_idx_to_full(int32_t* idx, i64 n, i64 Wc, i64 Wo) {
   }
 }
 
+#if FN_X86  // used by the direct path only
 // The reverse, into `out`. False when a position is outside the block (or the image): such an
 // argmax was not made by the forward, and the caller takes the uncropped path, which validates it.
 bool full_idx_to_crop(int32_t* out, const int32_t* idx, i64 n, i64 Ho, i64 Wo, i64 Hc, i64 Wc) {
@@ -675,6 +685,7 @@ bool full_idx_to_crop(int32_t* out, const int32_t* idx, i64 n, i64 Ho, i64 Wo, i
   (void)Ho;
   return ok;
 }
+#endif
 }  // namespace
 
 void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,
@@ -711,7 +722,9 @@ void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, c
                              const float* relu_y, const float* X, const float* Wt, const ConvGeom& g,
                              const PoolGeom& pg) {
   FtzScope ftz_scope;
-  const i64 y_img = g.Ho * g.Wo * g.O, np = pg.N * pg.Ho * pg.Wo * pg.C;
+  const i64 y_img = g.Ho * g.Wo * g.O;
+#if FN_X86
+  const i64 np = pg.N * pg.Ho * pg.Wo * pg.C;
   if (!dX && g.N > 0 && y_img > 0 && g.K() > 0 && direct_ok(g) && make_direct(g).S == 1) {
     PoolGeom p1 = pg;
     p1.N = 1;
@@ -733,6 +746,7 @@ void conv2d_maxpool_backward(float* dX, float* dW, float* db, const float* dP, c
       return;
     }
   }
+#endif
   HostBuf dz(size_t(g.N * y_img));
   if (!max_pool2d_backward(dz.p, dP, idx, pg, relu_y)) throw ValueError(kBadArgmax);
   conv2d_backward(dX, dW, db, dz.p, X, Wt, nullptr, g, Act::None);

@@ -16,6 +16,7 @@
 #pragma once
 #include "common/common.h"
 #include "cpu/conv.h"
+#include "cpu/isa.h"
 
 namespace fusednet::cpu::conv_detail {
 
@@ -24,6 +25,13 @@ constexpr i64 kDirectMaxK = 32;
 // Largest K the direct forward takes: a tile streams W[:, 64 channels] (K·256 bytes) from L2.
 constexpr i64 kDirectFwdMaxK = 2048;
 
+// Scratch size and K step of direct_dw_tile_avx512 (below).
+constexpr int kDwSumFloats = 13 * 64;
+constexpr int dw_kstep(int nv) { return nv >= 4 ? 6 : (nv == 3 ? 8 : 12); }
+
+// The kernels exist on x86-64 only (conv_avx512.cpp); declaring them only there makes a call that
+// escapes conv.cpp's FN_X86 guards a compile error on other targets.
+#if FN_X86
 // A band of `nrows` output rows of one image (src at the window origin of its first pixel, Yn at
 // its first output pixel): Yn [nrows·Wo, O] = act(Σ_k src[origin + offs[k]]·W[k, :] + bias), act ∈ {None, Relu}.
 // Per element the sum runs k = 0..K-1 with FMAs from 0, then + bias, then relu — the same
@@ -45,13 +53,12 @@ void direct_dw_image_avx512(float* dWn, float* dbn, const float* src, i64 rs, co
 // addressed as above; dZ [N·Ho·Wo, O] is the gradient w.r.t. the pre-activation. One call adds
 // images [n0, n1) to the running sum kept in `sum` (kDwSumFloats floats, 64-byte aligned; zeroed
 // when n0 == 0); dW / db are written when n1 == N. Calls for one tile must come in image order.
-constexpr int kDwSumFloats = 13 * 64;
-constexpr int dw_kstep(int nv) { return nv >= 4 ? 6 : (nv == 3 ? 8 : 12); }
 void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
                            const float* dZ, const ConvGeom& g, i64 kb, i64 ob, i64 n0, i64 n1,
                            float* sum);
 
 // dXn [H, W, C] += col2im(dZn · Wᵀ) for one image (C % 16 == 0); WT = Wᵀ [O, K]; dZn [Ho·Wo, O].
 void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g);
+#endif
 
 }  // namespace fusednet::cpu::conv_detail

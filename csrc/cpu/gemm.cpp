@@ -24,7 +24,6 @@
 // instead cut into small sliver×panel tasks that idle threads take from busy ones (direct_tasks).
 #include "cpu/gemm.h"
 
-#include <xmmintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,7 +35,9 @@
 #include <vector>
 
 #include "common/gemm_config.h"
+#include "cpu/ftz_scope.h"
 #include "cpu/gemm_ukernel.h"
+#include "cpu/isa.h"
 #include "cpu/parallel.h"
 #include "cpu/runtime.h"
 
@@ -136,8 +137,10 @@ struct IsaPath {
 const IsaPath& isa_path() {
   static const IsaPath p = [] {
     switch (isa_level()) {
+#if FN_X86  // elsewhere isa_level() is 0 and the ISA kernels are not compiled in
       case 2: return IsaPath{ukernel_avx512, gemm::kBlockAvx512, gemv_slice_avx512, gemv_dot_avx512};
       case 1: return IsaPath{ukernel_avx2, gemm::kBlockAvx2, gemv_slice_avx2, gemv_dot_avx2};
+#endif
       default: return IsaPath{ukernel_portable, gemm::kBlockPortable, nullptr, nullptr};
     }
   }();
@@ -161,8 +164,10 @@ void pack_a(float* __restrict Ap, const float* __restrict A, i64 lda, bool ta, i
         for (i64 k = 0; k < kc; ++k)
           for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[k * lda + r];
       }
+#if FN_X86
     } else if (MR == 12 && isa_level() >= 2) {  // A stored [M,K], AVX-512 register transposes
       pack_a12_avx512(dst, A + (i0 + ir) * lda + p0, lda, rows, kc);
+#endif
     } else {   // A stored [M,K]: a transpose; 16-deep k chunks keep the stores within L1 lines
       const float* src = A + (i0 + ir) * lda + p0;
       i64 k0 = 0;
@@ -196,8 +201,10 @@ void pack_b(float* __restrict Bp, const float* __restrict B, i64 ldb, bool tb, i
           std::memset(dst + k * NR + cols, 0, sizeof(float) * (NR - cols));
         }
       }
+#if FN_X86
     } else if (cols == 32 && NR == 32 && isa_level() >= 2) {  // B stored [N,K], AVX-512 path
       pack_bt32_avx512(dst, B + (j0 + jr) * ldb + p0, ldb, kc);
+#endif
     } else {    // B stored [N,K]: a transpose, blocked 32 k at a time so the block stays in L1
       const float* src = B + (j0 + jr) * ldb + p0;
       for (i64 k0 = 0; k0 < kc; k0 += 32) {
@@ -421,13 +428,6 @@ void direct_tasks(const Problem& p, const IsaPath& isa, int T, i64 mp, i64 np) {
   if (err) std::rethrow_exception(err);
 }
 
-// Restores the caller's MXCSR (FTZ/DAZ) after a kernel: the serial path and the pool's calling thread
-// run on the Python thread, whose NumPy maths must keep IEEE denormals.
-struct MxcsrGuard {
-  unsigned saved = _mm_getcsr();
-  ~MxcsrGuard() { _mm_setcsr(saved); }
-};
-
 }  // namespace
 
 // Scratch for the narrow-result path below (one per calling thread, grown on demand).
@@ -495,7 +495,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
         pk += kc;
       } while (pk < K);
     };
-    MxcsrGuard guard;
+    FtzScope guard;
     split_vectors(n, K, W, part);
     if (ldo != 1)
       for (i64 i = 0; i < n; ++i) C[i * ldo] = out[i];
@@ -517,7 +517,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
       set_ftz();
       if (i1 > i0) isa.dot(i1 - i0, K, A + i0 * lda, lda, b, C + i0 * ldc, ldc, bias ? bias[0] : 0.f, bias != nullptr, beta, act);
     };
-    MxcsrGuard guard;
+    FtzScope guard;
     split_vectors(M, K, W, part);
     return;
   }
@@ -531,7 +531,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   if (beta == 0.f && (act == Act::None || act == Act::Relu) && 2 * N <= NR && M >= 2 * MR) {
     float* ct = tl_narrow.get(size_t(N * M));
     sgemm(ct, B, A, nullptr, N, M, K, !trans_b, !trans_a, ldb, lda, M, 0.f, Act::None);
-    MxcsrGuard guard;
+    FtzScope guard;
     set_ftz();  // as the micro-kernel's epilogue
     for (i64 i = 0; i < M; ++i) {
       float* c = C + i * ldc;
@@ -557,7 +557,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   const i64 cols_per_thread = cdiv(np, T) * NR;
   if (T > 1 && K > 0 && use_direct(trans_a, lda, cols_per_thread) &&
       use_direct(trans_b, ldb, cols_per_thread)) {
-    MxcsrGuard guard;
+    FtzScope guard;
     direct_tasks(p, isa, T, mp, np);
     return;
   }
@@ -579,7 +579,7 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
     T = Tm * Tn;
   }
 
-  MxcsrGuard guard;
+  FtzScope guard;
   if (T == 1) {
     set_ftz();
     gemm_rect(p, isa, 0, M, 0, N);
@@ -603,8 +603,10 @@ void sgemm_set_direct(int mode) { g_direct_mode = mode; }
 double fma_peak_gflops(int threads, double seconds) {
   if (threads < 1) threads = 1;
   switch (isa_level()) {
+#if FN_X86
     case 2: return fma_peak_avx512(threads, seconds);
     case 1: return fma_peak_avx2(threads, seconds);
+#endif
     default: return 0.0;
   }
 }

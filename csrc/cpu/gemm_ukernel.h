@@ -23,6 +23,7 @@
 
 #include "common/common.h"
 #include "common/gemm_config.h"
+#include "cpu/isa.h"
 
 namespace fusednet::cpu::gemm_detail {
 
@@ -39,13 +40,16 @@ struct Epilogue {
 using UKernel = void (*)(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
                          int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
 
-// Per-ISA entry points (defined in gemm_avx512.cpp / gemm_avx2.cpp / gemm.cpp).
+// Per-ISA entry points (defined in gemm_avx512.cpp / gemm_avx2.cpp / gemm.cpp). The x86 ones are
+// declared on x86 only, so a call that escapes its FN_X86 guard fails to compile on aarch64
+// rather than to link.
+void ukernel_portable(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
+                      int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
+#if FN_X86
 void ukernel_avx512(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
                   int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
 void ukernel_avx2(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
                   int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
-void ukernel_portable(int rows, int64_t kc, const float* Ap, int64_t lda, const float* Bp,
-                      int64_t ldb, float* C, int64_t ldc, const Epilogue& e);
 // Transposed-B packing of one full 32-column sliver with 16×16 register transposes (AVX-512).
 void pack_bt32_avx512(float* dst, const float* src, int64_t ldb, int64_t kc);
 // Non-transposed A: one 12-row panel (rows ≤ 12), same technique.
@@ -53,6 +57,7 @@ void pack_a12_avx512(float* dst, const float* src, int64_t lda, int rows, int64_
 // Measured FP32 FMA peak of this machine (both vector FMA pipes busy, independent chains).
 double fma_peak_avx512(int threads, double seconds);
 double fma_peak_avx2(int threads, double seconds);
+#endif
 
 // ---------------------------------------------------------------- vector maths for the epilogue
 // Cephes-style single-precision exp / tanh / sigmoid written with the traits' primitives; max
@@ -304,16 +309,17 @@ static inline void gemv_dot_rows(int64_t m, int64_t K, const float* __restrict A
 
 using GemvDot = void (*)(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
                          int64_t ldc, float bias, bool has_bias, float beta, Act act);
+using GemvSlice = void (*)(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B,
+                           int64_t ldb, float* C, const Epilogue& e);
+#if FN_X86
 void gemv_dot_avx512(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
                      int64_t ldc, float bias, bool has_bias, float beta, Act act);
 void gemv_dot_avx2(int64_t m, int64_t K, const float* A, int64_t lda, const float* b, float* C,
                    int64_t ldc, float bias, bool has_bias, float beta, Act act);
-
-using GemvSlice = void (*)(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B,
-                           int64_t ldb, float* C, const Epilogue& e);
 void gemv_slice_avx512(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B, int64_t ldb,
                        float* C, const Epilogue& e);
 void gemv_slice_avx2(int64_t n, int64_t kc, const float* s, int64_t ss, const float* B, int64_t ldb,
                      float* C, const Epilogue& e);
+#endif
 
 }  // namespace fusednet::cpu::gemm_detail

@@ -9,13 +9,12 @@
 // are drawn per image from Philox (block n of (seed, offset)), never from a thread-local state.
 #include "cpu/image.h"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "common/philox.h"
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
 
@@ -25,16 +24,11 @@ namespace {
 
 constexpr i64 kParallelMin = 1 << 15;
 
-struct CallerFpEnv {
-  unsigned csr = _mm_getcsr();
-  ~CallerFpEnv() { _mm_setcsr(csr); }
-};
-
 // f(n, row) for every (image, output row); parallel above the threshold. FTZ is set on every
 // path so denormal handling is the same for one thread and many.
 template <class F>
 void for_rows(i64 N, i64 rows, i64 elems, F&& f) {
-  CallerFpEnv guard;
+  FtzScope guard;
   const i64 total = N * rows;
   if (elems < kParallelMin || num_threads() <= 1) {
     set_ftz();

@@ -9,11 +9,10 @@
 // only above kParallelMin elements) cannot change any result.
 #include "cpu/loss.h"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
 
@@ -23,17 +22,10 @@ namespace {
 
 constexpr i64 kParallelMin = 1 << 15;  // elements; below this the fork/join costs more than it saves
 
-// Parallel regions set FTZ/DAZ on every thread (runtime.h); restore the caller's MXCSR afterwards so
-// the Python thread's own floating-point environment (NumPy's denormals) is left as it was.
-struct CallerFpEnv {
-  unsigned csr = _mm_getcsr();
-  ~CallerFpEnv() { _mm_setcsr(csr); }
-};
-
 template <class F>
 void for_rows(i64 rows, i64 C, F&& f) {
   const bool par = rows > 1 && rows * C >= kParallelMin && num_threads() > 1;
-  CallerFpEnv guard;  // FTZ/DAZ on both paths so results never depend on the thread count
+  FtzScope guard;  // FTZ/DAZ on both paths so results never depend on the thread count
   set_ftz();
   if (!par) {
     for (i64 r = 0; r < rows; ++r) f(r);

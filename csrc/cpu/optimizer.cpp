@@ -12,12 +12,11 @@
 // fixed 8-way association, combined in block order: bit-identical for any thread count.
 #include "cpu/optimizer.h"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "cpu/ftz_scope.h"
 #include "cpu/isa.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
@@ -52,11 +51,6 @@ namespace {
 constexpr i64 kBlock = 4096;           // elements per work item (16 KiB per stream)
 constexpr i64 kParallelMin = 1 << 16;  // total elements below which one thread is faster
 
-struct CallerFpEnv {  // restore the Python thread's MXCSR after a region that set FTZ/DAZ
-  unsigned csr = _mm_getcsr();
-  ~CallerFpEnv() { _mm_setcsr(csr); }
-};
-
 struct Block {
   int t;
   i64 begin, len;
@@ -80,7 +74,7 @@ void for_blocks(TensorList tl, F&& f) {
   std::vector<Block> blocks = make_blocks(tl, &total);
   const i64 nb = static_cast<i64>(blocks.size());
   const int nt = static_cast<int>(std::min<i64>(num_threads(), nb));
-  CallerFpEnv guard;  // FTZ/DAZ on every path, so denormals cannot make results thread-dependent
+  FtzScope guard;  // FTZ/DAZ on every path, so denormals cannot make results thread-dependent
   if (total < kParallelMin || nt <= 1) {
     set_ftz();
     for (const Block& b : blocks) f(b);
@@ -220,7 +214,7 @@ std::vector<double> block_sumsq(const float* const* arrays, TensorList tl, std::
   std::vector<double> part(blocks.size(), 0.0);
   const i64 nb = static_cast<i64>(blocks.size());
   const int nt = static_cast<int>(std::min<i64>(num_threads(), nb));
-  CallerFpEnv guard;
+  FtzScope guard;
   if (total < kParallelMin || nt <= 1) {
     set_ftz();
     for (i64 i = 0; i < nb; ++i) part[i] = sumsq(arrays[blocks[i].t] + blocks[i].begin, blocks[i].len);

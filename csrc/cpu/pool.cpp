@@ -14,16 +14,19 @@
 
 #include "cpu/conv.h"
 #include "cpu/ftz_scope.h"
+#include "cpu/isa.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
 
 namespace fusednet::cpu {
 
+#if FN_X86
 namespace pool_detail {  // pool_avx512.cpp (called only when isa_level() == 2)
 void max_pool_row_avx512(float* Y, int32_t* idx, const float* xn, const PoolGeom& g, i64 oh);
 bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, const PoolGeom& g,
                                const float* relu_y);
 }  // namespace pool_detail
+#endif
 
 PoolGeom make_pool_geom(const char* op, i64 N, i64 H, i64 W, i64 C, i64 ph, i64 pw, i64 sh, i64 sw,
                         bool same) {
@@ -56,15 +59,19 @@ inline bool par(i64 work) { return work > 1 && num_threads() > 1; }
 void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& g) {
   FtzScope ftz_scope;
   const i64 C = g.C, rows = g.N * g.Ho;
+#if FN_X86
   const bool simd = isa_level() >= 2;
+#endif
   parallel_for_if(par(rows) && rows * g.Wo * C > 16384, rows, num_threads(), [&](i64 row) {
     set_ftz();
     const i64 n = row / g.Ho, oh = row % g.Ho;
     const float* xn = X + n * g.H * g.W * C;
+#if FN_X86
     if (simd) {
       pool_detail::max_pool_row_avx512(Y + row * g.Wo * C, idx + row * g.Wo * C, xn, g, oh);
       return;
     }
+#endif
     for (i64 ow = 0; ow < g.Wo; ++ow) {
       const Win wd = window(g, oh, ow);
       float* y = Y + ((row * g.Wo) + ow) * C;
@@ -95,9 +102,11 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
   const i64 C = g.C, HW = g.H * g.W, per_out = g.Ho * g.Wo * C;
   // Non-overlapping windows (the usual pool_size == strides): dense masked stores per window
   // instead of a scatter; when the windows tile the image exactly nothing needs zeroing first.
+#if FN_X86
   const bool tiled = isa_level() >= 2 && g.sh >= g.ph && g.sw >= g.pw;
   const bool exact = tiled && g.pt == 0 && g.pl == 0 && g.sh == g.ph && g.sw == g.pw &&
                      g.Ho * g.ph == g.H && g.Wo * g.pw == g.W;
+#endif
   std::atomic<int> bad{0};
   parallel_for_if(par(g.N) && g.N * per_out > 16384, g.N, num_threads(), [&](i64 n) {
     set_ftz();
@@ -105,10 +114,12 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
     const float* dy = dY + n * per_out;
     const int32_t* id = idx + n * per_out;
     const float* ry = relu_y ? relu_y + n * per_out : nullptr;
+#if FN_X86
     if (tiled) {
       if (!exact) std::memset(dx, 0, size_t(HW * C) * sizeof(float));
       if (pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g, ry)) return;
     }
+#endif
     std::memset(dx, 0, size_t(HW * C) * sizeof(float));
     for (i64 p = 0; p < g.Ho * g.Wo; ++p)
       for (i64 c = 0; c < C; ++c) {

@@ -7,14 +7,13 @@
 // Below kParallelMin elements the fork/join is not worth it and one thread runs.
 #include "cpu/random.h"
 
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
 
 #include "common/philox.h"
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
 
@@ -23,11 +22,6 @@ namespace fusednet::cpu {
 namespace {
 
 constexpr i64 kParallelMin = 1 << 15;
-
-struct CallerFpEnv {
-  unsigned csr = _mm_getcsr();
-  ~CallerFpEnv() { _mm_setcsr(csr); }
-};
 
 // f(block_index, first_element, count) for every Philox block covering [0, n).
 template <class F>
@@ -39,7 +33,7 @@ void for_philox_blocks(i64 n, F&& f) {
       f(b, i0, std::min<i64>(4, n - i0));
     }
   };
-  CallerFpEnv guard;
+  FtzScope guard;
   if (n < kParallelMin || num_threads() <= 1) {
     set_ftz();
     run(0, nblocks);

@@ -2,8 +2,6 @@
 // Kept tiny and dependency-free: every other CPU file includes runtime.h.
 #include "cpu/runtime.h"
 
-#include <xmmintrin.h>
-#include <pmmintrin.h>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +11,13 @@
 #include <thread>
 #if defined(__linux__)
 #include <sched.h>
+#endif
+
+#include "cpu/ftz_scope.h"
+#include "cpu/isa.h"
+#if FN_X86
+#include <pmmintrin.h>
+#include <xmmintrin.h>
 #endif
 
 namespace fusednet::cpu {
@@ -53,17 +58,26 @@ void set_num_threads(int n) {
 }
 
 void set_ftz() {
+#if FN_X86
   _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
   _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#elif defined(__aarch64__)
+  // Same numerics as x86 (denormals flushed, in and out), so a model gives the same losses on
+  // both; the write is skipped when already set because msr fpcr can stall the pipeline.
+  const FpControl c = fp_control_get();
+  if (!(c & kFpcrFz)) fp_control_set(c | kFpcrFz);
+#endif
 }
 
 static int detect_isa() {
+  int level = 0;  // non-x86: only the portable kernels are compiled in
+#if FN_X86
   __builtin_cpu_init();
-  int level = 0;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = 1;
   if (level == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
     level = 2;
+#endif
   if (const char* cap = std::getenv("FUSEDNET_ISA")) {
     int want = level;
     if (!std::strcmp(cap, "portable")) want = 0;
