@@ -9,7 +9,6 @@ Datasets:
                     last 2,000 to test. Without --data: the download cache (see fusednet.datasets.mnist).
 """
 import argparse
-import os
 import sys
 import time
 

@@ -540,7 +540,7 @@ class _Linear(Function):
     __slots__ = ("x", "w", "y", "act", "xshape")
 
     def backward(self, g):
-        x_t, w_t = self.inputs[0], self.inputs[1]
+        x_t = self.inputs[0]
         has_b = len(self.inputs) == 3
         if self.xshape is not None:
             g = g.reshape(-1, g.shape[-1])

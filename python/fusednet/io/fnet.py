@@ -1,6 +1,5 @@
 """``.fnet`` model files: a zip holding ``config.json`` (architecture, from ``model.get_config()``)
 and ``weights.safetensors`` (from ``model.get_weights()``), written atomically."""
-import io as _io
 import json
 import os
 import zipfile

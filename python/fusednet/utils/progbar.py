@@ -1,7 +1,6 @@
 """Keras-style progress bar: ``verbose=1`` a live bar with ETA and metrics, ``verbose=2`` one line
 per epoch, ``verbose=0`` silent."""
 import math
-import os
 import sys
 import time
 
