@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -154,7 +155,12 @@ void parallel_team_impl(int T, TaskFn fn, void* ctx) {
   Pool& P = pool();
   std::unique_lock<std::mutex> own(P.owner, std::try_to_lock);
   if (!own.owns_lock()) return run_inline(T, fn, ctx);
-  P.ensure_workers(nt - 1);
+  try {
+    P.ensure_workers(nt - 1);
+  } catch (const std::system_error&) {   // no threads allowed here (sandbox, ulimit): serial
+    own.unlock();
+    return run_inline(T, fn, ctx);
+  }
   P.fn = fn;
   P.ctx = ctx;
   P.ntasks = T;
