@@ -148,15 +148,16 @@ if [ "$MODE" != no-native ]; then
   fi
   env -u FUSEDNET_ISA PYTHONPATH="$NATIVE_PP" OMP_NUM_THREADS=2 "$PYTHON" "$ROOT/tests/smoke/isa_smoke.py" \
     | tail -n 1 > "$BUILD/smoke-native.json"
+  PYTHONPATH="$NATIVE_PP" OMP_NUM_THREADS=2 FUSEDNET_ISA=portable "$PYTHON" "$ROOT/tests/smoke/isa_smoke.py" \
+    | tail -n 1 > "$BUILD/smoke-native-portable.json"
   log "native smoke: $(cat "$BUILD/smoke-native.json")"
-  # Tolerance 1e-5 relative (tests/test_isa.py uses the same). The aarch64 module runs the
-  # portable kernels with a*b+c contracted to fused multiply-adds (GCC's default there; x86-64
-  # baseline has none) and glibc's aarch64 libm, so ops round differently in the last bit;
-  # measured: 8.5e-8 (1 ulp of one MLP loss), CNN losses bitwise equal. A GEMM off by 0.1% moves
-  # the CNN loss by 2e-5 (and matmul_rel_err to 1e-3): both caught.
-  "$PYTHON" - "$BUILD/smoke-native.json" "$BUILD/smoke-aarch64.json" <<'EOF'
+  # Two checks. (1) Against the native run (its best ISA) at 1e-4 relative, as for the emulated
+  # x86 CPUs in tests/test_isa.py. (2) Bitwise against the native FUSEDNET_ISA=portable run: non-x86
+  # builds use -ffp-contract=off (CMakeLists.txt), so they perform exactly the IEEE operations of
+  # x86's portable path. With GCC's default contraction the MLP loss differed by 1 ulp (8.5e-8).
+  "$PYTHON" - "$BUILD/smoke-native.json" "$BUILD/smoke-aarch64.json" "$BUILD/smoke-native-portable.json" <<'EOF'
 import json, sys
-nat, arm = (json.load(open(p)) for p in sys.argv[1:3])
+nat, arm, port = (json.load(open(p)) for p in sys.argv[1:4])
 bad = []
 if arm["isa"] != "portable":
     bad.append(f"isa {arm['isa']!r}, expected 'portable'")
@@ -165,8 +166,12 @@ if not arm["matmul_rel_err"] < 1e-5:
 for key in ("cnn_loss", "mlp_loss", "cnn_pred"):
     a, b = arm[key], nat[key]
     a, b = (a, b) if isinstance(a, list) else ([a], [b])
-    if len(a) != len(b) or any(not abs(x - y) <= 1e-5 * abs(y) for x, y in zip(a, b)):
-        bad.append(f"{key}: aarch64 {a} vs native {b} (tolerance 1e-5 relative)")
+    if len(a) != len(b) or any(not abs(x - y) <= 1e-4 * abs(y) for x, y in zip(a, b)):
+        bad.append(f"{key}: aarch64 {a} vs native {b} (tolerance 1e-4 relative)")
+    if arm[key] != port[key]:
+        bad.append(f"{key}: aarch64 {arm[key]} != native FUSEDNET_ISA=portable {port[key]} (bitwise)")
+if arm["matmul_rel_err"] != port["matmul_rel_err"]:
+    bad.append(f"matmul_rel_err: aarch64 {arm['matmul_rel_err']} != native portable {port['matmul_rel_err']}")
 rel = max(abs(x - y) / abs(y) for k in ("cnn_loss", "mlp_loss")
           for x, y in zip(arm[k], nat[k]))
 print(f"cross_aarch64: largest relative loss difference aarch64 vs native: {rel:.2e}", file=sys.stderr)
