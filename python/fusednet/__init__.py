@@ -38,6 +38,7 @@ from . import cuda  # noqa: E402
 from . import ops  # noqa: E402
 from . import random  # noqa: E402
 from .tensor import Tensor, Function, GradientTape, no_grad, enable_grad, is_grad_enabled, tensor  # noqa: E402
+from .variables import Variable  # noqa: E402
 from . import activations  # noqa: E402
 from . import functional  # noqa: E402
 from . import initializers, regularizers, losses, schedules, optimizers  # noqa: E402
@@ -54,7 +55,7 @@ if not hasattr(optimizers, "schedules"):
     optimizers.schedules = schedules
 
 __all__ = [
-    "Array", "Tensor", "Function", "GradientTape", "asarray", "from_dlpack", "tensor",
+    "Array", "Tensor", "Variable", "Function", "GradientTape", "asarray", "from_dlpack", "tensor",
     "Model", "Sequential", "Input", "clear_session",
     "layers", "models", "losses", "optimizers", "metrics", "callbacks", "initializers",
     "regularizers", "schedules", "activations", "datasets", "data", "io", "utils", "random",
