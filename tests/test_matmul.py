@@ -258,6 +258,9 @@ _ISA_SCRIPT = textwrap.dedent("""
 
 
 def _cpu_isa_max():
+    import platform
+    if platform.machine().lower() not in ("x86_64", "amd64", "x64"):
+        return 0  # (under qemu-user, /proc/cpuinfo is the x86 host's)
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
     if all(f in flags for f in ("avx512f", "avx512vl", "avx512bw", "avx512dq")):
         return 2
