@@ -16,6 +16,7 @@ from .early_stopping import EarlyStopping
 from .model_checkpoint import ModelCheckpoint
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .logging import CSVLogger, LambdaCallback, TerminateOnNaN
+from .tensorboard import TensorBoard
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "LambdaCallback"]
+           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "LambdaCallback", "TensorBoard"]

@@ -118,13 +118,14 @@ def get(identifier, loss=None):
         key = identifier.strip()
         if key.lower() in ("accuracy", "acc"):
             return _accuracy_for_loss(key, loss)
+        # Keras logs a string metric under the string it was given ("mae" -> logs["mae"])
         if key in _CLASSES:
             return _CLASSES[key]()
         low = key.lower()
         if low in _ALIASES:
-            return _ALIASES[low]()
+            return _ALIASES[low](name=key)
         if _snake(key) in _ALIASES:
-            return _ALIASES[_snake(key)]()
+            return _ALIASES[_snake(key)](name=key)
         raise ValueError(f"Unknown metric {identifier!r}. Valid names: "
                          f"{', '.join(['accuracy', 'acc'] + sorted(k for k in _ALIASES if k != 'accuracy'))} "
                          f"(or a Metric class / instance / function)")
