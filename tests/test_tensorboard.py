@@ -121,3 +121,22 @@ def test_tensorboard_writes_train_and_validation_scalars(tmp_path, update_freq):
 def test_tensorboard_bad_update_freq():
     with pytest.raises(ValueError, match="update_freq"):
         fusednet.callbacks.TensorBoard(update_freq=0)
+
+
+def test_tensorboard_files_read_by_tensorboard(tmp_path):
+    ea_mod = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = rng.normal(size=(40, 1)).astype(np.float32)
+    m = fusednet.Sequential([layers.Input((3,)), layers.Dense(1)])
+    m.compile("sgd", "mse", metrics=["mae"])
+    hist = m.fit(x, y, epochs=4, batch_size=10, validation_split=0.25, verbose=0,
+                 callbacks=[fusednet.callbacks.TensorBoard(log_dir=tmp_path)])
+    for sub, prefix in (("train", ""), ("validation", "val_")):
+        acc = ea_mod.EventAccumulator(str(tmp_path / sub))
+        acc.Reload()
+        assert set(acc.Tags()["scalars"]) == {"epoch_loss", "epoch_mae"}
+        for key in ("loss", "mae"):
+            ev = acc.Scalars("epoch_" + key)
+            assert [e.step for e in ev] == [0, 1, 2, 3]
+            np.testing.assert_allclose([e.value for e in ev], hist.history[prefix + key], rtol=1e-6)
