@@ -156,6 +156,25 @@ class Model(Trainer, Layer):
         self._kt_out = value
 
     @property
+    def input_shape(self):
+        """Shape of the input (batch axis None); a list for several inputs (Keras)."""
+        g = self.__dict__.get("_graph")
+        if g is None:
+            return self.__dict__.get("_called_input_shape")
+        shapes = [tuple(t.shape) for t in g.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @input_shape.setter
+    def input_shape(self, value):  # Layer.__call__ records the first call's shape
+        self.__dict__["_called_input_shape"] = value
+
+    @property
+    def output_shape(self):
+        """Shape of the output (batch axis None); a list for several outputs (Keras)."""
+        y = self.output
+        return [tuple(t.shape) for t in y] if isinstance(y, list) else tuple(y.shape)
+
+    @property
     def input_names(self):
         return list(self._input_names())
 

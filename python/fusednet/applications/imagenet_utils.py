@@ -1,0 +1,91 @@
+"""Shared by the application models: ImageNet input preprocessing in Keras's three modes, the
+input-shape rule, and resolving ``weights=`` to a file."""
+import os
+
+import numpy as np
+
+__all__ = ["preprocess_input", "obtain_input_shape", "resolve_weights", "correct_pad"]
+
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
+_TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+_TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def preprocess_input(x, data_format=None, mode="caffe"):
+    """ImageNet preprocessing of RGB images in [0, 255] (channels last), as Keras does it.
+
+    Args:
+        x: array ``[..., H, W, 3]`` (float or uint8).
+        data_format: only ``None``/``"channels_last"``.
+        mode: ``"caffe"`` (RGB→BGR, minus the ImageNet BGR mean: ResNet50), ``"tf"`` (to [-1, 1]:
+            MobileNetV2) or ``"torch"`` (to [0, 1], minus mean, over std: torchvision models).
+
+    Returns:
+        float32 array of the same shape (a new array; the input is not modified).
+
+    Example:
+        >>> x = fusednet.applications.resnet50.preprocess_input(np.full((1, 224, 224, 3), 128.0))
+    """
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"preprocess_input: only channels_last data is supported, got {data_format!r}")
+    a = np.asarray(x)
+    if a.ndim < 1 or a.shape[-1] != 3:
+        raise ValueError(f"preprocess_input: expected RGB images with 3 channels last, got shape {a.shape}")
+    a = a.astype(np.float32, copy=True)
+    if mode == "caffe":
+        a = a[..., ::-1] - _CAFFE_MEAN_BGR
+    elif mode == "tf":
+        a = a / 127.5 - 1.0
+    elif mode == "torch":
+        a = (a / 255.0 - _TORCH_MEAN) / _TORCH_STD
+    else:
+        raise ValueError(f"preprocess_input: mode must be 'caffe', 'tf' or 'torch', got {mode!r}")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def obtain_input_shape(input_shape, default_size, min_size, include_top, weights, who):
+    """The model's input shape: ``(default_size, default_size, 3)`` unless given; with the top
+    (classifier) and pretrained weights it must be the default."""
+    if input_shape is None:
+        return (default_size, default_size, 3) if include_top or weights is not None else (None, None, 3)
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ValueError(f"{who}: input_shape must be (H, W, channels), got {input_shape}")
+    if weights is not None and shape[-1] != 3:
+        raise ValueError(f"{who}: pretrained weights need 3 input channels, got input_shape {input_shape}")
+    for s in shape[:2]:
+        if s is not None and s < min_size:
+            raise ValueError(f"{who}: input size must be at least {min_size}x{min_size}, got {input_shape}")
+    if include_top and weights == "imagenet" and shape[:2] != (default_size, default_size):
+        raise ValueError(f"{who}: with include_top=True and ImageNet weights the input must be "
+                         f"{default_size}x{default_size}, got {input_shape}")
+    return shape
+
+
+def resolve_weights(weights, file_name, who):
+    """``weights`` as a file path or None: ``"imagenet"`` looks for Keras's own file name in the
+    Keras cache (``$KERAS_HOME/models`` or ``~/.keras/models``); fusednet downloads nothing."""
+    if weights is None:
+        return None
+    if weights == "imagenet":
+        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+        path = os.path.join(home, "models", file_name)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"{who}: weights='imagenet' needs Keras's {file_name} in {os.path.dirname(path)} "
+                f"(fusednet does not download); copy it there or pass weights='<path to the file>'")
+        return path
+    path = os.fspath(weights)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{who}: weights file {path!r} does not exist (weights must be None, "
+                                f"'imagenet' or a path)")
+    return path
+
+
+def correct_pad(input_size, kernel_size):
+    """Zero padding ``((top, bottom), (left, right))`` that makes a stride-2 'valid' convolution
+    match TensorFlow's 'same' one (Keras's ``imagenet_utils.correct_pad``)."""
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    adjust = (1, 1) if input_size[0] is None else (1 - input_size[0] % 2, 1 - input_size[1] % 2)
+    c = (k[0] // 2, k[1] // 2)
+    return ((c[0] - adjust[0], c[0]), (c[1] - adjust[1], c[1]))
