@@ -137,7 +137,7 @@ class _Augmentation(Layer):
         return dy, []
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "data_format": "channels_last"}
 
 
 class RandomFlip(_Augmentation):
