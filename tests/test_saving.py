@@ -60,7 +60,8 @@ def test_sequential_mlp_roundtrip(tmp_path, rng, ext):
     assert [type(l).__name__ for l in m2.layers] == ["Dense", "Dropout", "Dense"]
     assert m2.layers[0].kernel_regularizer.l2 == pytest.approx(0.01)
     with zipfile.ZipFile(tmp_path / f"m{ext}") as z:
-        assert set(z.namelist()) == {"config.json", "metadata.json", "model.weights.safetensors"}
+        assert set(z.namelist()) == {"config.json", "metadata.json", "model.weights.safetensors",
+                                     "rng_state.json"}        # the seeded Dropout's stream
         meta = json.loads(z.read("metadata.json"))
         cfg = json.loads(z.read("config.json"))
     assert meta["fusednet_version"] == fn.__version__ and "date_saved" in meta
@@ -314,7 +315,7 @@ def test_training_continues_bitwise_after_save_and_load(tmp_path, rng, case):
         fn.clear_session()
         fn.random.set_random_seed(11)
         m = fn.Sequential([fn.Input((6,)), L.Dense(9, activation="relu"), L.BatchNormalization(),
-                           L.Dense(3, activation="softmax")])
+                           L.Dropout(0.3, seed=17), L.Dense(3, activation="softmax")])
         m.compile(make_opt(), "sparse_categorical_crossentropy", metrics=["accuracy"])
         return m
 

@@ -7,6 +7,8 @@
 ``model.weights.safetensors``  every model weight, named by its path (``"dense/kernel"``)
 ``optimizer.safetensors``      optional: ``"iterations"`` (int64 scalar) and one entry per
                                optimizer slot and trainable weight, ``"<slot>/<index>"``
+``rng_state.json``             optional: ``{"layers": [{"name", "seed", "offset"}]}``, the
+                               random streams of seeded layers (Dropout, augmentation)
 =============================  ==============================================================
 
 This module only reads and writes the container; what goes in it is decided by
@@ -23,12 +25,13 @@ from ._atomic import atomic_write
 from .weights import dumps, loads
 
 __all__ = ["save_model", "load_model", "read_fnet", "read_archive", "write_archive",
-           "CONFIG_NAME", "METADATA_NAME", "WEIGHTS_NAME", "OPTIMIZER_NAME"]
+           "CONFIG_NAME", "METADATA_NAME", "WEIGHTS_NAME", "OPTIMIZER_NAME", "RNG_NAME"]
 
 CONFIG_NAME = "config.json"
 METADATA_NAME = "metadata.json"
 WEIGHTS_NAME = "model.weights.safetensors"
 OPTIMIZER_NAME = "optimizer.safetensors"
+RNG_NAME = "rng_state.json"
 _LEGACY_WEIGHTS = "weights.safetensors"
 
 
@@ -44,7 +47,7 @@ def _json_default(o):
     raise TypeError(f"config value {o!r} of type {type(o).__name__} is not JSON serialisable")
 
 
-def write_archive(path, config, metadata, weights, optimizer=None):
+def write_archive(path, config, metadata, weights, optimizer=None, rng=None):
     """Write the container atomically (an error leaves any previous file untouched).
 
     Args:
@@ -53,6 +56,7 @@ def write_archive(path, config, metadata, weights, optimizer=None):
         metadata: JSON-able dict (``metadata.json``).
         weights: list of ``(name, ndarray)`` (``model.weights.safetensors``).
         optimizer: optional list of ``(name, ndarray)`` (``optimizer.safetensors``).
+        rng: optional JSON-able dict (``rng_state.json``).
 
     Raises:
         TypeError: naming ``path`` when the config holds a value JSON cannot store.
@@ -61,6 +65,7 @@ def write_archive(path, config, metadata, weights, optimizer=None):
     try:
         cfg_text = json.dumps(config, indent=2, default=_json_default)
         meta_text = json.dumps(metadata, indent=2, default=_json_default)
+        rng_text = json.dumps(rng) if rng is not None else None
     except (TypeError, ValueError) as e:
         raise TypeError(f"{src}: cannot save the model config: {e}") from None
     blob = dumps(weights, metadata={"format": "fusednet"})
@@ -72,6 +77,8 @@ def write_archive(path, config, metadata, weights, optimizer=None):
             z.writestr(WEIGHTS_NAME, blob, compress_type=zipfile.ZIP_STORED)
             if opt_blob is not None:
                 z.writestr(OPTIMIZER_NAME, opt_blob, compress_type=zipfile.ZIP_STORED)
+            if rng_text is not None:
+                z.writestr(RNG_NAME, rng_text, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _json_member(src, name, data):
@@ -89,7 +96,8 @@ def read_archive(path):
 
     Returns:
         dict with ``config`` (dict), ``metadata`` (dict, ``{}`` for old files), ``weights``
-        (dict name -> ndarray) and ``optimizer`` (dict name -> ndarray, or None).
+        (dict name -> ndarray), ``optimizer`` (dict name -> ndarray, or None) and ``rng``
+        (dict, or None).
 
     Raises:
         ValueError: naming ``path`` (and the member) when it is not a zip, lacks a member, or a
@@ -106,7 +114,8 @@ def read_archive(path):
             for m in (CONFIG_NAME, wname):
                 if m not in members:
                     raise ValueError(f"{src}: not a fusednet model file: missing {m}")
-            raw = {m: z.read(m) for m in (CONFIG_NAME, METADATA_NAME, wname, OPTIMIZER_NAME) if m in members}
+            raw = {m: z.read(m) for m in (CONFIG_NAME, METADATA_NAME, wname, OPTIMIZER_NAME, RNG_NAME)
+                   if m in members}
     except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as e:
         raise ValueError(f"{src}: not a fusednet model file (corrupt or truncated zip: {e})") from None
     except (OSError, RuntimeError) as e:   # CRC errors, bad compression data
@@ -117,7 +126,8 @@ def read_archive(path):
     metadata = _json_member(src, METADATA_NAME, raw[METADATA_NAME]) if METADATA_NAME in raw else {}
     weights = loads(raw[wname], source=f"{src}!{wname}")
     optimizer = loads(raw[OPTIMIZER_NAME], source=f"{src}!{OPTIMIZER_NAME}") if OPTIMIZER_NAME in raw else None
-    return {"config": config, "metadata": metadata, "weights": weights, "optimizer": optimizer}
+    rng = _json_member(src, RNG_NAME, raw[RNG_NAME]) if RNG_NAME in raw else None
+    return {"config": config, "metadata": metadata, "weights": weights, "optimizer": optimizer, "rng": rng}
 
 
 def read_fnet(path):

@@ -3,8 +3,11 @@
 What is stored (container layout in :mod:`fusednet.io.fnet`): the model's serialised config
 (:func:`~fusednet.saving.serialize_keras_object`: functional graphs, Sequential stacks, or a
 registered subclass's ``get_config()``), its build config (the input shape, for subclassed
-models), its compile config (optimizer, losses, metrics, loss weights), every weight by name, and
-the optimizer state (iteration count and slots) so that training resumes bit for bit.
+models), its compile config (optimizer, losses, metrics, loss weights), every weight by name, the
+optimizer state (iteration count and slots) and the position of every seeded layer's random
+stream (``Dropout(seed=...)``, augmentation), so that training resumes bit for bit. The global
+stream of :mod:`fusednet.random` (shuffling, unseeded layers) belongs to the process, not to
+the model, and is not stored (Keras neither).
 """
 import datetime
 import os
@@ -59,6 +62,45 @@ def _optimizer_state(model):
     return out
 
 
+def _seeded_layers(model):
+    """Layers holding their own random stream (Dropout / augmentation with ``seed=``), depth first."""
+    out, seen = [], set()
+
+    def walk(m):
+        for l in list(getattr(m, "layers", None) or []):
+            if id(l) in seen:
+                continue
+            seen.add(id(l))
+            if getattr(l, "_stream", None) is not None:
+                out.append(l)
+            if hasattr(l, "_flat_layers"):
+                walk(l)
+    walk(model)
+    return out
+
+
+def _rng_state(model):
+    layers = _seeded_layers(model)
+    if not layers:
+        return None
+    return {"layers": [{"name": l.name, "seed": int(l._stream.seed), "offset": int(l._stream.offset)}
+                       for l in layers]}
+
+
+def _restore_rng(model, state, src):
+    from ..io.fnet import RNG_NAME
+    layers = _seeded_layers(model)
+    saved = state.get("layers", [])
+    if len(saved) != len(layers):
+        raise ValueError(f"{src}!{RNG_NAME}: {len(saved)} seeded layers in the file but the model has "
+                         f"{len(layers)}")
+    for l, e in zip(layers, saved):
+        if int(e.get("seed", -1)) != l._stream.seed:
+            raise ValueError(f"{src}!{RNG_NAME}: layer '{l.name}' has seed {l._stream.seed} but the file "
+                             f"holds the stream of seed {e.get('seed')} (layer '{e.get('name')}')")
+        l._stream.offset = int(e["offset"])
+
+
 def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs):
     """Save architecture, weights, compile config and optimizer state to one file (atomic).
 
@@ -107,7 +149,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
                 "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
                 "format": "fusednet.keras/1"}
     from ..io.fnet import write_archive
-    write_archive(src, config, metadata, list(zip(names, arrays)), opt)
+    write_archive(src, config, metadata, list(zip(names, arrays)), opt, _rng_state(model))
 
 
 def _subclassed(model):
@@ -233,6 +275,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{src}: cannot build {cls_name!r} on the saved input shape {shp}: {e}") from e
         _assign_weights(model, archive["weights"], src)
+        if archive.get("rng") is not None:
+            _restore_rng(model, archive["rng"], src)
         cc = config.get("compile_config")
         if compile and cc and hasattr(model, "compile_from_config"):
             try:
