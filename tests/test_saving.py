@@ -89,6 +89,16 @@ def test_sequential_without_input_built_by_fit(tmp_path, rng):
     assert m2.input_shape == (None, 5)
 
 
+def test_unbuilt_sequential_saves_its_config_alone(tmp_path, rng):
+    fn.clear_session()
+    m = fn.Sequential([L.Dense(3, name="d"), L.Dense(2)])
+    m.save(tmp_path / "u.keras")
+    m2 = fn.models.load_model(tmp_path / "u.keras")
+    assert not m2.built and [l.name for l in m2.layers] == ["d", "dense"]
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    assert m2.predict(x, verbose=0).shape == (2, 2)
+
+
 # ---------------------------------------------------------------------------------------------
 # functional
 

@@ -142,8 +142,9 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
         c = cc()
         if c:
             config["compile_config"] = c
-    arrays = [np.asarray(w) for w in model.get_weights()]
-    names = model_weight_names(model, len(arrays))
+    built = getattr(model, "built", True)       # an unbuilt model saves its config alone (Keras)
+    arrays = [np.asarray(w) for w in model.get_weights()] if built else []
+    names = model_weight_names(model, len(arrays)) if built else []
     opt = _optimizer_state(model) if include_optimizer else None
     metadata = {"keras_version": "3 (fusednet " + __version__ + ")", "fusednet_version": __version__,
                 "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
@@ -274,7 +275,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 model.build(shape)
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{src}: cannot build {cls_name!r} on the saved input shape {shp}: {e}") from e
-        _assign_weights(model, archive["weights"], src)
+        if getattr(model, "built", True) or archive["weights"]:
+            _assign_weights(model, archive["weights"], src)
         if archive.get("rng") is not None:
             _restore_rng(model, archive["rng"], src)
         cc = config.get("compile_config")
