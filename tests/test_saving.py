@@ -280,6 +280,26 @@ def test_custom_layer_via_custom_objects_and_scope(tmp_path, rng):
     _same(s.predict(data, verbose=0), saving.load_model(q, custom_objects={"Scale": Scale}).predict(data, verbose=0))
 
 
+class NoConfig(Layer):
+    """A custom layer with a constructor argument but no get_config: saves, cannot be rebuilt."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x, training=None):
+        return x * self.factor
+
+
+def test_custom_layer_without_get_config_fails_clearly(tmp_path):
+    fn.clear_session()
+    m = fn.Sequential([fn.Input((3,)), NoConfig(2.0)])
+    p = tmp_path / "nc.keras"
+    m.save(p)
+    with pytest.raises(ValueError, match=r"nc\.keras.*NoConfig\.from_config.*factor.*get_config"):
+        fn.models.load_model(p, custom_objects={"NoConfig": NoConfig})
+
+
 def test_registry_api():
     assert fn.utils.register_keras_serializable is saving.register_keras_serializable
     assert saving.get_custom_objects()["Custom>Doubler"] is Doubler
@@ -388,16 +408,21 @@ def _named_loss(y_true, y_pred):
     return fn.functional.mean(fn.functional.square(y_pred - y_true), axis=-1)
 
 
+def _named_metric(y_true, y_pred):
+    return np.abs(y_pred - y_true).mean(-1)
+
+
 def test_function_loss_needs_registration_or_custom_objects(tmp_path, rng):
     m = fn.Sequential([fn.Input((3,)), L.Dense(2)])
-    m.compile("sgd", loss=_named_loss)
+    m.compile("sgd", loss=_named_loss, metrics=[_named_metric])
     p = tmp_path / "f.keras"
     m.save(p)
     with pytest.raises(ValueError, match=r"f\.keras.*_named_loss"):
         fn.models.load_model(p)
     assert not fn.models.load_model(p, compile=False).compiled
-    m2 = fn.models.load_model(p, custom_objects={"_named_loss": _named_loss})
+    m2 = fn.models.load_model(p, custom_objects={"_named_loss": _named_loss, "_named_metric": _named_metric})
     assert m2.compiled and m2._compile_args["loss"] is _named_loss
+    assert m2.metrics_names == ["loss", "_named_metric"]
 
 
 # ---------------------------------------------------------------------------------------------
