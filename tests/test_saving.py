@@ -521,6 +521,55 @@ def test_wrong_class_name_and_wrong_layer_class(tmp_path):
         fn.models.load_model(bad)
 
 
+def test_malformed_functional_configs(tmp_path):
+    m = _two_in_two_out()
+    cfg = _json(m.get_config())
+    dangling = _json(cfg)
+    h = next(e for e in dangling["layers"] if e["name"] == "h")
+    h["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["nowhere", 0, 0]
+    with pytest.raises(ValueError, match="layer 'h' is called on the output of unknown layer 'nowhere'"):
+        fn.Model.from_config(dangling)
+    cycle = _json(cfg)
+    h = next(e for e in cycle["layers"] if e["name"] == "h")
+    h["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["cls", 0, 0]
+    with pytest.raises(ValueError, match="cannot compute the inputs of layer"):
+        fn.Model.from_config(cycle)
+    bad_out = _json(cfg)
+    bad_out["output_layers"]["cls"] = ["cls", 3, 0]
+    with pytest.raises(ValueError, match=r"output_layers names tensor \['cls', 3, 0\]"):
+        fn.Model.from_config(bad_out)
+    with pytest.raises(ValueError, match="is a directory"):
+        fn.models.load_model(tmp_path)
+
+
+def test_keras2_style_inbound_nodes_read(rng):
+    m = _two_in_two_out()
+    cfg = _json(m.get_config())
+    for e in cfg["layers"]:       # Keras 2: [[name, node, tensor, kwargs], ...]
+        e["inbound_nodes"] = [[list(a["config"]["keras_history"]) + [{}]
+                               for a in (n["args"][0] if isinstance(n["args"][0], list) else [n["args"][0]])]
+                              for n in e["inbound_nodes"]]
+    m2 = fn.Model.from_config(cfg)
+    m2.set_weights(m.get_weights())
+    x = {"a": rng.standard_normal((2, 6)).astype(np.float32), "b": rng.standard_normal((2, 3)).astype(np.float32)}
+    _same(m.predict(x, verbose=0), m2.predict(x, verbose=0))
+
+
+def test_model_checkpoint_and_io_aliases(tmp_path, rng):
+    fn.clear_session()
+    m = fn.Sequential([fn.Input((3,)), L.Dense(2)])
+    m.compile(fn.optimizers.SGD(0.1, momentum=0.9), "mse")
+    X, Y = rng.standard_normal((8, 3)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32)
+    m.fit(X, Y, epochs=2, batch_size=4, verbose=0,
+          callbacks=[fn.callbacks.ModelCheckpoint(str(tmp_path / "ck-{epoch}.keras"))])
+    last = fn.io.load_model(tmp_path / "ck-2.keras")
+    assert last.optimizer.iterations == 4
+    _same(m.predict(X, verbose=0), last.predict(X, verbose=0))
+    assert fn.models.save_model is saving.save_model and fn.models.load_model is saving.load_model
+    fn.io.save_model(m, tmp_path / "io.fnet")
+    _same(m.predict(X, verbose=0), saving.load_model(tmp_path / "io.fnet").predict(X, verbose=0))
+
+
 def test_optimizer_state_errors_name_the_entry(tmp_path, rng):
     from fusednet.io import dumps, loads
     m = fn.Sequential([fn.Input((4,)), L.Dense(2)])

@@ -60,6 +60,9 @@ def write_archive(path, config, metadata, weights, optimizer=None, rng=None):
 
     Raises:
         TypeError: naming ``path`` when the config holds a value JSON cannot store.
+
+    Example:
+        >>> write_archive("m.keras", {"class_name": "X", "config": {}}, {}, [("w", np.zeros(3))])
     """
     src = os.fspath(path)
     try:
@@ -103,10 +106,16 @@ def read_archive(path):
         ValueError: naming ``path`` (and the member) when it is not a zip, lacks a member, or a
             member is corrupt or truncated.
         FileNotFoundError: when ``path`` does not exist.
+
+    Example:
+        >>> read_archive("m.keras")["optimizer"]["iterations"]
+        array(300)
     """
     src = os.fspath(path)
     if not os.path.exists(src):
         raise FileNotFoundError(f"{src}: no such model file")
+    if os.path.isdir(src):
+        raise ValueError(f"{src}: is a directory, not a model file (expected a .keras / .fnet zip)")
     try:
         with zipfile.ZipFile(src) as z:
             members = set(z.namelist())

@@ -163,8 +163,19 @@ def graph_config(graph, name, trainable):
     "output_layers"}``. A layer called ``k`` times has ``k`` inbound nodes; a tensor is named by
     ``[layer_name, node_index, 0]`` (``keras_history``).
 
+    Args:
+        graph: the model's :class:`FunctionalGraph`.
+        name: the model's name; trainable: its flag.
+
+    Returns:
+        dict (JSON-able).
+
     Raises:
         ValueError: two different layers of the graph share a name (they could not be told apart).
+
+    Example:
+        >>> graph_config(model._graph, model.name, model.trainable)["output_layers"]
+        ['dense_1', 0, 0]
     """
     from ..saving.serialization import serialize_keras_object
     history, calls, layers, by_name = {}, {}, [], {}
@@ -206,7 +217,18 @@ def graph_config(graph, name, trainable):
 
 
 def is_graph_config(config):
-    """True for a functional model config (has ``layers``, ``input_layers`` and ``output_layers``)."""
+    """True for a functional model config (has ``layers``, ``input_layers`` and ``output_layers``).
+
+    Args:
+        config: any value.
+
+    Returns:
+        bool
+
+    Example:
+        >>> is_graph_config(functional_model.get_config()), is_graph_config({"name": "m"})
+        (True, False)
+    """
     return isinstance(config, dict) and all(k in config for k in ("layers", "input_layers", "output_layers"))
 
 
@@ -243,9 +265,17 @@ def graph_from_config(config, custom_objects=None):
         ``(inputs, outputs)`` in the saved structure (a KerasTensor, a list or a dict), ready
         for ``Model(inputs, outputs)``.
 
+    Args:
+        config: :func:`graph_config`'s dict (or a Keras 3 / Keras 2 functional config).
+        custom_objects: optional dict for custom layers.
+
     Raises:
         ValueError: naming the layer or tensor that cannot be rebuilt (unknown class, dangling
             reference, a cycle).
+
+    Example:
+        >>> inputs, outputs = graph_from_config(model.get_config())
+        >>> clone = fusednet.Model(inputs, outputs)
     """
     from ..saving.serialization import deserialize_keras_object
     layers, tensors, pending = {}, {}, []

@@ -611,7 +611,12 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Rebuild from :meth:`get_config`: a functional config rebuilds the same graph (shared
-        layers, nested models, several inputs/outputs); otherwise ``cls(**config)``."""
+        layers, nested models, several inputs/outputs); otherwise ``cls(**config)``.
+
+        Example:
+            >>> clone = fusednet.Model.from_config(model.get_config())
+            >>> clone.set_weights(model.get_weights())
+        """
         if is_graph_config(config):
             from ..saving.registration import CustomObjectScope
             with CustomObjectScope(custom_objects):
@@ -636,7 +641,17 @@ class Model(Trainer, Layer):
 
     def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
         """Save architecture, weights, compile config and optimizer state to ``filepath``
-        (``.keras`` or ``.fnet``; see :func:`fusednet.saving.save_model`)."""
+        (``.keras`` or ``.fnet``; see :func:`fusednet.saving.save_model`).
+
+        Args:
+            filepath: destination ending in ``.keras`` or ``.fnet``.
+            overwrite: when False and the file exists, raise ``FileExistsError``.
+            include_optimizer: also store the optimizer state (training resumes bit for bit).
+
+        Example:
+            >>> model.save("mnist.keras")
+            >>> model = fusednet.models.load_model("mnist.keras")
+        """
         from ..saving import save_model
         return save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
 

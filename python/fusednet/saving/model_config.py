@@ -12,8 +12,18 @@ def compile_config(model):
     model (names stay names; Loss / Metric / Optimizer objects and functions become entries), or
     None when it is not compiled.
 
+    Args:
+        model: a :class:`fusednet.Model`.
+
+    Returns:
+        dict or None.
+
     Raises:
         TypeError: an argument that cannot be saved (a lambda loss, ...), naming it.
+
+    Example:
+        >>> model.compile("adam", "mse"); compile_config(model)["loss"]
+        'mse'
     """
     if not getattr(model, "compiled", False):
         return None
@@ -39,7 +49,16 @@ def _revive(value, custom_objects=None):
 
 
 def compile_from_config(model, config, custom_objects=None):
-    """``model.compile(...)`` with the arguments :func:`compile_config` saved."""
+    """``model.compile(...)`` with the arguments :func:`compile_config` saved.
+
+    Args:
+        model: the model to compile.
+        config: :func:`compile_config`'s dict.
+        custom_objects: optional dict for custom losses / metrics / optimizers.
+
+    Example:
+        >>> compile_from_config(model2, compile_config(model))
+    """
     model.compile(optimizer=_revive(config.get("optimizer") or "rmsprop", custom_objects),
                   loss=_revive(config.get("loss"), custom_objects),
                   metrics=_revive(config.get("metrics"), custom_objects),
@@ -51,8 +70,18 @@ def subclass_from_config(cls, config):
     """``cls(**config)`` (Keras' default); when the constructor takes neither ``**kwargs`` nor
     the base keys ``name`` / ``trainable`` / ``dtype``, they are set after construction instead.
 
+    Args:
+        cls: the model (or layer) class.
+        config: its ``get_config()`` dict.
+
+    Returns:
+        The new instance.
+
     Raises:
         TypeError: the constructor rejects the config (message from :func:`call_from_config`).
+
+    Example:
+        >>> m2 = subclass_from_config(MyModel, m.get_config())
     """
     config = dict(config)
     try:

@@ -67,8 +67,15 @@ def register_keras_serializable(package="Custom", name=None):
 def get_registered_name(obj):
     """Registered name of a class or function (``"Package>Name"``), else its ``__name__``.
 
+    Args:
+        obj: a class or function.
+
     Returns:
         str
+
+    Example:
+        >>> get_registered_name(fusednet.layers.Dense)
+        'Dense'
     """
     if obj in _GLOBAL_CUSTOM_NAMES:
         return _GLOBAL_CUSTOM_NAMES[obj]
@@ -93,6 +100,10 @@ def get_registered_object(name, custom_objects=None, module_objects=None):
 
     Returns:
         The object, or None when nothing matches.
+
+    Example:
+        >>> get_registered_object("Custom>Scale") is Scale    # after @register_keras_serializable()
+        True
     """
     for table in (custom_objects or {}, *reversed(_scopes()), _GLOBAL_CUSTOM_OBJECTS, module_objects or {}):
         if name in table:
