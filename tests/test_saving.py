@@ -148,8 +148,9 @@ def test_functional_list_outputs_and_shared_layer(tmp_path, rng):
     entry = next(e for e in m2.get_config()["layers"] if e["name"] == "shared")
     assert len(entry["inbound_nodes"]) == 2           # one layer, two nodes
     assert len(m2.weights) == 4 and sum(1 for l in m2.layers if l.name == "shared") == 1
-    # the rebuilt layer is still shared: training moves both branches' weights together
-    assert m2.get_layer("shared") is m2.layers[0]
+    # the rebuilt graph calls one layer object twice
+    calls = [t.layer for t in m2._graph.calls()]
+    assert sum(1 for l in calls if l is m2.get_layer("shared")) == 2
 
 
 def test_nested_sequential_and_functional_models(tmp_path, rng):
@@ -322,7 +323,6 @@ def test_registry_api():
 # compile config and optimizer continuation
 
 def _opt_cases():
-    sched = fn.schedules.ExponentialDecay(0.05, decay_steps=2, decay_rate=0.5)
     return {
         "adam_schedule": lambda: fn.optimizers.Adam(learning_rate=fn.schedules.ExponentialDecay(
             0.01, decay_steps=2, decay_rate=0.5)),
@@ -331,11 +331,10 @@ def _opt_cases():
         "adagrad": lambda: fn.optimizers.Adagrad(0.1),
         "adamw_amsgrad": lambda: fn.optimizers.AdamW(0.01, amsgrad=True, clipnorm=1.0),
         "sgd_cosine": lambda: fn.optimizers.SGD(fn.schedules.CosineDecay(0.1, 5), momentum=0.5),
-        "_unused": lambda: sched,
     }
 
 
-@pytest.mark.parametrize("case", [k for k in _opt_cases() if not k.startswith("_")])
+@pytest.mark.parametrize("case", list(_opt_cases()))
 def test_training_continues_bitwise_after_save_and_load(tmp_path, rng, case):
     make_opt = _opt_cases()[case]
     X = rng.standard_normal((29, 6)).astype(np.float32)      # 3 batches of 10 (last one 9)
