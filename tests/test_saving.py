@@ -462,6 +462,11 @@ def test_corrupt_member_names_file_and_member(tmp_path):
     _rewrite(p, bad, lambda n, d: b"[1, 2" if n == "config.json" else d)
     with pytest.raises(ValueError, match=r"bad\.keras: config\.json is not valid JSON"):
         fn.models.load_model(bad)
+    _rewrite(p, bad, lambda n, d: None if n == "model.weights.safetensors" else d)
+    with zipfile.ZipFile(bad, "a") as z:
+        z.writestr("model.weights.h5", b"\x89HDF\r\n")
+    with pytest.raises(ValueError, match=r"bad\.keras: a Keras-written .*model\.weights\.h5"):
+        fn.models.load_model(bad)
     bad.write_bytes(b"not a zip at all")
     with pytest.raises(ValueError, match=r"bad\.keras.*not a fusednet model file"):
         fn.models.load_model(bad)

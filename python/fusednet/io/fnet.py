@@ -120,6 +120,9 @@ def read_archive(path):
         with zipfile.ZipFile(src) as z:
             members = set(z.namelist())
             wname = WEIGHTS_NAME if WEIGHTS_NAME in members else _LEGACY_WEIGHTS
+            if wname not in members and "model.weights.h5" in members:
+                raise ValueError(f"{src}: a Keras-written .keras file (HDF5 weights, model.weights.h5): "
+                                 f"fusednet reads only its own files (safetensors weights)")
             for m in (CONFIG_NAME, wname):
                 if m not in members:
                     raise ValueError(f"{src}: not a fusednet model file: missing {m}")
