@@ -812,3 +812,25 @@ def test_every_object_config_roundtrip(modname, cls):
         for k, v in args.items():
             if isinstance(v, (int, float, str, bool)) and k != "name":
                 assert k in entry["config"] or k in flat, (cls.__name__, k)
+
+
+def test_to_json_model_from_json_and_weights_aliases(tmp_path, rng):
+    m = _two_in_two_out()
+    clone = fn.models.model_from_json(m.to_json(indent=1))
+    assert json.loads(clone.to_json()) == json.loads(m.to_json())
+    x = {"a": rng.standard_normal((2, 6)).astype(np.float32), "b": rng.standard_normal((2, 3)).astype(np.float32)}
+    saving.save_weights(m, tmp_path / "w.weights.safetensors")
+    saving.load_weights(clone, tmp_path / "w.weights.safetensors")
+    _same(m.predict(x, verbose=0), clone.predict(x, verbose=0))
+    sub = fn.models.model_from_json(_built_residual().to_json())
+    assert type(sub) is ResidualMLP and sub.built and sub.units == 6
+    with pytest.raises(ValueError, match="not valid JSON"):
+        fn.models.model_from_json("{nope")
+    with pytest.raises(ValueError, match="HDF5"):
+        saving.save_weights(m, tmp_path / "w.h5")
+
+
+def _built_residual():
+    r = ResidualMLP(units=6)
+    r.build((None, 4))
+    return r

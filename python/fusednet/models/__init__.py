@@ -3,6 +3,6 @@ compile / fit / evaluate / predict (loops in :mod:`fusednet.trainers.trainer`), 
 ``load_model`` / ``save_model`` (:mod:`fusednet.saving`)."""
 from .model import Model
 from .sequential import Sequential
-from ..saving import load_model, save_model
+from ..saving import load_model, model_from_json, save_model
 
-__all__ = ["Model", "Sequential", "load_model", "save_model"]
+__all__ = ["Model", "Sequential", "load_model", "save_model", "model_from_json"]

@@ -629,6 +629,27 @@ class Model(Trainer, Layer):
         from ..saving.model_config import subclass_from_config
         return subclass_from_config(cls, config)
 
+    def to_json(self, **kwargs):
+        """The architecture as JSON (``fusednet.models.model_from_json`` rebuilds it).
+
+        Args:
+            **kwargs: passed to ``json.dumps`` (e.g. ``indent=2``).
+
+        Returns:
+            str
+
+        Example:
+            >>> clone = fusednet.models.model_from_json(model.to_json())
+        """
+        import json
+        from ..saving import serialize_keras_object
+        cfg = serialize_keras_object(self)
+        if self.input_shape is not None and self._graph is None:
+            shp = self.input_shape
+            cfg["build_config"] = {"input_shape": [[None] + list(s[1:]) for s in shp]
+                                   if isinstance(shp, list) else [None] + list(shp[1:])}
+        return json.dumps(cfg, **kwargs)
+
     def get_compile_config(self):
         """The arguments ``compile`` was given, serialised (None before ``compile``)."""
         from ..saving.model_config import compile_config

@@ -18,8 +18,8 @@ Example:
 from .registration import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
                            get_registered_object, register_keras_serializable)
 from .serialization import deserialize_keras_object, serialize_keras_object
-from .saving_lib import load_model, save_model
+from .saving_lib import load_model, load_weights, model_from_json, save_model, save_weights
 
-__all__ = ["save_model", "load_model", "register_keras_serializable", "get_custom_objects",
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_from_json", "register_keras_serializable", "get_custom_objects",
            "custom_object_scope", "CustomObjectScope", "get_registered_name", "get_registered_object",
            "serialize_keras_object", "deserialize_keras_object"]

@@ -17,7 +17,7 @@ import numpy as np
 from .registration import CustomObjectScope, get_registered_name
 from .serialization import call_from_config, resolve_class, serialize_keras_object
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "model_from_json", "save_weights", "load_weights"]
 
 _EXTS = (".keras", ".fnet")
 
@@ -58,7 +58,8 @@ def _optimizer_state(model):
         return out      # built for other variables: only the count can be matched again
     for name in opt._slot_names:
         for i, s in enumerate(opt._slots.get(name, [])):
-            out.append((f"{name}/{i:04d}", np.array(s.numpy(), copy=True)))
+            host = s if s.device == "cpu" else s.to("cpu")      # slots live with the weights
+            out.append((f"{name}/{i:04d}", np.array(host.numpy(), copy=True)))
     return out
 
 
@@ -288,3 +289,71 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             if archive["optimizer"] is not None and getattr(model, "optimizer", None) is not None:
                 _restore_optimizer(model, archive["optimizer"], src)
     return model
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuild an architecture (fresh weights) from ``model.to_json()``.
+
+    Args:
+        json_string: the JSON text of a serialised model (``{"class_name", "config", ...}``).
+        custom_objects: optional dict for custom classes.
+
+    Returns:
+        The model (not compiled; weights freshly initialised).
+
+    Raises:
+        ValueError: invalid JSON or an unknown class.
+
+    Example:
+        >>> clone = fusednet.models.model_from_json(model.to_json())
+        >>> clone.set_weights(model.get_weights())
+    """
+    import json
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"model_from_json: not valid JSON ({e})") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError("model_from_json: expected a serialised model {'class_name': ..., 'config': ...}")
+    with CustomObjectScope(custom_objects):
+        cls = resolve_class(config["class_name"], config.get("module"), config.get("registered_name"),
+                            custom_objects, kinds=("models",))
+        if cls is None:
+            raise ValueError(f"model_from_json: unknown model class {config['class_name']!r}; register it with "
+                             f"@fusednet.saving.register_keras_serializable() or pass custom_objects")
+        model = call_from_config(cls, config.get("config", {}), custom_objects)
+        shp = (config.get("build_config") or {}).get("input_shape")
+        if shp is not None and not getattr(model, "built", True):
+            model.build([tuple(s) for s in shp] if shp and isinstance(shp[0], list) else tuple(shp))
+    return model
+
+
+def save_weights(model, filepath, overwrite=True):
+    """``model.save_weights(filepath)``: every weight in one safetensors file (Keras 3's
+    ``keras.saving.save_weights``; an ``.h5`` path raises, like :func:`save_model`).
+
+    Args:
+        model: the model.
+        filepath: destination, conventionally ``*.weights.safetensors``.
+        overwrite: when False and the file exists, raise.
+
+    Example:
+        >>> fusednet.saving.save_weights(model, "ckpt.weights.safetensors")
+    """
+    if os.fspath(filepath).lower().endswith((".h5", ".hdf5")):
+        raise ValueError(f"save_weights: {os.fspath(filepath)}: HDF5 is not supported; use a "
+                         f"'.weights.safetensors' path")
+    return model.save_weights(filepath, overwrite=overwrite)
+
+
+def load_weights(model, filepath):
+    """``model.load_weights(filepath)`` (names and shapes checked; see :func:`save_weights`).
+
+    Args:
+        model: a built model with the saved architecture.
+        filepath: a file written by :func:`save_weights`.
+
+    Example:
+        >>> fusednet.saving.load_weights(model, "ckpt.weights.safetensors")
+    """
+    return model.load_weights(filepath)
