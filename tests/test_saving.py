@@ -678,6 +678,15 @@ LAYER_ARGS = {
     "AveragePooling2D": (dict(pool_size=(2, 3)), (None, 6, 6, 2)),
     "GlobalAveragePooling2D": (dict(keepdims=True), (None, 4, 4, 3)),
     "GlobalMaxPooling2D": (dict(), (None, 4, 4, 3)),
+    # layers other branches are adding (Keras argument names); used once they are merged
+    "Embedding": (dict(input_dim=11, output_dim=4, embeddings_initializer="uniform"), (None, 5)),
+    "LSTM": (dict(units=3, return_sequences=True), (None, 5, 4)),
+    "GRU": (dict(units=3, return_state=False), (None, 5, 4)),
+    "SimpleRNN": (dict(units=3, activation="relu"), (None, 5, 4)),
+    "Conv2DTranspose": (dict(filters=2, kernel_size=3, strides=2, padding="same"), (None, 5, 5, 3)),
+    "UpSampling2D": (dict(size=(2, 3)), (None, 4, 4, 2)),
+    "Conv1D": (dict(filters=2, kernel_size=3), (None, 7, 3)),
+    "MultiHeadAttention": (dict(num_heads=2, key_dim=4), None),
 }
 _MERGE_SHAPES = [(None, 4), (None, 4)]
 
