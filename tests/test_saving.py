@@ -176,6 +176,12 @@ def test_nested_sequential_and_functional_models(tmp_path, rng):
     assert not np.array_equal(w0, m2.get_layer("inner").get_weights()[0])
 
 
+def test_sequential_node_checks_its_input_shape():
+    block = fn.Sequential([fn.Input((5,)), L.Dense(3, name="d_in")], name="blk")
+    with pytest.raises(ValueError, match=r"layer .d_in. .*expected shape \(None, 5\).*\(None, 4\)"):
+        block(fn.Input((4,)))
+
+
 def test_functional_config_roundtrip_without_file(rng):
     m = _two_in_two_out()
     cfg = json.loads(json.dumps(m.get_config()))

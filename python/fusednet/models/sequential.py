@@ -122,6 +122,10 @@ class Sequential(Model):
         self._check_input_shape(x.shape, "call")
         return self.call(x, training=training)
 
+    def _check_input(self, shape):
+        """Called on a KerasTensor: the same shape check as on data."""
+        self._check_input_shape(shape, "call")
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         for l in self._layers:
