@@ -182,7 +182,7 @@ def test_fnet_roundtrip_and_corruption(tmp_path):
     p = tmp_path / "model.fnet"
     fio.save_model(m, p)
     with zipfile.ZipFile(p) as z:
-        assert set(z.namelist()) == {"config.json", "weights.safetensors"}
+        assert set(z.namelist()) == {"config.json", "metadata.json", "model.weights.safetensors"}
     cfg, w = fio.read_fnet(p)
     assert cfg["class_name"] == "FakeModel" and list(w) == ["k", "b"]
     m2 = fio.load_model(p, custom_objects={"FakeModel": FakeModel})

@@ -4,7 +4,7 @@ The namespace mirrors Keras 3::
 
     fusednet.layers  models (Sequential, Model)  losses  optimizers (+ optimizers.schedules)
     metrics  callbacks  initializers  regularizers  schedules  activations
-    datasets  data  io  utils  random
+    datasets  data  io  saving  utils  random
 
 plus the native side: ``fusednet.Array`` (the device array), ``asarray``, ``from_dlpack``,
 ``fusednet.ops`` (kernels with argument checking), ``fusednet._C`` (the raw extension) and
@@ -49,6 +49,7 @@ from . import models  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 from . import metrics, callbacks  # noqa: E402
 from . import data, datasets, io, utils  # noqa: E402
+from . import saving  # noqa: E402
 from . import applications  # noqa: E402
 
 # Keras spells the schedules module ``keras.optimizers.schedules``: the same module object.
@@ -59,7 +60,7 @@ __all__ = [
     "Array", "Tensor", "Variable", "Function", "GradientTape", "asarray", "from_dlpack", "tensor",
     "Model", "Sequential", "Input", "clear_session",
     "layers", "models", "losses", "optimizers", "metrics", "callbacks", "initializers",
-    "regularizers", "schedules", "activations", "datasets", "data", "io", "utils", "random",
+    "regularizers", "schedules", "activations", "datasets", "data", "io", "saving", "utils", "random",
     "cuda", "ops", "functional", "applications",
     "no_grad", "enable_grad", "is_grad_enabled",
     "set_num_threads", "get_num_threads", "set_matmul_precision", "get_matmul_precision",

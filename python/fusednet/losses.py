@@ -306,7 +306,7 @@ class CategoricalCrossentropy(Loss):
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing}
+                "label_smoothing": self.label_smoothing, "axis": -1}
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -363,7 +363,7 @@ class SparseCategoricalCrossentropy(Loss):
         return _C.categorical_crossentropy_probs(pred, _C.one_hot(target, pred.shape[-1]), 0.0, gs, want)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": None}
 
 
 def _ls(obj, v):
@@ -436,6 +436,17 @@ class LossFunctionWrapper(Loss):
         if self.reduction == "none":
             return per
         return F.sum(per) if self.reduction == "sum" else F.mean(per)
+
+    def get_config(self):
+        from .saving import serialize_keras_object
+        return {**super().get_config(), "fn": serialize_keras_object(self.fn)}
+
+    @classmethod
+    def from_config(cls, config):
+        from .saving import deserialize_keras_object
+        config = dict(config)
+        fn = config.pop("fn")
+        return cls(deserialize_keras_object(fn) if isinstance(fn, (dict, str)) else fn, **config)
 
 
 def serialize(loss):

@@ -142,7 +142,11 @@ class Optimizer:
 
     # ------------------------------------------------------------------ config
     def get_config(self):
-        lr = _schedules.serialize(self._schedule) if self._schedule is not None else self._lr
+        if self._schedule is not None:
+            from .saving import serialize_keras_object
+            lr = serialize_keras_object(self._schedule)
+        else:
+            lr = self._lr
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay or None,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm}
@@ -150,8 +154,12 @@ class Optimizer:
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if isinstance(config.get("learning_rate"), dict):
-            config["learning_rate"] = _schedules.get(config["learning_rate"])
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            from .saving import deserialize_keras_object
+            if lr.get("module") is None:
+                lr = {**lr, "module": _schedules.__name__}
+            config["learning_rate"] = deserialize_keras_object(lr)
         return cls(**config)
 
     def __repr__(self):

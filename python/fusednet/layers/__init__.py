@@ -28,17 +28,33 @@ def _registry():
 
 
 def serialize(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """A layer as ``{"module", "class_name", "config", "registered_name"}`` (Keras 3).
+
+    Returns:
+        dict (JSON-able).
+
+    Example:
+        >>> serialize(Dense(3))["class_name"]
+        'Dense'
+    """
+    from ..saving import serialize_keras_object
+    return serialize_keras_object(layer)
 
 
 def deserialize(config, custom_objects=None):
-    reg = _registry()
-    if custom_objects:
-        reg.update(custom_objects)
-    cls = reg.get(config["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown layer class {config['class_name']!r}; known: {', '.join(sorted(reg))}")
-    return cls.from_config(config["config"])
+    """Rebuild a layer from :func:`serialize`'s dict (custom classes: registered, in
+    ``custom_objects`` or in a ``custom_object_scope``).
+
+    Raises:
+        ValueError: unknown class (the message says how to register it).
+
+    Example:
+        >>> layer = deserialize({"class_name": "Dense", "config": {"units": 3}})
+    """
+    from ..saving import deserialize_keras_object
+    if isinstance(config, dict) and "class_name" in config and config.get("module") is None:
+        config = {**config, "module": __name__}
+    return deserialize_keras_object(config, custom_objects, module_objects=_registry())
 
 
 get = deserialize

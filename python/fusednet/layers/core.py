@@ -253,6 +253,9 @@ class Flatten(Layer):
     def backward(self, ctx, dy, need_dx):
         return dy.reshape(ctx.shape), []
 
+    def get_config(self):
+        return {**super().get_config(), "data_format": "channels_last"}
+
 
 class Reshape(Layer):
     """Reshapes the non-batch axes to ``target_shape`` (one entry may be -1).
@@ -352,4 +355,4 @@ class Dropout(Layer):
         return _C.binary("mul", dy, ctx.mask), []
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        return {**super().get_config(), "rate": self.rate, "noise_shape": None, "seed": self.seed}

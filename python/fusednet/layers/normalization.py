@@ -283,7 +283,7 @@ class LayerNormalization(Layer):
     def get_config(self):
         ser = _init.serialize
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
-                "scale": self.scale, "beta_initializer": ser(self.beta_initializer),
+                "scale": self.scale, "rms_scaling": False, "beta_initializer": ser(self.beta_initializer),
                 "gamma_initializer": ser(self.gamma_initializer),
                 "beta_regularizer": _reg.serialize(self.beta_regularizer) if self.beta_regularizer else None,
                 "gamma_regularizer": _reg.serialize(self.gamma_regularizer) if self.gamma_regularizer else None}

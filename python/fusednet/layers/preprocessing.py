@@ -42,6 +42,11 @@ def _num(v):
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
 
 
+def _pair(v):
+    """A factor as stored in configs: a list (what JSON gives back) becomes a tuple."""
+    return tuple(v) if isinstance(v, list) else v
+
+
 def _factor_range(factor, what, owner, bound=1.0, symmetric_min=None):
     """Keras factor parsing: a number f means (-f, f), a pair means (lower, upper).
 
@@ -137,7 +142,7 @@ class _Augmentation(Layer):
         return dy, []
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
+        return {**super().get_config(), "seed": self.seed, "data_format": "channels_last"}
 
 
 class RandomFlip(_Augmentation):
@@ -279,7 +284,8 @@ class RandomTranslation(_AffineAugmentation):
         return np.stack([one, z, -dx, z, one, -dy, z, z], 1)
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
+        return {**super().get_config(), "height_factor": _pair(self.height_factor),
+                "width_factor": _pair(self.width_factor)}
 
 
 class RandomZoom(_AffineAugmentation):
@@ -319,7 +325,8 @@ class RandomZoom(_AffineAugmentation):
         return np.stack([zx, z, (w - 1) / 2.0 * (1.0 - zx), z, zy, (h - 1) / 2.0 * (1.0 - zy), z, z], 1)
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor, "width_factor": self.width_factor}
+        return {**super().get_config(), "height_factor": _pair(self.height_factor),
+                "width_factor": _pair(self.width_factor)}
 
 
 class RandomCrop(_Augmentation):

@@ -10,7 +10,7 @@ from ..layers.base import KerasTensor
 from ..layers.core import InputLayer
 from ..trainers.plan import Graph, Node
 
-__all__ = ["FunctionalGraph"]
+__all__ = ["FunctionalGraph", "graph_config", "graph_from_config", "is_graph_config"]
 
 
 def _structure(obj, what):
@@ -147,3 +147,188 @@ class FunctionalGraph:
             if len(exp) != len(got) or any(e is not None and e != g for e, g in zip(exp[1:], got[1:])):
                 raise ValueError(f"{what}: Input {i} ('{self.input_names[i]}') of model '{owner}' is "
                                  f"incompatible: expected shape {exp}, but received input with shape {got}")
+
+
+# ---------------------------------------------------------------------------------------------
+# config (Keras 3's functional format)
+
+def _kt_config(t, history):
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": list(t.shape), "dtype": t.dtype, "keras_history": list(history[id(t)])}}
+
+
+def graph_config(graph, name, trainable):
+    """Keras 3's functional config of ``graph``: ``{"name", "trainable", "layers": [{"module",
+    "class_name", "config", "registered_name", "name", "inbound_nodes"}], "input_layers",
+    "output_layers"}``. A layer called ``k`` times has ``k`` inbound nodes; a tensor is named by
+    ``[layer_name, node_index, 0]`` (``keras_history``).
+
+    Args:
+        graph: the model's :class:`FunctionalGraph`.
+        name: the model's name; trainable: its flag.
+
+    Returns:
+        dict (JSON-able).
+
+    Raises:
+        ValueError: two different layers of the graph share a name (they could not be told apart).
+
+    Example:
+        >>> graph_config(model._graph, model.name, model.trainable)["output_layers"]
+        ['dense_1', 0, 0]
+    """
+    from ..saving.serialization import serialize_keras_object
+    history, calls, layers, by_name = {}, {}, [], {}
+    for t in graph.order:
+        layer = t.layer
+        other = by_name.setdefault(layer.name, layer)
+        if other is not layer:
+            raise ValueError(f"Model '{name}': two different layers are named '{layer.name}'; give them "
+                             f"unique names before saving")
+        if id(layer) not in calls:
+            calls[id(layer)] = []
+            layers.append(layer)
+        if isinstance(layer, InputLayer) and not t.inputs:
+            history[id(t)] = (layer.name, 0, 0)
+            continue
+        history[id(t)] = (layer.name, len(calls[id(layer)]), 0)
+        calls[id(layer)].append(t)
+    out = []
+    for layer in layers:
+        entry = serialize_keras_object(layer)
+        entry["name"] = layer.name
+        nodes = []
+        for t in calls[id(layer)]:
+            args = [_kt_config(p, history) for p in t.inputs]
+            nodes.append({"args": [args[0] if len(args) == 1 else args], "kwargs": {}})
+        entry["inbound_nodes"] = nodes
+        out.append(entry)
+
+    def struct(kind, names, ts):
+        hs = [list(history[id(t)]) for t in ts]
+        if kind == "single":
+            return hs[0]
+        if kind == "dict":
+            return dict(zip(names, hs))
+        return hs
+    return {"name": name, "trainable": bool(trainable), "layers": out,
+            "input_layers": struct(graph.in_kind, graph.input_names, graph.inputs),
+            "output_layers": struct(graph.out_kind, graph.output_names, graph.outputs)}
+
+
+def is_graph_config(config):
+    """True for a functional model config (has ``layers``, ``input_layers`` and ``output_layers``).
+
+    Args:
+        config: any value.
+
+    Returns:
+        bool
+
+    Example:
+        >>> is_graph_config(functional_model.get_config()), is_graph_config({"name": "m"})
+        (True, False)
+    """
+    return isinstance(config, dict) and all(k in config for k in ("layers", "input_layers", "output_layers"))
+
+
+def _history_of(arg, where):
+    if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+        h = arg["config"]["keras_history"]
+    elif isinstance(arg, (list, tuple)) and len(arg) >= 3 and isinstance(arg[0], str):
+        h = arg                                  # Keras 2: [layer_name, node_index, tensor_index, kwargs]
+    else:
+        raise ValueError(f"{where}: cannot read inbound tensor {arg!r}")
+    return str(h[0]), int(h[1]), int(h[2])
+
+
+def _node_inputs(node, where):
+    """[(layer_name, node_index, tensor_index)] and whether the layer takes a list."""
+    if isinstance(node, dict):
+        args = node.get("args", [])
+        if len(args) != 1:
+            raise ValueError(f"{where}: expected one positional argument, got {len(args)}")
+        a = args[0]
+        if isinstance(a, list) and a and not isinstance(a[0], str):
+            return [_history_of(x, where) for x in a], True
+        return [_history_of(a, where)], False
+    if isinstance(node, list):                  # Keras 2: a list of [name, node, tensor, kwargs]
+        hs = [_history_of(x, where) for x in node]
+        return hs, len(hs) > 1
+    raise ValueError(f"{where}: cannot read inbound node {node!r}")
+
+
+def graph_from_config(config, custom_objects=None):
+    """Rebuild the layers and KerasTensors of :func:`graph_config`'s output.
+
+    Returns:
+        ``(inputs, outputs)`` in the saved structure (a KerasTensor, a list or a dict), ready
+        for ``Model(inputs, outputs)``.
+
+    Args:
+        config: :func:`graph_config`'s dict (or a Keras 3 / Keras 2 functional config).
+        custom_objects: optional dict for custom layers.
+
+    Raises:
+        ValueError: naming the layer or tensor that cannot be rebuilt (unknown class, dangling
+            reference, a cycle).
+
+    Example:
+        >>> inputs, outputs = graph_from_config(model.get_config())
+        >>> clone = fusednet.Model(inputs, outputs)
+    """
+    from ..saving.serialization import deserialize_keras_object
+    layers, tensors, pending = {}, {}, []
+    for i, entry in enumerate(config["layers"]):
+        if not isinstance(entry, dict) or "class_name" not in entry:
+            raise ValueError(f"functional config: layers[{i}] is not a layer entry")
+        lname = entry.get("name") or (entry.get("config") or {}).get("name")
+        if entry["class_name"] == "InputLayer" and not entry.get("inbound_nodes"):
+            layer = InputLayer.from_config(entry["config"])
+            tensors[(layer.name, 0, 0)] = layer.output
+        else:
+            spec = {k: v for k, v in entry.items() if k not in ("name", "inbound_nodes")}
+            try:
+                layer = deserialize_keras_object(spec, custom_objects)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"functional config: layer '{lname}' ({entry['class_name']}): {e}") from e
+        if lname in layers:
+            raise ValueError(f"functional config: two layers are named '{lname}'")
+        layers[lname] = layer
+        for k, node in enumerate(entry.get("inbound_nodes") or []):
+            pending.append((layer, lname, k, _node_inputs(node, f"functional config: layer '{lname}' node {k}")))
+    while pending:
+        left = []
+        for layer, lname, k, (hs, multi) in pending:
+            for h in hs:
+                if h[0] not in layers:
+                    raise ValueError(f"functional config: layer '{lname}' is called on the output of "
+                                     f"unknown layer '{h[0]}'")
+            if all(h in tensors for h in hs):
+                args = [tensors[h] for h in hs]
+                tensors[(lname, k, 0)] = layer(args if multi else args[0])
+            else:
+                left.append((layer, lname, k, (hs, multi)))
+        if len(left) == len(pending):
+            miss = [h for _, _, _, (hs, _) in left for h in hs if h not in tensors]
+            raise ValueError(f"functional config: cannot compute the inputs of layer '{left[0][1]}' "
+                             f"(tensor {list(miss[0])} is never produced)")
+        pending = left
+
+    def tensor(h, what):
+        if not (isinstance(h, (list, tuple)) and len(h) >= 3):
+            raise ValueError(f"functional config: cannot read {what} entry {h!r}")
+        key = (str(h[0]), int(h[1]), int(h[2]))
+        if key not in tensors:
+            raise ValueError(f"functional config: {what} names tensor {list(key)}, which no layer produces")
+        return tensors[key]
+
+    def struct(spec, what):
+        if isinstance(spec, dict):
+            return {k: tensor(v, what) for k, v in spec.items()}
+        if isinstance(spec, list) and spec and isinstance(spec[0], str):
+            return tensor(spec, what)
+        if isinstance(spec, list):
+            return [tensor(v, what) for v in spec]
+        raise ValueError(f"functional config: cannot read {what} {spec!r}")
+    return struct(config["input_layers"], "input_layers"), struct(config["output_layers"], "output_layers")

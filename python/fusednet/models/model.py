@@ -23,7 +23,7 @@ from ..trainers import fusion as _fusion
 from ..trainers.data_adapters import flatten, prep_x
 from ..trainers.plan import Graph, GraphPlan, Node
 from ..trainers.trainer import Trainer
-from .functional import FunctionalGraph
+from .functional import FunctionalGraph, graph_config, graph_from_config, is_graph_config
 
 __all__ = ["Model"]
 
@@ -419,6 +419,8 @@ class Model(Trainer, Layer):
             device: None/'cpu' or 'cuda[:N]': where weights and training run.
         """
         names = self._output_names()
+        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
+                              "weighted_metrics": weighted_metrics}
         self.optimizer = _optimizers.get(optimizer)
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
@@ -616,8 +618,82 @@ class Model(Trainer, Layer):
             raise ValueError(f"{what}: Input 0 of layer '{first}' is incompatible with the layer: expected "
                              f"shape {tuple(exp)}, but received input with shape {tuple(shape)}")
 
+    # ------------------------------------------------------------------ config and saving
     def get_config(self):
+        """Functional models: Keras 3's functional config (layers with their inbound nodes,
+        ``input_layers``, ``output_layers``); subclassed models: ``name`` and ``trainable`` (a
+        subclass taking constructor arguments overrides this to return them)."""
+        if self._graph is not None:
+            return graph_config(self._graph, self.name, self.trainable)
         return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild from :meth:`get_config`: a functional config rebuilds the same graph (shared
+        layers, nested models, several inputs/outputs); otherwise ``cls(**config)``.
+
+        Example:
+            >>> clone = fusednet.Model.from_config(model.get_config())
+            >>> clone.set_weights(model.get_weights())
+        """
+        if is_graph_config(config):
+            from ..saving.registration import CustomObjectScope
+            with CustomObjectScope(custom_objects):
+                inputs, outputs = graph_from_config(config, custom_objects)
+            target = cls if cls.__init__ is Model.__init__ else Model
+            m = target(inputs=inputs, outputs=outputs, name=config.get("name"))
+            if not config.get("trainable", True):
+                m.trainable = False
+            return m
+        from ..saving.model_config import subclass_from_config
+        return subclass_from_config(cls, config)
+
+    def to_json(self, **kwargs):
+        """The architecture as JSON (``fusednet.models.model_from_json`` rebuilds it).
+
+        Args:
+            **kwargs: passed to ``json.dumps`` (e.g. ``indent=2``).
+
+        Returns:
+            str
+
+        Example:
+            >>> clone = fusednet.models.model_from_json(model.to_json())
+        """
+        import json
+        from ..saving import serialize_keras_object
+        cfg = serialize_keras_object(self)
+        if self.input_shape is not None and self._graph is None:
+            shp = self.input_shape
+            cfg["build_config"] = {"input_shape": [[None] + list(s[1:]) for s in shp]
+                                   if isinstance(shp, list) else [None] + list(shp[1:])}
+        return json.dumps(cfg, **kwargs)
+
+    def get_compile_config(self):
+        """The arguments ``compile`` was given, serialised (None before ``compile``)."""
+        from ..saving.model_config import compile_config
+        return compile_config(self)
+
+    def compile_from_config(self, config):
+        """``compile`` again from :meth:`get_compile_config`'s dict."""
+        from ..saving.model_config import compile_from_config
+        compile_from_config(self, config)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Save architecture, weights, compile config and optimizer state to ``filepath``
+        (``.keras`` or ``.fnet``; see :func:`fusednet.saving.save_model`).
+
+        Args:
+            filepath: destination ending in ``.keras`` or ``.fnet``.
+            overwrite: when False and the file exists, raise ``FileExistsError``.
+            include_optimizer: also store the optimizer state (training resumes bit for bit).
+
+        Example:
+            >>> model.save("mnist.keras")
+            >>> model = fusednet.models.load_model("mnist.keras")
+        """
+        from ..saving import save_model
+        return save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
 
     # ------------------------------------------------------------------ inference helpers
     # (logic lives in layers/fusion.py and inspect.py)

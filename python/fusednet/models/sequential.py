@@ -112,11 +112,8 @@ class Sequential(Model):
         return self._call_chain(inputs, training)
 
     def __call__(self, inputs, training=None, **kwargs):
-        if isinstance(inputs, KerasTensor):
-            x = inputs
-            for l in self._layers:
-                x = l(x)
-            return x
+        if isinstance(inputs, KerasTensor):     # one node of the outer graph (Keras)
+            return Model.__call__(self, inputs, training, **kwargs)
         from ..functional import as_tensor
         from ..layers.base import _f32
         x = as_tensor(_f32(inputs))
@@ -125,6 +122,10 @@ class Sequential(Model):
         self._check_input_shape(x.shape, "call")
         return self.call(x, training=training)
 
+    def _check_input(self, shape):
+        """Called on a KerasTensor: the same shape check as on data."""
+        self._check_input_shape(shape, "call")
+
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
         for l in self._layers:
@@ -132,20 +133,38 @@ class Sequential(Model):
         return shape
 
     def get_config(self):
+        """Keras 3's Sequential config: ``{"name", "trainable", "layers": [serialised layers, an
+        InputLayer first when the model has one], "build_input_shape"}``."""
         from ..layers import serialize
-        cfg = {"name": self.name, "layers": [serialize(l) for l in self._layers]}
+        layers = [serialize(l) for l in self._layers]
         if self._input_layer is not None:
-            cfg["input_shape"] = self._input_layer.batch_shape
-        elif self.input_shape is not None:
-            cfg["input_shape"] = self.input_shape
+            layers.insert(0, serialize(self._input_layer))
+        cfg = {"name": self.name, "trainable": self.trainable, "layers": layers}
+        if self.input_shape is not None:
+            cfg["build_input_shape"] = list(self.input_shape)
         return cfg
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..layers import deserialize
+        """Rebuild from :meth:`get_config` (also reads the older ``input_shape`` key)."""
+        from ..saving import deserialize_keras_object
+        from ..saving.registration import CustomObjectScope
         m = cls(name=config.get("name"))
-        for lc in config["layers"]:
-            m.add(deserialize(lc, custom_objects))
-        if config.get("input_shape") is not None and not m.built:
-            m.build(tuple(config["input_shape"]))
+        with CustomObjectScope(custom_objects):
+            for i, lc in enumerate(config["layers"]):
+                if isinstance(lc, dict) and lc.get("class_name") == "InputLayer":
+                    m.add(InputLayer.from_config(lc["config"]))
+                    continue
+                if isinstance(lc, dict) and lc.get("module") is None:
+                    lc = {**lc, "module": "fusednet.layers"}
+                try:
+                    m.add(deserialize_keras_object(lc, custom_objects))
+                except (TypeError, ValueError) as e:
+                    what = lc.get("class_name") if isinstance(lc, dict) else lc
+                    raise ValueError(f"Sequential '{m.name}': cannot rebuild layers[{i}] ({what}): {e}") from e
+        shape = config.get("build_input_shape", config.get("input_shape"))
+        if shape is not None and not m.built:
+            m.build(tuple(shape))
+        if not config.get("trainable", True):
+            m.trainable = False
         return m
