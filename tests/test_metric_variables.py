@@ -75,3 +75,18 @@ def test_metric_without_variables_must_override_reset():
 
     with pytest.raises(NotImplementedError, match="Bad.reset_state"):
         Bad().reset_state()
+
+
+def test_auc_explicit_thresholds_survive_config():
+    m = fusednet.metrics.AUC(thresholds=[0.2, 0.5, 0.9])
+    m2 = fusednet.metrics.AUC.from_config(m.get_config())
+    np.testing.assert_array_equal(m2.thresholds, m.thresholds)
+    yt, yp = np.array([0, 1, 1, 0, 1]), np.array([0.1, 0.6, 0.95, 0.55, 0.3])
+    assert m(yt, yp) == m2(yt, yp)
+
+
+def test_mean_metric_wrapper_config_keeps_its_function():
+    m = fusednet.metrics.MeanMetricWrapper(fusednet.metrics.binary_accuracy, name="b", threshold=0.3)
+    m2 = fusednet.metrics.MeanMetricWrapper.from_config(m.get_config())
+    yt, yp = np.array([[1.0], [0.0]]), np.array([[0.4], [0.35]])
+    assert m(yt, yp) == m2(yt, yp) == 0.5

@@ -229,6 +229,19 @@ class MeanMetricWrapper(Mean):
         super().update_state(values, sample_weight)
 
     def get_config(self):
+        from ..saving import serialize_keras_object
         cfg = super().get_config()
+        cfg["fn"] = serialize_keras_object(self._fn)
         cfg.update(self._fn_kwargs)
         return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        from ..saving import deserialize_keras_object
+        config = dict(config)
+        fn = config.pop("fn", None)
+        if cls is not MeanMetricWrapper and fn is not None:
+            return cls(**config)             # subclasses fix their own function
+        if fn is None:
+            raise ValueError("MeanMetricWrapper.from_config: the config has no 'fn'")
+        return cls(deserialize_keras_object(fn) if isinstance(fn, (dict, str)) else fn, **config)

@@ -262,6 +262,7 @@ class AUC(Metric):
             raise ValueError(f"{self.name}: curve must be 'ROC' or 'PR', got {curve!r}")
         if summation_method not in ("interpolation", "minoring", "majoring"):
             raise ValueError(f"{self.name}: invalid summation_method {summation_method!r}")
+        self._explicit = None if thresholds is None else [float(t) for t in np.ravel(thresholds)]
         if thresholds is not None:
             inner = np.sort(np.asarray(thresholds, np.float64))
             self.num_thresholds = len(inner) + 2
@@ -315,5 +316,6 @@ class AUC(Metric):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(num_thresholds=self.num_thresholds, curve=self.curve, summation_method=self.summation_method)
+        cfg.update(num_thresholds=self.num_thresholds, curve=self.curve, summation_method=self.summation_method,
+                   thresholds=self._explicit)
         return cfg
