@@ -56,8 +56,7 @@ def keras_resnet50(tmp_path_factory):
 def test_resnet50_loads_keras_weights_and_matches(keras_resnet50, fmt):
     keras, km, paths, x, y = keras_resnet50
     fm = apps.ResNet50(weights=paths[fmt], input_shape=(64, 64, 3), classes=7)
-    # same layers (Keras lists a functional model's layers by graph depth, fusednet by creation)
-    assert sorted(l.name for l in fm.layers if l.weights) == sorted(l.name for l in km.layers if l.weights)
+    assert [l.name for l in fm.layers if l.weights] == [l.name for l in km.layers if l.weights]
     assert fm.count_params() == km.count_params()
     xp = apps.resnet50.preprocess_input(x)
     np.testing.assert_array_equal(xp, np.asarray(keras.applications.resnet50.preprocess_input(x.copy())))
@@ -190,3 +189,26 @@ def test_weight_errors_are_clear(tmp_path, keras_resnet50):
         load_keras_weights(small, str(bad))
     with pytest.raises(ValueError, match="at least 32x32"):
         apps.ResNet50(weights=None, input_shape=(16, 16, 3), include_top=False)
+
+
+def test_layer_order_is_keras_order():
+    """model.layers (and so get_weights) in Keras's order: by depth, InputLayers included."""
+    keras = _keras()
+
+    def build(L, M):
+        i = L.Input((8, 8, 3), name="inp")
+        i2 = L.Input((5,), name="aux")
+        a = L.Conv2D(4, 3, padding="same", name="c1")(i)
+        b = L.Conv2D(4, 1, name="sc")(i)
+        a = L.Conv2D(4, 3, padding="same", name="c2")(a)
+        x = L.Add(name="add")([b, a])
+        shared = L.Dense(5, name="shared")
+        y = L.Dense(5, name="d1")(L.Flatten(name="fl")(x))
+        return M([i, i2], L.Add(name="add2")([shared(y), shared(i2)]))
+    assert [l.name for l in build(fusednet.layers, fusednet.Model).layers] == \
+        [l.name for l in build(keras.layers, keras.Model).layers]
+    k = keras.applications.MobileNetV2(weights=None, input_shape=(96, 96, 3), alpha=0.35)
+    f = apps.MobileNetV2(weights=None, input_shape=(96, 96, 3), alpha=0.35)
+    assert [type(l).__name__ == "InputLayer" for l in f.layers] == \
+        [isinstance(l, keras.layers.InputLayer) for l in k.layers]
+    assert [l.name for l in f.layers][1:] == [l.name for l in k.layers][1:]

@@ -86,14 +86,48 @@ class FunctionalGraph:
             self.output_names = names
 
     # ------------------------------------------------------------------ structure
-    def layers(self):
-        """Distinct layers in call order (Input layers excluded)."""
-        out, seen = [], set()
-        for t in self.order:
-            if t.layer is not None and not isinstance(t.layer, InputLayer) and id(t.layer) not in seen:
-                seen.add(id(t.layer))
-                out.append(t.layer)
-        return out
+    def layers(self, include_inputs=False):
+        """Distinct layers in Keras's order (Input layers only with ``include_inputs``).
+
+        Keras lists a functional model's layers by depth, deepest (farthest from the outputs)
+        first, where a call's depth is its longest path to an output and a layer's is the
+        largest over its calls; ties go by first discovery in a depth-first walk from the
+        outputs. So ``model.layers[i]`` (transfer-learning code freezes ``layers[:k]``) and
+        ``get_weights()`` come in the order Keras gives for the same model.
+        """
+        index, post, seen = {}, [], set()  # Keras's depth-first walk from the outputs
+        in_ids = {id(t) for t in self.inputs}
+        for o in self.outputs:
+            stack = [(o, False)]
+            while stack:
+                t, done = stack.pop()
+                if done:
+                    post.append(t)
+                    continue
+                if id(t) in seen:
+                    continue
+                seen.add(id(t))
+                if t.layer is not None:
+                    index.setdefault(id(t.layer), len(index))   # pre-order discovery
+                stack.append((t, True))
+                if id(t) not in in_ids:
+                    stack.extend((p, False) for p in reversed(t.inputs))
+        depth, ldepth, layers = {}, {}, {}
+        for t in reversed(post):           # consumers before producers
+            k = id(t.layer) if t.layer is not None else None
+            d = max(depth.get(id(t), 0), ldepth.get(k, 0))
+            depth[id(t)] = d
+            if k is not None:
+                ldepth[k] = d
+                if include_inputs or not isinstance(t.layer, InputLayer):
+                    layers[k] = t.layer
+            if id(t) not in in_ids:
+                for p in t.inputs:
+                    depth[id(p)] = max(depth.get(id(p), 0), d + 1)
+        for t in self.inputs:              # an input no output depends on (Keras: depth 0, first)
+            if include_inputs and id(t.layer) not in layers:
+                layers[id(t.layer)], ldepth[id(t.layer)], index[id(t.layer)] = t.layer, 0, -1
+        return [layers[k] for k in sorted(layers, key=lambda k: (-ldepth[k], index[k]))]
 
     def calls(self):
         """The KerasTensors produced by layer calls, in order."""

@@ -109,7 +109,7 @@ class Model(Trainer, Layer):
     @property
     def layers(self):
         if self._graph is not None:
-            return self._graph.layers()
+            return self._graph.layers(include_inputs=True)   # Keras lists a functional model's InputLayers
         return list(self.__dict__.get("_tracked", []))
 
     def _flat_layers(self):
