@@ -10,9 +10,10 @@ may be lists or dicts for multi-input / multi-output models). Accepted:
   batches are read as tuples and its tensors converted with ``np.asarray``).
 
 Steps (Keras semantics): without ``steps`` an epoch is one full pass; a known-infinite source is
-a ValueError. With ``steps`` the iterator persists across epochs; when it runs dry before
-``steps`` batches the epoch ends there with a warning and the next epoch starts a new pass
-(a one-shot iterator then has nothing left and training stops, with a warning).
+a ValueError. With ``steps`` the iterator persists across epochs (and across the validation runs
+of one ``fit``); when it runs dry before ``steps`` batches the epoch ends there with a warning
+and the next epoch starts a new pass (a one-shot iterator then has nothing left and training
+stops, with a warning). A PyDataset's ``on_epoch_end`` runs after every epoch.
 """
 import itertools
 import warnings
@@ -22,7 +23,7 @@ import numpy as np
 from .. import _C
 from ..tensor import Tensor
 
-__all__ = ["is_source", "BatchSource", "unpack_batch", "ran_out_warning"]
+__all__ = ["is_source", "BatchSource", "unpack_batch", "ran_out_warning", "as_source", "check_no_targets", "peek"]
 
 
 def _dataset_cls():
@@ -160,8 +161,8 @@ class BatchSource:
                 return
             k += 1
             yield self._host(b)
-        if self.kind == "pydataset":
-            self._end_pass()
+        if self.kind == "pydataset":       # Keras: after every epoch, the pass continues
+            self.data.on_epoch_end()
 
     def _host(self, b):
         if self.torch:
@@ -187,3 +188,31 @@ def _torch_to_np(b):
     if hasattr(b, "detach") and hasattr(b, "cpu"):
         return np.asarray(b.detach().cpu())
     return b
+
+
+def as_source(x, what):
+    """A :class:`BatchSource` for ``x`` when it is a source (passed through if it already is one),
+    else None (arrays)."""
+    if isinstance(x, BatchSource):
+        return x
+    return BatchSource(x, what) if is_source(x) else None
+
+
+def check_no_targets(what, y, sample_weight):
+    """ValueError when y / sample_weight are given next to a source (Keras)."""
+    if y is not None:
+        raise ValueError(f"{what}: y must not be given when x is a dataset, generator or PyDataset "
+                         f"(the source yields (x, y) batches)")
+    if sample_weight is not None:
+        raise ValueError(f"{what}: sample_weight must not be given when x is a dataset, generator or "
+                         f"PyDataset (yield (x, y, sample_weight) batches instead)")
+
+
+def peek(gen):
+    """(first item or None, generator of all items)."""
+    for first in gen:
+        def chained():
+            yield first
+            yield from gen
+        return first, chained()
+    return None, iter(())

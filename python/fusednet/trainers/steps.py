@@ -25,9 +25,10 @@ from .. import _C
 from .. import random as _random
 from ..tensor import GradientTape, Tensor, no_grad
 from .data_adapters import as_host_array, check_batch_size, host_np
-from .epoch_iterator import unpack_batch
+from .epoch_iterator import peek, unpack_batch
+from .logs import log_values
 
-__all__ = ["Steps", "log_values"]
+__all__ = ["Steps"]
 
 
 def _cb_module():
@@ -38,31 +39,6 @@ def _cb_module():
 def _metrics_module():
     from .. import metrics as _m
     return _m
-
-
-def _scalar(v):
-    if isinstance(v, Tensor):
-        v = v.data
-    if isinstance(v, _C.Array):
-        v = host_np(v)
-    a = np.asarray(v)
-    return float(a) if a.ndim == 0 or a.size == 1 and a.ndim <= 1 else np.array(a, dtype=np.float32)
-
-
-def log_values(logs, what="train_step"):
-    """A step's returned logs as ``{name: float}`` (nested dicts flattened, Tensors read)."""
-    if logs is None:
-        return {}
-    if not isinstance(logs, dict):
-        raise TypeError(f"{what} must return a dict of logs (e.g. {{m.name: m.result() for m in "
-                        f"self.metrics}}), got {type(logs).__name__}")
-    out = {}
-    for k, v in logs.items():
-        if isinstance(v, dict):
-            out.update(log_values(v, what))
-        else:
-            out[k] = _scalar(v)
-    return out
 
 
 def _map(fn, s):
@@ -435,10 +411,9 @@ class Steps:
         epoch_data, steps = self._step_data(x, y, sample_weight, src, batch_size, shuffle, steps_per_epoch, "fit")
         cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                         verbose=verbose, epochs=epochs, steps=steps)
-        from .trainer import _peek
 
         def run_epoch(epoch):
-            first, feed = _peek(epoch_data())
+            first, feed = peek(epoch_data())
             if first is None:
                 return None
             self.reset_metrics()

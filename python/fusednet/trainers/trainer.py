@@ -16,134 +16,12 @@ import numpy as np
 
 from .. import _C
 from .. import random as _random
-from ..tensor import Tensor
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
-from .epoch_iterator import BatchSource, is_source, unpack_batch
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch
+from .logs import MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, to_float
 from .steps import Steps
 
 __all__ = ["Trainer"]
-
-
-def _cb_module():
-    from .. import callbacks as _cb
-    return _cb
-
-
-class _MetricFeeder:
-    """Feeds (y_true, y_pred) batches to the metrics of one output.
-
-    When nothing reads metric results between batches (no per-batch callback hooks, CPU), batches
-    are queued as Arrays and handed to the metrics in one ``update_state`` per ~8k samples: one
-    native concat and one host view instead of a dozen small NumPy calls per batch (those cost
-    ~70 us per batch of 32, a third of an MLP step). Every built-in metric accumulates sums over
-    samples, so the results are the same as per-batch updates (up to float summation order).
-    """
-
-    __slots__ = ("metrics", "defer", "ys", "ps", "n")
-    FLUSH_ROWS = 8192
-
-    def __init__(self, metrics, defer):
-        self.metrics = metrics
-        self.defer = defer
-        self.ys, self.ps, self.n = [], [], 0
-
-    def add(self, yb, probs):
-        if not self.defer:
-            yt, yp = host_np(yb), host_np(probs)
-            for m in self.metrics:
-                m.update_state(yt, yp)
-            return
-        self.ys.append(yb)
-        self.ps.append(probs)
-        self.n += probs.shape[0] if probs.ndim else 1
-        if self.n >= self.FLUSH_ROWS:
-            self.flush()
-
-    def flush(self):
-        if not self.ys:
-            return
-        ys, ps = self.ys, self.ps
-        self.ys, self.ps, self.n = [], [], 0
-        yt = ys[0] if len(ys) == 1 else _C.concat(ys, 0)
-        yp = ps[0] if len(ps) == 1 else _C.concat(ps, 0)
-        yt, yp = host_np(yt), host_np(yp)
-        for m in self.metrics:
-            m.update_state(yt, yp)
-
-
-def to_float(v):
-    """A metric result for the logs: a Python float for scalars; a NumPy float32 array for
-    vector results (e.g. ``F1Score(average=None)``: one value per class), as Keras logs them."""
-    if isinstance(v, Tensor):
-        v = v.data
-    if isinstance(v, _C.Array):
-        if v.size == 1 and v.ndim == 0:
-            return float(v.item())
-        v = host_np(v)
-    a = np.asarray(v)
-    if a.ndim == 0:
-        return float(a)
-    return np.array(a, dtype=np.float32)
-
-
-def _needs_batch_hooks(cbs, mode="train"):
-    """False when no callback overrides the per-batch hooks (skip building per-batch logs)."""
-    from inspect import getattr_static
-    base = _cb_module().Callback
-    names = (f"on_{mode}_batch_begin", f"on_{mode}_batch_end", "on_batch_begin", "on_batch_end") \
-        if mode == "train" else (f"on_{mode}_batch_begin", f"on_{mode}_batch_end")
-    for cb in getattr(cbs, "callbacks", []):
-        for nm in names:
-            try:
-                if getattr_static(type(cb), nm, None) is not getattr_static(base, nm, None):
-                    return True
-            except AttributeError:
-                return True
-    return False
-
-
-def _find_history(cbs):
-    for cb in getattr(cbs, "callbacks", []):
-        if type(cb).__name__ == "History":
-            return cb
-    return getattr(cbs, "history", None)
-
-
-def _probs(out, fuse, act):
-    """Model output as the user sees it: the fused loss ran on logits; apply the activation."""
-    if not fuse:
-        return out
-    return _C.softmax_forward(out) if act == "softmax" else _C.activation_forward(out, "sigmoid", 0.0)
-
-
-def _sum(a):
-    return float(_C.reduce("sum", a, [], False).item())
-
-
-
-def _as_source(x, what):
-    if isinstance(x, BatchSource):
-        return x
-    return BatchSource(x, what) if is_source(x) else None
-
-
-def _no_extra_args(what, y, sample_weight):
-    if y is not None:
-        raise ValueError(f"{what}: y must not be given when x is a dataset, generator or PyDataset "
-                         f"(the source yields (x, y) batches)")
-    if sample_weight is not None:
-        raise ValueError(f"{what}: sample_weight must not be given when x is a dataset, generator or "
-                         f"PyDataset (yield (x, y, sample_weight) batches instead)")
-
-
-def _peek(gen):
-    """(first item or None, generator of all items)."""
-    for first in gen:
-        def chained():
-            yield first
-            yield from gen
-        return first, chained()
-    return None, iter(())
 
 
 class Trainer(Steps):
@@ -273,7 +151,7 @@ class Trainer(Steps):
                 raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) "
                                  "or a dataset / generator / PyDataset")
             return tuple(validation_data)
-        src = _as_source(validation_data, "fit: validation_data")
+        src = as_source(validation_data, "fit: validation_data")
         if src is None:
             raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) "
                              f"or a dataset / generator / PyDataset, got {type(validation_data).__name__}")
@@ -308,7 +186,7 @@ class Trainer(Steps):
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
-        self.history = _find_history(cbs)
+        self.history = find_history(cbs)
         return self.history
 
     # ------------------------------------------------------------------ fit
@@ -331,9 +209,9 @@ class Trainer(Steps):
         batch_size, verbose = self._check_fit_args(batch_size, verbose, epochs, validation_split)
         val = self._validation_source(validation_data)
         val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
-        src = _as_source(x, "fit")
+        src = as_source(x, "fit")
         if src is not None:
-            _no_extra_args("fit", y, sample_weight)
+            check_no_targets("fit", y, sample_weight)
             if validation_split:
                 raise ValueError("fit: validation_split is only supported for NumPy arrays / Arrays / "
                                  "Tensors; pass validation_data= with a dataset or generator")
@@ -390,15 +268,15 @@ class Trainer(Steps):
         out_metrics = self._out_metrics
         cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                         verbose=verbose, epochs=epochs, steps=steps)
-        batch_hooks = _needs_batch_hooks(cbs)
+        batch_hooks = needs_batch_hooks(cbs)
         reg_layers = [l for l in self._flat_layers() if l._regularized]
         nout = len(self._out_losses)
         multi = nout > 1
-        feeders = [_MetricFeeder(ms, defer=not batch_hooks and dev == "cpu") if ms else None
+        feeders = [MetricFeeder(ms, defer=not batch_hooks and dev == "cpu") if ms else None
                    for ms in out_metrics]
 
         def run_epoch(epoch):
-            first, feed = _peek(batches(epoch))
+            first, feed = peek(batches(epoch))
             if first is None:
                 return None
             for ms in out_metrics:
@@ -418,19 +296,19 @@ class Trainer(Steps):
                         acc = _C.zeros([full], device=dev)
                     _C.axpy_(acc, 1.0, per)
                 else:
-                    tail_loss += _sum(per)
+                    tail_loss += array_sum(per)
                 if multi:
                     for i, p in enumerate(pers):
                         if p is not None:
-                            out_acc[i] += _sum(p)
+                            out_acc[i] += array_sum(p)
                 seen += nb
                 if reg_layers:
                     reg_sum += self._reg_penalty(reg_layers) * nb
                 for i, f in enumerate(feeders):
                     if f is not None:
-                        f.add(yb[i], _probs(outs[i], plan.fuse[i], plan.out_acts[i]))
+                        f.add(yb[i], probs(outs[i], plan.fuse[i], plan.out_acts[i]))
                 if batch_hooks:
-                    total = (_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
+                    total = (array_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
                     blogs = self._results(total / seen, [a / seen for a in out_acc], out_metrics)
                     cbs.on_train_batch_end(step, blogs)
                 if self.stop_training:
@@ -438,7 +316,7 @@ class Trainer(Steps):
             for f in feeders:
                 if f is not None:
                     f.flush()
-            total = (_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
+            total = (array_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
             seen = max(seen, 1)
             return self._results(total / seen, [a / seen if p is not None else None
                                                 for a, p in zip(out_acc, self._out_losses)], out_metrics)
@@ -470,9 +348,9 @@ class Trainer(Steps):
         batch_size = check_batch_size(batch_size, "evaluate")
         if verbose == "auto":
             verbose = 1
-        src = _as_source(x, "evaluate")
+        src = as_source(x, "evaluate")
         if src is not None:
-            _no_extra_args("evaluate", y, sample_weight)
+            check_no_targets("evaluate", y, sample_weight)
             nsteps = src.check_steps(steps, "steps")
         if self._overrides("test_step"):
             return self._evaluate_custom(x, y, sample_weight, src, batch_size, verbose, steps, callbacks,
@@ -505,8 +383,8 @@ class Trainer(Steps):
         else:                      # validation inside fit: fit's callbacks get the on_test_* hooks
             cbs = _callbacks
         cbs.on_test_begin()
-        hooks = _needs_batch_hooks(cbs, "test")
-        feeders = [_MetricFeeder(ms, defer=not hooks and dev == "cpu") if ms else None for ms in out_metrics]
+        hooks = needs_batch_hooks(cbs, "test")
+        feeders = [MetricFeeder(ms, defer=not hooks and dev == "cpu") if ms else None for ms in out_metrics]
         total, out_tot, done = 0.0, [0.0] * nout, 0
         plan = self._get_plan()
         ip = self._inference_plan(refresh=True) if single else None
@@ -523,11 +401,11 @@ class Trainer(Steps):
                 per, _ = plan.output_loss(i, out, yb, nb, None, False)
                 if wb is not None:
                     per = _C.binary("mul", per, wb)
-                v = _sum(per)
+                v = array_sum(per)
                 total += v
                 out_tot[i] += v
                 if feeders[i] is not None:
-                    feeders[i].add(yb, _probs(out, plan.fuse[i], plan.out_acts[i]))
+                    feeders[i].add(yb, probs(out, plan.fuse[i], plan.out_acts[i]))
             done += nb
             if hooks:
                 cbs.on_test_batch_end(step, {"loss": total / done})
@@ -555,7 +433,7 @@ class Trainer(Steps):
         ``steps`` of them at most): a NumPy array (a list / dict of them for several outputs);
         probabilities for softmax/sigmoid outputs."""
         batch_size = check_batch_size(batch_size, "predict")
-        src = _as_source(x, "predict")
+        src = as_source(x, "predict")
         if self._overrides("predict_step"):
             return self._predict_custom(x, src, batch_size, steps, callbacks)
         if not self.layers and self._graph is None and not self._weights:
@@ -574,7 +452,7 @@ class Trainer(Steps):
         self._require_built("predict")
         cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=self,
                                         verbose=0, epochs=1, steps=nsteps)
-        hooks = _needs_batch_hooks(cbs, "predict")
+        hooks = needs_batch_hooks(cbs, "predict")
         cbs.on_predict_begin()
         results, s0 = None, 0
         self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
