@@ -372,6 +372,18 @@ def test_validation_sources_and_steps(rng):
     assert len(h.history["val_loss"]) == 2
 
 
+def test_validation_data_with_sample_weights(rng):
+    x, y = _data(rng)
+    xv, yv = _data(rng, 17)
+    wv = rng.random(17).astype(np.float32)
+    m = _model()
+    h = m.fit(x, y, epochs=1, verbose=0, shuffle=False, validation_data=(xv, yv, wv))
+    want = m.evaluate(xv, yv, sample_weight=wv, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(h.history["val_loss"], [want], rtol=TOL["loss"][0])
+    unweighted = m.evaluate(xv, yv, verbose=0, return_dict=True)["loss"]
+    assert abs(unweighted - want) > 1e-3
+
+
 def test_evaluate_and_predict_steps(rng):
     x, y = _data(rng)
     m = _model()

@@ -178,8 +178,9 @@ class Trainer(Steps):
             freq_ok = (epoch + 1) in validation_freq if isinstance(validation_freq, (list, tuple, set)) \
                 else (epoch + 1) % int(validation_freq) == 0
             if val is not None and freq_ok:
-                vres = self.evaluate(*(val if isinstance(val, tuple) else (val,)), verbose=0,
-                                     return_dict=True, _callbacks=cbs, **val_kwargs)
+                vx, vy, vw = (val + (None,))[:3] if isinstance(val, tuple) else (val, None, None)
+                vres = self.evaluate(vx, vy, sample_weight=vw, verbose=0, return_dict=True,
+                                     _callbacks=cbs, **val_kwargs)
                 for k, v in vres.items():
                     logs["val_" + k] = v
             cbs.on_epoch_end(epoch, logs)
