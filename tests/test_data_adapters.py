@@ -384,6 +384,17 @@ def test_validation_data_with_sample_weights(rng):
     assert abs(unweighted - want) > 1e-3
 
 
+def test_one_shot_validation_generator_is_read_once(rng):
+    x, y = _data(rng)
+    xv, yv = _data(rng, 16)
+    m = _model()
+    with pytest.warns(UserWarning, match="validation_data yielded no batches"):
+        h = m.fit(x, y, epochs=2, verbose=0, validation_data=((xv[i:i + 8], yv[i:i + 8]) for i in (0, 8)))
+    assert len(h.history["val_loss"]) == 1 and len(h.history["loss"]) == 2
+    with pytest.raises(ValueError, match="no batches"):
+        m.evaluate(iter([]), verbose=0)
+
+
 def test_evaluate_and_predict_steps(rng):
     x, y = _data(rng)
     m = _model()

@@ -18,6 +18,7 @@ metrics assigned as attributes of the model, in that order (Keras 3); ``fit`` re
 the start of every epoch and ``evaluate`` at its start.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -447,6 +448,10 @@ class Steps:
             logs = log_values(self.test_step(data), "test_step")
             cbs.on_test_batch_end(step, logs)
         if not ran:
+            if parent_cbs is not None:
+                warnings.warn("fit: validation_data yielded no batches (an exhausted generator? pass "
+                              "validation_steps= or a re-iterable dataset)", UserWarning, stacklevel=3)
+                return {}
             raise ValueError("evaluate: the data yielded no batches")
         cbs.on_test_end(logs)
         if return_dict:

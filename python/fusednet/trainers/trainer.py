@@ -411,6 +411,10 @@ class Trainer(Steps):
             if hooks:
                 cbs.on_test_batch_end(step, {"loss": total / done})
         if src is not None and done == 0:
+            if _callbacks is not None:     # validation inside fit: warn, log nothing this epoch
+                warnings.warn("fit: validation_data yielded no batches (an exhausted generator? pass "
+                              "validation_steps= or a re-iterable dataset)", UserWarning, stacklevel=3)
+                return {}
             raise ValueError("evaluate: the data yielded no batches (an empty dataset, or an exhausted "
                              "generator)")
         for f in feeders:
