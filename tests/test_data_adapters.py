@@ -259,6 +259,17 @@ def test_generator_with_sample_weights_and_multi_io(rng):
     g.fit(Dataset.from_tensor_slices(({"a": xa, "b": xb}, {"cls": y, "reg": x[:, :1]})).batch(16),
           epochs=1, verbose=0)
     _same(_weights(g), _weights(r))
+    lg = build()                       # a generator of list-structured batches
+
+    def batches():
+        for i in range(0, N, 16):
+            yield [xa[i:i + 16], xb[i:i + 16]], [y[i:i + 16], x[i:i + 16, :1]]
+    lg.fit(batches(), epochs=1, verbose=0)
+    _same(_weights(lg), _weights(r))
+    out = lg.predict(([xa[i:i + 16], xb[i:i + 16]] for i in range(0, N, 16)), verbose=0)
+    ref_out = r.predict([xa, xb], verbose=0)
+    for a, b in zip(out, ref_out):
+        np.testing.assert_allclose(a, b, rtol=TOL["exact"][0], atol=TOL["exact"][1])
 
 
 @requires_torch
@@ -340,6 +351,22 @@ def test_pydataset_epoch_end_and_alias(rng):
     assert m.optimizer.iterations == 14
     with pytest.raises(ValueError, match="workers"):
         Batches(x, y, 16, workers=0)
+
+
+def test_pydataset_worker_exception_propagates_and_pool_stops(rng):
+    x, y = _data(rng)
+
+    class Broken(Batches):
+        def __getitem__(self, i):
+            if i == 2:
+                raise IndexError("batch 2 cannot be read")
+            return super().__getitem__(i)
+    n0 = threading.active_count()
+    m = _model()
+    with pytest.raises(IndexError, match="batch 2"):
+        m.fit(Broken(x, y, 8, workers=3), epochs=1, verbose=0)
+    assert m.optimizer.iterations == 2
+    assert _threads_settle(n0) == n0
 
 
 def test_validation_sources_and_steps(rng):

@@ -88,6 +88,9 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
         dtype: 'float32' (default), 'int32' or 'int64' (e.g. token ids for an Embedding).
         name: optional name.
 
+    Returns:
+        A KerasTensor of shape ``(batch_size, *shape)`` and that dtype.
+
     Example:
         >>> ids = fusednet.Input(shape=(20,), dtype="int32")      # integer Arrays reach the layers
         >>> inputs = fusednet.Input(shape=(784,))

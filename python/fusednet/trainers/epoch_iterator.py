@@ -41,7 +41,18 @@ def _is_array_leaf(x):
 
 
 def is_source(x):
-    """True when ``x`` is a batch source (not arrays / lists / dicts of arrays)."""
+    """True when ``x`` is a batch source (not arrays / lists / dicts of arrays).
+
+    Args:
+        x: what the user passed as ``x``.
+
+    Returns:
+        bool.
+
+    Example:
+        >>> is_source(np.zeros((4, 2))), is_source(iter([]))
+        (False, True)
+    """
     if x is None or isinstance(x, (str, bytes, list, tuple, dict)) or _is_array_leaf(x):
         return False
     if isinstance(x, (_dataset_cls(), _pydataset_cls())):
@@ -54,7 +65,18 @@ def _is_torch_loader(x):
 
 
 def unpack_batch(batch, what):
-    """``(x, y, sample_weight)`` of one batch (Keras ``unpack_x_y_sample_weight``)."""
+    """``(x, y, sample_weight)`` of one batch (Keras ``unpack_x_y_sample_weight``).
+
+    Args:
+        batch: x, or a tuple ``(x,)``, ``(x, y)``, ``(x, y, sample_weight)``.
+        what: name for the error message.
+
+    Returns:
+        A 3-tuple (missing parts are None).
+
+    Example:
+        >>> x, y, sw = unpack_batch((xb, yb), "fit")
+    """
     if not isinstance(batch, tuple):
         return batch, None, None
     if len(batch) == 1:
@@ -68,6 +90,18 @@ def unpack_batch(batch, what):
 
 
 def ran_out_warning(what, steps):
+    """Warn that a source ran dry before ``steps`` batches (Keras' message).
+
+    Args:
+        what: 'fit', 'evaluate', ...
+        steps: the steps that were asked for.
+
+    Returns:
+        None.
+
+    Example:
+        >>> ran_out_warning("fit", 10)
+    """
     warnings.warn(f"{what}: your input ran out of data before {steps} steps; the epoch ends here. "
                   f"Make sure that your dataset or generator can generate at least "
                   f"`steps_per_epoch * epochs` batches.", UserWarning, stacklevel=4)
@@ -192,14 +226,37 @@ def _torch_to_np(b):
 
 def as_source(x, what):
     """A :class:`BatchSource` for ``x`` when it is a source (passed through if it already is one),
-    else None (arrays)."""
+    else None (arrays).
+
+    Args:
+        x: the data.
+        what: name for messages.
+
+    Returns:
+        BatchSource or None.
+
+    Example:
+        >>> src = as_source(dataset, "fit")
+    """
     if isinstance(x, BatchSource):
         return x
     return BatchSource(x, what) if is_source(x) else None
 
 
 def check_no_targets(what, y, sample_weight):
-    """ValueError when y / sample_weight are given next to a source (Keras)."""
+    """ValueError when y / sample_weight are given next to a source (Keras).
+
+    Args:
+        what: 'fit' / 'evaluate'.
+        y: the y argument.
+        sample_weight: the sample_weight argument.
+
+    Returns:
+        None.
+
+    Example:
+        >>> check_no_targets("fit", None, None)
+    """
     if y is not None:
         raise ValueError(f"{what}: y must not be given when x is a dataset, generator or PyDataset "
                          f"(the source yields (x, y) batches)")
@@ -209,7 +266,17 @@ def check_no_targets(what, y, sample_weight):
 
 
 def peek(gen):
-    """(first item or None, generator of all items)."""
+    """Look at the first item of a generator without losing it.
+
+    Args:
+        gen: an iterator.
+
+    Returns:
+        (first item or None, an iterator over all items).
+
+    Example:
+        >>> first, items = peek(iter([1, 2]))
+    """
     for first in gen:
         def chained():
             yield first

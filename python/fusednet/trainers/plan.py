@@ -128,7 +128,18 @@ _CAST = _CastToFloat()
 
 def with_casts(graph, input_dtypes):
     """``graph`` with a cast step in front of every consumer of an integer input that does not
-    accept integers (``Layer.accepts_integer_inputs``); unchanged when every input is float."""
+    accept integers (``Layer.accepts_integer_inputs``); unchanged when every input is float.
+
+    Args:
+        graph: a :class:`Graph`.
+        input_dtypes: one dtype name per graph input, or None (all float32).
+
+    Returns:
+        A :class:`Graph` (a new one when casts were inserted).
+
+    Example:
+        >>> g = with_casts(model._graph_spec(), ["int32"])
+    """
     int_keys = {k for k, d in zip(graph.inputs, input_dtypes or ()) if d in ("int32", "int64")}
     if not int_keys:
         return graph

@@ -114,7 +114,21 @@ class _CompiledMetrics:
 
 
 class Steps:
-    """Mixin of :class:`fusednet.Model`: overridable steps, ``compute_loss``, ``metrics``."""
+    """Mixin of :class:`fusednet.Model`: overridable steps, ``compute_loss``, ``metrics``.
+
+    Args:
+        (a mixin; no constructor arguments)
+
+    Returns:
+        (see the methods)
+
+    Example:
+        >>> class MyModel(fusednet.Model):
+        ...     def test_step(self, data):
+        ...         x, y = data
+        ...         loss = self.compute_loss(y=y, y_pred=self(x, training=False))
+        ...         return {"loss": loss}
+    """
 
     def _overrides(self, name):
         return getattr(type(self), name) is not getattr(Steps, name)
