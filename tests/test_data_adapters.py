@@ -465,6 +465,13 @@ def test_source_errors(rng):
     with pytest.raises(ValueError, match=r"fit: Input 0 .* incompatible|expected shape"):
         m.fit(Dataset.from_tensor_slices((x[:, :3], y)).batch(8), verbose=0)
 
+    with pytest.raises(ValueError, match="tuple of 4 elements"):
+        m.fit(iter([(x[:8], y[:8], np.ones(8), np.ones(8))]), verbose=0)
+    with pytest.raises(TypeError, match="numeric"):
+        m.fit(iter([(np.array(["a"] * 8), y[:8])]), verbose=0)
+    with pytest.raises(ValueError, match="same number of samples"):
+        m.fit(iter([(x[:8], y[:5])]), verbose=0)
+
     def broken():
         yield x[:8], y[:8]
         raise RuntimeError("disk on fire")
@@ -487,6 +494,10 @@ def test_fit_with_prefetch_threads_back_to_start(rng):
     m.fit(ds, epochs=2, steps_per_epoch=3, verbose=0, validation_data=ds, validation_steps=2)
     m.evaluate(ds, steps=1, verbose=0)
     m.predict(ds, steps=1, verbose=0)
+    # the consumer fails (wrong feature count) while the producer is running: it still stops
+    bad = Dataset.from_tensor_slices((x[:, :4], y)).batch(4).prefetch(2)
+    with pytest.raises(ValueError, match="incompatible"):
+        m.fit(bad, epochs=1, verbose=0)
     gc.collect()
     assert _threads_settle(n0) == n0
 
