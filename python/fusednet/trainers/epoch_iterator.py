@@ -16,6 +16,8 @@ and the next epoch starts a new pass (a one-shot iterator then has nothing left 
 stops, with a warning). A PyDataset's ``on_epoch_end`` runs after every epoch.
 """
 import itertools
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -23,7 +25,8 @@ import numpy as np
 from .. import _C
 from ..tensor import Tensor
 
-__all__ = ["is_source", "BatchSource", "unpack_batch", "ran_out_warning", "as_source", "check_no_targets", "peek"]
+__all__ = ["is_source", "BatchSource", "unpack_batch", "ran_out_warning", "as_source", "check_no_targets", "peek",
+           "warn_user"]
 
 
 def _dataset_cls():
@@ -89,6 +92,26 @@ def unpack_batch(batch, what):
                      f"of {len(batch)} elements")
 
 
+def warn_user(msg):
+    """``warnings.warn(msg, UserWarning)`` attributed to the first caller outside fusednet (the
+    user's ``fit`` line), however deep in the loops and generators it is raised.
+
+    Args:
+        msg: the message.
+
+    Returns:
+        None.
+
+    Example:
+        >>> warn_user("fit: your input ran out of data")
+    """
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, f = 1, sys._getframe(0)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg):
+        f, level = f.f_back, level + 1
+    warnings.warn(msg, UserWarning, stacklevel=level)
+
+
 def ran_out_warning(what, steps):
     """Warn that a source ran dry before ``steps`` batches (Keras' message).
 
@@ -102,9 +125,9 @@ def ran_out_warning(what, steps):
     Example:
         >>> ran_out_warning("fit", 10)
     """
-    warnings.warn(f"{what}: your input ran out of data before {steps} steps; the epoch ends here. "
-                  f"Make sure that your dataset or generator can generate at least "
-                  f"`steps_per_epoch * epochs` batches.", UserWarning, stacklevel=4)
+    warn_user(f"{what}: your input ran out of data before {steps} steps; the epoch ends here. "
+              f"Make sure that your dataset or generator can generate at least "
+              f"`steps_per_epoch * epochs` batches.")
 
 
 class BatchSource:
@@ -190,7 +213,7 @@ class BatchSource:
                 b = next(it)
             except StopIteration:
                 self._end_pass()
-                if steps is not None and warn:
+                if steps is not None and warn and k:     # k == 0: the caller reports the empty epoch
                     ran_out_warning(self.what, steps)
                 return
             k += 1

@@ -18,7 +18,6 @@ metrics assigned as attributes of the model, in that order (Keras 3); ``fit`` re
 the start of every epoch and ``evaluate`` at its start.
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -26,7 +25,7 @@ from .. import _C
 from .. import random as _random
 from ..tensor import GradientTape, Tensor, no_grad
 from .data_adapters import as_host_array, check_batch_size, host_np
-from .epoch_iterator import peek, unpack_batch
+from .epoch_iterator import peek, unpack_batch, warn_user
 from .logs import log_values
 
 __all__ = ["Steps"]
@@ -463,8 +462,8 @@ class Steps:
             cbs.on_test_batch_end(step, logs)
         if not ran:
             if parent_cbs is not None:
-                warnings.warn("fit: validation_data yielded no batches (an exhausted generator? pass "
-                              "validation_steps= or a re-iterable dataset)", UserWarning, stacklevel=3)
+                warn_user("fit: validation_data yielded no batches (an exhausted generator? pass "
+                          "validation_steps= or a re-iterable dataset)")
                 return {}
             raise ValueError("evaluate: the data yielded no batches")
         cbs.on_test_end(logs)

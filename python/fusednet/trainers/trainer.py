@@ -10,14 +10,13 @@ regularization); with several outputs also ``<output>_loss`` per output and metr
 ``predict_step`` runs those per batch instead (:mod:`.steps`).
 """
 import math
-import warnings
 
 import numpy as np
 
 from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
-from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch, warn_user
 from .logs import MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, to_float
 from .steps import Steps
 
@@ -170,9 +169,8 @@ class Trainer(Steps):
                 if epoch == initial_epoch:
                     raise ValueError("fit: the data yielded no batches (an empty dataset, or an exhausted "
                                      "generator)")
-                warnings.warn("fit: your input ran out of data; interrupting training. Make sure that "
-                              "your dataset or generator can generate at least `steps_per_epoch * epochs` "
-                              "batches.", UserWarning, stacklevel=3)
+                warn_user("fit: your input ran out of data; interrupting training. Make sure that your "
+                          "dataset or generator can generate at least `steps_per_epoch * epochs` batches.")
                 break
             logs = elogs
             freq_ok = (epoch + 1) in validation_freq if isinstance(validation_freq, (list, tuple, set)) \
@@ -412,8 +410,8 @@ class Trainer(Steps):
                 cbs.on_test_batch_end(step, {"loss": total / done})
         if src is not None and done == 0:
             if _callbacks is not None:     # validation inside fit: warn, log nothing this epoch
-                warnings.warn("fit: validation_data yielded no batches (an exhausted generator? pass "
-                              "validation_steps= or a re-iterable dataset)", UserWarning, stacklevel=3)
+                warn_user("fit: validation_data yielded no batches (an exhausted generator? pass "
+                          "validation_steps= or a re-iterable dataset)")
                 return {}
             raise ValueError("evaluate: the data yielded no batches (an empty dataset, or an exhausted "
                              "generator)")
