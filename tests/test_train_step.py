@@ -63,6 +63,43 @@ def test_keras_idiom_train_step_matches_compiled_plan(rng):
     assert m.metrics_names == ["loss", "accuracy"]
 
 
+class WeightedIdiom(fusednet.Model):
+    """keras.io: 'Supporting sample_weight & class_weight' (data is a 2- or 3-tuple)."""
+
+    def train_step(self, data):
+        if len(data) == 3:
+            x, y, sample_weight = data
+        else:
+            sample_weight = None
+            x, y = data
+        with fusednet.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(y, y_pred, sample_weight=sample_weight)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def test_sample_weight_idiom_matches_compiled_plan(rng):
+    x, y = _data(rng)
+    w = rng.random(N).astype(np.float32) + 0.1
+    ref = _functional()
+    ref.fit(x, y, sample_weight=w, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    m = _functional(WeightedIdiom)
+    m.fit(x, y, sample_weight=w, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    rt, at = TOL["train_step"]
+    for a, b in zip(m.get_weights(), ref.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=rt, atol=at)
+    unweighted = _functional()
+    unweighted.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert max(np.abs(a - b).max() for a, b in zip(m.get_weights(), unweighted.get_weights())) > 1e-3
+
+
 def test_custom_step_on_a_dataset_and_validation(rng):
     x, y = _data(rng)
     m = _functional(KerasIdiomModel)
