@@ -75,6 +75,11 @@ class Model(Trainer, Layer):
         >>> m.compile("adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
         ...           loss_weights={"cls": 1.0, "reg": 0.5})
         >>> m.fit([xa, xb], {"cls": y_cls, "reg": y_reg})
+
+        Integer inputs and data sources: ``fusednet.Input((20,), dtype="int32")`` keeps token ids
+        integer; ``m.fit(fusednet.data.Dataset.from_tensor_slices((x, y)).batch(32))``. A
+        subclass overriding ``train_step(self, data)`` / ``test_step`` / ``predict_step`` gets
+        it called per batch (see :mod:`fusednet.trainers.steps`).
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
