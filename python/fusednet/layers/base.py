@@ -134,6 +134,10 @@ class Layer:
         ...         return x * self.w
     """
 
+    #: False: integer inputs are cast to float32 before ``call`` / ``forward`` (Keras autocast);
+    #: True for layers that take integer Arrays (indices), e.g. an Embedding.
+    accepts_integer_inputs = False
+
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s): {', '.join(sorted(kwargs))}")
@@ -336,11 +340,12 @@ class Layer:
             out = KerasTensor(self.compute_output_shape(shapes), layer=self, inputs=tuple(inputs), name=self.name)
             return self._record_call(list(inputs), out)
         from ..functional import as_tensor
+        conv = _keep_int if self.accepts_integer_inputs else _autocast
         if isinstance(inputs, (list, tuple)):
-            xs = [as_tensor(_f32(i)) for i in inputs]
+            xs = [as_tensor(conv(i)) for i in inputs]
             self._maybe_build([x.shape for x in xs])
             return self.call(xs, training=training, **kwargs)
-        x = as_tensor(_f32(inputs))
+        x = as_tensor(conv(inputs))
         self._maybe_build(x.shape)
         self._check_input(x.shape)
         return self.call(x, training=training, **kwargs)
@@ -390,3 +395,24 @@ def _f32(x):
     if a.dtype != np.float32 and a.dtype.kind in "fiub":
         a = a.astype(np.float32)
     return np.ascontiguousarray(a)
+
+
+def _autocast(x):
+    """A layer input as float32: NumPy data converted, integer Tensors / Arrays cast natively."""
+    x = _f32(x)
+    if isinstance(x, Tensor):
+        if x.dtype in ("int32", "int64"):
+            return Tensor._wrap(_C.cast(x.data, "float32"))
+    elif isinstance(x, _C.Array) and x.dtype in ("int32", "int64"):
+        return _C.cast(x, "float32")
+    return x
+
+
+def _keep_int(x):
+    """A layer input for a layer that accepts integers: integer data stays integer."""
+    if isinstance(x, (Tensor, _C.Array)):
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind in "iu":
+        return np.ascontiguousarray(a if a.dtype in (np.int32, np.int64) else a.astype(np.int64))
+    return _f32(a)

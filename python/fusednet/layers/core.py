@@ -17,6 +17,9 @@ class InputLayer(Layer):
     Args:
         shape: tuple of ints (without batch axis).
         batch_size: optional fixed batch size.
+        dtype: 'float32' (default), 'int32' or 'int64': the dtype data is converted to before
+            it reaches the layers (integer inputs stay integer Arrays; layers that need floats
+            get them cast, see docs/LAYERS.md).
         name: optional name.
 
     Example:
@@ -34,12 +37,15 @@ class InputLayer(Layer):
         for s in shape:
             if s is not None and (not isinstance(s, (int, np.integer)) or s <= 0):
                 raise ValueError(f"InputLayer: shape entries must be positive ints or None, got {shape}")
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.dtype = input_dtype(dtype)
+        super().__init__(name=name, **kwargs)
         self.batch_shape = (batch_size,) + shape
         self._batch_input_shape = self.batch_shape
         self.built = True
         self.input_shape = self.batch_shape
-        self.output = KerasTensor(self.batch_shape, layer=self, inputs=(), name=self.name)
+        self.output = KerasTensor(self.batch_shape, dtype=self.dtype, layer=self, inputs=(), name=self.name)
+
+    accepts_integer_inputs = True
 
     def call(self, inputs, training=None):
         return inputs
@@ -51,12 +57,26 @@ class InputLayer(Layer):
         return dy, []
 
     def get_config(self):
-        return {"name": self.name, "batch_shape": self.batch_shape, "dtype": "float32"}
+        return {"name": self.name, "batch_shape": self.batch_shape, "dtype": self.dtype}
 
     @classmethod
     def from_config(cls, config):
         bs = config["batch_shape"]
-        return cls(shape=tuple(bs[1:]), batch_size=bs[0], name=config.get("name"))
+        return cls(shape=tuple(bs[1:]), batch_size=bs[0], name=config.get("name"), dtype=config.get("dtype"))
+
+
+_INPUT_DTYPES = ("float32", "int32", "int64")
+
+
+def input_dtype(dtype):
+    """A model input's dtype name ('float32', 'int32' or 'int64'); None means 'float32'."""
+    if dtype is None:
+        return "float32"
+    name = getattr(dtype, "__name__", None) if isinstance(dtype, type) else None
+    name = name or str(np.dtype(dtype)) if not isinstance(dtype, str) else dtype
+    if name not in _INPUT_DTYPES:
+        raise TypeError(f"Input: dtype must be one of {list(_INPUT_DTYPES)}, got {dtype!r}")
+    return name
 
 
 def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
@@ -65,9 +85,14 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
     Args:
         shape: shape without the batch axis, e.g. ``(784,)``.
         batch_size: optional fixed batch size.
+        dtype: 'float32' (default), 'int32' or 'int64' (e.g. token ids for an Embedding).
         name: optional name.
 
+    Returns:
+        A KerasTensor of shape ``(batch_size, *shape)`` and that dtype.
+
     Example:
+        >>> ids = fusednet.Input(shape=(20,), dtype="int32")      # integer Arrays reach the layers
         >>> inputs = fusednet.Input(shape=(784,))
         >>> outputs = Dense(10, activation="softmax")(Dense(128, activation="relu")(inputs))
         >>> model = fusednet.Model(inputs, outputs)

@@ -33,6 +33,10 @@ def _metrics_module():
     return _m
 
 
+def _is_metric(v):
+    return not isinstance(v, type) and all(hasattr(v, a) for a in ("update_state", "result", "reset_state"))
+
+
 def _per_output(spec, names, what, default=None):
     """A compile argument given once, as a list, or as a dict keyed by output name -> list."""
     n = len(names)
@@ -71,6 +75,11 @@ class Model(Trainer, Layer):
         >>> m.compile("adam", loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
         ...           loss_weights={"cls": 1.0, "reg": 0.5})
         >>> m.fit([xa, xb], {"cls": y_cls, "reg": y_reg})
+
+        Integer inputs and data sources: ``fusednet.Input((20,), dtype="int32")`` keeps token ids
+        integer; ``m.fit(fusednet.data.Dataset.from_tensor_slices((x, y)).batch(32))``. A
+        subclass overriding ``train_step(self, data)`` / ``test_step`` / ``predict_step`` gets
+        it called per batch (see :mod:`fusednet.trainers.steps`).
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
@@ -103,6 +112,10 @@ class Model(Trainer, Layer):
             for v in vals:
                 if isinstance(v, Layer) and v is not self and all(v is not t for t in tracked):
                     tracked.append(v)
+                elif _is_metric(v):       # metrics set as attributes join model.metrics (Keras 3)
+                    ms = self.__dict__.setdefault("_tracked_metrics", [])
+                    if all(v is not m for m in ms):
+                        ms.append(v)
         super().__setattr__(name, value)
 
     # ------------------------------------------------------------------ structure
@@ -226,7 +239,7 @@ class Model(Trainer, Layer):
                 self.build(tuple(x.shape))
             return self.call(x, training=training, **kwargs)
         vals = flatten(inputs, self._graph.input_names, f"Model '{self.name}'")
-        xs = [as_tensor(_f32(v)) for v in vals]
+        xs = [as_tensor(_as_input_dtype(v, dt)) for v, dt in zip(vals, self._input_dtypes())]
         self._graph.check_input_shapes([x.shape for x in xs], self.name, "call")
         return self._graph.pack_outputs(self._graph.call(xs, training))
 
@@ -422,11 +435,11 @@ class Model(Trainer, Layer):
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
                               "weighted_metrics": weighted_metrics}
         self.optimizer = _optimizers.get(optimizer)
-        if loss is None:
-            raise ValueError("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'")
-        losses = _per_output(loss, names, "loss")
+        # loss=None is allowed (Keras): a model overriding train_step computes its own loss;
+        # the compiled loops then raise a clear error
+        losses = _per_output(loss, names, "loss") if loss is not None else [None] * len(names)
         self._out_losses = [_losses.get(l) if l is not None else None for l in losses]
-        if all(l is None for l in self._out_losses):
+        if loss is not None and all(l is None for l in self._out_losses):
             raise ValueError(f"compile: no output has a loss (outputs: {names})")
         self.loss = self._out_losses[0] if len(names) == 1 else (
             dict(zip(names, self._out_losses)) if isinstance(loss, dict) else list(self._out_losses))
@@ -473,18 +486,6 @@ class Model(Trainer, Layer):
             out.append(ms)
         return out
 
-    @property
-    def metrics(self):
-        return list(self._metrics or []) if self.compiled else []
-
-    @property
-    def metrics_names(self):
-        loss_names, prefixes = self._log_names()
-        names = ["loss"] + (loss_names or [])
-        for p, ms in zip(prefixes, self._out_metrics):
-            names += [p + m.name for m in ms]
-        return names
-
     def to(self, device):
         """Move all weights (and optimizer state on the next build) to ``device``."""
         device = str(device)
@@ -510,7 +511,7 @@ class Model(Trainer, Layer):
         return self._graph.spec()
 
     def _make_plan(self):
-        plan = GraphPlan(self._graph_spec(), self.trainable_weights)
+        plan = GraphPlan(self._graph_spec(), self.trainable_weights, input_dtypes=self._input_dtypes())
         plan.set_losses(self._out_losses, self._loss_weights)
         return plan
 
@@ -535,7 +536,7 @@ class Model(Trainer, Layer):
         key = (tuple(id(w.data) for w in self.weights), _fusion.is_enabled())
         c = self.__dict__.get("_infer_cache")
         if c is None or c[0] != key:
-            c = (key, GraphPlan(self._graph_spec(), []))
+            c = (key, GraphPlan(self._graph_spec(), [], input_dtypes=self._input_dtypes()))
             self._infer_cache = c
         return c[1]
 
@@ -576,7 +577,8 @@ class Model(Trainer, Layer):
                tuple(l.trainable for l in self._flat_layers()))
         c = self.__dict__.get("_nested_cache")
         if c is None or c[0] != key:
-            c = (key, GraphPlan(self._graph_spec(), self.trainable_weights, inputs_need_grad=True))
+            c = (key, GraphPlan(self._graph_spec(), self.trainable_weights, inputs_need_grad=True,
+                                input_dtypes=self._input_dtypes()))
             self._nested_cache = c
         return c[1]
 
@@ -588,8 +590,8 @@ class Model(Trainer, Layer):
             raise ValueError(f"{what}: x is None")
         names = self._input_names()
         vals = flatten(x, names, f"{what}: x")
-        xs = [prep_x(v, f"{what}: x" if len(names) == 1 else f"{what}: x['{nm}']")
-              for v, nm in zip(vals, names)]
+        xs = [prep_x(v, f"{what}: x" if len(names) == 1 else f"{what}: x['{nm}']", dt)
+              for v, nm, dt in zip(vals, names, self._input_dtypes())]
         for nm, a in zip(names[1:], xs[1:]):
             if a.shape[0] != xs[0].shape[0]:
                 raise ValueError(f"{what}: all inputs must have the same number of samples, got "
@@ -597,6 +599,18 @@ class Model(Trainer, Layer):
         self._build_from_data(xs[0].shape if len(xs) == 1 else [a.shape for a in xs])
         self._check_input_shape(xs[0].shape if len(xs) == 1 else [a.shape for a in xs], what)
         return xs
+
+    def _input_dtypes(self):
+        """One dtype name per model input: the ``Input(dtype=...)`` (float32 when undeclared)."""
+        if self._graph is not None:
+            return [t.dtype for t in self._graph.inputs]
+        il = self.__dict__.get("_input_layer")
+        return [il.dtype if il is not None else "float32"]
+
+    @property
+    def accepts_integer_inputs(self):
+        """True when some input is declared integer: an outer plan passes integers through."""
+        return any(d != "float32" for d in self._input_dtypes())
 
     def _build_from_data(self, shape):
         if not self.built:
@@ -700,6 +714,8 @@ class Model(Trainer, Layer):
     def _inference_plan(self, refresh=False):
         """Folded Conv+BN(+ReLU) inference plan (:mod:`fusednet.layers.fusion`), or None."""
         from ..layers import fusion
+        if self.accepts_integer_inputs:      # the folded plan feeds its first layer directly
+            return None
         return fusion.inference_plan(self, refresh)
 
     def intermediate(self, x, layer_names, batch_size=None):
@@ -713,3 +729,18 @@ def _fmt_bytes(n):
         if n < 1024 or unit == "GB":
             return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
         n /= 1024.0
+
+
+def _as_input_dtype(v, dtype):
+    """An eager call's input converted to its Input's dtype (Keras ``convert_to_tensor``)."""
+    from ..layers.base import _f32
+    if dtype == "float32":
+        v = _f32(v)
+        if isinstance(v, (Tensor, _C.Array)) and v.dtype != "float32":
+            return _C.cast(v.data if isinstance(v, Tensor) else v, "float32")
+        return v
+    if isinstance(v, Tensor):
+        v = v.data
+    if isinstance(v, _C.Array):
+        return v if v.dtype == dtype else _C.cast(v, dtype)
+    return np.ascontiguousarray(np.asarray(v), dtype=dtype)

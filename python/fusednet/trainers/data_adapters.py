@@ -20,6 +20,8 @@ def host_np(a):
 
 
 def as_host_array(x, what):
+    if hasattr(x, "detach") and hasattr(x, "cpu") and not isinstance(x, (Tensor, _C.Array)):   # torch
+        x = x.detach().cpu().numpy()
     if isinstance(x, Tensor):
         x = x.data
     if isinstance(x, _C.Array):
@@ -52,8 +54,10 @@ def all_finite(a):
     return math.isfinite(m) or bool(np.isfinite(a).all())
 
 
-def prep_x(x, what="x"):
-    """One model input as a C-contiguous float32 array with a non-empty batch axis, finite."""
+def prep_x(x, what="x", dtype="float32"):
+    """One model input as a C-contiguous array of ``dtype`` (the Input's: float32, int32 or
+    int64) with a non-empty batch axis; float data must be finite. Float data for an integer
+    Input is truncated (Keras casts to the Input's dtype); int32 overflow is a ValueError."""
     if x is None:
         raise ValueError(f"{what}: input data is None")
     a = as_host_array(x, what)
@@ -63,11 +67,25 @@ def prep_x(x, what="x"):
         raise ValueError(f"{what}: input array is empty (shape {a.shape})")
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{what}: expected numeric data, got dtype {a.dtype}")
+    if dtype != "float32":
+        return _prep_int(a, what, np.dtype(dtype))
     if a.dtype != np.float32 or not a.flags.c_contiguous:
         a = np.ascontiguousarray(a, dtype=np.float32)
     if not all_finite(a):
         bad = "NaN" if np.isnan(a).any() else "infinite values"
         raise ValueError(f"{what} contains {bad} (shape {a.shape}); clean the data before training")
+    return a
+
+
+def _prep_int(a, what, dt):
+    if a.dtype.kind == "f" and not all_finite(np.ascontiguousarray(a, dtype=np.float32)):
+        raise ValueError(f"{what} contains NaN or infinite values (shape {a.shape}); the Input is {dt}")
+    if dt == np.int32 and a.dtype.kind in "iuf" and a.dtype.itemsize >= 4 and a.dtype != np.int32 and a.size:
+        lo, hi = a.min(), a.max()
+        if lo < -2 ** 31 or hi >= 2 ** 31:
+            raise ValueError(f"{what}: values in [{lo}, {hi}] do not fit the Input's dtype int32")
+    if a.dtype != dt or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=dt)
     return a
 
 

@@ -23,7 +23,7 @@ from ..layers.base import Context
 from ..tensor import Tensor, enable_grad, no_grad
 from . import fusion
 
-__all__ = ["Graph", "Node", "GraphPlan"]
+__all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
 
 
 class Node:
@@ -105,11 +105,65 @@ class _Step:
                  "flags", "tape")
 
 
+class _CastToFloat:
+    """Plan step inserted before a layer that needs floats and reads an integer graph input
+    (Keras autocast): one native cast; integer inputs get no gradient."""
+
+    supports_fast_path = True
+    trainable_weights = ()
+    name = "cast_to_float32"
+
+    def forward(self, ctx, x, training, strip=False):
+        return _C.cast(x, "float32")
+
+    def backward(self, ctx, dy, need_dx):
+        return None, []
+
+    def _output_activation(self):
+        return None
+
+
+_CAST = _CastToFloat()
+
+
+def with_casts(graph, input_dtypes):
+    """``graph`` with a cast step in front of every consumer of an integer input that does not
+    accept integers (``Layer.accepts_integer_inputs``); unchanged when every input is float.
+
+    Args:
+        graph: a :class:`Graph`.
+        input_dtypes: one dtype name per graph input, or None (all float32).
+
+    Returns:
+        A :class:`Graph` (a new one when casts were inserted).
+
+    Example:
+        >>> g = with_casts(model._graph_spec(), ["int32"])
+    """
+    int_keys = {k for k, d in zip(graph.inputs, input_dtypes or ()) if d in ("int32", "int64")}
+    if not int_keys:
+        return graph
+    nodes, cast_of = [], {}
+    for n in graph.nodes:
+        keys = list(n.in_keys)
+        if not getattr(n.layer, "accepts_integer_inputs", False):
+            for j, k in enumerate(keys):
+                if k in int_keys:
+                    if k not in cast_of:
+                        cast_of[k] = ("cast", k)
+                        nodes.append(Node(_CAST, (k,), cast_of[k], False))
+                    keys[j] = cast_of[k]
+        nodes.append(Node(n.layer, keys, n.out_key, n.multi))
+    return Graph(graph.inputs, graph.outputs, nodes)
+
+
 class GraphPlan:
     """Compiled forward/backward of a :class:`Graph` whose trainable weights are ``params``
-    (Tensors; gradients are returned in this order)."""
+    (Tensors; gradients are returned in this order). ``input_dtypes``: one dtype name per graph
+    input (default float32); integer inputs are cast for the layers that need floats."""
 
-    def __init__(self, graph, params, inputs_need_grad=False, fuse=True):
+    def __init__(self, graph, params, inputs_need_grad=False, fuse=True, input_dtypes=None):
+        graph = with_casts(graph, input_dtypes)
         self.graph = graph
         self.params = list(params)
         pidx = {id(t): i for i, t in enumerate(self.params)}

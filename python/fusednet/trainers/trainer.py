@@ -2,10 +2,12 @@
 outputs, on the compiled graph plan (:mod:`.plan`).
 
 Each training step is a fixed sequence of native calls: ``take_rows`` gathers per input and
-target, the plan's forward (every node's kernel), one fused loss kernel per output, the plan's
-backward, one multi-tensor optimizer kernel. Logs: ``loss`` (the weighted sum over outputs plus
+target (in-memory arrays) or the batch Arrays of a data source (:mod:`.epoch_iterator`), the
+plan's forward (every node's kernel), one fused loss kernel per output, the plan's backward, one
+multi-tensor optimizer kernel. Logs: ``loss`` (the weighted sum over outputs plus
 regularization); with several outputs also ``<output>_loss`` per output and metrics named
-``<output>_<metric>`` (Keras).
+``<output>_<metric>`` (Keras). A model overriding ``train_step`` / ``test_step`` /
+``predict_step`` runs those per batch instead (:mod:`.steps`).
 """
 import math
 
@@ -13,109 +15,15 @@ import numpy as np
 
 from .. import _C
 from .. import random as _random
-from ..tensor import Tensor
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch, warn_user
+from .logs import MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, to_float
+from .steps import Steps
 
 __all__ = ["Trainer"]
 
 
-def _cb_module():
-    from .. import callbacks as _cb
-    return _cb
-
-
-class _MetricFeeder:
-    """Feeds (y_true, y_pred) batches to the metrics of one output.
-
-    When nothing reads metric results between batches (no per-batch callback hooks, CPU), batches
-    are queued as Arrays and handed to the metrics in one ``update_state`` per ~8k samples: one
-    native concat and one host view instead of a dozen small NumPy calls per batch (those cost
-    ~70 us per batch of 32, a third of an MLP step). Every built-in metric accumulates sums over
-    samples, so the results are the same as per-batch updates (up to float summation order).
-    """
-
-    __slots__ = ("metrics", "defer", "ys", "ps", "n")
-    FLUSH_ROWS = 8192
-
-    def __init__(self, metrics, defer):
-        self.metrics = metrics
-        self.defer = defer
-        self.ys, self.ps, self.n = [], [], 0
-
-    def add(self, yb, probs):
-        if not self.defer:
-            yt, yp = host_np(yb), host_np(probs)
-            for m in self.metrics:
-                m.update_state(yt, yp)
-            return
-        self.ys.append(yb)
-        self.ps.append(probs)
-        self.n += probs.shape[0] if probs.ndim else 1
-        if self.n >= self.FLUSH_ROWS:
-            self.flush()
-
-    def flush(self):
-        if not self.ys:
-            return
-        ys, ps = self.ys, self.ps
-        self.ys, self.ps, self.n = [], [], 0
-        yt = ys[0] if len(ys) == 1 else _C.concat(ys, 0)
-        yp = ps[0] if len(ps) == 1 else _C.concat(ps, 0)
-        yt, yp = host_np(yt), host_np(yp)
-        for m in self.metrics:
-            m.update_state(yt, yp)
-
-
-def to_float(v):
-    """A metric result for the logs: a Python float for scalars; a NumPy float32 array for
-    vector results (e.g. ``F1Score(average=None)``: one value per class), as Keras logs them."""
-    if isinstance(v, Tensor):
-        v = v.data
-    if isinstance(v, _C.Array):
-        if v.size == 1 and v.ndim == 0:
-            return float(v.item())
-        v = host_np(v)
-    a = np.asarray(v)
-    if a.ndim == 0:
-        return float(a)
-    return np.array(a, dtype=np.float32)
-
-
-def _needs_batch_hooks(cbs, mode="train"):
-    """False when no callback overrides the per-batch hooks (skip building per-batch logs)."""
-    from inspect import getattr_static
-    base = _cb_module().Callback
-    names = (f"on_{mode}_batch_begin", f"on_{mode}_batch_end", "on_batch_begin", "on_batch_end") \
-        if mode == "train" else (f"on_{mode}_batch_begin", f"on_{mode}_batch_end")
-    for cb in getattr(cbs, "callbacks", []):
-        for nm in names:
-            try:
-                if getattr_static(type(cb), nm, None) is not getattr_static(base, nm, None):
-                    return True
-            except AttributeError:
-                return True
-    return False
-
-
-def _find_history(cbs):
-    for cb in getattr(cbs, "callbacks", []):
-        if type(cb).__name__ == "History":
-            return cb
-    return getattr(cbs, "history", None)
-
-
-def _probs(out, fuse, act):
-    """Model output as the user sees it: the fused loss ran on logits; apply the activation."""
-    if not fuse:
-        return out
-    return _C.softmax_forward(out) if act == "softmax" else _C.activation_forward(out, "sigmoid", 0.0)
-
-
-def _sum(a):
-    return float(_C.reduce("sum", a, [], False).item())
-
-
-class Trainer:
+class Trainer(Steps):
     """Mixin of :class:`fusednet.Model`: the training / evaluation / prediction loops."""
 
     # ------------------------------------------------------------------ data
@@ -147,10 +55,36 @@ class Trainer:
             if isinstance(sample_weight, (dict, list, tuple)) and len(self._output_names()) > 1:
                 raise ValueError(f"{what}: per-output sample weights are not supported yet; pass one "
                                  f"array of {n} weights (applied to every output)")
-            sw = np.ascontiguousarray(np.asarray(sample_weight, np.float32).reshape(-1))
+            sw = np.ascontiguousarray(np.asarray(as_host_array(sample_weight, f"{what}: sample_weight"),
+                                                 np.float32).reshape(-1))
             if sw.shape[0] != n:
                 raise ValueError(f"{what}: sample_weight has {sw.shape[0]} entries, x has {n} samples")
         return xs, ys, Ys, sw
+
+    def _class_weighted(self, sw, ys, class_weight, what):
+        if class_weight is None:
+            return sw
+        if len(ys) != 1:
+            raise ValueError(f"{what}: class_weight is only supported for single-output models")
+        ya = as_host_array(ys[0], f"{what}: y")
+        cls = np.argmax(ya, axis=-1) if ya.ndim > 1 and ya.shape[-1] > 1 else ya.reshape(-1).astype(np.int64)
+        cw = np.array([class_weight.get(int(c), 1.0) for c in range(int(cls.max()) + 1)], np.float32)
+        w = cw[cls]
+        return w if sw is None else sw * w
+
+    def _source_batch(self, batch, what, class_weight=None, need_y=True):
+        """One raw batch of a source as device Arrays (xb, Yb, wb, nb) for the compiled plan."""
+        bx, by, bw = unpack_batch(batch, what)
+        if not need_y:
+            xs = self._prepare_inputs(bx, what)
+            return self._to_device(xs), None, None, xs[0].shape[0]
+        if by is None:
+            raise ValueError(f"{what}: the data yielded batches without targets; yield (x, y) or "
+                             f"(x, y, sample_weight) tuples")
+        xs, ys, Ys, sw = self._prepare_xy(bx, by, bw, what)
+        sw = self._class_weighted(sw, ys, class_weight, what)
+        W = self._to_device([sw])[0] if sw is not None else None
+        return self._to_device(xs), self._to_device(Ys), W, xs[0].shape[0]
 
     def _to_device(self, arrays):
         dev = self._device
@@ -182,127 +116,198 @@ class Trainer:
                 logs[prefix + m.name] = to_float(m.result())
         return logs
 
-    # ------------------------------------------------------------------ fit
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_batch_size=None,
-            validation_freq=1):
-        """Train for ``epochs`` epochs; returns a History (``history.history`` dict of lists).
+    @staticmethod
+    def _array_batches(X, Y, W, n, batch_size, steps, perm=None):
+        """(xb, Yb, wb, nb) per step from device arrays: row gathers (shuffled) or slices."""
+        for step in range(steps):
+            start = step * batch_size
+            stop = min(start + batch_size, n)
+            if perm is not None:
+                idx = _C.slice_axis(perm, 0, start, stop)
+                yield ([_C.take_rows(a, idx) for a in X], [None if a is None else _C.take_rows(a, idx) for a in Y],
+                       _C.take_rows(W, idx) if W is not None else None, stop - start)
+            else:
+                yield ([_C.slice_axis(a, 0, start, stop) for a in X],
+                       [None if a is None else _C.slice_axis(a, 0, start, stop) for a in Y],
+                       _C.slice_axis(W, 0, start, stop) if W is not None else None, stop - start)
 
-        Keras semantics: ``x`` / ``y`` are arrays, or lists / dicts of arrays for models with
-        several inputs / outputs; ``batch_size`` defaults to 32; ``validation_split`` takes the
-        last fraction of the data before shuffling; ``shuffle`` reshuffles every epoch (Philox
-        permutation from :mod:`fusednet.random`); ``verbose`` 'auto'/1 = progress bar, 2 = one
-        line per epoch, 0 = silent.
-        """
+    def _check_fit_args(self, batch_size, verbose, epochs, validation_split):
         if not self.compiled:
             raise ValueError("You must call compile() before fit(): model.compile(optimizer=..., loss=...)")
         batch_size = check_batch_size(batch_size, "fit")
-        if verbose == "auto":
-            verbose = 1
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
         if not 0.0 <= float(validation_split) < 1.0:
             raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split}")
-        if y is None:
-            raise ValueError("fit: y is required")
-        xs, ys, Ys, sw = self._prepare_xy(x, y, sample_weight, "fit")
-        n = xs[0].shape[0]
-        if class_weight is not None:
-            if len(Ys) != 1:
-                raise ValueError("fit: class_weight is only supported for single-output models")
-            ya = as_host_array(ys[0], "fit: y")
-            cls = np.argmax(ya, axis=-1) if ya.ndim > 1 and ya.shape[-1] > 1 else ya.reshape(-1).astype(np.int64)
-            cw = np.array([class_weight.get(int(c), 1.0) for c in range(int(cls.max()) + 1)], np.float32)
-            w = cw[cls]
-            sw = w if sw is None else sw * w
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("fit: validation_data must be (x_val, y_val) or (x_val, y_val, sample_weight)")
-            val = tuple(validation_data[:2])
-        elif validation_split:
-            split_at = int(math.floor(n * (1.0 - validation_split)))
-            if split_at == 0 or split_at == n:
-                raise ValueError(f"fit: validation_split={validation_split} leaves an empty training or "
-                                 f"validation set for {n} samples")
-            vx = self._pack_inputs([a[split_at:] for a in xs])
-            vy = self._pack_outputs([None if a is None else np.asarray(a)[split_at:] for a in ys])
-            val = (vx, vy)
-            xs = [a[:split_at] for a in xs]
-            Ys = [None if Y is None else _C.slice_axis(Y, 0, 0, split_at) for Y in Ys]
-            if sw is not None:
-                sw = sw[:split_at]
-            n = split_at
-        X = self._to_device(xs)
-        Y = self._to_device(Ys)
-        W = self._to_device([sw])[0] if sw is not None else None
+        return batch_size, 1 if verbose == "auto" else verbose
+
+    @staticmethod
+    def _validation_source(validation_data):
+        if validation_data is None:
+            return None
+        if isinstance(validation_data, (tuple, list)):
+            if len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) "
+                                 "or a dataset / generator / PyDataset")
+            return tuple(validation_data)
+        src = as_source(validation_data, "fit: validation_data")
+        if src is None:
+            raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) "
+                             f"or a dataset / generator / PyDataset, got {type(validation_data).__name__}")
+        return src
+
+    def _run_epochs(self, cbs, epochs, initial_epoch, run_epoch, val, val_kwargs, validation_freq):
+        """The epoch loop shared by the compiled and custom-step fits. ``run_epoch(epoch)`` runs
+        the steps (calling ``cbs.on_epoch_begin`` once it has a first batch) and returns the epoch
+        logs, or None when the data ran out before the epoch's first batch."""
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            elogs = run_epoch(epoch)
+            if elogs is None:
+                if epoch == initial_epoch:
+                    raise ValueError("fit: the data yielded no batches (an empty dataset, or an exhausted "
+                                     "generator)")
+                warn_user("fit: your input ran out of data; interrupting training. Make sure that your "
+                          "dataset or generator can generate at least `steps_per_epoch * epochs` batches.")
+                break
+            logs = elogs
+            freq_ok = (epoch + 1) in validation_freq if isinstance(validation_freq, (list, tuple, set)) \
+                else (epoch + 1) % int(validation_freq) == 0
+            if val is not None and freq_ok:
+                vx, vy, vw = (val + (None,))[:3] if isinstance(val, tuple) else (val, None, None)
+                vres = self.evaluate(vx, vy, sample_weight=vw, verbose=0, return_dict=True,
+                                     _callbacks=cbs, **val_kwargs)
+                for k, v in vres.items():
+                    logs["val_" + k] = v
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        self.history = find_history(cbs)
+        return self.history
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for ``epochs`` epochs; returns a History (``history.history`` dict of lists).
+
+        Keras semantics: ``x`` / ``y`` are arrays, or lists / dicts of arrays for models with
+        several inputs / outputs; or ``x`` is a data source yielding ``(x, y[, sample_weight])``
+        batches (:class:`fusednet.data.Dataset`, :class:`fusednet.utils.PyDataset`, a generator,
+        any iterable such as a torch DataLoader; see :mod:`fusednet.trainers.epoch_iterator`).
+        ``batch_size`` defaults to 32 (arrays only); ``validation_split`` takes the last fraction
+        of the arrays before shuffling; ``validation_data`` is a tuple or a source
+        (``validation_steps`` batches of it); ``shuffle`` reshuffles arrays every epoch (Philox
+        permutation from :mod:`fusednet.random`); ``steps_per_epoch`` bounds an epoch;
+        ``verbose`` 'auto'/1 = progress bar, 2 = one line per epoch, 0 = silent.
+        """
+        batch_size, verbose = self._check_fit_args(batch_size, verbose, epochs, validation_split)
+        val = self._validation_source(validation_data)
+        val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
+        src = as_source(x, "fit")
+        if src is not None:
+            check_no_targets("fit", y, sample_weight)
+            if validation_split:
+                raise ValueError("fit: validation_split is only supported for NumPy arrays / Arrays / "
+                                 "Tensors; pass validation_data= with a dataset or generator")
+            steps = src.check_steps(steps_per_epoch)
+        if self._overrides("train_step"):
+            return self._fit_custom(x, y, sample_weight, src, batch_size, epochs, verbose, callbacks,
+                                    validation_split, val, val_kwargs, shuffle, initial_epoch,
+                                    steps_per_epoch, validation_freq)
+        if all(l is None for l in self._out_losses):
+            raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or "
+                             "override train_step()")
         dev = self._device
+        if src is not None:
+            def batches(epoch):
+                for b in src.epoch(steps_per_epoch):
+                    yield self._source_batch(b, "fit", class_weight)
+        else:
+            if y is None:
+                raise ValueError("fit: y is required")
+            xs, ys, Ys, sw = self._prepare_xy(x, y, sample_weight, "fit")
+            n = xs[0].shape[0]
+            sw = self._class_weighted(sw, ys, class_weight, "fit")
+            if validation_data is None and validation_split:
+                split_at = int(math.floor(n * (1.0 - validation_split)))
+                if split_at == 0 or split_at == n:
+                    raise ValueError(f"fit: validation_split={validation_split} leaves an empty training or "
+                                     f"validation set for {n} samples")
+                vx = self._pack_inputs([a[split_at:] for a in xs])
+                vy = self._pack_outputs([None if a is None else np.asarray(a)[split_at:] for a in ys])
+                val = (vx, vy)
+                xs = [a[:split_at] for a in xs]
+                Ys = [None if Y is None else _C.slice_axis(Y, 0, 0, split_at) for Y in Ys]
+                if sw is not None:
+                    sw = sw[:split_at]
+                n = split_at
+            X, Y = self._to_device(xs), self._to_device(Ys)
+            W = self._to_device([sw])[0] if sw is not None else None
+            steps = int(math.ceil(n / batch_size))
+            if steps_per_epoch is not None:
+                steps = min(steps, int(steps_per_epoch))
+
+            def batches(epoch):
+                perm = None
+                if shuffle:
+                    s, off = _random.next_key()
+                    perm = _C.permutation(n, s, off)
+                    if dev != "cpu":
+                        perm = perm.to(dev)
+                return self._array_batches(X, Y, W, n, batch_size, steps, perm)
         plan = self._get_plan()
         opt = self.optimizer
         params = plan.param_arrays
         opt._check_match(params)
-        steps = int(math.ceil(n / batch_size))
-        if steps_per_epoch is not None:
-            steps = min(steps, int(steps_per_epoch))
         out_metrics = self._out_metrics
         cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
                                         verbose=verbose, epochs=epochs, steps=steps)
-        batch_hooks = _needs_batch_hooks(cbs)
-        self.stop_training = False
+        batch_hooks = needs_batch_hooks(cbs)
         reg_layers = [l for l in self._flat_layers() if l._regularized]
-        multi = len(Y) > 1
-        cbs.on_train_begin()
-        logs = {}
-        feeders = [_MetricFeeder(ms, defer=not batch_hooks and dev == "cpu") if ms else None
+        nout = len(self._out_losses)
+        multi = nout > 1
+        feeders = [MetricFeeder(ms, defer=not batch_hooks and dev == "cpu") if ms else None
                    for ms in out_metrics]
-        for epoch in range(initial_epoch, epochs):
+
+        def run_epoch(epoch):
+            first, feed = peek(batches(epoch))
+            if first is None:
+                return None
             for ms in out_metrics:
                 for m in ms:
                     m.reset_state()
             cbs.on_epoch_begin(epoch)
-            perm = None
-            if shuffle:
-                s, off = _random.next_key()
-                perm = _C.permutation(n, s, off)
-                if dev != "cpu":
-                    perm = perm.to(dev)
-            acc = _C.zeros([batch_size], device=dev)      # per-sample loss sums of full batches
-            out_acc = [0.0] * len(Y)
+            acc, full = None, first[3]      # per-sample loss sums of batches of the first's size
+            out_acc = [0.0] * nout
             tail_loss = seen = reg_sum = 0.0
-            for step in range(steps):
-                start = step * batch_size
-                stop = min(start + batch_size, n)
-                nb = stop - start
+            for step, (xb, yb, wb, nb) in enumerate(feed):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
-                if perm is not None:
-                    idx = _C.slice_axis(perm, 0, start, stop)
-                    xb = [_C.take_rows(a, idx) for a in X]
-                    yb = [None if a is None else _C.take_rows(a, idx) for a in Y]
-                    wb = _C.take_rows(W, idx) if W is not None else None
-                else:
-                    xb = [_C.slice_axis(a, 0, start, stop) for a in X]
-                    yb = [None if a is None else _C.slice_axis(a, 0, start, stop) for a in Y]
-                    wb = _C.slice_axis(W, 0, start, stop) if W is not None else None
                 per, pers, outs, grads = plan.train_step(xb, yb, nb, wb)
                 opt._apply_arrays(params, grads)
-                if nb == batch_size:
+                if nb == full:
+                    if acc is None:
+                        acc = _C.zeros([full], device=dev)
                     _C.axpy_(acc, 1.0, per)
                 else:
-                    tail_loss += _sum(per)
+                    tail_loss += array_sum(per)
                 if multi:
                     for i, p in enumerate(pers):
                         if p is not None:
-                            out_acc[i] += _sum(p)
+                            out_acc[i] += array_sum(p)
                 seen += nb
                 if reg_layers:
                     reg_sum += self._reg_penalty(reg_layers) * nb
                 for i, f in enumerate(feeders):
                     if f is not None:
-                        f.add(yb[i], _probs(outs[i], plan.fuse[i], plan.out_acts[i]))
+                        f.add(yb[i], probs(outs[i], plan.fuse[i], plan.out_acts[i]))
                 if batch_hooks:
-                    total = _sum(acc) + tail_loss + reg_sum
+                    total = (array_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
                     blogs = self._results(total / seen, [a / seen for a in out_acc], out_metrics)
                     cbs.on_train_batch_end(step, blogs)
                 if self.stop_training:
@@ -310,21 +315,17 @@ class Trainer:
             for f in feeders:
                 if f is not None:
                     f.flush()
-            total = _sum(acc) + tail_loss + reg_sum
+            total = (array_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
             seen = max(seen, 1)
-            logs = self._results(total / seen, [a / seen if p is not None else None
+            return self._results(total / seen, [a / seen if p is not None else None
                                                 for a, p in zip(out_acc, self._out_losses)], out_metrics)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vres = self.evaluate(val[0], val[1], batch_size=validation_batch_size or batch_size,
-                                     verbose=0, return_dict=True, _callbacks=cbs)
-                for k, v in vres.items():
-                    logs["val_" + k] = v
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        self.history = _find_history(cbs)
-        return self.history
+        try:
+            return self._run_epochs(cbs, epochs, initial_epoch, run_epoch, val, val_kwargs, validation_freq)
+        finally:
+            if src is not None:
+                src.close()
+            if isinstance(val, BatchSource):
+                val.close()
 
     def _reg_penalty(self, layers):
         total = 0.0
@@ -338,67 +339,89 @@ class Trainer:
     # ------------------------------------------------------------------ evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, _callbacks=None):
-        """Loss (and metrics) over x/y; returns ``loss`` (no metrics, one output),
+        """Loss (and metrics) over x/y (arrays, or a data source yielding ``(x, y)`` batches,
+        ``steps`` of them at most); returns ``loss`` (no metrics, one output),
         ``[loss, *output losses, *metrics]`` or a dict (``return_dict=True``)."""
         if not self.compiled:
             raise ValueError("You must call compile() before evaluate()")
         batch_size = check_batch_size(batch_size, "evaluate")
         if verbose == "auto":
             verbose = 1
-        xs, _, Ys, sw = self._prepare_xy(x, y, sample_weight, "evaluate")
-        n = xs[0].shape[0]
+        src = as_source(x, "evaluate")
+        if src is not None:
+            check_no_targets("evaluate", y, sample_weight)
+            nsteps = src.check_steps(steps, "steps")
+        if self._overrides("test_step"):
+            return self._evaluate_custom(x, y, sample_weight, src, batch_size, verbose, steps, callbacks,
+                                         return_dict, _callbacks)
+        if all(l is None for l in self._out_losses):
+            raise ValueError("evaluate: the model was compiled without a loss; pass loss= to compile(), "
+                             "or override test_step()")
         dev = self._device
-        X, Y = self._to_device(xs), self._to_device(Ys)
-        Wt = self._to_device([sw])[0] if sw is not None else None
+        nout = len(self._out_losses)
+        if src is not None:
+            feed = (self._source_batch(b, "evaluate") for b in src.epoch(steps, warn=False))
+            single = len(self._input_names()) == 1 and nout == 1
+        else:
+            xs, _, Ys, sw = self._prepare_xy(x, y, sample_weight, "evaluate")
+            n = xs[0].shape[0]
+            X, Y = self._to_device(xs), self._to_device(Ys)
+            Wt = self._to_device([sw])[0] if sw is not None else None
+            nsteps = int(math.ceil(n / batch_size))
+            if steps is not None:
+                nsteps = min(nsteps, int(steps))
+            feed = self._array_batches(X, Y, Wt, n, batch_size, nsteps)
+            single = len(X) == 1 and len(Y) == 1
         out_metrics = self._out_metrics
         for ms in out_metrics:
             for m in ms:
                 m.reset_state()
-        nsteps = int(math.ceil(n / batch_size))
-        if steps is not None:
-            nsteps = min(nsteps, int(steps))
         if _callbacks is None:     # a standalone evaluate: its own callback list and progress bar
             cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=verbose != 0,
                                             model=self, verbose=verbose, epochs=1, steps=nsteps)
         else:                      # validation inside fit: fit's callbacks get the on_test_* hooks
             cbs = _callbacks
         cbs.on_test_begin()
-        hooks = _needs_batch_hooks(cbs, "test")
-        feeders = [_MetricFeeder(ms, defer=not hooks and dev == "cpu") if ms else None for ms in out_metrics]
-        total, out_tot, done = 0.0, [0.0] * len(Y), 0
+        hooks = needs_batch_hooks(cbs, "test")
+        feeders = [MetricFeeder(ms, defer=not hooks and dev == "cpu") if ms else None for ms in out_metrics]
+        total, out_tot, done = 0.0, [0.0] * nout, 0
         plan = self._get_plan()
-        ip = self._inference_plan(refresh=True) if len(X) == 1 and len(Y) == 1 else None
-        for step in range(nsteps):
-            s0, s1 = step * batch_size, min((step + 1) * batch_size, n)
+        ip = self._inference_plan(refresh=True) if single else None
+        for step, (xb, Yb, wb, nb) in enumerate(feed):
             if hooks:
                 cbs.on_test_batch_begin(step)
-            xb = [_C.slice_axis(a, 0, s0, s1) for a in X]
             if ip is not None:
                 outs = [ip.forward(xb[0], plan.fuse[0])]
             else:
                 outs = plan.forward(xb, False, plan.strip, record=False)[0]
-            for i, (out, Yi) in enumerate(zip(outs, Y)):
-                if Yi is None:
+            for i, (out, yb) in enumerate(zip(outs, Yb)):
+                if yb is None:
                     continue
-                yb = _C.slice_axis(Yi, 0, s0, s1)
-                per, _ = plan.output_loss(i, out, yb, s1 - s0, None, False)
-                if Wt is not None:
-                    per = _C.binary("mul", per, _C.slice_axis(Wt, 0, s0, s1))
-                v = _sum(per)
+                per, _ = plan.output_loss(i, out, yb, nb, None, False)
+                if wb is not None:
+                    per = _C.binary("mul", per, wb)
+                v = array_sum(per)
                 total += v
                 out_tot[i] += v
                 if feeders[i] is not None:
-                    feeders[i].add(yb, _probs(out, plan.fuse[i], plan.out_acts[i]))
-            done = s1
+                    feeders[i].add(yb, probs(out, plan.fuse[i], plan.out_acts[i]))
+            done += nb
             if hooks:
                 cbs.on_test_batch_end(step, {"loss": total / done})
+        if src is not None and done == 0:
+            if _callbacks is not None:     # validation inside fit: warn, log nothing this epoch
+                warn_user("fit: validation_data yielded no batches (an exhausted generator? pass "
+                          "validation_steps= or a re-iterable dataset)")
+                return {}
+            raise ValueError("evaluate: the data yielded no batches (an empty dataset, or an exhausted "
+                             "generator)")
         for f in feeders:
             if f is not None:
                 f.flush()
         reg_layers = [l for l in self._flat_layers() if l._regularized]
         done = max(done, 1)
         loss = total / done + (self._reg_penalty(reg_layers) if reg_layers else 0.0)
-        res = self._results(loss, [t / done if Yi is not None else None for t, Yi in zip(out_tot, Y)],
+        res = self._results(loss, [t / done if l is not None else None for t, l in zip(out_tot, self._out_losses)],
                             out_metrics)
         cbs.on_test_end(res)
         if return_dict:
@@ -409,37 +432,52 @@ class Trainer:
 
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for ``x``: a NumPy array (a list / dict of them for several outputs);
+        """Model outputs for ``x`` (arrays, or a data source of ``x`` / ``(x, ...)`` batches,
+        ``steps`` of them at most): a NumPy array (a list / dict of them for several outputs);
         probabilities for softmax/sigmoid outputs."""
         batch_size = check_batch_size(batch_size, "predict")
+        src = as_source(x, "predict")
+        if self._overrides("predict_step"):
+            return self._predict_custom(x, src, batch_size, steps, callbacks)
         if not self.layers and self._graph is None and not self._weights:
             raise ValueError(f"predict: model '{self.name}' has no layers; add layers before predicting")
-        xs = self._prepare_inputs(x, "predict")
+        if src is not None:
+            nsteps = src.check_steps(steps, "steps")
+            feed = (self._source_batch(b, "predict", need_y=False) for b in src.epoch(steps, warn=False))
+            n = None
+        else:
+            xs = self._prepare_inputs(x, "predict")
+            n = xs[0].shape[0]
+            nsteps = int(math.ceil(n / batch_size))
+            if steps is not None:
+                nsteps = min(nsteps, int(steps))
+            feed = self._array_batches(self._to_device(xs), [], None, n, batch_size, nsteps)
         self._require_built("predict")
-        n = xs[0].shape[0]
-        X = self._to_device(xs)
         cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=self,
-                                        verbose=0, epochs=1, steps=int(math.ceil(n / batch_size)))
-        hooks = _needs_batch_hooks(cbs, "predict")
+                                        verbose=0, epochs=1, steps=nsteps)
+        hooks = needs_batch_hooks(cbs, "predict")
         cbs.on_predict_begin()
-        results = None
+        results, s0 = None, 0
         self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
-        for step, s0 in enumerate(range(0, n, batch_size)):
-            if steps is not None and step >= steps:
-                break
-            s1 = min(s0 + batch_size, n)
+        for step, (xb, _, _, nb) in enumerate(feed):
             if hooks:
                 cbs.on_predict_batch_begin(step)
-            outs = self._predict_arrays([_C.slice_axis(a, 0, s0, s1) for a in X])
-            hs = [host_np(o) for o in outs]
-            if results is None:
-                results = [np.empty((n,) + h.shape[1:], np.float32) for h in hs]
-            for r, h in zip(results, hs):
-                r[s0:s1] = h
+            hs = [host_np(o) for o in self._predict_arrays(xb)]
+            if n is None:                    # a source: collect, concatenate at the end
+                results = [[] for _ in hs] if results is None else results
+                for r, h in zip(results, hs):
+                    r.append(np.array(h, copy=True))
+            else:
+                if results is None:
+                    results = [np.empty((n,) + h.shape[1:], np.float32) for h in hs]
+                for r, h in zip(results, hs):
+                    r[s0:s0 + nb] = h
+            s0 += nb
             if hooks:
                 cbs.on_predict_batch_end(step, {"outputs": self._pack_outputs(hs)})
-        if steps is not None:
-            results = [r[:min(n, steps * batch_size)] for r in results]
+        if results is None:
+            raise ValueError("predict: the data yielded no batches")
+        results = [np.concatenate(r, 0) if n is None else r[:s0] for r in results]
         cbs.on_predict_end()
         return self._pack_outputs(results)
 
@@ -447,13 +485,15 @@ class Trainer:
         first = flatten(x, self._input_names(), "predict_on_batch: x")[0]
         return self.predict(x, batch_size=max(1, len(first)), verbose=0)
 
-    def train_on_batch(self, x, y, sample_weight=None):
-        """One optimizer step on one batch; returns the loss (float)."""
+    def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """One optimizer step on one batch; returns the loss (float), or the logs dict."""
         first = flatten(x, self._input_names(), "train_on_batch: x")[0]
         h = self.fit(x, y, batch_size=max(1, len(first)), epochs=1, verbose=0, shuffle=False,
                      sample_weight=sample_weight)
-        return h.history["loss"][-1]
+        logs = {k: v[-1] for k, v in h.history.items()}
+        return logs if return_dict or "loss" not in logs else logs["loss"]
 
-    def test_on_batch(self, x, y, sample_weight=None):
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         first = flatten(x, self._input_names(), "test_on_batch: x")[0]
-        return self.evaluate(x, y, batch_size=max(1, len(first)), verbose=0, sample_weight=sample_weight)
+        return self.evaluate(x, y, batch_size=max(1, len(first)), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)

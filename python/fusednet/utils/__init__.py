@@ -1,13 +1,15 @@
 """Utilities (Keras ``keras.utils`` shaped): the :class:`Progbar`, ``set_random_seed``,
-``to_categorical`` / ``normalize`` (aliases of :mod:`fusednet.data`'s), and the custom-object
-registry of :mod:`fusednet.saving` (``register_keras_serializable``, ``get_custom_objects``,
-``custom_object_scope``, ``serialize/deserialize_keras_object``), as Keras 3 keeps them here too."""
+``to_categorical`` / ``normalize`` (aliases of :mod:`fusednet.data`'s), :class:`PyDataset`
+(alias ``Sequence``), and the custom-object registry of :mod:`fusednet.saving`
+(``register_keras_serializable``, ``get_custom_objects``, ``custom_object_scope``,
+``serialize/deserialize_keras_object``), as Keras 3 keeps them here too."""
 from .progbar import Progbar, format_value, format_duration
+from .py_dataset import PyDataset, Sequence
 from ..random import set_random_seed
 from ..data.preprocessing import normalize, to_categorical
 from ..saving import (custom_object_scope, deserialize_keras_object, get_custom_objects,
                       register_keras_serializable, serialize_keras_object)
 
-__all__ = ["Progbar", "format_value", "format_duration", "set_random_seed", "to_categorical", "normalize",
-           "register_keras_serializable", "get_custom_objects", "custom_object_scope",
-           "serialize_keras_object", "deserialize_keras_object"]
+__all__ = ["PyDataset", "Sequence", "Progbar", "format_value", "format_duration", "set_random_seed",
+           "to_categorical", "normalize", "register_keras_serializable", "get_custom_objects",
+           "custom_object_scope", "serialize_keras_object", "deserialize_keras_object"]
