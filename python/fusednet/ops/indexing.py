@@ -1,0 +1,130 @@
+"""Differentiable indexing and gathers (csrc family: elementwise, ``_C.slice_axis`` /
+``_C.take_rows`` / ``_C.scatter_add_rows``).
+
+``getitem`` (``tensor[key]``) supports ints, step-1 slices, ``...`` and a 1-D integer array on
+axis 0; ``take`` gathers along any axis with indices of any shape. Backward: slices pad with
+zeros, gathers scatter-add (repeated indices accumulate, deterministic order).
+"""
+import numbers
+
+import numpy as np
+
+from .. import _C
+from ..tensor import Function, Tensor, _to_array
+from .core import as_tensor, need_grad, norm_axis
+from .layout import moveaxis, ravel, reshape, slice_axis, transpose
+
+Array = _C.Array
+
+__all__ = ["getitem", "take"]
+
+
+class _TakeRows(Function):
+    __slots__ = ("idx", "n")
+
+    def backward(self, g):
+        return (_C.scatter_add_rows(g, self.idx, self.n),)
+
+
+def _take_rows(a, idx):
+    out = _C.take_rows(a.data, idx)
+    if not need_grad(a):
+        return Tensor._wrap(out)
+    fn = _TakeRows()
+    fn.idx, fn.n = idx, a.shape[0]
+    return Tensor._from_op(out, fn, (a,))
+
+
+def take(x, indices, axis=None):
+    """Gather along ``axis`` with integer ``indices`` (any shape); None flattens ``x`` first.
+
+    Args:
+        x: tensor-like. indices: int32/int64 tensor-like; out-of-range indices raise ValueError.
+        axis: int or None.
+
+    Returns:
+        Tensor of shape ``x.shape[:axis] + indices.shape + x.shape[axis+1:]``; the gradient
+        scatter-adds (repeated indices accumulate).
+
+    Example:
+        >>> ops.take(ops.convert_to_tensor([[1.0, 2.0], [3.0, 4.0]]), [1, 1, 0], axis=0).shape
+        (3, 2)
+    """
+    x = as_tensor(x)
+    idx = _index_array(indices, "take")
+    if axis is None:
+        x, ax = ravel(x), 0
+    else:
+        ax = norm_axis(axis, x.ndim, "take")
+    if ax != 0:
+        x = moveaxis(x, ax, 0)
+    rest = tuple(x.shape[1:])
+    y = _take_rows(x, idx.reshape((-1,)))
+    y = reshape(y, tuple(idx.shape) + rest)
+    if ax != 0:
+        k = len(idx.shape)
+        perm = list(range(k, k + ax)) + list(range(k)) + list(range(k + ax, y.ndim))
+        y = transpose(y, perm)
+    return y
+
+
+def _index_array(key, op):
+    data = key.data if isinstance(key, Tensor) else key
+    if isinstance(data, Array):
+        if data.dtype not in ("int32", "int64"):
+            raise TypeError(f"{op}: indices must be int32 or int64, got {data.dtype} (shape {data.shape})")
+        return data
+    arr = np.asarray(data)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be integers, got {arr.dtype} (shape {arr.shape})")
+    return _to_array(arr, "int64")
+
+
+def getitem(x, key):
+    """Basic indexing: ints and step-1 slices on any axes, ``...``, or an integer array on axis 0.
+
+    Args:
+        x: tensor-like. key: int, slice (step 1), Ellipsis, a tuple of them, or a 1-D integer
+            array / list / Tensor selecting rows.
+
+    Returns:
+        Tensor; the gradient pads with zeros (slices) or scatter-adds (row gathers).
+
+    Example:
+        >>> ops.getitem(ops.zeros((4, 5)), (slice(1, 3), 2)).shape
+        (2,)
+    """
+    x = as_tensor(x)
+    if isinstance(key, (Tensor, Array, np.ndarray, list)):
+        idx = _index_array(key, "getitem")
+        if idx.ndim != 1:
+            raise ValueError(f"getitem: integer index arrays must be 1-D, got shape {idx.shape}")
+        return _take_rows(x, idx)
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        key = key[:i] + (slice(None),) * (x.ndim - (len(key) - 1)) + key[i + 1:]
+    if len(key) > x.ndim:
+        raise IndexError(f"getitem: too many indices ({len(key)}) for a tensor of shape {x.shape}")
+    t, axis = x, 0
+    for k in key:
+        full = t.shape[axis]
+        if isinstance(k, numbers.Integral):
+            i = int(k)
+            if not -full <= i < full:
+                raise IndexError(f"getitem: index {i} is out of bounds for axis {axis} with size {full}")
+            i %= full
+            t = slice_axis(t, axis, i, i + 1)
+            t = reshape(t, t.shape[:axis] + t.shape[axis + 1:])
+        elif isinstance(k, slice):
+            start, stop, step = k.indices(full)
+            if step != 1:
+                raise ValueError(f"getitem: slices with step {step} are not supported (axis {axis})")
+            stop = max(stop, start)
+            if start != 0 or stop != full:
+                t = slice_axis(t, axis, start, stop)
+            axis += 1
+        else:
+            raise TypeError(f"getitem: unsupported index {k!r}")
+    return t
