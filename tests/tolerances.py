@@ -34,6 +34,10 @@ TOL = {
     "metric": (1e-6, 1e-9),
     # Keras-style AUC on 200 thresholds vs exact scikit-learn roc_auc_score (absolute)
     "auc_approx": (0.0, 1e-2),
+    # fusednet.ops compositions (var/std/logsumexp/cross-entropies/normalize) vs float64 NumPy
+    "ops_composed": (2e-5, 2e-6),
+    # sampler moments: |sample statistic - population value| in units of its standard error
+    "random_sigmas": 5.0,
     # weights round-tripped through files: bit-exact
     "exact": (0.0, 0.0),
 }

@@ -3,7 +3,10 @@
 There is no bool dtype: comparisons, logical ops and ``isnan`` / ``isfinite`` / ``isinf`` return
 float32 0/1 masks, and every op that takes a condition reads "nonzero" as true (a NaN condition
 counts as true, like ``bool(nan)``). ``where`` is the native ``_C.where`` select, so
-``where(x > 0, log(x), 0)`` has a finite value and gradient even where ``log(x)`` is -inf or NaN.
+``where(x > 0, log(x), 0)`` has a finite value even where ``log(x)`` is -inf or NaN, and where's
+own gradient is a select too. As in TF/JAX, the op inside the branch not taken still runs its
+backward with a zero gradient (``log``'s 0/x is NaN at x = 0); the finite idiom is the double
+where, ``where(x > 0, log(where(x > 0, x, 1.0)), 0.0)``.
 """
 import numbers
 
@@ -186,7 +189,9 @@ def where(condition, x1=None, x2=None):
     """Elementwise select: ``x1`` where ``condition`` is nonzero, else ``x2`` (broadcasting).
 
     A native select, not ``c*x1 + (1-c)*x2``: inf or NaN in the branch not taken never leaks
-    into the value or the gradient. Gradients flow to ``x1`` and ``x2``, none to the condition.
+    into the value, and the gradient is selected the same way (0, not NaN, where not taken).
+    Gradients flow to ``x1`` and ``x2``, none to the condition. To keep the gradient of an op
+    inside a branch finite, guard its input too (see the module docstring).
 
     Args:
         condition: tensor-like (any dtype; nonzero, or NaN, is true).

@@ -1,0 +1,549 @@
+"""fusednet.ops as keras.ops: every op's values vs NumPy float64 on seeded inputs (sizes 1, primes,
+broadcasting), the dtype policy, the Tensor operators, matmul's two levels, errors naming the op
+and the shapes, and Keras-style use in a custom loss and a custom layer. Gradients: test_ops_grad.py."""
+import numpy as np
+import pytest
+
+import fusednet as fn
+from fusednet import Tensor, layers, ops
+from tolerances import TOL
+
+RT, AT = TOL["pointwise"]
+RR, AR = TOL["reduce"]
+RC, AC = TOL["ops_composed"]
+
+SHAPES = [(1,), (7,), (3, 13), (2, 5, 17)]
+PAIRS = [((1,), (1,)), ((7,), (1,)), ((3, 13), (13,)), ((3, 1), (1, 13)), ((2, 5, 17), (5, 1)), ((13,), ())]
+
+
+def close(t, ref, rt=RT, at=AT):
+    assert isinstance(t, Tensor), type(t)
+    got = t.numpy()
+    assert got.shape == np.shape(ref), (got.shape, np.shape(ref))
+    np.testing.assert_allclose(got.astype(np.float64), ref, rtol=rt, atol=at)
+
+
+def f32(a):
+    return np.asarray(a, np.float32)
+
+
+# ------------------------------------------------------------------ elementwise
+BINARY = {
+    "add": np.add, "subtract": np.subtract, "multiply": np.multiply, "divide": np.divide,
+    "maximum": np.maximum, "minimum": np.minimum,
+    "power": lambda a, b: np.power(np.abs(a) + 0.5, b),
+    "floor_divide": np.floor_divide, "mod": np.mod,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("sa,sb", PAIRS)
+def test_binary_vs_numpy(name, sa, sb, rng):
+    a, b = f32(rng.standard_normal(sa)), f32(rng.standard_normal(sb))
+    if name in ("divide", "floor_divide", "mod"):
+        b = f32(np.where(np.abs(b) < 0.2, 0.7, b))
+    if name == "power":
+        out = ops.power(f32(np.abs(a) + 0.5), b)
+    else:
+        out = getattr(ops, name)(a, b)
+    ref = BINARY[name](a.astype(np.float64), b.astype(np.float64))
+    if name in ("floor_divide", "mod"):
+        # float32 division then floor: compare against the float32 quotient's floor
+        q = np.floor(a / b).astype(np.float64)
+        ref = q if name == "floor_divide" else a - q * b
+    close(out, ref, RT, 1e-5)
+
+
+@pytest.mark.parametrize("name", ["add", "subtract", "multiply", "divide", "maximum", "minimum", "power"])
+def test_binary_with_python_scalars_both_sides(name, rng):
+    a = f32(np.abs(rng.standard_normal((3, 7))) + 0.5)
+    f = getattr(ops, name)
+    ref = BINARY[name] if name != "power" else np.power
+    close(f(a, 2.5), ref(a.astype(np.float64), 2.5))
+    close(f(1.5, a), ref(1.5, a.astype(np.float64)))
+
+
+UNARY = {
+    "negative": (np.negative, None), "square": (np.square, None), "sqrt": (np.sqrt, "pos"),
+    "rsqrt": (lambda x: 1 / np.sqrt(x), "pos"), "exp": (np.exp, None), "expm1": (np.expm1, None),
+    "log": (np.log, "pos"), "log1p": (np.log1p, "pos"), "log2": (np.log2, "pos"), "log10": (np.log10, "pos"),
+    "abs": (np.abs, None), "absolute": (np.abs, None), "sign": (np.sign, None), "reciprocal": (np.reciprocal, "pos"),
+    "sin": (np.sin, None), "cos": (np.cos, None), "floor": (np.floor, None), "ceil": (np.ceil, None),
+    "round": (np.round, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("shape", SHAPES)
+def test_unary_vs_numpy(name, shape, rng):
+    ref, dom = UNARY[name]
+    x = rng.standard_normal(shape) * 2
+    if dom == "pos":
+        x = np.abs(x) + 0.1
+    if name == "round":
+        x = np.concatenate([x.ravel()[:-1], [2.5]]).reshape(shape)  # half to even, like NumPy
+    x = f32(x)
+    close(getattr(ops, name)(x), ref(x.astype(np.float64)))
+
+
+def test_expm1_log1p_are_accurate_near_zero_in_absolute_terms():
+    x = f32([1e-4, -1e-4, 0.0])
+    close(ops.expm1(x), np.expm1(x.astype(np.float64)), 0, 1e-7)
+    close(ops.log1p(x), np.log1p(x.astype(np.float64)), 0, 1e-7)
+
+
+# ------------------------------------------------------------------ comparisons, logical, where, clip
+CMP = {"equal": np.equal, "not_equal": np.not_equal, "greater": np.greater, "greater_equal": np.greater_equal,
+       "less": np.less, "less_equal": np.less_equal}
+
+
+@pytest.mark.parametrize("name", sorted(CMP))
+@pytest.mark.parametrize("sa,sb", PAIRS[:5])
+def test_comparisons_are_float_masks(name, sa, sb, rng):
+    a, b = f32(rng.integers(-2, 3, sa)), f32(rng.integers(-2, 3, sb))  # many ties
+    out = getattr(ops, name)(a, b)
+    assert out.dtype == "float32"
+    close(out, CMP[name](a, b).astype(np.float64), 0, 0)
+
+
+@pytest.mark.parametrize("name,ref", [("logical_and", np.logical_and), ("logical_or", np.logical_or),
+                                      ("logical_xor", np.logical_xor)])
+def test_logical_binary(name, ref, rng):
+    a, b = f32(rng.integers(0, 2, (5, 7)) * rng.standard_normal((5, 7))), f32(rng.integers(0, 2, (7,)))
+    close(getattr(ops, name)(a, b), ref(a != 0, b != 0).astype(np.float64), 0, 0)
+    close(ops.logical_not(a), np.logical_not(a).astype(np.float64), 0, 0)
+
+
+def test_isnan_isfinite_isinf():
+    x = f32([0.0, -1.5, np.inf, -np.inf, np.nan, 3e38])
+    close(ops.isnan(x), np.isnan(x).astype(np.float64), 0, 0)
+    close(ops.isfinite(x), np.isfinite(x).astype(np.float64), 0, 0)
+    close(ops.isinf(x), np.isinf(x).astype(np.float64), 0, 0)
+
+
+@pytest.mark.parametrize("sc,sa,sb", [((1,), (1,), (1,)), ((3, 13), (13,), ()), ((2, 5, 1), (5, 7), (2, 1, 7))])
+def test_where_broadcasts(sc, sa, sb, rng):
+    c = f32(rng.integers(0, 2, sc))
+    a, b = f32(rng.standard_normal(sa)), f32(rng.standard_normal(sb))
+    close(ops.where(c, a, b), np.where(c != 0, a, b).astype(np.float64), 0, 0)
+    close(ops.where(c, 1.5, b), np.where(c != 0, 1.5, b).astype(np.float64), 0, 0)
+    close(ops.where(c, a, -2.0), np.where(c != 0, a, -2.0).astype(np.float64), 0, 0)
+
+
+def test_where_is_a_select_not_arithmetic():
+    x = f32([-1.0, 0.0, 4.0, np.inf])
+    t = Tensor(x)
+    out = ops.where(t > 0, ops.sqrt(t), 0.0)      # sqrt(-1) = NaN in the branch not taken
+    close(out, np.array([0.0, 0.0, 2.0, np.inf]), 0, 0)
+    out = ops.where(f32([1, 0]), f32([np.inf, np.nan]), f32([np.nan, -np.inf]))
+    close(out, np.array([np.inf, -np.inf]), 0, 0)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_clip(shape, rng):
+    x = f32(rng.standard_normal(shape) * 3)
+    close(ops.clip(x, -1.0, 2.0), np.clip(x, -1.0, 2.0).astype(np.float64), 0, 0)
+    lo = f32(rng.standard_normal(shape[-1:]) - 1)
+    close(ops.clip(x, lo, 1.0), np.clip(x, lo, 1.0).astype(np.float64), 0, 0)
+    with pytest.raises(ValueError, match=r"clip: x_min \(2.0\) must be <= x_max \(1.0\)"):
+        ops.clip(x, 2.0, 1.0)
+
+
+# ------------------------------------------------------------------ reductions
+REDUCE = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min, "prod": np.prod,
+          "var": np.var, "std": np.std, "logsumexp": None, "any": np.any, "all": np.all}
+
+
+def _lse(x, axis, keepdims):
+    m = np.max(x, axis=axis, keepdims=True)
+    r = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return r if keepdims else np.squeeze(r, axis=axis)
+
+
+@pytest.mark.parametrize("name", sorted(REDUCE))
+@pytest.mark.parametrize("shape,axis", [((1,), None), ((7,), 0), ((3, 13), 1), ((3, 13), -2), ((2, 5, 17), (0, 2)),
+                                        ((2, 5, 17), None)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_vs_numpy(name, shape, axis, keepdims, rng):
+    x = rng.standard_normal(shape)
+    if name == "prod":
+        x = 1 + 0.1 * x
+    if name in ("any", "all"):
+        x = x * rng.integers(0, 2, shape) if name == "any" else x + (x == 0)
+    x = f32(x)
+    x64 = x.astype(np.float64)
+    out = getattr(ops, name)(x, axis=axis, keepdims=keepdims)
+    if name == "logsumexp":
+        ref = _lse(x64, axis, keepdims)
+    else:
+        ref = REDUCE[name](x64, axis=axis, keepdims=keepdims)
+    rt = RC if name in ("var", "std", "logsumexp") else RR
+    close(out, np.asarray(ref, np.float64), rt, AR)
+
+
+def test_argmax_argmin_and_count(rng):
+    x = f32(rng.standard_normal((3, 13, 5)))
+    for axis in (None, 0, 1, -1):
+        for keep in (False, True):
+            a = ops.argmax(x, axis=axis, keepdims=keep)
+            assert a.dtype == "int64"
+            np.testing.assert_array_equal(a.numpy(), np.argmax(x, axis=axis, keepdims=keep))
+            np.testing.assert_array_equal(ops.argmin(x, axis=axis, keepdims=keep).numpy(),
+                                          np.argmin(x, axis=axis, keepdims=keep))
+    z = f32(rng.integers(0, 2, (4, 7)))
+    np.testing.assert_array_equal(ops.count_nonzero(z, axis=1).numpy(), np.count_nonzero(z, axis=1))
+
+
+def test_logsumexp_handles_infinities():
+    x = f32([[0.0, -np.inf], [-np.inf, -np.inf], [np.inf, 1.0]])
+    close(ops.logsumexp(x, axis=1), np.array([0.0, -np.inf, np.inf]), 0, 1e-7)
+
+
+# ------------------------------------------------------------------ layout and indexing
+def test_reshape_family(rng):
+    x = f32(rng.standard_normal((2, 3, 5)))
+    close(ops.reshape(x, (5, -1)), x.reshape(5, -1))
+    close(ops.flatten(x), x.reshape(2, -1))
+    close(ops.ravel(x), x.ravel())
+    close(ops.expand_dims(x, 1), np.expand_dims(x, 1))
+    close(ops.expand_dims(x, -1), np.expand_dims(x, -1))
+    close(ops.expand_dims(x, (0, 2)), np.expand_dims(x, (0, 2)))
+    close(ops.squeeze(f32(np.ones((1, 3, 1)))), np.ones(3))
+    close(ops.squeeze(f32(np.ones((1, 3, 1))), axis=-1), np.ones((1, 3)))
+    close(ops.transpose(x), x.T)
+    close(ops.transpose(x, (1, 0, 2)), x.transpose(1, 0, 2))
+    close(ops.swapaxes(x, 0, 2), np.swapaxes(x, 0, 2))
+    close(ops.moveaxis(x, 0, -1), np.moveaxis(x, 0, -1))
+
+
+def test_concatenate_stack_split(rng):
+    a, b = f32(rng.standard_normal((3, 1, 5))), f32(rng.standard_normal((3, 7, 5)))
+    close(ops.concatenate([a, b], axis=1), np.concatenate([a, b], axis=1))
+    c = f32(rng.standard_normal((3, 7, 5)))
+    for ax in (0, 1, -1, 3):
+        close(ops.stack([b, c], axis=ax), np.stack([b, c], axis=ax))
+    parts = ops.split(b, [2, 3], axis=1)
+    for p, r in zip(parts, np.split(b, [2, 3], axis=1)):
+        close(p, r)
+    for p, r in zip(ops.split(f32(np.arange(12.0)), 3), np.split(np.arange(12.0), 3)):
+        close(p, r)
+
+
+def test_tile_repeat_broadcast_to(rng):
+    x = f32(rng.standard_normal((2, 3)))
+    for reps in (2, (2, 1), (1, 3), (2, 1, 2)):
+        close(ops.tile(x, reps), np.tile(x, reps))
+    for axis in (None, 0, 1):
+        close(ops.repeat(x, 3, axis=axis), np.repeat(x, 3, axis=axis))
+    close(ops.broadcast_to(f32([1.0, 2.0, 3.0]), (4, 3)), np.broadcast_to([1.0, 2.0, 3.0], (4, 3)))
+
+
+def test_getitem_and_take(rng):
+    x = f32(rng.standard_normal((5, 7, 3)))
+    t = Tensor(x)
+    for key in (2, -1, slice(1, 4), (slice(None), 3), (1, slice(2, 6), 0), (Ellipsis, 1), [4, 0, 0]):
+        ref = x[key] if not isinstance(key, list) else x[np.array(key)]
+        close(t[key], ref)
+    for axis in (None, 0, 1, 2):
+        idx = np.array([[0, 2], [1, 2]])
+        close(ops.take(x, idx, axis=axis), np.take(x, idx, axis=axis))
+
+
+def test_creation():
+    close(ops.zeros((2, 3)), np.zeros((2, 3)))
+    close(ops.ones(4), np.ones(4))
+    close(ops.full((1, 7), 2.5), np.full((1, 7), 2.5))
+    close(ops.zeros_like(f32(np.ones((3,)))), np.zeros(3))
+    close(ops.ones_like(f32(np.ones((3,)))), np.ones(3))
+    close(ops.full_like(f32(np.ones((3,))), -1.0), -np.ones(3))
+    a = ops.arange(5)
+    assert a.dtype == "int64"
+    np.testing.assert_array_equal(a.numpy(), np.arange(5))
+    close(ops.arange(0.5, 3.0, 0.5), np.arange(0.5, 3.0, 0.5))
+    close(ops.linspace(-1.0, 1.0, 7), np.linspace(-1.0, 1.0, 7))
+    for n, m, k in [(1, None, 0), (3, None, 0), (3, 5, 1), (5, 3, -2), (4, 4, 7)]:
+        close(ops.eye(n, m, k), np.eye(n, m, k))
+    assert ops.full((2,), 3, dtype="int32").dtype == "int32"
+
+
+# ------------------------------------------------------------------ matmul: two levels
+@pytest.mark.parametrize("sa,sb", [((1,), (1,)), ((7,), (7,)), ((3, 7), (7,)), ((7,), (7, 5)), ((1, 1), (1, 1)),
+                                   ((3, 13), (13, 5)), ((2, 3, 13), (13, 5)), ((2, 3, 7), (2, 7, 5)),
+                                   ((4, 1, 3, 7), (2, 7, 5)), ((3, 7), (2, 7, 5))])
+def test_matmul_numpy_shapes(sa, sb, rng):
+    a, b = f32(rng.standard_normal(sa)), f32(rng.standard_normal(sb))
+    out = ops.matmul(Tensor(a), b)
+    assert isinstance(out, Tensor)
+    close(out, np.matmul(a.astype(np.float64), b.astype(np.float64)), 1e-5, 1e-5)
+    close(Tensor(a) @ b, np.matmul(a.astype(np.float64), b.astype(np.float64)), 1e-5, 1e-5)
+    if len(sb) <= 2:
+        close(ops.dot(Tensor(a), b), np.dot(a.astype(np.float64), b.astype(np.float64)), 1e-5, 1e-5)
+
+
+def test_matmul_dispatch_keeps_the_kernel_call_for_arrays(rng):
+    a, b = f32(rng.standard_normal((3, 4))), f32(rng.standard_normal((4, 2)))
+    r = ops.matmul(a, b)
+    assert isinstance(r, fn.Array)
+    np.testing.assert_allclose(np.asarray(r), a @ b, rtol=1e-5, atol=1e-6)
+    r = ops.matmul(fn.asarray(a), fn.asarray(b.T.copy()), trans_b=True, activation="relu")
+    assert isinstance(r, fn.Array)
+    np.testing.assert_allclose(np.asarray(r), np.maximum(a @ b, 0), rtol=1e-5, atol=1e-6)
+    assert isinstance(ops.matmul(a.tolist(), b.tolist()), Tensor)   # lists: the Keras op
+    with pytest.raises(TypeError, match=r"matmul: kernel keywords \['trans_b'\] take Arrays.*\(3, 4\) @ \(4, 2\)"):
+        ops.matmul(Tensor(a), b, trans_b=True)
+    with pytest.raises(ValueError, match=r"matmul: inner dimensions differ: \(3, 4\) @ \(3, 2\)"):
+        ops.matmul(Tensor(a), f32(np.ones((3, 2))))
+
+
+def test_linear_and_depthwise_are_reexported(rng):
+    x, w, b = f32(rng.standard_normal((5, 3))), f32(rng.standard_normal((3, 2))), f32(rng.standard_normal(2))
+    close(ops.linear(x, w, b, "relu"), np.maximum(x.astype(np.float64) @ w + b, 0), 1e-5, 1e-5)
+    assert fn.functional.linear is ops.linear and fn.functional.depthwise_conv2d is ops.depthwise_conv2d
+
+
+# ------------------------------------------------------------------ nn
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+NN = {
+    "relu": lambda x: np.maximum(x, 0), "relu6": lambda x: np.clip(x, 0, 6), "sigmoid": _sigmoid,
+    "tanh": np.tanh, "softplus": lambda x: np.log1p(np.exp(x)), "softsign": lambda x: x / (1 + np.abs(x)),
+    "silu": lambda x: x * _sigmoid(x), "swish": lambda x: x * _sigmoid(x),
+    "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x), "elu": lambda x: np.where(x > 0, x, np.expm1(x)),
+    "log_sigmoid": lambda x: -np.log1p(np.exp(-x)), "mish": lambda x: x * np.tanh(np.log1p(np.exp(x))),
+    "hard_sigmoid": lambda x: np.clip(x + 3, 0, 6) / 6,
+}
+
+
+@pytest.mark.parametrize("name", sorted(NN))
+@pytest.mark.parametrize("shape", [(1,), (3, 13)])
+def test_activations_vs_numpy(name, shape, rng):
+    x = f32(rng.standard_normal(shape) * 3)
+    close(getattr(ops, name)(x), NN[name](x.astype(np.float64)), *TOL["pointwise_approx"])
+
+
+def test_gelu_both_forms(rng):
+    from math import erf
+    x = f32(rng.standard_normal((3, 7)))
+    x64 = x.astype(np.float64)
+    exact = 0.5 * x64 * (1 + np.vectorize(erf)(x64 / np.sqrt(2)))
+    tanh = 0.5 * x64 * (1 + np.tanh(np.sqrt(2 / np.pi) * (x64 + 0.044715 * x64 ** 3)))
+    close(ops.gelu(x), tanh, *TOL["pointwise_approx"])          # Keras 3 ops default
+    close(ops.gelu(x, approximate=False), exact, *TOL["pointwise_approx"])
+    close(fn.functional.gelu(x), exact, *TOL["pointwise_approx"])   # functional's old default
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_softmax_any_axis(axis, rng):
+    x = f32(rng.standard_normal((3, 13, 5)))
+    close(ops.softmax(x, axis=axis), _softmax(x.astype(np.float64), axis))
+    close(ops.log_softmax(x, axis=axis), np.log(_softmax(x.astype(np.float64), axis)), RT, 1e-5)
+
+
+def test_one_hot(rng):
+    idx = rng.integers(0, 7, (3, 5))
+    close(ops.one_hot(idx, 7), np.eye(7)[idx], 0, 0)
+    close(ops.one_hot(idx, 7, axis=0), np.moveaxis(np.eye(7)[idx], -1, 0), 0, 0)
+    with pytest.raises(ValueError, match=r"one_hot: .*out of range.*indices of shape \(2,\)"):
+        ops.one_hot([0, 9], 7)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_crossentropies_vs_numpy(from_logits, rng):
+    logits = rng.standard_normal((6, 7)) * 2
+    labels = rng.integers(0, 7, 6)
+    onehot = np.eye(7)[labels]
+    p = _softmax(logits, -1)
+    out = f32(logits if from_logits else p)
+    ref = -np.sum(onehot * np.log(np.clip(p, 1e-7, 1 - 1e-7)), -1)
+    close(ops.categorical_crossentropy(f32(onehot), out, from_logits=from_logits), ref, RC, 1e-5)
+    close(ops.sparse_categorical_crossentropy(labels, out, from_logits=from_logits), ref, RC, 1e-5)
+    close(ops.sparse_categorical_crossentropy(labels.reshape(6, 1), out, from_logits=from_logits), ref, RC, 1e-5)
+    z = rng.integers(0, 2, (6, 7)).astype(np.float64)
+    s = _sigmoid(logits)
+    ref_b = -(z * np.log(np.clip(s, 1e-7, 1 - 1e-7)) + (1 - z) * np.log(1 - np.clip(s, 1e-7, 1 - 1e-7)))
+    close(ops.binary_crossentropy(f32(z), f32(logits if from_logits else s), from_logits=from_logits), ref_b, RC,
+          1e-5)
+
+
+def test_binary_crossentropy_from_huge_logits_is_finite():
+    out = ops.binary_crossentropy(f32([1.0, 0.0, 1.0]), f32([-200.0, 200.0, 200.0]), from_logits=True)
+    close(out, np.array([200.0, 200.0, 0.0]), RT, 1e-5)
+
+
+def test_moments_and_normalize(rng):
+    x = f32(rng.standard_normal((3, 13, 5)))
+    m, v = ops.moments(x, axes=[0, 1])
+    close(m, x.astype(np.float64).mean(axis=(0, 1)), RC, AC)
+    close(v, x.astype(np.float64).var(axis=(0, 1)), RC, AC)
+    x64 = x.astype(np.float64)
+    close(ops.normalize(x), x64 / np.maximum(np.linalg.norm(x64, axis=-1, keepdims=True), 1e-7), RC, AC)
+    close(ops.normalize(x, axis=1, order=1), x64 / np.abs(x64).sum(axis=1, keepdims=True), RC, AC)
+    close(ops.normalize(f32(np.zeros((2, 3)))), np.zeros((2, 3)), 0, 0)
+
+
+# ------------------------------------------------------------------ dtype policy and core
+def test_conversion_and_dtype_policy(rng):
+    x64 = rng.standard_normal((2, 3))
+    t = ops.convert_to_tensor(x64)
+    assert t.dtype == "float32" and ops.is_tensor(t) and not ops.is_tensor(x64)
+    assert ops.convert_to_tensor(t) is t
+    assert ops.convert_to_tensor([1, 2]).dtype == "int64"
+    assert ops.convert_to_tensor(np.array([1, 2], np.int32)).dtype == "int32"
+    assert ops.convert_to_tensor([1, 2], dtype="float64").dtype == "float32"
+    assert ops.standardize_dtype("bool") == "float32" and ops.standardize_dtype(np.int16) == "int32"
+    np.testing.assert_array_equal(ops.convert_to_numpy(t), x64.astype(np.float32))
+    assert ops.shape(t) == (2, 3) and ops.ndim(t) == 2 and ops.size(t) == 6 and ops.dtype([1.0]) == "float32"
+    c = ops.cast(ops.convert_to_tensor([1.7, -1.7, 2.5]), "int32")
+    assert c.dtype == "int32"
+    np.testing.assert_array_equal(c.numpy(), [1, -1, 2])
+    i = ops.convert_to_tensor([1, 2, 3])            # integer tensors meet float kernels as float32
+    close(ops.add(i, 0.5), np.array([1.5, 2.5, 3.5]))
+    close(ops.mean(i), np.array(2.0))
+    with pytest.raises(TypeError, match="standardize_dtype: unsupported dtype 'complex64'"):
+        ops.cast(t, "complex64")
+
+
+def test_stop_gradient_cuts_the_tape():
+    x = Tensor(f32([1.0, 2.0]), requires_grad=True)
+    y = ops.sum(ops.square(x) + ops.stop_gradient(ops.square(x)))
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+
+
+# ------------------------------------------------------------------ Tensor operators and methods
+def test_tensor_operators_route_to_ops(rng):
+    a, b = f32(rng.standard_normal((3, 4))), f32(np.abs(rng.standard_normal((4,))) + 0.5)
+    A, B = Tensor(a), Tensor(b)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    close(A + B, a64 + b64)
+    close(2.0 - A, 2.0 - a64)
+    close(A * B, a64 * b64)
+    close(1.0 / B, 1.0 / b64)
+    close(a / B, a64 / b64)
+    close(B ** 1.5, b64 ** 1.5)
+    close(2.0 ** B, 2.0 ** b64)
+    close(-A, -a64)
+    close(abs(A), np.abs(a64))
+    close(A // B, np.floor(a / b).astype(np.float64))
+    close(A % 1.0, np.mod(a64, 1.0), RT, 1e-6)
+    close(A > 0, (a > 0).astype(np.float64), 0, 0)
+    close(A <= B, (a <= b).astype(np.float64), 0, 0)
+    close(A.T, a64.T)
+    close(A[1:, 2], a64[1:, 2])
+    close(A @ B, a64 @ b64, 1e-5, 1e-5)
+    close(A.sum(axis=1), a64.sum(axis=1), RR, AR)
+    close(A.max(), np.array(a64.max()))
+    close(A.var(axis=0), a64.var(axis=0), RC, AC)
+    close(A.reshape(2, 6), a64.reshape(2, 6))
+    close(A.reshape((6, 2)), a64.reshape(6, 2))
+    close(A.transpose(1, 0), a64.T)
+    close(A.clip(-0.5, 0.5), np.clip(a64, -0.5, 0.5))
+    assert A.argmax(axis=1).dtype == "int64" and A.astype("int32").dtype == "int32"
+    assert A == A and A != B and len({A, B}) == 2      # identity semantics kept: hashable
+    assert A in [B, A]
+
+
+# ------------------------------------------------------------------ errors name the op and the shapes
+@pytest.mark.parametrize("call,exc,pattern", [
+    (lambda: ops.add(np.ones((3, 4), np.float32), np.ones((5,), np.float32)), ValueError,
+     r"binary\(add\): shapes \(3, 4\) and \(5,\) are not broadcastable"),
+    (lambda: ops.where(np.ones(3, np.float32), np.ones((2, 4), np.float32), 0.0), ValueError,
+     r"where: shapes \(3,\), \(2, 4\), \(\) are not broadcastable"),
+    (lambda: ops.where(np.ones(3, np.float32)), ValueError, "where: both x1 and x2"),
+    (lambda: ops.sum(np.ones((2, 3), np.float32), axis=2), ValueError, "sum: axis 2 is out of range for a tensor of rank 2"),
+    (lambda: ops.argmax(np.ones((2, 3), np.float32), axis=(0, 1)), ValueError, r"argmax: axis must be one int"),
+    (lambda: ops.reshape(np.ones((2, 3), np.float32), (4, 2)), ValueError, r"reshape: cannot reshape tensor of shape \(2, 3\) into \(4, 2\)"),
+    (lambda: ops.concatenate([np.ones((2, 3), np.float32), np.ones((3, 3), np.float32)], axis=1), ValueError,
+     r"concatenate: shapes \[\(2, 3\), \(3, 3\)\] differ outside axis 1"),
+    (lambda: ops.stack([np.ones(2, np.float32), np.ones(3, np.float32)]), ValueError, r"stack: all shapes must be equal"),
+    (lambda: ops.split(np.ones((5, 2), np.float32), 2), ValueError, r"split: axis 0 of shape \(5, 2\) does not divide into 2"),
+    (lambda: ops.squeeze(np.ones((2, 3), np.float32), 1), ValueError, r"squeeze: axis 1 of shape \(2, 3\) has length 3"),
+    (lambda: ops.transpose(np.ones((2, 3), np.float32), (0, 0)), ValueError, r"transpose: axes \(0, 0\) is not a permutation"),
+    (lambda: ops.broadcast_to(np.ones((2, 3), np.float32), (3, 3)), ValueError, r"broadcast_to: .*\(2, 3\).*\(3, 3\)"),
+    (lambda: ops.matmul(Tensor(np.ones((2, 3), np.float32)), np.ones((2, 3), np.float32)), ValueError,
+     r"matmul: inner dimensions differ: \(2, 3\) @ \(2, 3\)"),
+    (lambda: ops.dot(np.ones(3, np.float32), np.ones((2, 3, 4), np.float32)), ValueError, r"dot: second operand of rank 3"),
+    (lambda: ops.categorical_crossentropy(np.ones((2, 3), np.float32), np.ones((2, 4), np.float32)), ValueError,
+     r"categorical_crossentropy: target shape \(2, 3\) and output shape \(2, 4\)"),
+    (lambda: ops.sparse_categorical_crossentropy([0, 1, 2], np.ones((2, 4), np.float32)), ValueError,
+     r"sparse_categorical_crossentropy: target shape \(3,\) does not match output shape \(2, 4\)"),
+    (lambda: ops.take(np.ones((2, 3), np.float32), [0.5], axis=0), TypeError, "take: indices must be integers"),
+    (lambda: ops.take(np.ones((2, 3), np.float32), [5], axis=0), ValueError, r"take_rows"),
+    (lambda: ops.softmax(np.ones((2, 3), np.float32), axis=2), ValueError, "softmax: axis 2 is out of range"),
+    (lambda: ops.max(np.ones((0, 3), np.float32), axis=0), ValueError, r"max: .*zero-size reduction.*\(0, 3\)"),
+    (lambda: Tensor(np.ones(3, np.float32))[5], IndexError, "getitem: index 5 is out of bounds for axis 0 with size 3"),
+    (lambda: ops.normalize(np.ones(3, np.float32), order=3), ValueError, "normalize: order must be 1 or 2"),
+])
+def test_errors_name_op_and_shapes(call, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        call()
+
+
+# ------------------------------------------------------------------ Keras-style usage
+def _regression(n=96, seed=3):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, 5)).astype(np.float32)
+    W = r.standard_normal((5, 2)).astype(np.float32)
+    return X, (X @ W + 0.1).astype(np.float32)
+
+
+def test_custom_loss_built_from_ops_trains_a_compiled_model():
+    X, Y = _regression()
+
+    def my_mse(y_true, y_pred):
+        return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+    fn.clear_session()
+    fn.random.seed(0)
+    m = fn.Sequential([fn.Input((5,)), layers.Dense(8, activation="tanh"), layers.Dense(2)])
+    m.compile(optimizer=fn.optimizers.Adam(0.02), loss=my_mse)
+    h = m.fit(X, Y, epochs=15, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < 0.3 * h.history["loss"][0]
+    # evaluate with the custom loss equals the NumPy MSE of the predictions
+    pred = m.predict(X, verbose=0)
+    np.testing.assert_allclose(m.evaluate(X, Y, verbose=0), np.mean((pred - Y) ** 2), rtol=1e-4)
+
+
+def test_custom_layer_whose_call_uses_ops_trains_through_the_tape():
+    X, Y = _regression(seed=5)
+
+    class ScaledResidual(layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight((input_shape[-1],), initializer="ones")
+            self.b = self.add_weight((input_shape[-1],), initializer="zeros")
+
+        def call(self, x, training=None):
+            gate = ops.sigmoid(ops.multiply(x, self.w) + self.b)
+            return ops.where(x > 0, x * gate, ops.clip(x, -3.0, 0.0)) + ops.mean(x, axis=-1, keepdims=True)
+
+    fn.clear_session()
+    fn.random.seed(1)
+    lay = ScaledResidual()
+    m = fn.Sequential([fn.Input((5,)), lay, layers.Dense(2)])
+    m.compile(optimizer=fn.optimizers.Adam(0.02), loss="mse")
+    assert m._get_plan().tape_layers
+    w0 = [np.array(w) for w in lay.get_weights()]
+    h = m.fit(X, Y, epochs=15, batch_size=16, verbose=0)
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]
+    assert all(not np.array_equal(a, np.array(b)) for a, b in zip(w0, lay.get_weights()))
+
+
+def test_gradient_tape_custom_loop_with_ops():
+    X, Y = _regression(seed=7)
+    w = Tensor(np.zeros((5, 2), np.float32), requires_grad=True)
+    opt = fn.optimizers.SGD(0.1)
+    losses = []
+    for _ in range(30):
+        with fn.GradientTape() as tape:
+            loss = ops.mean(ops.square(ops.matmul(Tensor(X), w) + 0.1 - Y))
+        (g,) = tape.gradient(loss, [w])
+        opt.apply_gradients([(g, w)])
+        losses.append(loss.item())
+    assert losses[-1] < 0.05 * losses[0]
