@@ -549,3 +549,45 @@ def test_gradient_tape_custom_loop_with_ops():
         opt.apply_gradients([(g, w)])
         losses.append(loss.item())
     assert losses[-1] < 0.05 * losses[0]
+
+
+# ------------------------------------------------------------------ norm, average, outer, slice, pad, segment_sum
+@pytest.mark.parametrize("ord_,axis", [(None, None), (2, 1), (1, 0), (np.inf, -1), (-np.inf, 1), (0, None),
+                                       ("fro", (0, 1)), (None, (0, 1))])
+def test_norm_vs_numpy(ord_, axis, rng):
+    x = f32(rng.standard_normal((3, 13)) * rng.integers(0, 2, (3, 13)))
+    x64 = x.astype(np.float64)
+    if axis is None and ord_ not in (None, 2):
+        ref = np.linalg.norm(x64.ravel(), ord=ord_)
+    else:
+        ref = np.linalg.norm(x64, ord=ord_, axis=axis)
+    close(ops.norm(x, ord=ord_, axis=axis), np.asarray(ref), RC, AC)
+    with pytest.raises(ValueError, match=r"norm: only the Frobenius norm is supported over two axes"):
+        ops.norm(x, ord=1, axis=(0, 1))
+
+
+def test_average_outer_slice_pad_segment_sum(rng):
+    x = f32(rng.standard_normal((3, 13)))
+    w = f32(np.abs(rng.standard_normal(13)) + 0.1)
+    x64 = x.astype(np.float64)
+    close(ops.average(x, axis=1, weights=w), np.average(x64, axis=1, weights=w), RC, AC)
+    close(ops.average(x, weights=np.abs(x) + 1), np.average(x64, weights=np.abs(x64) + 1), RC, AC)
+    close(ops.average(x, axis=0), np.average(x64, axis=0), RR, AR)
+    close(ops.outer(x[0, :5], x[1]), np.outer(x64[0, :5], x64[1]))
+    close(ops.slice(x, (1, 2), (2, -1)), x64[1:3, 2:])
+    close(ops.pad(x, ((1, 0), (2, 3)), constant_values=-1.5),
+          np.pad(x64, ((1, 0), (2, 3)), constant_values=-1.5), *EX)
+    close(ops.pad(x, 1), np.pad(x64, 1), *EX)
+    ids = np.array([0, 4, 4])
+    ref = np.zeros((5, 13))
+    np.add.at(ref, ids, x64)
+    close(ops.segment_sum(x, ids), ref, RR, AR)
+    close(ops.segment_sum(x, ids, num_segments=7), np.concatenate([ref, np.zeros((2, 13))]), RR, AR)
+    with pytest.raises(ValueError, match=r"segment_sum: segment_ids of shape \(2,\) must be 1-D with one id per row of data \(3, 13\)"):
+        ops.segment_sum(x, [0, 1])
+    with pytest.raises(ValueError, match=r"slice: block start \(2, 0\) shape \(2, 1\) is outside the input of shape \(3, 13\)"):
+        ops.slice(x, (2, 0), (2, 1))
+    with pytest.raises(ValueError, match=r"pad: pad_width \[\[1, -1\], \[0, 0\]\] must be non-negative"):
+        ops.pad(x, ((1, -1), (0, 0)))
+    with pytest.raises(ValueError, match=r"average: weights of length 5 do not match axis 1 of shape \(3, 13\)"):
+        ops.average(x, axis=1, weights=np.ones(5, np.float32))

@@ -295,3 +295,23 @@ def test_cast_float_keeps_grad_and_dropout_grad_is_its_mask(rng):
     np.testing.assert_allclose(t.grad.numpy(), mask, *TOL["pointwise"])
     assert set(np.unique(np.round(mask, 5))) <= {0.0, 2.0}
     np.testing.assert_array_equal(mask, np.broadcast_to(mask[:1], mask.shape))   # shared along axis 0
+
+
+def test_norm_average_outer_slice_pad_segment_sum_grads(rng):
+    x = normal(rng, 3, 5, away=0.05)
+    gradcheck(lambda t: ops.norm(t, axis=1), lambda v: np.linalg.norm(v, axis=1), [x], rng)
+    gradcheck(lambda t: ops.norm(t, ord=1, axis=0), lambda v: np.linalg.norm(v, ord=1, axis=0), [x], rng)
+    gradcheck(lambda t: ops.norm(t, axis=(0, 1)), lambda v: np.linalg.norm(v, axis=(0, 1)), [x], rng)
+    gradcheck(lambda t, w: ops.average(t, axis=1, weights=w), lambda v, w: np.average(v, axis=1, weights=w),
+              [x, normal(rng, 5, pos=True)], rng)
+    gradcheck(ops.outer, np.outer, [normal(rng, 4), normal(rng, 2, 3)], rng)
+    gradcheck(lambda t: ops.slice(t, (1, 1), (2, 3)), lambda v: v[1:3, 1:4], [x], rng)
+    gradcheck(lambda t: ops.pad(t, ((2, 1), (0, 3)), constant_values=0.5),
+              lambda v: np.pad(v, ((2, 1), (0, 3)), constant_values=0.5), [x], rng)
+    ids = np.array([2, 0, 2])
+
+    def seg(v):
+        out = np.zeros((4,) + v.shape[1:])
+        np.add.at(out, ids, v)
+        return out
+    gradcheck(lambda t: ops.segment_sum(t, ids, num_segments=4), seg, [x], rng)

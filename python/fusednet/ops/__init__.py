@@ -36,7 +36,7 @@ from .layout import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 
-dot, linear, dense_backward = gemm.dot, gemm.linear, kernels.dense_backward
+dot, linear, outer, dense_backward = gemm.dot, gemm.linear, gemm.outer, kernels.dense_backward
 
 _KERNEL_KW = ("trans_a", "trans_b", "bias", "activation", "out", "beta")
 
@@ -76,4 +76,4 @@ def matmul(x1, x2, **kernel_kw):
 
 
 __all__ = sorted(set(compare.__all__ + conv.__all__ + core.__all__ + creation.__all__ + elementwise.__all__
-                     + indexing.__all__ + layout.__all__ + nn.__all__ + reduce.__all__ + ["matmul", "dot", "linear", "dense_backward"]))
+                     + indexing.__all__ + layout.__all__ + nn.__all__ + reduce.__all__ + ["matmul", "dot", "linear", "outer", "dense_backward"]))

@@ -14,7 +14,7 @@ from .indexing import getitem
 from .layout import broadcast_to, expand_dims, reshape, squeeze, stack
 from .nn import activation as _activation
 
-__all__ = ["matmul", "dot", "linear"]
+__all__ = ["matmul", "dot", "linear", "outer"]
 
 
 class _MatMul(Function):
@@ -110,6 +110,24 @@ def dot(x1, x2):
         raise ValueError(f"dot: second operand of rank {b.ndim} (shape {b.shape}) is not supported; "
                          f"use ops.matmul")
     return matmul(x1, b)
+
+
+def outer(x1, x2):
+    """Outer product of the flattened operands, ``[M] x [N] -> [M, N]``.
+
+    Args:
+        x1, x2: tensor-likes (flattened first).
+
+    Returns:
+        float32 Tensor ``[x1.size, x2.size]``; differentiable.
+
+    Example:
+        >>> ops.outer(ops.ones((2,)), ops.ones((3,))).shape
+        (2, 3)
+    """
+    from .elementwise import multiply
+    a, b = float_tensor(x1, "outer"), float_tensor(x2, "outer")
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
 class _Linear(Function):

@@ -16,7 +16,7 @@ from .layout import moveaxis, ravel, reshape, slice_axis, transpose
 
 Array = _C.Array
 
-__all__ = ["getitem", "take"]
+__all__ = ["getitem", "take", "segment_sum"]
 
 
 class _TakeRows(Function):
@@ -128,3 +128,43 @@ def getitem(x, key):
         else:
             raise TypeError(f"getitem: unsupported index {k!r}")
     return t
+
+
+class _SegmentSum(Function):
+    __slots__ = ("ids",)
+
+    def backward(self, g):
+        return (_C.take_rows(g, self.ids),)
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Sum the rows of ``data`` that share a segment id (one native scatter-add).
+
+    Args:
+        data: float32 tensor-like ``[N, ...]``. segment_ids: int ``[N]`` in ``[0, num_segments)``.
+        num_segments: number of output rows (default ``max(segment_ids) + 1``).
+        sorted: accepted for Keras compatibility (any order works).
+
+    Returns:
+        Tensor ``[num_segments, ...]``; the gradient gathers rows back.
+
+    Example:
+        >>> ops.segment_sum(ops.ones((3, 2)), [0, 0, 2]).numpy()[:, 0]
+        array([2., 0., 1.], dtype=float32)
+    """
+    x = as_tensor(data)
+    ids = _index_array(segment_ids, "segment_sum")
+    if ids.ndim != 1 or x.ndim == 0 or ids.shape[0] != x.shape[0]:
+        raise ValueError(f"segment_sum: segment_ids of shape {ids.shape} must be 1-D with one id per row of "
+                         f"data {x.shape}")
+    if num_segments is None:
+        num_segments = int(ids.numpy().max()) + 1 if ids.shape[0] else 0
+    try:
+        out = _C.scatter_add_rows(x.data, ids, int(num_segments))
+    except ValueError as e:
+        raise ValueError(f"segment_sum: {e} (data {x.shape}, num_segments={num_segments})") from None
+    if not need_grad(x):
+        return Tensor._wrap(out)
+    fn = _SegmentSum()
+    fn.ids = ids
+    return Tensor._from_op(out, fn, (x,))

@@ -17,7 +17,7 @@ Array = _C.Array
 
 __all__ = [
     "reshape", "flatten", "ravel", "expand_dims", "squeeze", "transpose", "swapaxes", "moveaxis",
-    "concatenate", "stack", "split", "tile", "repeat", "broadcast_to",
+    "concatenate", "stack", "split", "tile", "repeat", "broadcast_to", "slice", "pad",
 ]
 
 
@@ -425,3 +425,66 @@ def repeat(x, repeats, axis=None):
     b[ax + 1] = int(repeats)
     shp[ax] *= int(repeats)
     return reshape(broadcast_to(e, tuple(b)), tuple(shp))
+
+
+def slice(x, start_indices, shape):  # noqa: A001 - keras.ops.slice
+    """The block of ``x`` starting at ``start_indices`` with extent ``shape`` (``keras.ops.slice``).
+
+    Args:
+        x: tensor-like. start_indices: one int per axis. shape: one extent per axis (-1: to the end).
+
+    Returns:
+        Tensor of ``shape``; differentiable (the gradient pads with zeros).
+
+    Example:
+        >>> ops.slice(ops.zeros((4, 5)), (1, 2), (2, -1)).shape
+        (2, 3)
+    """
+    x = as_tensor(x)
+    starts, sizes = _dims(start_indices), _dims(shape)
+    if len(starts) != x.ndim or len(sizes) != x.ndim:
+        raise ValueError(f"slice: start_indices {starts} and shape {sizes} need one entry per axis of {x.shape}")
+    for ax, (lo, n) in enumerate(zip(starts, sizes)):
+        hi = x.shape[ax] if n == -1 else lo + n
+        if not 0 <= lo <= hi <= x.shape[ax]:
+            raise ValueError(f"slice: block start {starts} shape {sizes} is outside the input of shape {x.shape}")
+        if lo != 0 or hi != x.shape[ax]:
+            x = slice_axis(x, ax, lo, hi)
+    return x
+
+
+def pad(x, pad_width, mode="constant", constant_values=0):
+    """Pad with a constant (``keras.ops.pad`` in 'constant' mode): one native concat per axis.
+
+    Args:
+        x: float32 tensor-like. pad_width: ``((before, after), ...)`` per axis, one pair for all
+            axes, or one int. mode: 'constant' only. constant_values: the fill value.
+
+    Returns:
+        Tensor; differentiable in ``x`` (the gradient is the interior slice).
+
+    Example:
+        >>> ops.pad(ops.ones((2, 3)), ((1, 1), (0, 2))).shape
+        (4, 5)
+    """
+    x = as_tensor(x)
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r} (shape {x.shape})")
+    pw = np.asarray(pad_width, dtype=np.int64)
+    if pw.ndim == 0:
+        pw = np.full((x.ndim, 2), int(pw))
+    elif pw.shape == (2,):
+        pw = np.tile(pw, (x.ndim, 1))
+    if pw.shape != (x.ndim, 2) or (pw < 0).any():
+        raise ValueError(f"pad: pad_width {np.asarray(pad_width).tolist()} must be non-negative (before, after) "
+                         f"pairs, one per axis of {x.shape}")
+    for ax, (lo, hi) in enumerate(pw.tolist()):
+        if lo == 0 and hi == 0:
+            continue
+        parts = []
+        for n in (lo, hi):
+            shp = list(x.shape)
+            shp[ax] = n
+            parts.append(Tensor._wrap(_C.full(shp, float(constant_values), device=x.device)) if n else None)
+        x = concatenate([p for p in (parts[0], x, parts[1]) if p is not None], ax)
+    return x

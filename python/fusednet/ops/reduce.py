@@ -8,10 +8,11 @@ from .. import _C
 from ..tensor import Function, Tensor
 from .core import broadcast_array, float_tensor, keep_shape, need_grad, norm_axes, scalar_array
 from .core import stop_gradient
-from .elementwise import add, exp, log, sqrt, square, subtract
+from .elementwise import abs as _abs
+from .elementwise import add, divide, exp, log, multiply, sqrt, square, subtract
 
 __all__ = ["sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "any", "all",
-           "logsumexp", "count_nonzero", "amax", "amin"]
+           "logsumexp", "count_nonzero", "amax", "amin", "norm", "average"]
 
 
 class _Reduce(Function):
@@ -267,3 +268,68 @@ def count_nonzero(x, axis=None):
     c = _truth_reduce("count_nonzero", "sum", x, axis, False)
     return Tensor._wrap(_C.cast(c.data, "int64"))
 
+
+
+def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras/NumPy name
+    """Vector norm along ``axis`` (None: of the flattened tensor), or the Frobenius norm over two
+    axes (``keras.ops.norm`` for the vector and 'fro' cases).
+
+    Args:
+        x: tensor-like. ord: None or 2 (Euclidean), 1, ``inf``, ``-inf``, 0 (count of nonzeros),
+            or 'fro' / None with a 2-tuple ``axis``. axis: None, an int or a 2-tuple.
+        keepdims: keep the reduced axes with length 1.
+
+    Returns:
+        float32 Tensor; differentiable (except ord=0).
+
+    Example:
+        >>> ops.norm(ops.convert_to_tensor([3.0, 4.0]))                 # 5.0
+    """
+    import math
+    x = float_tensor(x, "norm")
+    if axis is None and x.ndim > 1 and ord not in (None, 2, "fro"):
+        x, axis = x.reshape((-1,)), 0
+    two = isinstance(axis, (tuple, list)) and len(axis) == 2
+    if two and ord not in (None, "fro"):
+        raise ValueError(f"norm: only the Frobenius norm is supported over two axes, got ord={ord!r} "
+                         f"(shape {x.shape})")
+    if ord in (None, 2, "fro"):
+        return sqrt(sum(square(x), axis, keepdims))
+    if ord == 1:
+        return sum(_abs(x), axis, keepdims)
+    if ord == math.inf:
+        return max(_abs(x), axis, keepdims)
+    if ord == -math.inf:
+        return min(_abs(x), axis, keepdims)
+    if ord == 0:
+        return _truth_reduce("norm", "sum", x, axis, keepdims)
+    raise ValueError(f"norm: unsupported ord {ord!r} (supported: None, 1, 2, inf, -inf, 0, 'fro')")
+
+
+def average(x, axis=None, weights=None):
+    """Weighted mean along ``axis``: ``sum(x * w) / sum(w)`` (NumPy ``average``).
+
+    Args:
+        x: tensor-like. axis: int or None. weights: None (plain mean), a tensor-like of x's
+            shape, or a 1-D one of length ``x.shape[axis]``.
+
+    Returns:
+        float32 Tensor; differentiable in ``x`` and ``weights``.
+
+    Example:
+        >>> ops.average(ops.convert_to_tensor([1.0, 3.0]), weights=[3.0, 1.0])     # 1.5
+    """
+    x = float_tensor(x, "average")
+    if weights is None:
+        return mean(x, axis)
+    w = float_tensor(weights, "average")
+    if w.shape != x.shape:
+        if axis is None or w.ndim != 1:
+            raise ValueError(f"average: weights of shape {w.shape} need an axis and must be 1-D or of the "
+                             f"input's shape {x.shape}")
+        ax = norm_axes(axis, x.ndim, "average")[0]
+        if w.shape[0] != x.shape[ax]:
+            raise ValueError(f"average: weights of length {w.shape[0]} do not match axis {axis} of shape {x.shape}")
+        w = w.reshape(tuple(x.shape[ax] if i == ax else 1 for i in range(x.ndim)))
+        return divide(sum(multiply(x, w), axis), sum(w))
+    return divide(sum(multiply(x, w), axis), sum(w, axis))
