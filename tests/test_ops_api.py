@@ -591,3 +591,10 @@ def test_average_outer_slice_pad_segment_sum(rng):
         ops.pad(x, ((1, -1), (0, 0)))
     with pytest.raises(ValueError, match=r"average: weights of length 5 do not match axis 1 of shape \(3, 13\)"):
         ops.average(x, axis=1, weights=np.ones(5, np.float32))
+
+
+def test_truth_value_of_tensors():
+    x = Tensor(f32([1.0, -2.0]))
+    assert ops.any(x > 0) and not ops.all(x > 0) and bool(Tensor(f32(3.0)))
+    with pytest.raises(ValueError, match=r"Tensor: the truth value of a tensor of shape \(2,\) is ambiguous"):
+        bool(x > 0)

@@ -233,6 +233,13 @@ class Tensor:
     def __float__(self):
         return float(self.data.item())
 
+    def __bool__(self):
+        """Truth of a one-element tensor (so ``if ops.any(x > 0):`` works); ambiguous otherwise."""
+        if self.data.size != 1:
+            raise ValueError(f"Tensor: the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             f"use ops.any(...) or ops.all(...)")
+        return bool(self.data.item())
+
     def detach(self):
         """A tensor sharing data with this one but cut from the graph."""
         return Tensor._wrap(self.data)
