@@ -598,3 +598,39 @@ def test_truth_value_of_tensors():
     assert ops.any(x > 0) and not ops.all(x > 0) and bool(Tensor(f32(3.0)))
     with pytest.raises(ValueError, match=r"Tensor: the truth value of a tensor of shape \(2,\) is ambiguous"):
         bool(x > 0)
+
+
+# ------------------------------------------------------------------ the native select kernel
+def test_where_kernel_contract(rng):
+    C_ = fn._C
+    c = f32([1.0, 0.0, np.nan, -0.0, 2.0])
+    a, b = f32([np.inf, 1.0, 2.0, 3.0, np.nan]), f32([5.0, -np.inf, 7.0, 8.0, 9.0])
+    y = np.asarray(C_.where(C_.asarray(c), C_.asarray(a), C_.asarray(b)))
+    np.testing.assert_array_equal(y, [np.inf, -np.inf, 2.0, 8.0, np.nan])   # NaN condition is true, -0 false
+    big = f32(rng.standard_normal(100003))                                   # the threaded path
+    m = f32(big > 0)
+    out = C_.zeros([100003])
+    r = C_.where(C_.asarray(m), C_.asarray(big), C_.asarray(-big), out=out)
+    np.testing.assert_array_equal(np.asarray(out), np.abs(big))
+    assert C_.shares_memory(r, out)
+    with pytest.raises(ValueError, match=r"where: condition \(5,\), x1 \(5,\) and x2 \(4,\) must have the same shape"):
+        C_.where(C_.asarray(c), C_.asarray(a), C_.asarray(b[:4]))
+    with pytest.raises(TypeError, match="where: condition"):
+        C_.where(C_.asarray(np.ones(5, np.int64)), C_.asarray(a), C_.asarray(b))
+    buf = np.arange(11.0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"where: out overlaps x1 \(10,\)"):
+        C_.where(C_.asarray(np.ones(10, np.float32)), C_.asarray(buf[:10]), C_.asarray(buf[:10].copy()),
+                 out=C_.asarray(buf[1:]))
+
+
+@pytest.mark.cuda
+def test_where_kernel_cuda_matches_cpu(rng):
+    C_ = fn._C
+    c = f32(rng.integers(0, 2, 1031))
+    a, b = f32(rng.standard_normal(1031)), f32(rng.standard_normal(1031))
+    a[::7] = np.inf
+    cpu = np.asarray(C_.where(C_.asarray(c), C_.asarray(a), C_.asarray(b)))
+    gpu = C_.where(*(C_.asarray(v).to("cuda") for v in (c, a, b)))
+    np.testing.assert_array_equal(np.asarray(gpu.to("cpu")), cpu)
+    t = ops.where(Tensor(c).to("cuda"), Tensor(a).to("cuda"), 0.0)
+    np.testing.assert_array_equal(t.numpy(), np.where(c != 0, a, 0.0))
