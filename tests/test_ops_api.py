@@ -243,9 +243,15 @@ def test_tile_repeat_broadcast_to(rng):
 def test_getitem_and_take(rng):
     x = f32(rng.standard_normal((5, 7, 3)))
     t = Tensor(x)
-    for key in (2, -1, slice(1, 4), (slice(None), 3), (1, slice(2, 6), 0), (Ellipsis, 1), [4, 0, 0]):
+    for key in (2, -1, slice(1, 4), (slice(None), 3), (1, slice(2, 6), 0), (Ellipsis, 1), [4, 0, 0],
+                None, (None, 1), (Ellipsis, None), (slice(None, None, -1),), (slice(None), slice(5, 0, -2)),
+                (Ellipsis, slice(None, None, 2)), (slice(4, 1),), np.array([[0, 4], [1, 1]])):
         ref = x[key] if not isinstance(key, list) else x[np.array(key)]
         close(t[key], ref)
+    with pytest.raises(IndexError, match="getitem: an index can only have a single ellipsis"):
+        t[..., 0, ...]
+    with pytest.raises(TypeError, match="getitem: indices must be integers, got bool"):
+        t[np.array([True, False, True, False, True])]
     for axis in (None, 0, 1, 2):
         idx = np.array([[0, 2], [1, 2]])
         close(ops.take(x, idx, axis=axis), np.take(x, idx, axis=axis))

@@ -192,6 +192,8 @@ LAYOUT = [
      lambda v: np.broadcast_to(v[:, :1, :], (2, 4, 5))),
     ("getitem", lambda t: t[1, 1:3] * t[:, 2][..., 1:2], lambda v: v[1, 1:3] * v[:, 2][..., 1:2]),
     ("rows", lambda t: t[[1, 0, 1]], lambda v: v[[1, 0, 1]]),
+    ("strided", lambda t: t[::-1, None, :, 4:0:-2], lambda v: v[::-1, None, :, 4:0:-2]),
+    ("rows_2d", lambda t: t[np.array([[1, 1], [0, 1]])], lambda v: v[np.array([[1, 1], [0, 1]])]),
     ("take", lambda t: ops.take(t, np.array([[4, 0], [4, 4]]), axis=2), lambda v: np.take(v, [[4, 0], [4, 4]], axis=2)),
     ("take_flat", lambda t: ops.take(t, np.array([0, 29, 29])), lambda v: np.take(v, [0, 29, 29])),
     ("split", lambda t: ops.split(t, [1, 4], axis=-1)[1] * 2 + ops.split(t, [1, 4], axis=-1)[0],

@@ -1,8 +1,8 @@
 """Differentiable indexing and gathers (csrc family: elementwise, ``_C.slice_axis`` /
 ``_C.take_rows`` / ``_C.scatter_add_rows``).
 
-``getitem`` (``tensor[key]``) supports ints, step-1 slices, ``...`` and a 1-D integer array on
-axis 0; ``take`` gathers along any axis with indices of any shape. Backward: slices pad with
+``getitem`` (``tensor[key]``) supports ints, slices of any step, ``...``, ``None`` and integer
+arrays on axis 0; ``take`` gathers along any axis with indices of any shape. Backward: slices pad with
 zeros, gathers scatter-add (repeated indices accumulate, deterministic order).
 """
 import numbers
@@ -12,7 +12,7 @@ import numpy as np
 from .. import _C
 from ..tensor import Function, Tensor, _to_array
 from .core import as_tensor, need_grad, norm_axis
-from .layout import moveaxis, ravel, reshape, slice_axis, transpose
+from .layout import expand_dims, moveaxis, ravel, reshape, slice_axis, transpose
 
 Array = _C.Array
 
@@ -81,34 +81,41 @@ def _index_array(key, op):
 
 
 def getitem(x, key):
-    """Basic indexing: ints and step-1 slices on any axes, ``...``, or an integer array on axis 0.
+    """NumPy basic indexing plus integer-array rows: ints, slices (any step), ``...``, ``None``
+    (a new axis), or an integer array / list / Tensor selecting along axis 0.
 
     Args:
-        x: tensor-like. key: int, slice (step 1), Ellipsis, a tuple of them, or a 1-D integer
-            array / list / Tensor selecting rows.
+        x: tensor-like. key: int, slice, Ellipsis, None, a tuple of them, or an integer index
+            array (any shape; boolean masks are not supported: their result shape depends on the data).
 
     Returns:
-        Tensor; the gradient pads with zeros (slices) or scatter-adds (row gathers).
+        Tensor; the gradient pads with zeros (step-1 slices) or scatter-adds (gathers, strided
+        slices).
 
     Example:
-        >>> ops.getitem(ops.zeros((4, 5)), (slice(1, 3), 2)).shape
-        (2,)
+        >>> ops.getitem(ops.zeros((4, 5)), (slice(1, 3), None, 2)).shape
+        (2, 1)
     """
     x = as_tensor(x)
     if isinstance(key, (Tensor, Array, np.ndarray, list)):
         idx = _index_array(key, "getitem")
-        if idx.ndim != 1:
-            raise ValueError(f"getitem: integer index arrays must be 1-D, got shape {idx.shape}")
-        return _take_rows(x, idx)
+        return _take_rows(x, idx) if idx.ndim == 1 else take(x, idx, axis=0)
     if not isinstance(key, tuple):
         key = (key,)
+    real = sum(1 for k in key if k is not None and k is not Ellipsis)
+    if sum(1 for k in key if k is Ellipsis) > 1:
+        raise IndexError("getitem: an index can only have a single ellipsis ('...')")
     if any(k is Ellipsis for k in key):
         i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (x.ndim - (len(key) - 1)) + key[i + 1:]
-    if len(key) > x.ndim:
-        raise IndexError(f"getitem: too many indices ({len(key)}) for a tensor of shape {x.shape}")
+        key = key[:i] + (slice(None),) * max(x.ndim - real, 0) + key[i + 1:]
+    if real > x.ndim:
+        raise IndexError(f"getitem: too many indices ({real}) for a tensor of shape {x.shape}")
     t, axis = x, 0
     for k in key:
+        if k is None:
+            t = expand_dims(t, axis)
+            axis += 1
+            continue
         full = t.shape[axis]
         if isinstance(k, numbers.Integral):
             i = int(k)
@@ -119,14 +126,16 @@ def getitem(x, key):
             t = reshape(t, t.shape[:axis] + t.shape[axis + 1:])
         elif isinstance(k, slice):
             start, stop, step = k.indices(full)
-            if step != 1:
-                raise ValueError(f"getitem: slices with step {step} are not supported (axis {axis})")
-            stop = max(stop, start)
-            if start != 0 or stop != full:
-                t = slice_axis(t, axis, start, stop)
+            if step == 1:
+                stop = max(stop, start)
+                if start != 0 or stop != full:
+                    t = slice_axis(t, axis, start, stop)
+            else:  # a strided or reversed slice is a gather of its index ramp
+                ramp = np.arange(start, stop, step, dtype=np.int64)
+                t = take(t, ramp, axis=axis) if ramp.size else slice_axis(t, axis, 0, 0)
             axis += 1
         else:
-            raise TypeError(f"getitem: unsupported index {k!r}")
+            raise TypeError(f"getitem: unsupported index {k!r} (use ints, slices, ..., None or integer arrays)")
     return t
 
 
