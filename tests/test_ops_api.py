@@ -640,3 +640,18 @@ def test_where_kernel_cuda_matches_cpu(rng):
     np.testing.assert_array_equal(np.asarray(gpu.to("cpu")), cpu)
     t = ops.where(Tensor(c).to("cuda"), Tensor(a).to("cuda"), 0.0)
     np.testing.assert_array_equal(t.numpy(), np.where(c != 0, a, 0.0))
+
+
+@pytest.mark.parametrize("mod", [ops, fn.random, fn.functional], ids=lambda m: m.__name__)
+def test_public_names_are_documented(mod):
+    """House rule: every public function has Args, Returns (or Shape) and an Example."""
+    missing = []
+    for name in mod.__all__:
+        obj = getattr(mod, name)
+        doc = obj.__doc__ or ""
+        need = ("Args:", "Example") if isinstance(obj, type) else ("Args:", "Example", "Return")
+        if not all(k in doc for k in need) and not (not isinstance(obj, type) and "Shape:" in doc
+                                                     and "Args:" in doc and "Example" in doc):
+            missing.append(name)
+    assert not missing, f"{mod.__name__}: undocumented {missing}"
+    assert set(mod.__all__) <= set(dir(mod))

@@ -69,10 +69,16 @@ _stream = SeedStream(_initial_seed())
 
 
 def seed(value):
-    """Seed fusednet's global random stream (initializers, dropout, shuffling).
+    """Seed fusednet's global random stream (initializers, dropout, shuffling, samplers).
 
     Args:
         value: non-negative integer.
+
+    Returns:
+        None.
+
+    Example:
+        >>> fusednet.random.seed(42)
     """
     global _stream
     if not isinstance(value, (int,)) or isinstance(value, bool):
@@ -90,7 +96,17 @@ def seed(value):
 
 
 def set_random_seed(value):
-    """Keras-style alias of :func:`seed` (also seeds NumPy's and Python's global generators)."""
+    """Keras-style alias of :func:`seed` (also seeds NumPy's and Python's global generators).
+
+    Args:
+        value: non-negative integer.
+
+    Returns:
+        None.
+
+    Example:
+        >>> fusednet.utils.set_random_seed(0)
+    """
     import random as _pyrandom
     import numpy as np
     seed(value)
@@ -99,12 +115,34 @@ def set_random_seed(value):
 
 
 def get_seed():
-    """The seed of the current global stream."""
+    """The seed of the current global stream.
+
+    Args:
+        (none)
+
+    Returns:
+        int.
+
+    Example:
+        >>> fusednet.random.seed(7); fusednet.random.get_seed()
+        7
+    """
     return _stream.seed
 
 
 def next_key(count=1):
-    """Next ``(seed, offset)`` pair from the global stream (reserves ``count`` offsets)."""
+    """Next ``(seed, offset)`` pair from the global stream (reserves ``count`` offsets).
+
+    Args:
+        count: number of consecutive offsets to reserve.
+
+    Returns:
+        ``(seed, first_offset)``.
+
+    Example:
+        >>> fusednet.random.seed(42); fusednet.random.next_key()
+        (42, 0)
+    """
     return _stream.next(count)
 
 
