@@ -317,3 +317,16 @@ def test_norm_average_outer_slice_pad_segment_sum_grads(rng):
         np.add.at(out, ids, v)
         return out
     gradcheck(lambda t: ops.segment_sum(t, ids, num_segments=4), seg, [x], rng)
+
+
+def test_eager_control_flow_is_differentiable(rng):
+    x = normal(rng, 5)
+    gradcheck(lambda t: ops.cond(ops.sum(t) > 0, lambda: ops.square(t), lambda: ops.sin(t)),
+              lambda v: np.square(v) if v.sum() > 0 else np.sin(v), [x], rng)
+    gradcheck(lambda t: ops.fori_loop(1, 4, lambda i, v: v * ops.cos(t) + i, t),
+              lambda v: ((v * np.cos(v) + 1) * np.cos(v) + 2) * np.cos(v) + 3, [x], rng)
+    i, acc = ops.while_loop(lambda i, a: i < 10, lambda i, a: (i + 3, a * 2.0), (0, ops.ones((2,))))
+    assert i == 12
+    np.testing.assert_array_equal(acc.numpy(), [16.0, 16.0])
+    assert ops.while_loop(lambda i: i < 10, lambda i: i + 1, 0, maximum_iterations=4) == 4
+    assert ops.while_loop(lambda i, j: i < 2, lambda i, j: [i + 1, j], [0, 5]) == [2, 5]

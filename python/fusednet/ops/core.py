@@ -18,7 +18,7 @@ Array = _C.Array
 
 __all__ = [
     "convert_to_tensor", "convert_to_numpy", "is_tensor", "cast", "shape", "dtype", "ndim", "size",
-    "stop_gradient", "standardize_dtype", "to_device", "as_tensor",
+    "stop_gradient", "standardize_dtype", "to_device", "as_tensor", "cond", "fori_loop", "while_loop",
 ]
 
 _FLOATS = ("float32", "float64", "float16", "bfloat16", "float")
@@ -283,6 +283,73 @@ def to_device(a, device):
     fn = _ToDevice()
     fn.device = a.device
     return Tensor._from_op(out, fn, (a,))
+
+
+# ---------------------------------------------------------------------------- control flow (eager)
+def _truth(pred):
+    if isinstance(pred, Tensor):
+        return bool(pred)
+    return bool(np.asarray(pred))
+
+
+def cond(pred, true_fn, false_fn):
+    """``true_fn()`` if ``pred`` else ``false_fn()`` (eager: only the taken branch runs and is
+    recorded on the tape).
+
+    Args:
+        pred: a bool, number or one-element tensor. true_fn, false_fn: callables of no arguments.
+
+    Returns:
+        The taken branch's result.
+
+    Example:
+        >>> ops.cond(ops.sum(x) > 0, lambda: x, lambda: -x)
+    """
+    return true_fn() if _truth(pred) else false_fn()
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)`` (eager; differentiable
+    through the ops in ``body_fun``).
+
+    Args:
+        lower, upper: ints. body_fun: ``(i, val) -> val``. init_val: any structure.
+
+    Returns:
+        The final ``val``.
+
+    Example:
+        >>> ops.fori_loop(0, 3, lambda i, v: v * 2.0, ops.ones((2,)))   # 8, 8
+    """
+    val = init_val
+    for i in range(int(lower), int(upper)):
+        val = body_fun(i, val)
+    return val
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Keras ``ops.while_loop``: ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``.
+
+    Args:
+        cond: ``(*loop_vars) -> bool-like``. body: ``(*loop_vars) -> loop_vars`` (same structure).
+        loop_vars: a tuple/list of values, or one value. maximum_iterations: optional bound.
+
+    Returns:
+        The final loop variables, in the structure of ``loop_vars``.
+
+    Example:
+        >>> ops.while_loop(lambda i: i < 10, lambda i: i + 3, 0)   # 12
+    """
+    single = not isinstance(loop_vars, (tuple, list))
+    vals = (loop_vars,) if single else tuple(loop_vars)
+    n = 0
+    while (maximum_iterations is None or n < int(maximum_iterations)) and _truth(cond(*vals)):
+        out = body(*vals)
+        vals = (out,) if single else tuple(out)
+        n += 1
+    if single:
+        return vals[0]
+    return list(vals) if isinstance(loop_vars, list) else vals
 
 
 # ---------------------------------------------------------------------------- shared glue
