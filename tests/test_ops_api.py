@@ -655,3 +655,19 @@ def test_public_names_are_documented(mod):
             missing.append(name)
     assert not missing, f"{mod.__name__}: undocumented {missing}"
     assert set(mod.__all__) <= set(dir(mod))
+
+
+def test_empty_inputs_give_empty_results_or_named_errors():
+    e = np.zeros((0, 3), np.float32)
+    assert ops.where(e, e, e).shape == (0, 3) and ops.sum(e, axis=0).shape == (3,)
+    close(ops.sum(e, axis=0), np.zeros(3), *EX)
+    close(ops.prod(e, axis=0), np.ones(3), *EX)
+    assert ops.matmul(Tensor(np.zeros((2, 0), np.float32)), np.zeros((0, 3), np.float32)).shape == (2, 3)
+    assert ops.matmul(Tensor(np.zeros((0, 2, 3), np.float32)), np.zeros((0, 3, 4), np.float32)).shape == (0, 2, 4)
+    assert ops.repeat(np.ones((2, 3), np.float32), 0, axis=1).shape == (2, 0)
+    assert Tensor(e)[::-1].shape == (0, 3) and ops.pad(e, 1).shape == (2, 5)
+    x = Tensor(e, requires_grad=True)
+    ops.sum(ops.where(x > 0, x, 0.0) * 2).backward()
+    assert x.grad.shape == (0, 3)
+    with pytest.raises(ValueError, match=r"^argmin: attempt to get argmin of an empty axis 0 of shape \(0, 3\)"):
+        ops.argmin(e, axis=0)

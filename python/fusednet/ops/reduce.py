@@ -179,7 +179,9 @@ def _arg(x, axis, keepdims, op, negate):
     try:
         out = _C.argmax(d, ax)
     except ValueError as e:
-        raise ValueError(f"{op}: {e} (input shape {x.shape})") from None
+        msg = str(e)
+        msg = (msg[len("argmax: "):] if msg.startswith("argmax: ") else msg).replace("argmax", op)
+        raise ValueError(f"{op}: {msg} (input shape {x.shape})") from None
     if keepdims:
         out = out.reshape(tuple(1 for _ in x.shape) if axis is None else keep_shape(x.shape, [ax]))
     return Tensor._wrap(out)
