@@ -163,6 +163,8 @@ def test_tensor_operators_route_to_ops(rng):
     close(A.T, a64.T)
     close(A[1:, 2], a64[1:, 2])
     close(A @ B, a64 @ b64, *gemm_tol(4))
+    close(a.T.copy() @ A, a64.T @ a64, *gemm_tol(3))            # ndarray on the left defers to Tensor
+    close(np.float32(2.0) * A + a, 3 * a64)
     close(A.sum(axis=1), a64.sum(axis=1), RR, AR)
     close(A.max(), np.array(a64.max()))
     close(A.var(axis=0), a64.var(axis=0), RC, AC)
