@@ -34,6 +34,16 @@ TOL = {
     "metric": (1e-6, 1e-9),
     # Keras-style AUC on 200 thresholds vs exact scikit-learn roc_auc_score (absolute)
     "auc_approx": (0.0, 1e-2),
+    # fusednet.ops compositions (var/std/logsumexp/cross-entropies/normalize) vs float64 NumPy
+    "ops_composed": (2e-5, 1e-5),
+    # pointwise with an absolute floor for results near 0 (floor/mod after a float32 division,
+    # powers, log-probabilities) and expm1/log1p, computed as exp(x)-1 / log(1+x), near 0
+    "ops_abs": (1e-5, 1e-5),
+    "ops_near_zero": (0.0, 1e-7),
+    # Model.evaluate (float32 per-batch losses, weighted mean) vs the NumPy loss of predict()
+    "evaluate": (1e-4, 1e-6),
+    # sampler moments: |sample statistic - population value| in units of its standard error
+    "random_sigmas": 5.0,
     # weights round-tripped through files: bit-exact
     "exact": (0.0, 0.0),
     # a train_step override (eager tape, cross-entropy on probabilities) vs the compiled plan

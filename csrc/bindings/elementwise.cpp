@@ -1,4 +1,4 @@
-// bindings/elementwise.cpp — fusednet._C binary/unary/clip/scale/axpy_/reduce/sum_to_shape/
+// bindings/elementwise.cpp — fusednet._C binary/unary/clip/scale/where/axpy_/reduce/sum_to_shape/
 // transpose/concat/slice_axis/take_rows/scatter_add_rows/cast/argmax/one_hot.
 //
 // Each binding validates dtype, shape (NumPy broadcasting for binary, rank <= 8), device and `out`
@@ -151,6 +151,25 @@ Array scale_op(const Array& x, double alpha, std::optional<Array> out) {
   check_alias(op, y, x, "x");
   FN_DISPATCH("scale", x, { py::gil_scoped_release nogil; cpu::scale(y.f32(), x.f32(), x.numel(), float(alpha)); },
               { py::gil_scoped_release nogil; cuda::scale(y.f32(), x.f32(), x.numel(), float(alpha)); });
+  return y;
+}
+
+Array where_op(const Array& cond, const Array& a, const Array& b, std::optional<Array> out) {
+  const std::string op = "where";
+  check_f32(op, "condition", cond);
+  check_f32(op, "x1", a);
+  check_f32(op, "x2", b);
+  if (cond.shape != a.shape || cond.shape != b.shape)
+    throw ValueError("where: condition " + cond.shape_str() + ", x1 " + a.shape_str() + " and x2 " +
+                     b.shape_str() + " must have the same shape (broadcast them first)");
+  check_same_device(op.c_str(), {&cond, &a, &b, out ? &*out : nullptr});
+  Array y = out_or_empty(op.c_str(), out, a.shape, DType::F32, a.device());
+  check_alias(op, y, cond, "condition");
+  check_alias(op, y, a, "x1");
+  check_alias(op, y, b, "x2");
+  FN_DISPATCH("where", a,
+              { py::gil_scoped_release nogil; cpu::where(y.f32(), cond.f32(), a.f32(), b.f32(), a.numel()); },
+              { py::gil_scoped_release nogil; cuda::where(y.f32(), cond.f32(), a.f32(), b.f32(), a.numel()); });
   return y;
 }
 
@@ -523,6 +542,8 @@ FN_BIND(elementwise) {
   m.def("unary", &unary_op, py::arg("op"), py::arg("x"), py::arg("out") = py::none());
   m.def("clip", &clip_op, py::arg("x"), py::arg("lo"), py::arg("hi"), py::arg("out") = py::none());
   m.def("scale", &scale_op, py::arg("x"), py::arg("alpha"), py::arg("out") = py::none(), "alpha * x");
+  m.def("where", &where_op, py::arg("condition"), py::arg("x1"), py::arg("x2"), py::arg("out") = py::none(),
+        "y = condition != 0 ? x1 : x2 elementwise (a select: NaN-safe); all float32 of one shape.");
   m.def("axpy_", &axpy_op, py::arg("y"), py::arg("alpha"), py::arg("x"), "y += alpha * x in place; returns y");
   m.def("reduce", &reduce_op, py::arg("op"), py::arg("x"), py::arg("axes") = py::none(),
         py::arg("keepdims") = false,

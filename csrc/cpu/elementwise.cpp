@@ -505,6 +505,12 @@ void axpy(float* y, const float* x, i64 n, float alpha) {
   });
 }
 
+void where(float* y, const float* cond, const float* a, const float* b, i64 n) {
+  for_chunks(n, kBlock, use_threads(n), [&](i64 l, i64 h) {
+    for (i64 i = l; i < h; ++i) y[i] = cond[i] != 0.0f ? a[i] : b[i];
+  });
+}
+
 void reduce(float* y, const float* x, RedOp op, int ndim, const i64* shape, const bool* reduced) {
   switch (op) {
     case RedOp::Sum: reduce_impl<RedOp::Sum>(y, x, ndim, shape, reduced); break;

@@ -28,6 +28,9 @@ void unary(float* y, const float* x, i64 n, UnOp op);
 void clip(float* y, const float* x, i64 n, float lo, float hi);
 void scale(float* y, const float* x, i64 n, float alpha);
 void axpy(float* y, const float* x, i64 n, float alpha);  // y += alpha * x
+// y[i] = cond[i] != 0 ? a[i] : b[i] (a select, not arithmetic: inf/NaN in the branch not taken
+// never reach y; a NaN condition counts as true, like bool(nan) in Python).
+void where(float* y, const float* cond, const float* a, const float* b, i64 n);
 
 // y = reduce_op over the dimensions with reduced[d] = true (y holds the kept dims, in order).
 // Sums/means/products accumulate in double; max/min propagate NaN. Max/min over an empty

@@ -162,6 +162,9 @@ struct ScaleF {
   float alpha;
   __device__ __forceinline__ float operator()(float v) const { return alpha * v; }
 };
+struct WhereF {
+  __device__ __forceinline__ float operator()(float c, float a, float b) const { return c != 0.0f ? a : b; }
+};
 struct AxpyF {
   float alpha;
   __device__ __forceinline__ float operator()(float yv, float xv) const { return yv + alpha * xv; }
@@ -680,6 +683,10 @@ void clip(float* y, const float* x, i64 n, float lo, float hi) { launch_map(y, n
 void scale(float* y, const float* x, i64 n, float alpha) { launch_map(y, n, ScaleF{alpha}, x); }
 void axpy(float* y, const float* x, i64 n, float alpha) {
   launch_map(y, n, AxpyF{alpha}, static_cast<const float*>(y), x);
+}
+
+void where(float* y, const float* cond, const float* a, const float* b, i64 n) {
+  launch_map(y, n, WhereF{}, cond, a, b);
 }
 
 void reduce(float* y, const float* x, RedOp op, int ndim, const i64* shape, const bool* reduced) {

@@ -123,6 +123,7 @@ void unary(float* y, const float* x, i64 n, UnOp op);
 void clip(float* y, const float* x, i64 n, float lo, float hi);
 void scale(float* y, const float* x, i64 n, float alpha);
 void axpy(float* y, const float* x, i64 n, float alpha);  // y += alpha * x
+void where(float* y, const float* cond, const float* a, const float* b, i64 n);  // cond != 0 ? a : b
 // Deterministic: fixed partitions that depend on the shape only; sums/means/products in double.
 void reduce(float* y, const float* x, RedOp op, int ndim, const i64* shape, const bool* reduced);
 void transpose(void* y, const void* x, size_t itemsize, int ndim, const i64* shape, const int* perm);

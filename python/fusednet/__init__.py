@@ -7,7 +7,7 @@ The namespace mirrors Keras 3::
     datasets  data  io  saving  utils  random
 
 plus the native side: ``fusednet.Array`` (the device array), ``asarray``, ``from_dlpack``,
-``fusednet.ops`` (kernels with argument checking), ``fusednet._C`` (the raw extension) and
+``fusednet.ops`` (Keras' ``keras.ops`` on Tensors, plus the raw GEMM kernel calls on Arrays), ``fusednet._C`` (the raw extension) and
 ``fusednet.cuda`` (device queries). ``Tensor`` is the autograd wrapper used by custom layers.
 """
 from . import _C

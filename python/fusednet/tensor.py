@@ -3,8 +3,11 @@
 The autograd is deliberately thin (docs/ARCHITECTURE.md, invariant 5): every differentiable op records one
 :class:`Function` node holding whatever its backward needs; ``Tensor.backward()`` walks the
 recorded nodes in reverse topological order and each node's ``backward`` calls hand-written native
-kernels only (no element loops in Python, no NumPy maths). Arithmetic operators, reductions,
-reshapes and slicing are attached to :class:`Tensor` by :mod:`fusednet.functional`.
+kernels only (no element loops in Python, no NumPy maths). The operators (``+ - * / // % ** @``,
+unary ``-``, ``abs``, ``< <= > >=``, indexing, ``.T``) and the methods ``sum``, ``mean``,
+``reshape``, ... are defined here, once, and route to :mod:`fusednet.ops` (imported lazily: ops
+imports this module). ``==`` / ``!=`` keep Python identity (Tensors stay hashable and usable in
+lists and dicts); use ``ops.equal`` / ``ops.not_equal`` for elementwise comparisons.
 """
 import numpy as np
 
@@ -13,6 +16,39 @@ from . import _C
 __all__ = ["Tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled", "tensor", "GradientTape"]
 
 Array = _C.Array
+
+_OPS = None
+
+
+def _ops():
+    """fusednet.ops, imported on first use (it imports this module)."""
+    global _OPS
+    if _OPS is None:
+        from . import ops
+        _OPS = ops
+    return _OPS
+
+
+def _binop(name, swap=False):
+    """Operator method ``self <op> other`` (``other <op> self`` when swap) -> ``fusednet.ops.<name>``."""
+    if swap:
+        def f(self, other):
+            return getattr(_ops(), name)(other, self)
+    else:
+        def f(self, other):
+            return getattr(_ops(), name)(self, other)
+    f.__name__ = name
+    f.__doc__ = f"``ops.{name}`` with this tensor as the {'second' if swap else 'first'} operand."
+    return f
+
+
+def _method(name):
+    """Tensor method forwarding its arguments to ``fusednet.ops.<name>(self, ...)``."""
+    def f(self, *args, **kwargs):
+        return getattr(_ops(), name)(self, *args, **kwargs)
+    f.__name__ = name
+    f.__doc__ = f"``ops.{name}(self, ...)``."
+    return f
 
 
 class _GradState:
@@ -197,14 +233,20 @@ class Tensor:
     def __float__(self):
         return float(self.data.item())
 
+    def __bool__(self):
+        """Truth of a one-element tensor (so ``if ops.any(x > 0):`` works); ambiguous otherwise."""
+        if self.data.size != 1:
+            raise ValueError(f"Tensor: the truth value of a tensor of shape {self.shape} is ambiguous; "
+                             f"use ops.any(...) or ops.all(...)")
+        return bool(self.data.item())
+
     def detach(self):
         """A tensor sharing data with this one but cut from the graph."""
         return Tensor._wrap(self.data)
 
     def to(self, device):
         """Copy to ``device`` ('cpu', 'cuda', 'cuda:N'); differentiable (grads flow back)."""
-        from .functional import to_device
-        return to_device(self, device)
+        return _ops().to_device(self, device)
 
     def zero_grad(self):
         """Drop the accumulated gradient."""
@@ -216,6 +258,49 @@ class Tensor:
             raise ValueError("requires_grad_: only leaf tensors can change requires_grad")
         self.requires_grad = bool(flag)
         return self
+
+    # ------------------------------------------------------------------ operators (-> fusednet.ops)
+    __add__, __radd__ = _binop("add"), _binop("add", True)
+    __sub__, __rsub__ = _binop("subtract"), _binop("subtract", True)
+    __mul__, __rmul__ = _binop("multiply"), _binop("multiply", True)
+    __truediv__, __rtruediv__ = _binop("divide"), _binop("divide", True)
+    __floordiv__, __rfloordiv__ = _binop("floor_divide"), _binop("floor_divide", True)
+    __mod__, __rmod__ = _binop("mod"), _binop("mod", True)
+    __pow__, __rpow__ = _binop("power"), _binop("power", True)
+    __matmul__, __rmatmul__ = _binop("matmul"), _binop("matmul", True)
+    __lt__, __le__ = _binop("less"), _binop("less_equal")
+    __gt__, __ge__ = _binop("greater"), _binop("greater_equal")
+    __getitem__ = _binop("getitem")
+    __neg__, __abs__ = _method("negative"), _method("abs")
+    __hash__ = object.__hash__
+
+    def __pos__(self):
+        return self
+
+    @property
+    def T(self):
+        """The tensor with its axes reversed (``ops.transpose``)."""
+        return _ops().transpose(self)
+
+    # ------------------------------------------------------------------ methods (-> fusednet.ops)
+    sum, mean, max, min, prod = (_method(n) for n in ("sum", "mean", "max", "min", "prod"))
+    var, std, argmax, argmin = (_method(n) for n in ("var", "std", "argmax", "argmin"))
+    flatten, squeeze, expand_dims, clip = (_method(n) for n in ("flatten", "squeeze", "expand_dims", "clip"))
+    exp, log, sqrt, square, abs = (_method(n) for n in ("exp", "log", "sqrt", "square", "abs"))
+    relu, sigmoid, tanh, softmax = (_method(n) for n in ("relu", "sigmoid", "tanh", "softmax"))
+    astype = _method("cast")
+
+    def reshape(self, *shape):
+        """``ops.reshape``; the shape may be given as one tuple or as separate ints."""
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = shape[0]
+        return _ops().reshape(self, shape)
+
+    def transpose(self, *axes):
+        """``ops.transpose``; the permutation may be one tuple, separate ints, or omitted."""
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = axes[0]
+        return _ops().transpose(self, tuple(axes) if axes else None)
 
     # ------------------------------------------------------------------ construction helpers
     @staticmethod

@@ -1,4 +1,5 @@
-"""Direct access to fusednet's native kernels on Arrays or NumPy arrays (no autograd).
+"""Kernel-level GEMM calls on Arrays or NumPy arrays (no autograd): ``ops.matmul`` with kernel
+keywords or non-Tensor operands, and ``ops.dense_backward``.
 
 Inputs may be :class:`fusednet.Array` or NumPy arrays; NumPy inputs must already be C-contiguous
 with a supported dtype (they are wrapped without copying). Anything else is rejected with a
@@ -7,7 +8,7 @@ to convert explicitly.
 """
 import numpy as np
 
-from . import _C
+from .. import _C
 
 _OK_DTYPES = (np.float32, np.int32, np.int64)
 
@@ -41,6 +42,9 @@ def _act_name(op, activation):
     return activation
 
 
+__all__ = ["matmul", "dense_backward"]
+
+
 def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, out=None, beta=0.0):
     """Fused dense forward: ``act(beta*out + op(a) @ op(b) + bias)`` on the native SGEMM.
 
@@ -59,6 +63,9 @@ def matmul(a, b, *, trans_a=False, trans_b=False, bias=None, activation=None, ou
         fusednet.Array ``[M, N]`` (``out`` itself when given).
 
     Results do not depend on the number of threads (K is never split across threads).
+
+    Example:
+        >>> c = ops.kernels.matmul(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32), activation="relu")
     """
     op = "matmul"
     a = _arr(a, op, "a")
@@ -83,6 +90,9 @@ def dense_backward(dY, X, W, Y=None, activation=None, *, need_dX=True, has_bias=
 
     Returns:
         ``(dX or None, dW, db or None)`` as fusednet.Arrays.
+
+    Example:
+        >>> dX, dW, db = ops.dense_backward(dY, X, W, Y, "relu")
     """
     op = "dense_backward"
     dY = _arr(dY, op, "dY")
