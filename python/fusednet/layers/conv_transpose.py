@@ -67,8 +67,6 @@ class Conv2DTranspose(Layer):
         kernel_size: int or (kh, kw).
         strides: int or pair (default 1).
         padding: 'valid' (default) or 'same'.
-        output_padding: None (default) or int / pair, each < the stride along its axis: the
-            amount added to the output length (Keras' deconv rule, see the module docstring).
         data_format: only 'channels_last' (None) is supported.
         dilation_rate: int or pair (default 1); > 1 together with strides > 1 is an error.
         activation: name or None.
@@ -76,6 +74,9 @@ class Conv2DTranspose(Layer):
         kernel_initializer: default 'glorot_uniform' (Keras fans of [kh, kw, filters, Cin]);
             bias_initializer: default 'zeros'.
         kernel_regularizer, bias_regularizer: optional.
+        output_padding: None (default) or int / pair, each < the stride along its axis: the
+            amount added to the output length (the tf.keras argument, keyword here since Keras 3's
+            layer signature has no such position; the deconv rule is in the module docstring).
 
     Shape:
         [batch, H, W, Cin] → [batch, Ho, Wo, filters] ('same' without output_padding:
@@ -86,11 +87,11 @@ class Conv2DTranspose(Layer):
         >>> y = layer(np.zeros((8, 7, 7, 32), np.float32))   # [8, 14, 14, 16]
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", output_padding=None,
-                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, output_padding=None,
+                 **kwargs):
         super().__init__(**kwargs)
         owner = f"Conv2DTranspose '{self.name}'"
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
