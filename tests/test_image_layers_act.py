@@ -357,3 +357,34 @@ def test_color_augmentation_in_fit_and_no_grad(rng):
     xt = fusednet.Tensor(rng.random((2, 4, 4, 3)).astype(np.float32), requires_grad=True)
     with pytest.raises(ValueError, match="backpropagate"):
         L.RandomContrast(0.2)(xt, training=True)
+
+
+def test_new_kernels_thread_count_invariant(rng):
+    """upsample2d (gather backward) and prelu (reduce of dAlpha) give the same bits on 1 and 2+ threads."""
+    x = rand(rng, 3, 23, 29, 17)
+    dyu = rand(rng, 3, 46, 87, 17)
+    xp = rand(rng, 4, 37, 41, 13)
+    dyp = rand(rng, 4, 37, 41, 13)
+    alpha = rand(rng, 1, 41, 13)
+
+    def run():
+        out = []
+        for interp in ("nearest", "bilinear"):
+            out.append(_C.upsample2d_forward(_C.asarray(x), (2, 3), interp).numpy().copy())
+            out.append(_C.upsample2d_backward(_C.asarray(dyu), list(x.shape), (2, 3), interp).numpy().copy())
+        dxp, da = _C.prelu_backward(_C.asarray(dyp), _C.asarray(xp), _C.asarray(alpha))
+        out += [_C.prelu_forward(_C.asarray(xp), _C.asarray(alpha)).numpy().copy(), dxp.numpy().copy(),
+                da.numpy().copy()]
+        out.append(_C.relu_ext_backward(_C.asarray(dyp), _C.asarray(xp), 0.1, 2.0, 0.3).numpy().copy())
+        return out
+
+    n0 = _C.get_num_threads()
+    try:
+        _C.set_num_threads(1)
+        a = run()
+        _C.set_num_threads(max(2, n0))
+        b = run()
+    finally:
+        _C.set_num_threads(n0)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
