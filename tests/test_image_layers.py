@@ -240,6 +240,45 @@ def test_conv_transpose_thread_invariant(rng):
         np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.parametrize("case", [(1, 1, 1, 1, 1, 1, "valid", None, 1, "none"), (2, 7, 3, 4, 3, 2, "same", None, 1, "relu"),
+                                  (3, 5, 2, 3, 4, 3, "valid", 2, 1, "tanh"), (2, 6, 3, 2, 3, 1, "same", None, 2, "none")])
+def test_conv1d_transpose_vs_2d_reference_and_fd(rng, case):
+    N, steps, cin, f, k, s, pad, op, d, act = case
+    layer = L.Conv1DTranspose(f, k, strides=s, padding=pad, output_padding=op, dilation_rate=d,
+                              activation=None if act == "none" else act, bias_initializer="glorot_uniform")
+    x = rand(rng, N, steps, cin)
+    layer._maybe_build(x.shape)
+    kern, bias = layer.get_weights()
+    assert kern.shape == (k, f, cin)
+    ref4 = lambda xx, ww, bb: convT_ref(xx[:, None], ww[None], bb, (1, s), pad, (1, d),  # noqa: E731
+                                        (None if op is None else 0, op), act)[:, 0]
+    ref = ref4(x, kern, bias)
+    assert layer.compute_output_shape((None, steps, cin)) == (None,) + ref.shape[1:]
+    assert layer(L.Input((steps, cin))).shape == (None,) + ref.shape[1:]
+    dy = rng.standard_normal(ref.shape)
+    y, dx, (dw, db) = run_layer(layer, x, dy)
+    close(y, ref, "conv")
+    x64, w64, b64 = x.astype(np.float64), kern.astype(np.float64), bias.astype(np.float64)
+    loss = lambda: float((ref4(x64, w64, b64) * dy).sum())  # noqa: E731
+    for arr, g in ((x64, dx), (w64, dw), (b64, db)):
+        fd_close(g, fd_grad(loss, arr))
+    again = L.Conv1DTranspose.from_config(layer.get_config())
+    assert (again.kernel_size, again.strides, again.output_padding) == ((k,), (s,), None if op is None else (op,))
+
+
+def test_conv1d_transpose_trains_and_errors(rng):
+    fit_few_steps([L.Conv1DTranspose(3, 3, strides=2, padding="same", activation="relu"),
+                   L.Conv1DTranspose(2, 2, strides=2)], (5, 2), rng)
+    with pytest.raises(ValueError, match="output padding"):
+        L.Conv1DTranspose(2, 3, strides=2, output_padding=2)
+    with pytest.raises(ValueError, match="kernel_size"):
+        L.Conv1DTranspose(2, (3, 3))
+    with pytest.raises(ValueError, match="ndim=3"):
+        layer = L.Conv1DTranspose(2, 3)
+        layer(rand(rng, 2, 5, 1))
+        layer(rand(rng, 2, 5, 1, 1))
+
+
 # ---------------------------------------------------------------- Conv1D and 1-D pooling
 C1_CASES = [
     # N, L, Cin, filters, k, stride, padding, dilation, act

@@ -19,6 +19,8 @@ def _block(kind):
         "conv_transpose": ((4, 5, 3), lambda t: L.Conv2DTranspose(4, 3, strides=2, padding="same",
                                                                    activation="relu")(t)),
         "conv_transpose_gelu": ((3, 3, 2), lambda t: L.Conv2DTranspose(2, 2, strides=2, activation="gelu")(t)),
+        "conv1d_transpose": ((5, 3), lambda t: L.Conv1DTranspose(4, 3, strides=2, padding="same",
+                                                                 activation="sigmoid")(t)),
         "conv1d": ((9, 3), lambda t: L.MaxPooling1D()(L.Conv1D(4, 3, padding="causal", activation="tanh")(t))),
         "pool1d": ((8, 2), lambda t: L.add([L.GlobalAveragePooling1D()(L.AveragePooling1D(2, 1)(t)),
                                             L.GlobalMaxPooling1D()(t)])),
@@ -39,7 +41,7 @@ def _block(kind):
     return table[kind]
 
 
-KINDS = ["conv_transpose", "conv_transpose_gelu", "conv1d", "pool1d", "separable", "upsampling", "upsampling1d",
+KINDS = ["conv_transpose", "conv_transpose_gelu", "conv1d_transpose", "conv1d", "pool1d", "separable", "upsampling", "upsampling1d",
          "relu_family", "prelu", "softmax_axis", "core_extra", "spatial_dropout", "normalization", "color"]
 
 
@@ -106,6 +108,7 @@ def _model():
         L.Reshape((256, 6)),
         L.Conv1D(4, 5, strides=4, padding="causal", activation="elu"),
         L.MaxPooling1D(2),
+        L.Conv1DTranspose(4, 2, strides=2),
         L.GlobalAveragePooling1D(),
         L.Dense(3),
         L.Softmax(),

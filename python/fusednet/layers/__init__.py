@@ -7,7 +7,7 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from .preprocessing import RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .reshaping import Cropping2D, ZeroPadding2D
-from .conv_transpose import Conv2DTranspose, Convolution2DTranspose
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
 from .conv1d import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D, GlobalAveragePooling1D, GlobalAvgPool1D,
                      GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
 from .separable_conv import SeparableConv2D, SeparableConvolution2D
@@ -27,7 +27,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "ZeroPadding2D", "Cropping2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
-           "Conv2DTranspose", "Convolution2DTranspose", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D",
+           "Conv2DTranspose", "Convolution2DTranspose", "Conv1DTranspose", "Convolution1DTranspose", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D",
            "AveragePooling1D", "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
            "GlobalMaxPool1D", "SeparableConv2D", "SeparableConvolution2D", "UpSampling1D", "UpSampling2D",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Identity", "Lambda", "Permute",
