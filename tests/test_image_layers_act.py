@@ -388,3 +388,45 @@ def test_new_kernels_thread_count_invariant(rng):
         _C.set_num_threads(n0)
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
+
+
+def test_zero_padding1d_and_cropping1d(rng):
+    x = rand(rng, 2, 5, 3)
+    dy = rand(rng, 2, 8, 3)
+    y, dx, _ = run_layer(L.ZeroPadding1D((1, 2)), x, dy)
+    np.testing.assert_array_equal(y, np.pad(x, ((0, 0), (1, 2), (0, 0))))
+    np.testing.assert_array_equal(dx, dy[:, 1:6])
+    dyc = rand(rng, 2, 2, 3)
+    y, dx, _ = run_layer(L.Cropping1D((1, 2)), x, dyc)
+    np.testing.assert_array_equal(y, x[:, 1:3])
+    np.testing.assert_array_equal(dx, np.pad(dyc, ((0, 0), (1, 2), (0, 0))))
+    assert L.ZeroPadding1D(2)(L.Input((5, 3))).shape == (None, 9, 3)
+    assert L.Cropping1D(1)(L.Input((5, 3))).shape == (None, 3, 3)
+    with pytest.raises(ValueError, match="leaves nothing"):
+        L.Cropping1D((3, 2))(x)
+    with pytest.raises(ValueError, match="padding"):
+        L.ZeroPadding1D(-1)
+    with pytest.raises(ValueError, match="ndim=3"):
+        L.ZeroPadding1D()(rand(rng, 2, 3))
+    fit_few_steps([L.ZeroPadding1D(1), L.Conv1D(3, 3), L.Cropping1D((0, 1))], (6, 2), rng)
+
+
+def test_gaussian_noise_and_dropout(rng):
+    x = np.ones((64, 200), np.float32)
+    y, dx, _ = run_layer(L.GaussianNoise(0.5, seed=3), x, x, training=True)
+    noise = y.astype(np.float64) - 1.0
+    assert abs(noise.mean()) < 0.01 and abs(noise.std() - 0.5) < 0.01
+    np.testing.assert_array_equal(dx, x)
+    ref = np.asarray(_C.random_normal([64, 200], 3, 0, 0.0, 0.5)).astype(np.float64)
+    close(y, 1.0 + ref, "pointwise")
+    y, dx, _ = run_layer(L.GaussianDropout(0.2, seed=4), x * 2, x, training=True)
+    m = y.astype(np.float64) / 2
+    assert abs(m.mean() - 1.0) < 0.01 and abs(m.std() - np.sqrt(0.25)) < 0.01
+    close(dx, m, "pointwise")
+    for layer in (L.GaussianNoise(0.5), L.GaussianDropout(0.5)):
+        np.testing.assert_array_equal(run_layer(layer, x)[0], x)   # identity at inference
+    with pytest.raises(ValueError, match="stddev"):
+        L.GaussianNoise(-1.0)
+    with pytest.raises(ValueError, match="rate"):
+        L.GaussianDropout(1.0)
+    fit_few_steps([L.Dense(4), L.GaussianNoise(0.1), L.GaussianDropout(0.3)], (3,), rng)

@@ -35,6 +35,8 @@ def _block(kind):
         "spatial_dropout": ((4, 4, 3), lambda t: L.SpatialDropout2D(0.3)(L.Conv2D(4, 2)(t))),
         "normalization": ((4,), lambda t: L.Dense(3)(L.Normalization(mean=[1.0, 0.0, 2.0, -1.0],
                                                                      variance=[4.0, 1.0, 0.5, 2.0])(t))),
+        "pad_crop1d": ((6, 2), lambda t: L.Cropping1D((2, 1))(L.ZeroPadding1D((1, 3))(L.Conv1D(3, 2)(t)))),
+        "noise": ((6,), lambda t: L.GaussianDropout(0.3)(L.GaussianNoise(0.2)(L.Dense(5)(t)))),
         "color": ((5, 5, 3), lambda t: L.Conv2D(2, 2)(L.RandomBrightness(0.1, value_range=(-3, 3))(
             L.RandomContrast(0.2, value_range=(-3, 3))(t)))),
     }
@@ -42,7 +44,7 @@ def _block(kind):
 
 
 KINDS = ["conv_transpose", "conv_transpose_gelu", "conv1d_transpose", "conv1d", "pool1d", "separable", "upsampling", "upsampling1d",
-         "relu_family", "prelu", "softmax_axis", "core_extra", "spatial_dropout", "normalization", "color"]
+         "relu_family", "prelu", "softmax_axis", "core_extra", "spatial_dropout", "normalization", "pad_crop1d", "noise", "color"]
 
 
 @pytest.mark.parametrize("fuse", [True, False])

@@ -15,6 +15,8 @@ from .upsampling import UpSampling1D, UpSampling2D
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .core_extra import Identity, Lambda, Normalization, Permute, RepeatVector, Rescaling, SpatialDropout2D
 from .preprocessing_color import RandomBrightness, RandomContrast
+from .reshaping1d import Cropping1D, ZeroPadding1D
+from .noise import GaussianDropout, GaussianNoise
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 
@@ -31,7 +33,8 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "AveragePooling1D", "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
            "GlobalMaxPool1D", "SeparableConv2D", "SeparableConvolution2D", "UpSampling1D", "UpSampling2D",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Identity", "Lambda", "Permute",
-           "RepeatVector", "SpatialDropout2D", "Normalization", "RandomContrast", "RandomBrightness"]
+           "RepeatVector", "SpatialDropout2D", "Normalization", "RandomContrast", "RandomBrightness",
+           "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout"]
 
 
 def _registry():
