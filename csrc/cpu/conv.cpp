@@ -715,11 +715,19 @@ void conv2d_transpose_backward(float* dX, float* dW, float* db, const float* dY,
     });
     dZ = dzbuf->p;
   }
-  if (db) {  // Σ over pixels in double, fixed order
-    std::vector<double> acc(size_t(C), 0.0);
-    for (i64 r = 0; r < rows; ++r)
-      for (i64 c = 0; c < C; ++c) acc[size_t(c)] += dZ[r * C + c];
-    for (i64 c = 0; c < C; ++c) db[c] = float(acc[size_t(c)]);
+  if (db) {  // Σ over pixels: double partials over G shape-only row groups, added in group order
+    const i64 G = std::max<i64>(1, std::min<i64>(16, rows / 4096));
+    std::vector<double> acc(size_t(G * C), 0.0);
+    parallel_for_if(G > 1 && !in_parallel(), G, num_threads(), [&](i64 gi) {
+      double* a = acc.data() + gi * C;
+      for (i64 r = gi * rows / G; r < (gi + 1) * rows / G; ++r)
+        for (i64 c = 0; c < C; ++c) a[c] += dZ[r * C + c];
+    });
+    for (i64 c = 0; c < C; ++c) {
+      double t = 0;
+      for (i64 gi = 0; gi < G; ++gi) t += acc[size_t(gi * C + c)];
+      db[c] = float(t);
+    }
   }
   // The layer's input X is the conv's output side [N, Ho, Wo, O]; dZ is on the conv's input side.
   if (dX) conv2d_forward(dX, dZ, Wt, nullptr, g, Act::None);
