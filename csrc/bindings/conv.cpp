@@ -1,5 +1,6 @@
-// conv.cpp (bindings) — conv2d_forward / conv2d_backward / conv2d_output_shape, and the
-// Conv2D → MaxPooling2D pair conv2d_maxpool_forward / conv2d_maxpool_backward.
+// conv.cpp (bindings) — conv2d_forward / conv2d_backward / conv2d_output_shape, the Conv2D →
+// MaxPooling2D pair conv2d_maxpool_forward / conv2d_maxpool_backward, and Conv2DTranspose's
+// conv2d_transpose_forward / conv2d_transpose_backward (the conv's data gradient and its adjoint).
 // Layout: x (N, H, W, Cin), kernel (kh, kw, Cin, Cout) as Keras, bias (Cout,), y (N, Ho, Wo, Cout).
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
@@ -34,6 +35,49 @@ cpu::ConvGeom geom_for(const char* op, const Array& x, const Array& w, const py:
   } catch (const ValueError& e) {
     throw ValueError(std::string(e.what()) + " (x " + x.shape_str() + ", kernel " + w.shape_str() + ")");
   }
+}
+
+// Conv2DTranspose: the conv whose data gradient the layer computes. x (N, h, w, Cin) is that conv's
+// output side, the layer's output (N, H, W, filters) its input side; kernel (kh, kw, filters, Cin).
+// The conv's top / left zero padding (pt, pl) comes from the caller (Keras' rule in the layer),
+// 0 <= pt <= (kh-1)·dh; taps that fall outside [0, H) x [0, W) read as padding.
+cpu::ConvGeom transpose_geom_for(const char* op, const Array& x, const Array& w, i64 H, i64 W,
+                                 const py::handle& strides, const py::handle& pads, const py::handle& dilation) {
+  check_f32(op, "x", x);
+  check_f32(op, "kernel", w);
+  if (x.ndim() != 4)
+    throw ValueError(std::string(op) + ": x must be 4-D (N, H, W, C), got shape " + x.shape_str());
+  if (w.ndim() != 4)
+    throw ValueError(std::string(op) + ": kernel must be 4-D (kh, kw, filters, Cin), got shape " + w.shape_str());
+  if (w.dim(3) != x.dim(3))
+    throw ValueError(std::string(op) + ": channels mismatch: x " + x.shape_str() + " has " +
+                     std::to_string(x.dim(3)) + " channels but kernel " + w.shape_str() + " expects " +
+                     std::to_string(w.dim(3)));
+  auto [sh, sw] = pair_arg(op, "strides", strides);
+  auto [dh, dw] = pair_arg(op, "dilation", dilation);
+  auto [pt, pl] = pair_arg(op, "padding", pads);
+  const i64 kh = w.dim(0), kw = w.dim(1);
+  auto str2 = [](i64 a, i64 b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; };
+  constexpr i64 kMax = i64(1) << 24;
+  if (sh < 1 || sw < 1 || sh > kMax || sw > kMax)
+    throw ValueError(std::string(op) + ": strides must be in [1, 2^24], got " + str2(sh, sw));
+  if (dh < 1 || dw < 1 || dh > kMax || dw > kMax)
+    throw ValueError(std::string(op) + ": dilation must be in [1, 2^24], got " + str2(dh, dw));
+  if (kh < 1 || kw < 1 || kh > kMax || kw > kMax)
+    throw ValueError(std::string(op) + ": kernel size must be >= 1, got kernel " + w.shape_str());
+  if (pt < 0 || pl < 0 || pt > (kh - 1) * dh || pl > (kw - 1) * dw)
+    throw ValueError(std::string(op) + ": padding " + str2(pt, pl) + " must be in [0, (k-1)*dilation] for kernel " +
+                     w.shape_str() + " and dilation " + str2(dh, dw));
+  if (H < 0 || W < 0 || H > (i64(1) << 40) / std::max<i64>(sh, 1) || W > (i64(1) << 40) / std::max<i64>(sw, 1))
+    throw ValueError(std::string(op) + ": output_size " + str2(H, W) + " is out of range");
+  cpu::ConvGeom g;
+  g.N = x.dim(0); g.H = H; g.W = W; g.C = w.dim(2); g.kh = kh; g.kw = kw; g.O = w.dim(3);
+  g.sh = sh; g.sw = sw; g.dh = dh; g.dw = dw; g.pt = pt; g.pl = pl; g.Ho = x.dim(1); g.Wo = x.dim(2);
+  // every output pixel's window must start inside the padded image (no window wholly past the end)
+  if ((g.Ho > 0 && (g.Ho - 1) * sh - pt >= std::max<i64>(H, 1)) || (g.Wo > 0 && (g.Wo - 1) * sw - pl >= std::max<i64>(W, 1)))
+    throw ValueError(std::string(op) + ": output_size " + str2(H, W) + " is too small for x " + x.shape_str() +
+                     " with strides " + str2(sh, sw) + " and padding " + str2(pt, pl));
+  return g;
 }
 
 void check_bias(const char* op, const std::optional<Array>& bias, const cpu::ConvGeom& g, const Array& w) {
@@ -216,6 +260,81 @@ FN_BIND(conv) {
       py::arg("has_bias") = true,
       "Backward of conv2d_maxpool_forward -> (dX | None, dW, db | None). relu_y: the pooled output when "
       "the conv's activation was relu (its derivative is applied at the argmax), None for 'none'.");
+
+  m.def(
+      "conv2d_transpose_forward",
+      [](const Array& x, const Array& w, std::optional<Array> bias, py::object output_size, py::object strides,
+         py::object padding, py::object dilation, py::object activation) {
+        const char* op = "conv2d_transpose_forward";
+        auto [H, W] = pair_arg(op, "output_size", output_size);
+        cpu::ConvGeom g = transpose_geom_for(op, x, w, H, W, strides, padding, dilation);
+        Act act = conv_act_arg(op, activation);
+        if (bias) {
+          check_f32(op, "bias", *bias);
+          if (bias->shape != std::vector<i64>{g.C})
+            throw ValueError(std::string(op) + ": bias must have shape (" + std::to_string(g.C) + ",) for kernel " +
+                             w.shape_str() + ", got " + bias->shape_str());
+        }
+        check_same_device(op, {&x, &w, bias ? &*bias : nullptr});
+        Array y = Array::empty({g.N, g.H, g.W, g.C}, DType::F32, x.device());
+        const float* b = bias ? bias->f32() : nullptr;
+        FN_DISPATCH(op, x, {
+          py::gil_scoped_release nogil;
+          cpu::conv2d_transpose_forward(y.f32(), x.f32(), w.f32(), b, g, act);
+        }, {
+          py::gil_scoped_release nogil;
+          cuda::conv2d_transpose_forward(y.f32(), x.f32(), w.f32(), b, g, act);
+        });
+        return y;
+      },
+      py::arg("x"), py::arg("w"), py::arg("bias") = py::none(), py::arg("output_size"),
+      py::arg("strides") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("activation") = "none",
+      "Conv2DTranspose NHWC: y (N, H, W, filters) = act(dX of conv2d(., w) at dY = x, + bias), i.e. the "
+      "data gradient of the conv taking (N, H, W, filters) to x's (N, h, w, Cin); w is (kh, kw, filters, Cin) "
+      "as Keras; padding (top, left) is that conv's zero padding, output_size (H, W) its input size.");
+
+  m.def(
+      "conv2d_transpose_backward",
+      [](const Array& dY, const Array& x, const Array& w, std::optional<Array> y, py::object activation,
+         py::object strides, py::object padding, py::object dilation, bool need_dX,
+         bool has_bias) -> py::tuple {
+        const char* op = "conv2d_transpose_backward";
+        check_f32(op, "dY", dY);
+        if (dY.ndim() != 4)
+          throw ValueError(std::string(op) + ": dY must be 4-D (N, H, W, C), got shape " + dY.shape_str());
+        cpu::ConvGeom g = transpose_geom_for(op, x, w, dY.dim(1), dY.dim(2), strides, padding, dilation);
+        const std::vector<i64> yshape{g.N, g.H, g.W, g.C};
+        check_shape(op, "dY", dY, yshape);
+        Act act = conv_act_arg(op, activation);
+        if (act != Act::None) {
+          if (!y) throw ValueError(std::string(op) + ": Y (the saved forward output) is required for activation '" +
+                                   std::string(py::str(activation)) + "'");
+          check_f32(op, "Y", *y);
+          check_shape(op, "Y", *y, yshape);
+        }
+        check_same_device(op, {&dY, &x, &w, y ? &*y : nullptr});
+        Array dW = Array::empty(w.shape, DType::F32, x.device());
+        std::optional<Array> dX, db;
+        if (need_dX) dX = Array::empty(x.shape, DType::F32, x.device());
+        if (has_bias) db = Array::empty({g.C}, DType::F32, x.device());
+        const float* yp = (y && act != Act::None) ? y->f32() : nullptr;
+        FN_DISPATCH(op, x, {
+          py::gil_scoped_release nogil;
+          cpu::conv2d_transpose_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dY.f32(),
+                                         x.f32(), w.f32(), yp, g, act);
+        }, {
+          py::gil_scoped_release nogil;
+          cuda::conv2d_transpose_backward(dX ? dX->f32() : nullptr, dW.f32(), db ? db->f32() : nullptr, dY.f32(),
+                                          x.f32(), w.f32(), yp, g, act);
+        });
+        return py::make_tuple(dX ? py::cast(*dX) : py::none(), py::cast(dW), db ? py::cast(*db) : py::none());
+      },
+      py::arg("dY"), py::arg("x"), py::arg("w"), py::arg("y") = py::none(), py::arg("activation") = "none",
+      py::arg("strides") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
+      py::arg("dilation") = py::make_tuple(1, 1), py::arg("need_dX") = true, py::arg("has_bias") = true,
+      "Backward of conv2d_transpose_forward -> (dX | None, dW, db | None); the activation derivative is "
+      "taken through the saved output y.");
 
   m.def(
       "conv2d_output_shape",

@@ -644,6 +644,97 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
 }
 
 
+// ------------------------------------------------------------------ data gradient / transpose
+void conv2d_backward_data(float* dX, const float* dZ, const float* Wt, const ConvGeom& g) {
+  FtzScope ftz_scope;
+  const i64 M = g.M(), K = g.K(), O = g.O, C = g.C;
+  zero_floats(dX, g.N * g.H * g.W * C);
+  if (M == 0 || K == 0 || O == 0) return;
+  // Wᵀ [O, K] once per call (row copies when packing the GEMM's B).
+  HostBuf wt(size_t(K * O));
+  for (i64 k0 = 0; k0 < K; k0 += 64)
+    for (i64 o = 0; o < O; ++o)
+      for (i64 k = k0; k < std::min(K, k0 + 64); ++k) wt.p[o * K + k] = Wt[k * O + o];
+#if FN_X86
+  if (direct_full_ok(g)) {  // col2im fused into the tile's store, one thread per image
+    const i64 P = g.Ho * g.Wo;
+    for_units(g.N, run_parallel(g.N), Sched::Static, [&](i64 n) {
+      conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+    });
+    return;
+  }
+#endif
+  if (g.pointwise()) {
+    sgemm(dX, dZ, wt.p, nullptr, M, C, O, false, false, O, K, C, 0.f, Act::None);
+    return;
+  }
+  // Units are disjoint groups of whole images, so their col2im never touch the same dX; the
+  // chunks of one unit run in order on one thread (overlapping windows add up in a fixed order).
+  const Plan p = make_plan(g, 4 * (O + K));
+  for_units(p.units, run_parallel(p.units), Sched::Dynamic, [&](i64 u) {
+    for (i64 s = 0; s < p.sub; ++s) {
+      i64 r0, r1;
+      p.chunk(u, s, &r0, &r1);
+      if (r1 <= r0) continue;
+      float* dcol = tl_scratch[2].get(size_t(p.max_rows() * K));
+      sgemm(dcol, dZ + r0 * O, wt.p, nullptr, r1 - r0, K, O, false, false, O, K, K, 0.f, Act::None);
+      col2im_add(dX, dcol, g, r0, r1);
+    }
+  });
+}
+
+void conv2d_transpose_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                              Act act) {
+  conv2d_backward_data(Y, X, Wt, g);
+  if (!bias && act == Act::None) return;
+  FtzScope ftz_scope;
+  const i64 rows = g.N * g.H * g.W, C = g.C, blk = std::max<i64>(1, 16384 / std::max<i64>(C, 1));
+  const i64 nb = (rows + blk - 1) / blk;
+  parallel_for_if(rows * C > 65536 && !in_parallel(), nb, num_threads(), [&](i64 b) {
+    set_ftz();
+    for (i64 r = b * blk; r < std::min(rows, (b + 1) * blk); ++r) {
+      float* y = Y + r * C;
+      for (i64 c = 0; c < C; ++c) y[c] = act_apply(y[c] + (bias ? bias[c] : 0.f), act);
+    }
+  });
+}
+
+void conv2d_transpose_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                               const float* Wt, const float* Y, const ConvGeom& g, Act act) {
+  FtzScope ftz_scope;
+  const i64 rows = g.N * g.H * g.W, C = g.C, n = rows * C;
+  if (act != Act::None && !Y) throw ValueError("conv2d_transpose_backward: the saved output Y is required");
+  const float* dZ = dY;
+  std::unique_ptr<HostBuf> dzbuf;
+  if (act != Act::None && n > 0) {
+    dzbuf = std::make_unique<HostBuf>(size_t(n));
+    const i64 blk = 16384;
+    parallel_for_if(n > 65536 && !in_parallel(), (n + blk - 1) / blk, num_threads(), [&](i64 b) {
+      const i64 b0 = b * blk;
+      conv_act_backward(dzbuf->p + b0, dY + b0, Y + b0, std::min(blk, n - b0), act);
+    });
+    dZ = dzbuf->p;
+  }
+  if (db) {  // Σ over pixels: double partials over G shape-only row groups, added in group order
+    const i64 G = std::max<i64>(1, std::min<i64>(16, rows / 4096));
+    std::vector<double> acc(size_t(G * C), 0.0);
+    parallel_for_if(G > 1 && !in_parallel(), G, num_threads(), [&](i64 gi) {
+      double* a = acc.data() + gi * C;
+      for (i64 r = gi * rows / G; r < (gi + 1) * rows / G; ++r)
+        for (i64 c = 0; c < C; ++c) a[c] += dZ[r * C + c];
+    });
+    for (i64 c = 0; c < C; ++c) {
+      double t = 0;
+      for (i64 gi = 0; gi < G; ++gi) t += acc[size_t(gi * C + c)];
+      db[c] = float(t);
+    }
+  }
+  // The layer's input X is the conv's output side [N, Ho, Wo, O]; dZ is on the conv's input side.
+  if (dX) conv2d_forward(dX, dZ, Wt, nullptr, g, Act::None);
+  conv2d_backward(nullptr, dW, nullptr, X, dZ, Wt, nullptr, g, Act::None);
+}
+
+
 // ------------------------------------------------------------------ conv + max-pool pair
 namespace {
 // Pooling windows with no padding that end before the conv output does ('valid' pooling of an

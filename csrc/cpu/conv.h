@@ -52,6 +52,22 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
 // none): the first step of the conv and depthwise backwards. dZ must not overlap dY or Y.
 void conv_act_backward(float* dZ, const float* dY, const float* Y, i64 n, Act act);
 
+// dX only (no dW): dX [N,H,W,C] = col2im(dZ · Wtᵀ) for dZ [N,Ho,Wo,O], the gradient at the conv's
+// pre-activation. Deterministic (whole images per thread).
+void conv2d_backward_data(float* dX, const float* dZ, const float* Wt, const ConvGeom& g);
+
+// Transposed convolution (Keras Conv2DTranspose) as the data gradient of the conv described by g:
+// the layer's input X is [N, Ho, Wo, O], its output Y [N, H, W, C], its kernel Wt the conv's
+// [kh, kw, C, O] (Keras' transpose layout [kh, kw, filters, in_channels]).
+//   forward   Y = act(conv2d_backward_data(X, Wt) + bias[C])            (bias may be null)
+//   backward  dZ = dY·act'(Y);  db = Σ dZ;  dX = conv2d_forward(dZ, Wt);
+//             dW = the conv's weight gradient with input dZ and output gradient X.
+// dX and db may be null.
+void conv2d_transpose_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                              Act act);
+void conv2d_transpose_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                               const float* Wt, const float* Y, const ConvGeom& g, Act act);
+
 // Conv2D followed by MaxPooling2D (pg pools the conv's output [N,Ho,Wo,O]):
 //   forward   P, idx = max_pool2d(act(conv(X, Wt) + bias))          (pool.h's argmax rule)
 //   backward  dZ = max_pool2d_backward(dP, idx, relu_y) then the conv's dX/dW/db with Act::None;

@@ -187,6 +187,71 @@ void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const flo
   if (first) zero(dW, K * O);
 }
 
+// ------------------------------------------------------------------ data gradient / transpose
+namespace {
+// Y[r, c] = act(Y[r, c] + bias[c]) in place (bias may be null).
+__global__ void bias_act_kernel(float* Y, const float* bias, int64_t rows, int64_t C, int act) {
+  for (int64_t e = global_tid(); e < rows * C; e += grid_stride())
+    Y[e] = act_fwd(Y[e] + (bias ? bias[e % C] : 0.f), act);
+}
+}  // namespace
+
+void conv2d_backward_data(float* dX, const float* dZ, const float* Wt, const ConvGeom& g) {
+  const int64_t M = g.M(), K = g.K(), O = g.O, C = g.C, P = g.Ho * g.Wo;
+  cudaStream_t st = current_stream();
+  if (M == 0 || K == 0 || O == 0) {
+    zero(dX, g.N * g.H * g.W * C);
+    return;
+  }
+  if (g.pointwise()) {
+    sgemm(dX, dZ, Wt, nullptr, M, C, O, false, true, O, O, C, 0.f, Act::None);
+    return;
+  }
+  const int64_t per_img = std::max<int64_t>(1, P * K * 4);
+  const int64_t ipc = std::max<int64_t>(1, std::min<int64_t>(g.N, kChunkBytes / per_img));
+  DeviceBuffer dcol(static_cast<size_t>(ipc * P * K) * sizeof(float));
+  for (int64_t n0 = 0; n0 < g.N; n0 += ipc) {
+    const int64_t n1 = std::min(g.N, n0 + ipc), rows = (n1 - n0) * P, n = (n1 - n0) * g.H * g.W * C;
+    sgemm(dcol.as<float>(), dZ + n0 * P * O, Wt, nullptr, rows, K, O, false, true, O, O, K, 0.f, Act::None);
+    if (n > 0) {
+      col2im_gather_kernel<<<blocks_for(n), kThreads, 0, st>>>(dX, dcol.as<float>(), to_cg(g), n0, n1);
+      FN_CUDA_LAUNCH_CHECK();
+    }
+  }
+}
+
+void conv2d_transpose_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                              Act act) {
+  cuda::conv2d_backward_data(Y, X, Wt, g);
+  const int64_t rows = g.N * g.H * g.W;
+  if ((!bias && act == Act::None) || rows * g.C == 0) return;
+  bias_act_kernel<<<blocks_for(rows * g.C), kThreads, 0, current_stream()>>>(Y, bias, rows, g.C,
+                                                                            static_cast<int>(act));
+  FN_CUDA_LAUNCH_CHECK();
+}
+
+void conv2d_transpose_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                               const float* Wt, const float* Y, const ConvGeom& g, Act act) {
+  const int64_t rows = g.N * g.H * g.W, n = rows * g.C;
+  if (act != Act::None && !Y && n > 0)
+    throw ValueError("conv2d_transpose_backward: the saved output Y is required");
+  DeviceBuffer dz_buf;
+  const float* dZ = dY;
+  if (act != Act::None && n > 0) {
+    dz_buf.reset(static_cast<size_t>(n) * sizeof(float));
+    conv_act_grad_kernel<<<blocks_for(n), kThreads, 0, current_stream()>>>(dz_buf.as<float>(), dY, Y, n,
+                                                                          static_cast<int>(act));
+    FN_CUDA_LAUNCH_CHECK();
+    dZ = dz_buf.as<float>();
+  }
+  if (db) {
+    if (n > 0) column_sum(db, dZ, rows, g.C);
+    else zero(db, g.C);
+  }
+  if (dX) cuda::conv2d_forward(dX, dZ, Wt, nullptr, g, Act::None);
+  cuda::conv2d_backward(nullptr, dW, nullptr, X, dZ, Wt, nullptr, g, Act::None);
+}
+
 // ------------------------------------------------------------------ conv + max-pool pair
 // (qualified calls: ConvGeom / PoolGeom live in cpu::, so ADL would also find the CPU twins)
 void conv2d_maxpool_forward(float* P, int32_t* idx, const float* X, const float* Wt, const float* bias,

@@ -20,6 +20,8 @@
 #include "cpu/pool.h"        // PoolGeom
 #include "cpu/loss.h"        // PointLoss
 #include "cpu/optimizer.h"   // TensorList
+#include "cpu/param_act.h"   // PreluMap
+#include "cpu/upsample.h"    // Interp, bilinear taps
 
 namespace fusednet::cuda {
 
@@ -153,6 +155,14 @@ void conv2d_forward(float* Y, const float* X, const float* Wt, const float* bias
                     Act act);
 void conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                      const float* Wt, const float* Y, const ConvGeom& g, Act act);
+// dX only / transposed convolution (csrc/cpu/conv.h): chunks of whole images, dcol = dZ·Wᵀ and
+// the gather col2im; the transpose's bias + activation is one more pass, its backward the forward
+// conv (dX), the conv's dW and column_sum (db).
+void conv2d_backward_data(float* dX, const float* dZ, const float* Wt, const ConvGeom& g);
+void conv2d_transpose_forward(float* Y, const float* X, const float* Wt, const float* bias, const ConvGeom& g,
+                              Act act);
+void conv2d_transpose_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
+                               const float* Wt, const float* Y, const ConvGeom& g, Act act);
 // Conv2D → MaxPooling2D pair (csrc/cpu/conv.h). On the GPU the pair is the two launchers with the
 // conv output in scratch: device bandwidth makes the round trip cheap, and the results are the
 // same as the separate calls. The backward synchronises (it validates argmax, as the pool's does).
@@ -171,6 +181,23 @@ void depthwise_conv2d_forward(float* Y, const float* X, const float* Wt, const f
                               const ConvGeom& g, i64 dm, Act act);
 void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY, const float* X,
                                const float* Wt, const float* Y, const ConvGeom& g, i64 dm, Act act);
+
+// ------------------------------------------------------------------ upsample (upsample.cu)
+// Same contracts as csrc/cpu/upsample.h: one thread per output (forward) / per dX element
+// (backward, a gather in (i, j) order with the CPU's tap formulas).
+void upsample2d_forward(float* Y, const float* X, i64 N, i64 H, i64 W, i64 C, i64 sh, i64 sw, cpu::Interp interp);
+void upsample2d_backward(float* dX, const float* dY, i64 N, i64 H, i64 W, i64 C, i64 sh, i64 sw,
+                         cpu::Interp interp);
+
+// ------------------------------------------------------------------ param_act (param_act.cu)
+// Same contracts as csrc/cpu/param_act.h: elementwise kernels; dAlpha via cuda::reduce.
+void prelu_forward(float* Y, const float* X, const float* alpha, i64 N, const cpu::PreluMap& m);
+void prelu_backward(float* dX, float* dAlpha, const float* dY, const float* X, const float* alpha, i64 N,
+                    const cpu::PreluMap& m);
+void relu_ext_forward(float* Y, const float* X, i64 n, float threshold, bool has_max, float max_value,
+                      float negative_slope);
+void relu_ext_backward(float* dX, const float* dY, const float* X, i64 n, float threshold, bool has_max,
+                       float max_value, float negative_slope);
 
 // ------------------------------------------------------------------ pool (pool.cu)
 // Same contracts as csrc/cpu/pool.h (same argmax convention: h*W + w, first on ties, NaN wins).

@@ -7,6 +7,16 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from .preprocessing import RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .reshaping import Cropping2D, ZeroPadding2D
+from .conv_transpose import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
+from .conv1d import (AveragePooling1D, AvgPool1D, Conv1D, Convolution1D, GlobalAveragePooling1D, GlobalAvgPool1D,
+                     GlobalMaxPool1D, GlobalMaxPooling1D, MaxPool1D, MaxPooling1D)
+from .separable_conv import SeparableConv2D, SeparableConvolution2D
+from .upsampling import UpSampling1D, UpSampling2D
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .core_extra import Identity, Lambda, Normalization, Permute, RepeatVector, Rescaling, SpatialDropout2D
+from .preprocessing_color import RandomBrightness, RandomContrast
+from .reshaping1d import Cropping1D, ZeroPadding1D
+from .noise import GaussianDropout, GaussianNoise
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 
@@ -18,7 +28,13 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomCrop",
            "ZeroPadding2D", "Cropping2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+           "Conv2DTranspose", "Convolution2DTranspose", "Conv1DTranspose", "Convolution1DTranspose", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D",
+           "AveragePooling1D", "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
+           "GlobalMaxPool1D", "SeparableConv2D", "SeparableConvolution2D", "UpSampling1D", "UpSampling2D",
+           "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Identity", "Lambda", "Permute",
+           "RepeatVector", "SpatialDropout2D", "Normalization", "RandomContrast", "RandomBrightness",
+           "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout"]
 
 
 def _registry():
