@@ -693,6 +693,17 @@ LAYER_ARGS = {
     "UpSampling2D": (dict(size=(2, 3)), (None, 4, 4, 2)),
     "Conv1D": (dict(filters=2, kernel_size=3), (None, 7, 3)),
     "MultiHeadAttention": (dict(num_heads=2, key_dim=4), None),
+    "Conv1DTranspose": (dict(filters=2, kernel_size=3, strides=2, padding="same"), (None, 7, 3)),
+    "SeparableConv2D": (dict(filters=4, kernel_size=3, depth_multiplier=2, padding="same"), (None, 6, 6, 3)),
+    "GaussianDropout": (dict(rate=0.2, seed=1), (None, 4)),
+    "GaussianNoise": (dict(stddev=0.1, seed=2), (None, 4)),
+    "SpatialDropout2D": (dict(rate=0.3, seed=1), (None, 5, 5, 2)),
+    "Lambda": (dict(function=fn.ops.square), (None, 4)),
+    "Permute": (dict(dims=(2, 1)), (None, 3, 4)),
+    "RepeatVector": (dict(n=3), (None, 4)),
+    "Rescaling": (dict(scale=1 / 255.0, offset=-0.5), (None, 4)),
+    "RandomBrightness": (dict(factor=0.2, value_range=(0, 1), seed=3), (None, 5, 5, 3)),
+    "RandomContrast": (dict(factor=0.3, seed=4), (None, 5, 5, 3)),
 }
 _MERGE_SHAPES = [(None, 4), (None, 4)]
 
@@ -871,3 +882,11 @@ def test_every_layer_inside_a_saved_model(cls, tmp_path, rng):
         m.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in m.get_weights()])
     x = [rng.standard_normal((3,) + tuple(s[1:])).astype(np.float32) for s in shapes]
     _roundtrip(m, tmp_path, x if isinstance(shape, list) else x[0])
+
+
+def test_lambda_with_a_lambda_function_explains_itself(tmp_path):
+    inp = fn.Input((3,))
+    m = fn.Model(inp, fn.layers.Lambda(lambda t: t * 2.0)(inp))
+    m.save(tmp_path / "lam.keras")
+    with pytest.raises(ValueError, match="lambda or a local function.*module-level"):
+        fn.models.load_model(tmp_path / "lam.keras")

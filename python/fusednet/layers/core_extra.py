@@ -160,14 +160,29 @@ class Lambda(Layer):
         return (batch,) + tuple(out.shape[1:])
 
     def get_config(self):
-        return {**super().get_config(), "function": getattr(self.function, "__name__", repr(self.function)),
+        from ..saving import serialize_keras_object
+        fn = self.function
+        if getattr(fn, "__name__", "<lambda>") == "<lambda>" or "<locals>" in getattr(fn, "__qualname__", ""):
+            # Keras pickles the bytecode (and loads it only with safe_mode=False); fusednet keeps the
+            # name only, and from_config explains how to get the layer back
+            function = {"class_name": "__lambda__", "config": getattr(fn, "__qualname__", repr(fn))}
+        else:
+            function = serialize_keras_object(fn)
+        return {**super().get_config(), "function": function,
                 "output_shape": self.output_shape if not callable(self.output_shape) else None,
                 "arguments": self.arguments}
 
     @classmethod
-    def from_config(cls, config):
-        raise ValueError("Lambda layers cannot be rebuilt from a config (their Python function is not "
-                         "serialised); recreate the layer in code, e.g. via custom_objects")
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import deserialize_keras_object
+        config = dict(config)
+        function = config.pop("function")
+        if isinstance(function, dict) and function.get("class_name") == "__lambda__":
+            raise ValueError(f"Lambda '{config.get('name')}': its function {function['config']!r} is a lambda "
+                             f"or a local function, which fusednet does not serialise; use a module-level "
+                             f"function (registered with fusednet.saving.register_keras_serializable or "
+                             f"passed in custom_objects) or recreate the layer in code")
+        return cls(deserialize_keras_object(function, custom_objects=custom_objects), **config)
 
 
 class Permute(Layer):

@@ -191,6 +191,17 @@ def serialize_keras_object(obj):
                     f"(it has no get_config())")
 
 
+def _own_function(module, name):
+    import importlib
+    if name.startswith("_"):
+        return None
+    try:
+        obj = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    return obj if inspect.isfunction(obj) else None
+
+
 def _is_entry(d):
     return isinstance(d, dict) and "class_name" in d and "config" in d
 
@@ -244,6 +255,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
             resolve_class(fname, module, None, custom_objects)
         if obj is None and module_objects:
             obj = module_objects.get(fname)
+        if obj is None and isinstance(module, str) and (module == "fusednet" or module.startswith("fusednet.")):
+            obj = _own_function(module, fname)  # fusednet's own public functions (e.g. fusednet.ops.square)
         if obj is None:
             raise ValueError(f"deserialize_keras_object: unknown function {registered or fname!r} (module "
                              f"{module!r}). Register it with @fusednet.saving.register_keras_serializable() "
