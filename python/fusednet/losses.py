@@ -52,10 +52,38 @@ class Loss:
         self.reduction = "sum_over_batch_size" if reduction in (None, "mean") else reduction
         self.name = name or _snake(type(self).__name__)
 
+    # ------------------------------------------------------------------ user losses (Keras ``call``)
+    def call(self, y_true, y_pred):
+        """Per-sample losses from Tensors (override in a subclass, as in Keras: ``fit`` then runs
+        the loss on the autograd tape and applies the reduction and sample weights itself)."""
+        raise NotImplementedError(f"{type(self).__name__}: a Loss subclass implements call(y_true, y_pred)")
+
+    @property
+    def is_python_loss(self):
+        """True when the loss is Python code on Tensors (a function or an overridden ``call``)
+        rather than one of the native fused kernels."""
+        return type(self).call is not Loss.call
+
+    def _apply_python(self, yp, tgt, sample_weight=None):
+        from . import functional as F
+        per = F.as_tensor(self.call(Tensor._wrap(tgt), yp))
+        if per.ndim > 1:
+            per = F.mean(per, axis=tuple(range(1, per.ndim)))
+        if sample_weight is not None:
+            w = np.ascontiguousarray(np.asarray(sample_weight, np.float32).reshape(-1))
+            per = F.mul(per, Tensor(w))
+        if self.reduction == "none":
+            return per
+        return F.sum(per) if self.reduction == "sum" else F.mean(per)
+
     # ------------------------------------------------------------------ targets
     def prepare_targets(self, y_true, pred_shape):
         """Validate ``y_true`` against predictions of ``pred_shape`` and return a float32 /
         int64 Array in the layout the kernel wants. Runs once per fit/evaluate on the host."""
+        if self.is_python_loss:            # user code sees the labels as given (ints stay ints)
+            y = _host(y_true)
+            dt = np.int64 if y.dtype.kind in "iu" else np.float32
+            return _C.asarray(np.ascontiguousarray(y, dtype=dt))
         y = _host(y_true)
         ps = tuple(pred_shape)
         if y.ndim == len(ps) - 1 and ps[-1] == 1:
@@ -123,6 +151,8 @@ class Loss:
         return self._apply(yp, tgt, sample_weight, logits=False)
 
     def _apply(self, yp, tgt, sample_weight=None, logits=False):
+        if self.is_python_loss:
+            return self._apply_python(yp, tgt, sample_weight)
         # per-sample losses [N] (a sample's positions averaged, see compute); reduction='none'
         # keeps one loss per position, shaped like the prediction without its last axis (Keras)
         rows = yp.shape[0]
@@ -420,22 +450,8 @@ class LossFunctionWrapper(Loss):
         super().__init__(reduction, name or getattr(fn, "__name__", "custom_loss"))
         self.fn = fn
 
-    def prepare_targets(self, y_true, pred_shape):
-        y = _host(y_true)
-        dt = np.int64 if y.dtype.kind in "iu" else np.float32
-        return _C.asarray(np.ascontiguousarray(y, dtype=dt))
-
-    def _apply(self, yp, tgt, sample_weight=None, logits=False):
-        from . import functional as F
-        per = F.as_tensor(self.fn(Tensor._wrap(tgt), yp))
-        if per.ndim > 1:
-            per = F.mean(per, axis=tuple(range(1, per.ndim)))
-        if sample_weight is not None:
-            w = np.ascontiguousarray(np.asarray(sample_weight, np.float32).reshape(-1))
-            per = F.mul(per, Tensor(w))
-        if self.reduction == "none":
-            return per
-        return F.sum(per) if self.reduction == "sum" else F.mean(per)
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
 
     def get_config(self):
         from .saving import serialize_keras_object

@@ -83,6 +83,44 @@ class Context:
         self.__dict__.clear()
 
 
+_TRAINING_ARG = {}
+
+
+def call_losses(layer):
+    """The :meth:`Layer.add_loss` Tensors of ``layer``'s latest call, nested layers included."""
+    out, seen, stack = [], set(), [layer]
+    while stack:
+        l = stack.pop()
+        if id(l) in seen:
+            continue
+        seen.add(id(l))
+        out.extend(l.__dict__.get("_call_losses", ()))
+        for v in list(vars(l).values()) + list(getattr(l, "layers", None) or ()):
+            if isinstance(v, Layer):
+                stack.append(v)
+            elif isinstance(v, (list, tuple)):
+                stack.extend(u for u in v if isinstance(u, Layer))
+    return out
+
+
+def call_layer(layer, x, training=None, **kwargs):
+    """``layer.call(x, training=..., **kwargs)``, passing ``training`` only when ``call`` takes it
+    (Keras inspects the signature the same way: ``def call(self, inputs)`` is allowed)."""
+    cls = type(layer)
+    takes = _TRAINING_ARG.get(cls)
+    if takes is None:
+        import inspect
+        try:
+            params = inspect.signature(cls.call).parameters
+            takes = "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):
+            takes = True
+        _TRAINING_ARG[cls] = takes
+    if takes:
+        return layer.call(x, training=training, **kwargs)
+    return layer.call(x, **kwargs)
+
+
 class LayerFunction(Function):
     """Tape node running a protocol layer: forward already ran; backward calls ``layer.backward``
     and returns gradients for the layer's inputs, then for its trainable weights."""
@@ -240,8 +278,28 @@ class Layer:
 
     @property
     def losses(self):
-        """Regularization penalties of this layer's weights, as scalar Tensors (differentiable)."""
-        return [reg(w) for w, reg in self._regularized if w.requires_grad or True]
+        """Regularization penalties of this layer's weights and the losses its last call added
+        with :meth:`add_loss`, as scalar Tensors (differentiable)."""
+        return [reg(w) for w, reg in self._regularized] + list(self.__dict__.get("_call_losses", ()))
+
+    def add_loss(self, loss):
+        """Add a scalar loss Tensor from inside ``call()`` (Keras ``add_loss``): ``fit`` adds it
+        to the training loss and ``layer.losses`` lists it until the next call.
+
+        Args:
+            loss: a scalar Tensor (or number), usually computed from the call's inputs.
+
+        Example:
+            >>> class ActivityReg(fusednet.layers.Layer):
+            ...     def call(self, x):
+            ...         self.add_loss(1e-2 * fusednet.ops.sum(x))
+            ...         return x
+        """
+        from ..functional import as_tensor
+        t = as_tensor(loss)
+        if t.size != 1:
+            raise ValueError(f"{self.name}.add_loss: the loss must be a scalar, got shape {tuple(t.shape)}")
+        self.__dict__.setdefault("_call_losses", []).append(t)
 
     # ------------------------------------------------------------------ build / call
     def build(self, input_shape):
@@ -340,15 +398,16 @@ class Layer:
             out = KerasTensor(self.compute_output_shape(shapes), layer=self, inputs=tuple(inputs), name=self.name)
             return self._record_call(list(inputs), out)
         from ..functional import as_tensor
+        self.__dict__.pop("_call_losses", None)     # add_loss: only the latest call's losses
         conv = _keep_int if self.accepts_integer_inputs else _autocast
         if isinstance(inputs, (list, tuple)):
             xs = [as_tensor(conv(i)) for i in inputs]
             self._maybe_build([x.shape for x in xs])
-            return self.call(xs, training=training, **kwargs)
+            return call_layer(self, xs, training, **kwargs)
         x = as_tensor(conv(inputs))
         self._maybe_build(x.shape)
         self._check_input(x.shape)
-        return self.call(x, training=training, **kwargs)
+        return call_layer(self, x, training, **kwargs)
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -17,7 +17,7 @@ import numpy as np
 from .. import _C
 from .. import losses as _losses
 from .. import optimizers as _optimizers
-from ..layers.base import KerasTensor, Layer
+from ..layers.base import KerasTensor, Layer, call_layer
 from ..tensor import Tensor
 from ..trainers import fusion as _fusion
 from ..trainers.data_adapters import flatten, prep_x
@@ -228,16 +228,17 @@ class Model(Trainer, Layer):
             return super().__call__(inputs, training)
         from ..functional import as_tensor
         from ..layers.base import _f32
+        self.__dict__.pop("_call_losses", None)
         if self._graph is None:                      # subclassed: user call() on Tensors
             if isinstance(inputs, (list, tuple)):
                 xs = [as_tensor(_f32(i)) for i in inputs]
                 if not self.built:
                     self.build([tuple(x.shape) for x in xs])
-                return self.call(xs, training=training, **kwargs)
+                return call_layer(self, xs, training, **kwargs)
             x = as_tensor(_f32(inputs))
             if not self.built:
                 self.build(tuple(x.shape))
-            return self.call(x, training=training, **kwargs)
+            return call_layer(self, x, training, **kwargs)
         vals = flatten(inputs, self._graph.input_names, f"Model '{self.name}'")
         xs = [as_tensor(_as_input_dtype(v, dt)) for v, dt in zip(vals, self._input_dtypes())]
         self._graph.check_input_shapes([x.shape for x in xs], self.name, "call")
@@ -254,7 +255,7 @@ class Model(Trainer, Layer):
             self.built = True
             self.input_shape = tuple(input_shape) if not isinstance(input_shape, list) else input_shape
             with no_grad():
-                self.call(zs if isinstance(input_shape, list) else zs[0], training=False)
+                call_layer(self, zs if isinstance(input_shape, list) else zs[0], False)
             return
         self.built = True
 
@@ -268,7 +269,7 @@ class Model(Trainer, Layer):
         z = _C.zeros([1 if d is None else int(d) for d in input_shape])
         from ..tensor import no_grad
         with no_grad():
-            out = self.call(Tensor._wrap(z), training=False)
+            out = call_layer(self, Tensor._wrap(z), False)
         return (input_shape[0],) + tuple(out.shape[1:])
 
     # ------------------------------------------------------------------ weights
@@ -309,9 +310,14 @@ class Model(Trainer, Layer):
 
     @property
     def losses(self):
-        out = []
+        """Regularization penalties and :meth:`add_loss` losses of the model and all its layers."""
+        out, seen = [], set()
         for l in self._flat_layers():
-            out.extend(l.losses)
+            for t in l.losses:
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    out.append(t)
+        out.extend(self.__dict__.get("_call_losses", ()))
         return out
 
     def _require_built(self, what):

@@ -18,8 +18,7 @@ for a layer whose maths is a Tensor ``call()`` (a user layer): only that node ru
 autograd tape. Gradients come back as one Array per parameter (zeros where none arrived).
 """
 from .. import _C
-from .. import losses as _losses
-from ..layers.base import Context
+from ..layers.base import Context, call_losses
 from ..tensor import Tensor, enable_grad, no_grad
 from . import fusion
 
@@ -75,13 +74,25 @@ class _TapeStep:
         with enable_grad():
             out = self.layer(ts if self.multi else ts[0], training=training)
         ctx.ts, ctx.out = ts, out
+        ctx.extra = call_losses(self.layer)     # add_loss() terms: added to the training loss
         return out.data
 
     def backward(self, ctx, dy, need_dx):
         ws = self.layer.trainable_weights
         for w in ws:
             w.grad = None
-        if ctx.out.requires_grad:
+        extra = [e for e in ctx.extra if e.requires_grad]
+        if extra:
+            # one backward through sum(out * dy) + the add_loss terms: a second pass could not
+            # reuse the layers' contexts (freed after their first backward)
+            from .. import functional as F
+            total = extra[0] if len(extra) == 1 else F.add(extra[0], extra[1])
+            for e in extra[2:]:
+                total = F.add(total, e)
+            if ctx.out.requires_grad:
+                total = F.add(total, F.sum(F.mul(ctx.out, Tensor._wrap(dy))))
+            total.backward()
+        elif ctx.out.requires_grad:
             ctx.out.backward(dy)
         dx = [t.grad.data if t.grad is not None else None for t in ctx.ts]
         grads = []
@@ -294,7 +305,7 @@ class GraphPlan:
         for layer, loss in zip(self.out_layers, self.losses):
             act = layer._output_activation() if layer is not None else None
             self.fuse.append(bool(act is not None and loss is not None and
-                                  not isinstance(loss, _losses.LossFunctionWrapper) and
+                                  not loss.is_python_loss and
                                   loss.fused_kernel_for(act)))
         self.out_acts = [l._output_activation() if f else None for l, f in zip(self.out_layers, self.fuse)]
         self.strip = tuple(i for i, f in enumerate(self.fuse) if f)
@@ -303,7 +314,7 @@ class GraphPlan:
     def output_loss(self, i, out, yb, n, wb, need_grad):
         """(per-sample loss, d loss / d out or None) of output ``i`` (loss weight applied)."""
         loss = self.losses[i]
-        if isinstance(loss, _losses.LossFunctionWrapper):   # a Python loss: through the tape
+        if loss.is_python_loss:   # a Python loss (function or overridden call): through the tape
             ot = Tensor._wrap(out)
             ot.requires_grad = need_grad
             with enable_grad() if need_grad else no_grad():
@@ -341,6 +352,9 @@ class GraphPlan:
             per_total = per if per_total is None else _C.binary("add", per_total, per)
             pers.append(per)
             douts.append(g)
+        extra = [float(e.item()) for c in ctxs for e in (c.__dict__.get("extra") or ())]
+        if extra and per_total is not None:   # add_loss() terms join every sample's loss (logs)
+            per_total = _C.binary("add", per_total, _C.full([], sum(extra), device=per_total.device))
         _, grads = self.backward(ctxs, douts)
         for j, gr in enumerate(grads):
             if gr is None:
