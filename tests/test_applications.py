@@ -212,3 +212,37 @@ def test_layer_order_is_keras_order():
     assert [type(l).__name__ == "InputLayer" for l in f.layers] == \
         [isinstance(l, keras.layers.InputLayer) for l in k.layers]
     assert [l.name for l in f.layers][1:] == [l.name for l in k.layers][1:]
+
+
+def test_freezing_a_base_model_freezes_its_layers_and_bn_statistics():
+    """Keras 3: base.trainable = False sets every layer; frozen BN runs in inference mode in fit,
+    so neither the base's weights nor its moving statistics change while the head trains."""
+    fusednet.random.seed(0)
+    base = apps.ResNet18(include_top=False, weights=None, input_shape=(32, 32, 3))
+    base.trainable = False
+    assert all(not l.trainable for l in base.layers)
+    x = fusednet.layers.GlobalAveragePooling2D()(base.output)
+    model = fusednet.Model(base.input, fusednet.layers.Dense(2, activation="softmax")(x))
+    before = [w.copy() for w in base.get_weights()]
+    rng = np.random.default_rng(0)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    head0 = model.layers[-1].get_weights()[0].copy()
+    model.fit(rng.normal(size=(16, 32, 32, 3)).astype(np.float32), rng.integers(0, 2, 16), epochs=1,
+              batch_size=8, verbose=0)
+    for a, b in zip(before, base.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(head0, model.layers[-1].get_weights()[0])
+    base.trainable = True
+    for layer in base.layers[:-5]:
+        layer.trainable = False
+    assert [l.trainable for l in base.layers[-5:]] == [True] * 5 and not base.layers[3].trainable
+
+
+def test_application_takes_fusednet_weight_files(tmp_path):
+    fusednet.random.seed(4)
+    a = apps.ResNet18(include_top=False, weights=None, input_shape=(32, 32, 3))
+    a.save_weights(str(tmp_path / "r18.weights.safetensors"))
+    b = apps.ResNet18(include_top=False, weights=str(tmp_path / "r18.weights.safetensors"),
+                      input_shape=(32, 32, 3))
+    x = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(a.predict(x, verbose=0), b.predict(x, verbose=0))

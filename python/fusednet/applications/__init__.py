@@ -5,13 +5,10 @@ Example:
     >>> base = fusednet.applications.ResNet50(include_top=False, weights=None, input_shape=(64, 64, 3))
     >>> x = fusednet.applications.resnet50.preprocess_input(images)
 """
-from . import imagenet_utils, mobilenet_v2, resnet, resnet_small
+from . import imagenet_utils, mobilenet_v2, resnet, resnet50, resnet_small
 from .mobilenet_v2 import MobileNetV2
 from .resnet import ResNet50, ResNet101, ResNet152
 from .resnet_small import ResNet18, ResNet34
-
-resnet50 = resnet          # keras.applications.resnet50.{ResNet50, preprocess_input}
-resnet_v1 = resnet
 
 __all__ = ["ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "MobileNetV2", "resnet",
            "resnet50", "resnet_small", "mobilenet_v2", "imagenet_utils"]

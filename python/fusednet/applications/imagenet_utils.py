@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-__all__ = ["preprocess_input", "obtain_input_shape", "resolve_weights", "correct_pad"]
+__all__ = ["preprocess_input", "obtain_input_shape", "resolve_weights", "correct_pad", "load_weights_file"]
 
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -89,3 +89,19 @@ def correct_pad(input_size, kernel_size):
     adjust = (1, 1) if input_size[0] is None else (1 - input_size[0] % 2, 1 - input_size[1] % 2)
     c = (k[0] // 2, k[1] // 2)
     return ((c[0] - adjust[0], c[0]), (c[1] - adjust[1], c[1]))
+
+
+def load_weights_file(model, path):
+    """Weights from Keras (HDF5 ``.h5`` / ``.weights.h5``, ``.keras`` zip: by layer name) or from
+    fusednet's own ``save_weights`` / ``model.save`` files."""
+    import zipfile
+    with open(path, "rb") as f:
+        head = f.read(8)
+    keras_zip = False
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            keras_zip = "model.weights.h5" in z.namelist()
+    if head == b"\x89HDF\r\n\x1a\n" or keras_zip:
+        from ..io.keras_h5 import load_keras_weights
+        return load_keras_weights(model, path)
+    return model.load_weights(path)

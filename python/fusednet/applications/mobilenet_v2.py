@@ -2,7 +2,8 @@
 residual blocks (1x1 expand → 3x3 depthwise → 1x1 linear projection, ReLU6), channels last."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import correct_pad, obtain_input_shape, preprocess_input as _preprocess, resolve_weights
+from .imagenet_utils import (correct_pad, load_weights_file, obtain_input_shape,
+                             preprocess_input as _preprocess, resolve_weights)
 
 __all__ = ["MobileNetV2", "preprocess_input"]
 
@@ -100,8 +101,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
         x = layers.GlobalMaxPooling2D()(x)
     model = Model(img_input, x, name=name or f"mobilenetv2_{float(alpha):0.2f}_{rows}")
     if path is not None:
-        from ..io.keras_h5 import load_keras_weights
-        load_keras_weights(model, path)
+        load_weights_file(model, path)
     return model
 
 

@@ -3,7 +3,8 @@ weight layout, so Keras's ``resnet50_weights_tf_dim_ordering_tf_kernels[_notop].
 ``.weights.h5`` files load by name (:func:`fusednet.io.keras_h5.load_keras_weights`)."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import obtain_input_shape, preprocess_input as _preprocess, resolve_weights
+from .imagenet_utils import (load_weights_file, obtain_input_shape, preprocess_input as _preprocess,
+                             resolve_weights)
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input"]
 
@@ -73,8 +74,7 @@ def _resnet(model_name, depths, include_top, weights, input_tensor, input_shape,
         x = layers.GlobalMaxPooling2D(name="max_pool")(x)
     model = Model(img_input, x, name=name or model_name)
     if path is not None:
-        from ..io.keras_h5 import load_keras_weights
-        load_keras_weights(model, path)
+        load_weights_file(model, path)
     return model
 
 

@@ -5,7 +5,7 @@ follow ``keras.applications``. Padding is PyTorch's (symmetric): explicit ZeroPa
 every strided convolution, so the outputs match torchvision's to float32 rounding."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import obtain_input_shape, preprocess_input as _preprocess, resolve_weights
+from .imagenet_utils import load_weights_file, obtain_input_shape, preprocess_input as _preprocess, resolve_weights
 
 __all__ = ["ResNet18", "ResNet34", "preprocess_input"]
 
@@ -63,17 +63,31 @@ def _resnet(depths, who, include_top, weights, input_tensor, input_shape, poolin
         x = layers.GlobalMaxPooling2D(name="maxpool_global")(x)
     model = Model(img_input, x, name=name)
     if path is not None:
-        from ..io.torch_state import load_torch_state_dict
-        load_torch_state_dict(model, path)
+        _load(model, path)
     return model
+
+
+def _load(model, path):
+    """A torchvision-layout state dict (``.pt``/``.pth``, or ``.safetensors`` with torch keys such
+    as ``conv1.weight``), else fusednet's / Keras's own weight files."""
+    from ..io.torch_state import load_torch_state_dict
+    if path.endswith((".pt", ".pth")):
+        return load_torch_state_dict(model, path)
+    if path.endswith(".safetensors"):
+        from ..io.weights import load_weights
+        keys = load_weights(path)
+        if any(k.endswith((".weight", ".running_mean")) for k in keys):
+            return load_torch_state_dict(model, keys)
+    return load_weights_file(model, path)
 
 
 _DOC = """{who} (torchvision layout, Keras-style arguments), channels last.
 
     Args:
         include_top: end with global average pooling and the ``fc`` classifier.
-        weights: None (random init) or a path to a torchvision-layout state dict (``.pth``/``.pt``
-            read with ``torch.load(weights_only=True)``, or ``.safetensors``).
+        weights: None (random init) or a path: a torchvision-layout state dict (``.pth``/``.pt``
+            read with ``torch.load(weights_only=True)``, or ``.safetensors`` with torch keys), or
+            fusednet's / Keras's own weight files.
         input_tensor: optional KerasTensor to build on.
         input_shape: ``(H, W, C)``, at least 32×32 (default 224×224×3 with the top).
         pooling: without the top: None, ``"avg"`` or ``"max"``.

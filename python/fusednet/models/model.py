@@ -288,6 +288,18 @@ class Model(Trainer, Layer):
         return out
 
     @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezing or unfreezing a model sets every layer in it (Keras 3): a frozen
+        BatchNormalization then also runs in inference mode inside ``fit``."""
+        Layer.trainable.fset(self, value)
+        for layer in self._flat_layers():
+            layer.trainable = value
+
+    @property
     def trainable_weights(self):
         if not self._trainable:
             return []
