@@ -90,3 +90,27 @@ def test_mean_metric_wrapper_config_keeps_its_function():
     m2 = fusednet.metrics.MeanMetricWrapper.from_config(m.get_config())
     yt, yp = np.array([[1.0], [0.0]]), np.array([[0.4], [0.35]])
     assert m(yt, yp) == m2(yt, yp) == 0.5
+
+
+class ComputeSum(fusednet.layers.Layer):
+    """The Keras guide's layer with a non-trainable weight updated in call()."""
+
+    def build(self, input_shape):
+        self.total = self.add_weight(shape=(input_shape[-1],), initializer="zeros", trainable=False, name="total")
+
+    def call(self, inputs):
+        self.total.assign_add(fusednet.ops.sum(inputs, axis=0))
+        return self.total
+
+
+def test_layer_weights_take_assignments():
+    layer = ComputeSum()
+    x = np.ones((2, 2), np.float32)
+    layer(x)
+    y = layer(x)
+    np.testing.assert_array_equal(y.numpy(), [4.0, 4.0])
+    assert layer.weights[0] is layer.total and not layer.trainable_weights
+    d = fusednet.layers.Dense(3)
+    d(np.zeros((1, 2), np.float32))
+    d.kernel.assign(np.full((2, 3), 0.5))
+    np.testing.assert_array_equal(d(np.ones((1, 2), np.float32)).numpy(), [[1.0, 1.0, 1.0]])

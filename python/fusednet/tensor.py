@@ -144,6 +144,26 @@ def _to_array(data, dtype=None):
     return _C.asarray(np.asarray(arr, order="C"), dtype=dtype)
 
 
+def _value_array(value, like, op):
+    """``value`` as an Array of ``like``'s shape, dtype and device (broadcast if needed)."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, _C.Array):
+        if tuple(value.shape) == tuple(like.shape) and value.dtype == like.dtype and value.device == like.device:
+            return value
+        value = value.numpy() if value.device == "cpu" else value.to("cpu").numpy()
+    a = np.asarray(value)
+    if a.dtype == object or a.dtype.kind not in "fiub":
+        raise TypeError(f"Tensor.{op}: cannot assign a value of dtype {a.dtype} to a {like.dtype} variable")
+    try:
+        a = np.broadcast_to(a, tuple(like.shape))
+    except ValueError:
+        raise ValueError(f"Tensor.{op}: value of shape {a.shape} does not match the variable's shape "
+                         f"{tuple(like.shape)}") from None
+    arr = _C.asarray(np.array(a, dtype=like.dtype, order="C"))  # (ascontiguousarray makes 0-d 1-d)
+    return arr if like.device == "cpu" else arr.to(like.device)
+
+
 class Tensor:
     """A :class:`fusednet.Array` that can take part in automatic differentiation.
 
@@ -216,6 +236,34 @@ class Tensor:
         return f"Tensor(shape={self.shape}, dtype={self.dtype}, device={self.device}{extra}{nm})"
 
     # ------------------------------------------------------------------ conversion
+    # ------------------------------------------------------------------ in-place updates (Keras Variable API)
+    @property
+    def value(self):
+        """The current value as a Tensor sharing this variable's buffer (no gradient history)."""
+        return Tensor._wrap(self.data)
+
+    def assign(self, value):
+        """Overwrite the value in place (broadcast to the variable's shape). Returns self."""
+        self.data.copy_(_value_array(value, self.data, "assign"))
+        return self
+
+    def _update(self, kind, value, op):
+        v = _value_array(value, self.data, op)
+        if self.data.dtype == "float32":
+            _C.binary(kind, self.data, v, out=self.data)
+        else:  # integer counters: the native binary kernels are float32-only
+            a, b = self.numpy(), v.numpy() if v.device == "cpu" else v.to("cpu").numpy()
+            self.assign(a + b if kind == "add" else a - b)
+        return self
+
+    def assign_add(self, value):
+        """``self += value`` in place. Returns self."""
+        return self._update("add", value, "assign_add")
+
+    def assign_sub(self, value):
+        """``self -= value`` in place. Returns self."""
+        return self._update("sub", value, "assign_sub")
+
     def numpy(self):
         """A NumPy array sharing memory with this tensor (CPU only; copies from a device)."""
         if self.data.device != "cpu":

@@ -12,26 +12,6 @@ from .tensor import Tensor
 __all__ = ["Variable"]
 
 
-def _value_array(value, like, op):
-    """``value`` as an Array of ``like``'s shape, dtype and device (broadcast if needed)."""
-    if isinstance(value, Tensor):
-        value = value.data
-    if isinstance(value, _C.Array):
-        if tuple(value.shape) == tuple(like.shape) and value.dtype == like.dtype and value.device == like.device:
-            return value
-        value = value.numpy() if value.device == "cpu" else value.to("cpu").numpy()
-    a = np.asarray(value)
-    if a.dtype == object or a.dtype.kind not in "fiub":
-        raise TypeError(f"Variable.{op}: cannot assign a value of dtype {a.dtype} to a {like.dtype} variable")
-    try:
-        a = np.broadcast_to(a, tuple(like.shape))
-    except ValueError:
-        raise ValueError(f"Variable.{op}: value of shape {a.shape} does not match the variable's shape "
-                         f"{tuple(like.shape)}") from None
-    arr = _C.asarray(np.array(a, dtype=like.dtype, order="C"))  # (ascontiguousarray makes 0-d 1-d)
-    return arr if like.device == "cpu" else arr.to(like.device)
-
-
 class Variable(Tensor):
     """A Tensor with a name and in-place assignment (Keras 3 ``keras.Variable``).
 
@@ -87,33 +67,6 @@ class Variable(Tensor):
         is_init_fn = isinstance(initializer, str) or (
             callable(initializer) and not isinstance(initializer, (Tensor, _C.Array)))
         self._initializer = initializer if is_init_fn else np.array(self.numpy(), copy=True)
-
-    @property
-    def value(self):
-        """The current value as a Tensor sharing this variable's buffer (no gradient history)."""
-        return Tensor._wrap(self.data)
-
-    def assign(self, value):
-        """Overwrite the value in place (broadcast to the variable's shape). Returns self."""
-        self.data.copy_(_value_array(value, self.data, "assign"))
-        return self
-
-    def _update(self, kind, value, op):
-        v = _value_array(value, self.data, op)
-        if self.data.dtype == "float32":
-            _C.binary(kind, self.data, v, out=self.data)
-        else:  # integer counters: the native binary kernels are float32-only
-            a, b = self.numpy(), v.numpy() if v.device == "cpu" else v.to("cpu").numpy()
-            self.assign(a + b if kind == "add" else a - b)
-        return self
-
-    def assign_add(self, value):
-        """``self += value`` in place. Returns self."""
-        return self._update("add", value, "assign_add")
-
-    def assign_sub(self, value):
-        """``self -= value`` in place. Returns self."""
-        return self._update("sub", value, "assign_sub")
 
     def reset(self):
         """Back to the initial value (used by ``Metric.reset_state``)."""
