@@ -324,3 +324,16 @@ def test_batched_metric_updates_match_per_batch_updates():
         h = m.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=cbs, validation_split=0.2)
         runs.append((h.history, m.evaluate(x, y, verbose=0, callbacks=cbs, return_dict=True)))
     assert runs[0] == runs[1]
+
+
+def test_sequential_has_a_symbolic_view_for_feature_extractors():
+    """Keras: a built Sequential has inputs/outputs and every layer an output."""
+    seq = fn.Sequential([fn.Input((6, 6, 1)), layers.Conv2D(2, 3, name="c1"), layers.Conv2D(3, 3, name="c2")])
+    fx = fn.Model(inputs=seq.inputs, outputs=[l.output for l in seq.layers])
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 1)).astype(np.float32)
+    outs = fx.predict(x, verbose=0)
+    assert [o.shape for o in outs] == [(2, 4, 4, 2), (2, 2, 2, 3)]
+    np.testing.assert_array_equal(outs[1], seq.predict(x, verbose=0))
+    assert seq.output_shape == (None, 2, 2, 3)
+    with pytest.raises(ValueError, match="no defined input"):
+        fn.Sequential([layers.Dense(2)]).inputs

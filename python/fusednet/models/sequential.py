@@ -73,6 +73,48 @@ class Sequential(Model):
     def layers(self):
         return list(self._layers)
 
+    # ------------------------------------------------------------------ symbolic view (Keras)
+    def _symbolic(self):
+        """(input KerasTensor, output KerasTensor) of the chain, made once per layer list: so
+        ``model.inputs/outputs`` and every ``layer.output`` exist, as for a Keras Sequential
+        (``Model(model.inputs, [l.output for l in model.layers])`` builds a feature extractor)."""
+        if not self.built:
+            raise ValueError(f"Sequential '{self.name}' has no defined input yet: start it with "
+                             f"Input(shape=...) or call build(input_shape) / the model first")
+        key = tuple(id(l) for l in self._layers)
+        cache = self.__dict__.get("_sym")
+        if cache is None or cache[0] != key:
+            if self._input_layer is not None:
+                inp = self._input_layer.output
+            else:
+                shape = tuple(self.input_shape)
+                inp = InputLayer(shape=shape[1:], batch_size=shape[0]).output
+            x = inp
+            for layer in self._layers:
+                x = layer(x)
+            cache = self.__dict__["_sym"] = (key, inp, x)
+        return cache[1], cache[2]
+
+    @property
+    def inputs(self):
+        return [self._symbolic()[0]]
+
+    @property
+    def outputs(self):
+        return [self._symbolic()[1]]
+
+    @property
+    def input(self):
+        return self._symbolic()[0]
+
+    @property
+    def output(self):
+        return self._symbolic()[1]
+
+    @output.setter
+    def output(self, value):
+        self._kt_out = value
+
     def _chain(self):
         return list(self._layers)
 
