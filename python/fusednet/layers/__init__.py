@@ -7,6 +7,8 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
                       GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 from .preprocessing import RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
 from .reshaping import Cropping2D, ZeroPadding2D
+from .embedding import Embedding
+from .recurrent import GRU, LSTM, SimpleRNN
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 
@@ -18,7 +20,8 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomCrop",
            "ZeroPadding2D", "Cropping2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
+           "Embedding", "SimpleRNN", "LSTM", "GRU"]
 
 
 def _registry():
