@@ -10,8 +10,9 @@
 // the thread count (as the GEMM's, which never splits K).
 //
 // The schedules live in rnn_impl.h, compiled here for portable x86-64 and in rnn_avx2.cpp /
-// rnn_avx512.cpp for wider vectors (the fused passes are all transcendental maths: AVX-512 runs
-// them ~10x faster than the scalar fallback); cpu::isa_level() picks one per call.
+// rnn_avx512.cpp for wider vectors (the fused passes are mostly sigmoid / tanh; measured for
+// LSTM(256) on [32, 100, 128], one core: the forward's passes went from ~45 ms scalar to ~5 ms
+// with AVX-512); cpu::isa_level() picks one per call.
 // The activations are template parameters for the Keras defaults (a = tanh, σ = sigmoid) so the
 // loops vectorise; any other pair from {linear, relu, sigmoid, tanh} runs the same code with the
 // choice made per element at run time.
