@@ -122,3 +122,17 @@ def test_fit_with_float_index_data_reduces_loss():
     hist = model.fit(x, y, epochs=8, batch_size=32, verbose=0).history["loss"]
     assert model._get_plan().tape_layers == []
     assert hist[-1] < 0.5 * hist[0], hist
+
+
+def test_mask_reaches_both_halves_of_bidirectional(rng):
+    from fusednet.layers import Bidirectional
+    ids = rng.integers(1, 9, (2, 5))
+    ids[0, 3:] = 0
+    e = Embedding(9, 3, mask_zero=True)(ids)
+    bi = Bidirectional(LSTM(4, return_sequences=True))
+    y = bi(e).numpy()
+    w = [v.numpy() for v in bi.weights]
+    m = ids != 0
+    yf, _, _ = ref_forward("lstm", e.numpy(), *w[:3], mask=m)
+    yb, _, _ = ref_forward("lstm", e.numpy(), *w[3:], mask=m, go_backwards=True)
+    np.testing.assert_allclose(y, np.concatenate([yf, yb[:, ::-1]], -1), *TOL["rnn"])

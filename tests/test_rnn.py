@@ -416,3 +416,68 @@ def test_tiny_fit_reduces_loss(cls):
     hist = model.fit(x, y, epochs=6, batch_size=32, verbose=0).history["loss"]
     assert model._get_plan().tape_layers == []                     # runs on the compiled plan
     assert hist[-1] < 0.5 * hist[0], hist
+
+
+# ---------------------------------------------------------------------------------- Bidirectional
+def test_y_time_order_flag(rng):
+    x, W, R, b = _params(rng, "gru", 2, 6, 3, 5)
+    gy = rng.standard_normal((2, 6, 5)).astype(np.float32)
+    y, _, _, ws = _fwd("gru", x, W, R, b, go_backwards=True)
+    yt, _, _, wst = _C.rnn_forward("gru", _a(x), _a(W), _a(R), _a(b), go_backwards=True, y_time_order=True)
+    np.testing.assert_array_equal(np.asarray(yt), np.asarray(y)[:, ::-1])
+    g1 = _C.rnn_backward("gru", _a(gy[:, ::-1]), None, None, _a(x), _a(W), _a(R), ws, go_backwards=True)
+    g2 = _C.rnn_backward("gru", _a(gy), None, None, _a(x), _a(W), _a(R), wst, go_backwards=True, y_time_order=True)
+    for a1, a2 in zip(g1[:4], g2[:4]):
+        np.testing.assert_array_equal(np.asarray(a1), np.asarray(a2))
+
+
+def _bi_ref(kind, x, ws, seq, mode):
+    yf, hf, _ = ref_forward(kind, x, *ws[:3])
+    yb, hb, _ = ref_forward(kind, x, *ws[3:], go_backwards=True)
+    yf, yb = (yf, yb[:, ::-1]) if seq else (hf, hb)
+    return {"concat": np.concatenate([yf, yb], -1), "sum": yf + yb, "mul": yf * yb, "ave": (yf + yb) / 2}[mode]
+
+
+@pytest.mark.parametrize("cls,kind", [(LSTM, "lstm"), (GRU, "gru")])
+@pytest.mark.parametrize("mode", ["concat", "sum", "mul", "ave"])
+@pytest.mark.parametrize("seq", [True, False])
+def test_bidirectional_values_and_gradients(rng, cls, kind, mode, seq):
+    from fusednet.layers import Bidirectional
+    x = rng.standard_normal((2, 3, 2)).astype(np.float32)
+    bi = Bidirectional(cls(3, return_sequences=seq), merge_mode=mode)
+    xt = fusednet.Tensor(x, requires_grad=True)
+    y = bi(xt)
+    ws = [w.numpy().astype(np.float64) for w in bi.weights]
+    assert [w.name.split("/")[0] for w in bi.weights] == [bi.forward_layer.name] * 3 + [bi.backward_layer.name] * 3
+    np.testing.assert_allclose(y.numpy(), _bi_ref(kind, x, ws, seq, mode), *TOL["rnn"])
+    assert tuple(y.shape[1:]) == bi.compute_output_shape((None, 3, 2))[1:]
+    gy = rng.standard_normal(y.shape)
+    fusednet.functional.sum(y * fusednet.Tensor(gy.astype(np.float32))).backward()
+    x64 = x.astype(np.float64)
+    num = _fd(lambda: (gy * _bi_ref(kind, x64, ws, seq, mode)).sum(), [x64] + ws, TOL["fd_eps"])
+    got = [xt.grad.numpy()] + [w.grad.numpy() for w in bi.weights]
+    rt, at = TOL["gradcheck"]
+    for g, n in zip(got, num):
+        scale = max(1.0, np.abs(n).max())
+        np.testing.assert_allclose(g / scale, n / scale, rtol=rt, atol=at * 10)
+
+
+def test_bidirectional_fit_config_and_errors():
+    from fusednet.layers import Bidirectional
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 6, 3)).astype(np.float32)
+    y = (x[:, 0, :1] - x[:, -1, :1]).astype(np.float32)     # needs both ends of the sequence
+    fusednet.random.set_random_seed(3)
+    model = fusednet.Sequential([fusednet.Input(shape=(6, 3)), Bidirectional(GRU(8)), fusednet.layers.Dense(1)])
+    model.compile(optimizer=fusednet.optimizers.Adam(0.02), loss="mse")
+    hist = model.fit(x, y, epochs=6, batch_size=16, verbose=0).history["loss"]
+    assert model._get_plan().tape_layers == [] and hist[-1] < 0.5 * hist[0], hist
+    bi = model.layers[-2]
+    clone = Bidirectional.from_config(bi.get_config())
+    assert clone.merge_mode == "concat" and clone.backward_layer.go_backwards and clone.units == 8
+    with pytest.raises(ValueError, match="merge_mode"):
+        Bidirectional(LSTM(2), merge_mode=None)
+    with pytest.raises(ValueError, match="must be a SimpleRNN, LSTM or GRU"):
+        Bidirectional(fusednet.layers.Dense(2))
+    with pytest.raises(NotImplementedError, match="return_state"):
+        Bidirectional(LSTM(2, return_state=True))

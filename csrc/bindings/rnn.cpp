@@ -54,8 +54,9 @@ const Array* aptr(const OptArr& a) { return a ? &*a : nullptr; }
 // Validates x / kernel / recurrent_kernel and returns the sizes.
 RnnDims dims(const char* op, const std::string& kind, const Array& x, const Array& W, const Array& R,
              const std::string& activation, const std::string& recurrent_activation, bool go_backwards,
-             bool reset_after) {
+             bool reset_after, bool y_time_order) {
   RnnDims d;
+  d.y_time_order = y_time_order;
   d.kind = parse_kind(op, kind);
   d.reset_after = reset_after;
   d.go_backwards = go_backwards;
@@ -99,9 +100,10 @@ std::vector<i64> bias_shape(const RnnDims& d) {
 py::tuple forward(const std::string& kind, const Array& x, const Array& W, const Array& R, const OptArr& bias,
                   const OptArr& h0, const OptArr& c0, const OptArr& mask, const std::string& activation,
                   const std::string& recurrent_activation, bool go_backwards, bool reset_after,
-                  bool return_sequences) {
+                  bool return_sequences, bool y_time_order) {
   const char* op = "rnn_forward";
-  const RnnDims d = dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after);
+  const RnnDims d =
+      dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after, y_time_order);
   const i64 B = d.B, T = d.T, U = d.U, GU = d.G() * d.U;
   want(op, "bias", bias, bias_shape(d));
   want(op, "initial h", h0, {B, U});
@@ -133,9 +135,10 @@ py::tuple forward(const std::string& kind, const Array& x, const Array& W, const
 py::tuple backward(const std::string& kind, const OptArr& dy, const OptArr& dhT, const OptArr& dcT, const Array& x,
                    const Array& W, const Array& R, const py::tuple& ws, bool has_bias, const OptArr& c0,
                    const OptArr& mask, const std::string& activation, const std::string& recurrent_activation,
-                   bool go_backwards, bool reset_after, bool need_dx, bool need_dh0) {
+                   bool go_backwards, bool reset_after, bool need_dx, bool need_dh0, bool y_time_order) {
   const char* op = "rnn_backward";
-  const RnnDims d = dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after);
+  const RnnDims d =
+      dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after, y_time_order);
   const i64 B = d.B, T = d.T, F = d.F, U = d.U, GU = d.G() * d.U;
   if (ws.size() != 3)
     throw ValueError(std::string(op) + ": workspace must be the 3-tuple returned by rnn_forward, got " +
@@ -184,15 +187,17 @@ FN_BIND(rnn) {
         py::arg("bias") = py::none(), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
         py::arg("mask") = py::none(), py::arg("activation") = "tanh", py::arg("recurrent_activation") = "sigmoid",
         py::arg("go_backwards") = false, py::arg("reset_after") = true, py::arg("return_sequences") = true,
+        py::arg("y_time_order") = false,
         "Whole-sequence SimpleRNN / LSTM / GRU forward (kind 'simple_rnn' | 'lstm' | 'gru'; Keras gate order "
         "and layouts, see csrc/cpu/rnn.h). x [B,T,F] float32; mask [B,T] float32 (0 = skip step, state "
-        "carried). -> (y [B,T,U] in processing order or None, h_T, c_T (lstm) or None, workspace) where "
+        "carried). -> (y [B,T,U] in processing order (input time order with y_time_order) or None, h_T, c_T (lstm) or None, workspace) where "
         "workspace is what rnn_backward needs.");
   m.def("rnn_backward", &backward, py::arg("kind"), py::arg("dy"), py::arg("dh_T"), py::arg("dc_T"), py::arg("x"),
         py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("workspace"), py::arg("has_bias") = true,
         py::arg("c0") = py::none(), py::arg("mask") = py::none(), py::arg("activation") = "tanh",
         py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
         py::arg("reset_after") = true, py::arg("need_dx") = true, py::arg("need_dh0") = false,
+        py::arg("y_time_order") = false,
         "Backward through time of rnn_forward in one call: dy [B,T,U] (processing order) and/or dh_T / dc_T "
         "(None = zero) -> (dX or None, dW, dR, db or None, dh0 or None, dc0 or None). Bitwise independent of "
         "the thread count.");

@@ -13,7 +13,8 @@
 //   GRU, reset_after=False (bias [3U]): z, r from x_t·W + b + h_{t-1}·R[:, :2U];
 //              ĥ = a(xh + (r·h_{t-1})·R[:, 2U:]),  h_t as above
 //   Masked step (m_t = 0): h_t = h_{t-1}, c_t = c_{t-1} (state carried, output = previous output).
-// go_backwards processes t = T-1 … 0; Y holds the outputs in processing order (Keras).
+// go_backwards processes t = T-1 … 0; Y holds the outputs in processing order (Keras), or in input
+// time order with y_time_order (what Bidirectional's backward half needs).
 //
 // Why shaped so: the input projection of all B·T rows is one GEMM written straight into the gate
 // workspace; each step adds h_{t-1}·R into that step's rows with one GEMM (beta = 1, strided
@@ -42,6 +43,7 @@ struct RnnDims {
   bool go_backwards = false;
   Act act = Act::Tanh;       // activation
   Act rec_act = Act::Sigmoid;  // recurrent_activation
+  bool y_time_order = false;   // Y / dY indexed by input time instead of processing order
   i64 G() const { return kind == RnnKind::Simple ? 1 : kind == RnnKind::LSTM ? 4 : 3; }
   bool has_e() const { return kind != RnnKind::Simple; }
 };

@@ -183,7 +183,7 @@ void forward_impl(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* E
         map_act<A>(g, U, aa);
         copy_row(hn, keep ? g : hp, U);
       }
-      if (Y) copy_row(Y + (r * T + s) * U, hn, U);
+      if (Y) copy_row(Y + (r * T + (d.y_time_order ? t : s)) * U, hn, U);
     });
   }
 }
@@ -225,7 +225,7 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
       float* __restrict dh = dht.p + r * U;
       const float* __restrict c = dhc.p + r * U;
       if (dY) {
-        const float* __restrict dy = dY + (r * T + s) * U;
+        const float* __restrict dy = dY + (r * T + (d.y_time_order ? t : s)) * U;
         for (i64 j = 0; j < U; ++j) dh[j] = c[j] + dy[j];
       } else {
         copy_row(dh, c, U);

@@ -43,7 +43,7 @@ __device__ __forceinline__ float act_dy(float y, Act a) {
 
 // One step's view of the buffers (passed by value).
 struct Step {
-  int64_t B, T, U, GU, s, t, tp, tn;
+  int64_t B, T, U, GU, s, t, tp, tn;  // s: the row of Y for this step (processing or time order)
   bool first, last, reset_after;
   int kind;  // RnnKind
   Act a, ra;
@@ -138,7 +138,7 @@ __global__ void gates_fwd_kernel(Step p) {
 }
 
 struct BStep {
-  int64_t B, T, U, GU, s, t, tp;
+  int64_t B, T, U, GU, s, t, tp;  // s: the row of dY for this step
   bool first;
   int kind;
   bool reset_after;
@@ -252,7 +252,7 @@ void rnn_forward(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* Ew
   FN_CUDA_LAUNCH_CHECK();
   for (int64_t s = 0; s < T; ++s) {
     Step p{};
-    p.B = B; p.T = T; p.U = U; p.GU = GU; p.s = s; p.t = time(s);
+    p.B = B; p.T = T; p.U = U; p.GU = GU; p.t = time(s); p.s = d.y_time_order ? p.t : s;
     p.first = s == 0; p.last = s == T - 1;
     p.tp = s ? time(s - 1) : 0; p.tn = p.last ? 0 : time(s + 1);
     p.reset_after = d.reset_after; p.kind = int(d.kind); p.a = d.act; p.ra = d.rec_act;
@@ -296,7 +296,8 @@ void rnn_backward(float* dX, float* dW, float* dR, float* db, float* dh0, float*
   auto time = [&](int64_t s) { return d.go_backwards ? T - 1 - s : s; };
   for (int64_t s = T - 1; s >= 0; --s) {
     BStep p{};
-    p.B = B; p.T = T; p.U = U; p.GU = GU; p.s = s; p.t = time(s); p.tp = s ? time(s - 1) : 0;
+    p.B = B; p.T = T; p.U = U; p.GU = GU; p.t = time(s); p.s = d.y_time_order ? p.t : s;
+    p.tp = s ? time(s - 1) : 0;
     p.first = s == 0; p.kind = int(d.kind); p.reset_after = d.reset_after; p.a = d.act; p.ra = d.rec_act;
     p.Gw = Gw; p.Hw = Hw; p.Ew = Ew; p.c0 = c0; p.mask = mask; p.dY = dY;
     p.dZ = dZ.as<float>(); p.dZr = dZr.as<float>(); p.dhc = dhc.as<float>(); p.dcc = dcc.as<float>();

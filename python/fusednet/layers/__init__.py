@@ -9,6 +9,7 @@ from .preprocessing import RandomCrop, RandomFlip, RandomRotation, RandomTransla
 from .reshaping import Cropping2D, ZeroPadding2D
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, SimpleRNN
+from .bidirectional import Bidirectional
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 
@@ -21,7 +22,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "ZeroPadding2D", "Cropping2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
-           "Embedding", "SimpleRNN", "LSTM", "GRU"]
+           "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
 
 
 def _registry():

@@ -92,6 +92,7 @@ class _RNN(Layer):
         self.seed = seed
         self._stream = _random.SeedStream(seed) if seed is not None else None
         self.reset_after = True
+        self._y_time_order = False  # Bidirectional's backward half: outputs in input time order
         self.kernel = self.recurrent_kernel = self.bias = None
 
     def _native_act(self, what, a):
@@ -218,7 +219,7 @@ class _RNN(Layer):
         b = self.bias.data if self.use_bias else None
         y, h, c, ws = _C.rnn_forward(self._kind, x, self.kernel.data, self.recurrent_kernel.data, b, h0, c0, mask,
                                      self.activation, self.recurrent_activation, self.go_backwards,
-                                     self.reset_after, self.return_sequences)
+                                     self.reset_after, self.return_sequences, self._y_time_order)
         ctx.x, ctx.ws, ctx.c0, ctx.mask, ctx.n_states = x, ws, c0, mask, len(states)
         out = y if self.return_sequences else h
         if not self.return_state:
@@ -235,7 +236,7 @@ class _RNN(Layer):
         dx, dw, dr, db, dh0, dc0 = _C.rnn_backward(
             self._kind, dy, dh, dc, ctx.x, self.kernel.data, self.recurrent_kernel.data, ctx.ws, self.use_bias,
             ctx.c0, ctx.mask, self.activation, self.recurrent_activation, self.go_backwards, self.reset_after,
-            need_dx, need_states)
+            need_dx, need_states, self._y_time_order)
         if dx is not None and ctx.dmask is not None:
             dx = _C.binary("mul", dx, ctx.dmask)
         if ctx.n_states:
