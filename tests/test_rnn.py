@@ -255,7 +255,7 @@ def test_backward_matches_finite_differences(rng, kind, reset_after, B, T, F, U,
 
 @pytest.mark.parametrize("kind,reset_after", CASES)
 def test_bitwise_independent_of_thread_count(rng, kind, reset_after):
-    B, T, F, U = 37, 9, 29, 131      # B * G*U well above the threading threshold
+    B, T, F, U = 37, 5, 29, 449      # B*U > 16384: every fused pass and column sum runs threaded
     x, W, R, b = _params(rng, kind, B, T, F, U, reset_after, scale=0.1)
     gy = rng.standard_normal((B, T, U)).astype(np.float32)
     mask = (rng.random((B, T)) > 0.2).astype(np.float32)
@@ -481,3 +481,21 @@ def test_bidirectional_fit_config_and_errors():
         Bidirectional(fusednet.layers.Dense(2))
     with pytest.raises(NotImplementedError, match="return_state"):
         Bidirectional(LSTM(2, return_state=True))
+
+
+def test_model_with_recurrent_layers_saves_and_loads(tmp_path):
+    from fusednet.io.fnet import load_model, save_model
+    from fusednet.layers import Bidirectional, Dense, Embedding
+    model = fusednet.Sequential([fusednet.Input(shape=(5,)), Embedding(10, 4, mask_zero=True),
+                                 Bidirectional(LSTM(3, return_sequences=True)), GRU(2, reset_after=False, return_sequences=True),
+                                 SimpleRNN(2, activation="relu", go_backwards=True), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(0).integers(0, 10, (8, 5)).astype(np.float32)
+    x[:, 3:] = 0
+    p = model.predict(x, verbose=0)
+    save_model(model, tmp_path / "m.fnet")
+    again = load_model(tmp_path / "m.fnet")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), p)
+    cfg = again.layers[2].get_config()
+    assert cfg["reset_after"] is False and cfg["units"] == 2
+    assert again.layers[3].go_backwards and again.layers[3].activation == "relu"
