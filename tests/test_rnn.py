@@ -499,3 +499,27 @@ def test_model_with_recurrent_layers_saves_and_loads(tmp_path):
     cfg = again.layers[2].get_config()
     assert cfg["reset_after"] is False and cfg["units"] == 2
     assert again.layers[3].go_backwards and again.layers[3].activation == "relu"
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("kind,reset_after", CASES)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_cuda_twin_matches_cpu(rng, kind, reset_after, go_backwards):
+    """The CUDA kernels (csrc/cuda/rnn.cu) against the CPU ones: forward, backward, mask, states."""
+    B, T, F, U = 5, 7, 3, 11
+    x, W, R, b = _params(rng, kind, B, T, F, U, reset_after)
+    h0 = rng.standard_normal((B, U)).astype(np.float32)
+    c0 = rng.standard_normal((B, U)).astype(np.float32) if kind == "lstm" else None
+    mask = (rng.random((B, T)) > 0.3).astype(np.float32)
+    gy = rng.standard_normal((B, T, U)).astype(np.float32)
+    gh = rng.standard_normal((B, U)).astype(np.float32)
+    outs = []
+    for dev in ("cpu", "cuda"):
+        on = lambda v: None if v is None else _a(v).to(dev)
+        y, h, c, ws = _C.rnn_forward(kind, on(x), on(W), on(R), on(b), on(h0), on(c0), on(mask), "tanh", "sigmoid",
+                                     go_backwards, reset_after, True)
+        grads = _C.rnn_backward(kind, on(gy), on(gh), None, on(x), on(W), on(R), ws, True, on(c0), on(mask), "tanh",
+                                "sigmoid", go_backwards, reset_after, True, True)
+        outs.append([np.asarray(v.to("cpu")) for v in (y, h, *grads) if v is not None])
+    for a1, a2 in zip(*outs):
+        np.testing.assert_allclose(a2, a1, *TOL["cuda_vs_cpu"])

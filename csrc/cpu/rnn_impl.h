@@ -94,13 +94,13 @@ inline void copy_row(float* dst, const float* src, i64 n) {
   std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
 }
 
-// C[M, N] += / = A·B for the per-step recurrent products, in column blocks of at most 256: each
-// block's B columns are then read in place by the GEMM (it packs a non-transposed B only when a
-// thread owns more than 256 columns), instead of R being re-packed on every step. Same bits: the
-// blocks are independent columns of the same products.
+// C[M, N] += / = A·B for the per-step recurrent products, in column blocks of 256 per thread:
+// each thread's B columns are then read in place by the GEMM (it packs a non-transposed B only
+// when a thread owns more than 256 columns), instead of R being re-packed on every step. Same
+// bits for any blocking: the blocks are independent columns of the same products (K unsplit).
 inline void step_gemm(float* C, const float* Am, const float* Bm, const float* bias, i64 M, i64 N, i64 K, i64 lda,
                       i64 ldb, i64 ldc, float beta) {
-  constexpr i64 kCols = 256;
+  const i64 kCols = 256 * std::max(1, num_threads());
   for (i64 n0 = 0; n0 < N; n0 += kCols)
     sgemm(C + n0, Am, Bm + n0, bias ? bias + n0 : nullptr, M, std::min(kCols, N - n0), K, false, false, lda, ldb,
           ldc, beta, Act::None);
