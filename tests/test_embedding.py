@@ -7,8 +7,8 @@ import fusednet
 from fusednet import _C
 from fusednet.layers import LSTM, Embedding, GRU
 from fusednet.layers.embedding import attached_mask
-from tests.test_rnn import ref_forward
-from tests.tolerances import TOL
+from test_rnn import ref_forward
+from tolerances import TOL
 
 
 @pytest.mark.parametrize("V,D,shape", [(1, 1, (1,)), (7, 5, (3, 11)), (101, 13, (2, 3, 5)), (31, 300, (17, 29))])

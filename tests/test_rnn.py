@@ -14,8 +14,8 @@ import pytest
 import fusednet
 from fusednet import _C
 from fusednet.layers import GRU, LSTM, SimpleRNN
-from tests.conftest import requires_torch
-from tests.tolerances import TOL
+from conftest import requires_torch
+from tolerances import TOL
 
 G = {"simple_rnn": 1, "lstm": 4, "gru": 3}
 # (kind, reset_after) cases
