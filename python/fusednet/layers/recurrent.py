@@ -152,10 +152,7 @@ class _RNN(Layer):
         if symbolic and mask is not None:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model is not "
                                       f"supported; use Embedding(mask_zero=True) just before this layer")
-        if isinstance(inputs, (list, tuple)) and not symbolic and len(inputs) != 1 + self._n_states:
-            raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
-                             f"state(s), got {len(inputs)} inputs")
-        if symbolic and isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
+        if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
                              f"state(s), got {len(inputs)} inputs")
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
@@ -189,10 +186,9 @@ class _RNN(Layer):
         return result if self.return_state else result[0]
 
     def forward(self, ctx, inputs, training, strip=False):
-        out = self._forward(ctx, inputs, training)
         if self.return_state:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': return_state=True runs eagerly only")
-        return out
+        return self._forward(ctx, inputs, training)
 
     def _key(self):
         return self._stream.next() if self._stream is not None else _random.next_key()
