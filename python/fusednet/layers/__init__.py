@@ -17,6 +17,9 @@ from .core_extra import Identity, Lambda, Normalization, Permute, RepeatVector, 
 from .preprocessing_color import RandomBrightness, RandomContrast
 from .reshaping1d import Cropping1D, ZeroPadding1D
 from .noise import GaussianDropout, GaussianNoise
+from .embedding import Embedding
+from .recurrent import GRU, LSTM, SimpleRNN
+from .bidirectional import Bidirectional
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 
@@ -34,7 +37,8 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "GlobalMaxPool1D", "SeparableConv2D", "SeparableConvolution2D", "UpSampling1D", "UpSampling2D",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Identity", "Lambda", "Permute",
            "RepeatVector", "SpatialDropout2D", "Normalization", "RandomContrast", "RandomBrightness",
-           "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout"]
+           "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout",
+           "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
 
 
 def _registry():

@@ -1,0 +1,124 @@
+"""Bidirectional wrapper for the recurrent layers (Keras 3 semantics).
+
+Two copies of the wrapped layer run on the same input, one forward in time and one with
+``go_backwards`` flipped; the backward copy writes its outputs in input time order natively (no
+separate reverse pass), and the two are merged. Each half is one native call each way
+(``_C.rnn_forward`` / ``_C.rnn_backward``); the merge is one native op.
+"""
+from .. import _C
+from .base import Context, Layer
+from .recurrent import _RNN
+
+__all__ = ["Bidirectional"]
+
+_MODES = ("concat", "sum", "mul", "ave")
+
+
+class Bidirectional(Layer):
+    """Runs a recurrent layer in both directions and merges the outputs.
+
+    Args:
+        layer: a ``SimpleRNN``, ``LSTM`` or ``GRU`` instance (its config is copied for the forward
+            half, and with ``go_backwards`` flipped for the backward half, as Keras).
+        merge_mode: 'concat' (default), 'sum', 'mul' or 'ave'. None (a list of both outputs) is not
+            supported.
+        backward_layer: optional explicit backward layer (same class and units; its
+            ``go_backwards`` must differ from ``layer``'s).
+
+    Shape:
+        Input [batch, timesteps, features] → [batch, (timesteps,) 2·units] with 'concat', else
+        units. Weights: the forward half's (kernel, recurrent_kernel, bias), then the backward's.
+
+    Example:
+        >>> bi = Bidirectional(LSTM(16, return_sequences=True))
+        >>> y = bi(np.zeros((4, 10, 8), np.float32))        # Tensor [4, 10, 32]
+    """
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(layer, _RNN):
+            raise ValueError(f"Bidirectional '{self.name}': layer must be a SimpleRNN, LSTM or GRU instance, got "
+                             f"{layer!r}")
+        if merge_mode not in _MODES:
+            raise ValueError(f"Bidirectional '{self.name}': merge_mode must be one of {', '.join(_MODES)}, got "
+                             f"{merge_mode!r}")
+        if weights is not None:
+            raise ValueError(f"Bidirectional '{self.name}': weights= is not supported; use set_weights after "
+                             f"building")
+        if layer.return_state:
+            raise NotImplementedError(f"Bidirectional '{self.name}': return_state=True is not supported yet")
+        cls = type(layer)
+        cfg = layer.get_config()
+        self._layer_config = (cls, dict(cfg))
+        self.forward_layer = cls.from_config({**cfg, "name": "forward_" + layer.name})
+        if backward_layer is None:
+            backward_layer = cls.from_config({**cfg, "name": "backward_" + layer.name,
+                                              "go_backwards": not layer.go_backwards})
+        elif type(backward_layer) is not cls or backward_layer.units != layer.units \
+                or backward_layer.go_backwards == layer.go_backwards \
+                or backward_layer.return_sequences != layer.return_sequences:
+            raise ValueError(f"Bidirectional '{self.name}': backward_layer must be a {cls.__name__} with the same "
+                             f"units and return_sequences and the opposite go_backwards")
+        self.backward_layer = backward_layer
+        self.backward_layer._y_time_order = True    # Keras flips the backward outputs to time order
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.units = layer.units
+
+    def build(self, input_shape):
+        for half in (self.forward_layer, self.backward_layer):
+            half._maybe_build(tuple(input_shape))
+            self._weights.extend(half._weights)
+            self._trainable_flags.extend(half._trainable_flags)
+            self._regularized.extend(half._regularized)
+        self.built = True
+
+    def _check_input(self, shape):
+        self.forward_layer._check_input(shape)
+
+    def compute_output_shape(self, input_shape):
+        out = self.forward_layer.compute_output_shape(input_shape)
+        return out[:-1] + (2 * self.units,) if self.merge_mode == "concat" else out
+
+    def forward(self, ctx, x, training, strip=False):
+        ctx.f, ctx.b = Context(), Context()
+        yf = self.forward_layer.forward(ctx.f, x, training)
+        yb = self.backward_layer.forward(ctx.b, x, training)
+        if self.merge_mode == "concat":
+            return _C.concat([yf, yb], len(yf.shape) - 1)
+        if self.merge_mode == "mul":
+            ctx.yf, ctx.yb = yf, yb
+            return _C.binary("mul", yf, yb)
+        y = _C.binary("add", yf, yb)
+        return _C.scale(y, 0.5) if self.merge_mode == "ave" else y
+
+    def backward(self, ctx, dy, need_dx):
+        axis = len(dy.shape) - 1
+        if self.merge_mode == "concat":
+            dyf, dyb = _C.slice_axis(dy, axis, 0, self.units), _C.slice_axis(dy, axis, self.units, 2 * self.units)
+        elif self.merge_mode == "mul":
+            dyf, dyb = _C.binary("mul", dy, ctx.yb), _C.binary("mul", dy, ctx.yf)
+        elif self.merge_mode == "ave":
+            dyf = dyb = _C.scale(dy, 0.5)
+        else:
+            dyf = dyb = dy
+        dxf, gf = self.forward_layer.backward(ctx.f, dyf, need_dx)
+        dxb, gb = self.backward_layer.backward(ctx.b, dyb, need_dx)
+        dx = _C.binary("add", dxf, dxb) if need_dx else None
+        return dx, (list(gf) + list(gb) if self._trainable else [])
+
+    def get_config(self):
+        from . import serialize
+        cls, cfg = self._layer_config
+        return {**super().get_config(), "layer": {"class_name": cls.__name__, "config": cfg},
+                "merge_mode": self.merge_mode, "backward_layer": serialize(self.backward_layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        from . import deserialize
+        config = dict(config)
+        layer = deserialize(config.pop("layer"))
+        back = config.pop("backward_layer", None)
+        if back is not None:
+            back = deserialize(back)
+        return super().from_config({**config, "layer": layer, "backward_layer": back})
