@@ -9,6 +9,9 @@ from .preprocessing import RandomCrop, RandomFlip, RandomRotation, RandomTransla
 from .reshaping import Cropping2D, ZeroPadding2D
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
+from .attention import MultiHeadAttention
+from .position_embedding import PositionEmbedding, TokenAndPositionEmbedding
+from .text_vectorization import TextVectorization
 
 __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Flatten",
            "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize",
@@ -19,6 +22,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "ZeroPadding2D", "Cropping2D",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+__all__ += ["MultiHeadAttention", "PositionEmbedding", "TokenAndPositionEmbedding", "TextVectorization"]
 
 
 def _registry():
