@@ -247,15 +247,24 @@ def test_thread_count_bitwise(rng, causal):
 
 
 def test_causal_ignores_future_keys(rng):
-    """Causal: changing keys/values after position i leaves row i (and its gradients wrt earlier
-    positions) bitwise unchanged — the skipped blocks really are not read."""
-    q, k, v = qkv(rng, 1, 2, 130, 130, 8, 8)
-    o, _ = _C.attention_forward(A(q), A(k), A(v), True)
+    """Causal: changing keys/values after position 70 leaves rows < 70 bitwise unchanged (masked
+    scores give exact zeros), and NaN keys/values beyond the first 64-row query tile never reach
+    its rows: key blocks above the diagonal are not read at all."""
+    q, k, v = qkv(rng, 1, 2, 200, 200, 8, 8)
+    dO = rng.standard_normal((1, 2, 200, 8)).astype(np.float32)
+    o, lse = _C.attention_forward(A(q), A(k), A(v), True)
+    dq, _, _ = _C.attention_backward(A(dO), A(q), A(k), A(v), o, lse, True)
     k2, v2 = k.copy(), v.copy()
     k2[:, :, 70:] = 1e4
-    v2[:, :, 70:] = np.nan
-    o2, _ = _C.attention_forward(A(q), A(k2), A(v2), True)
+    v2[:, :, 70:] = -3e4
+    o2, lse2 = _C.attention_forward(A(q), A(k2), A(v2), True)
+    dq2, _, _ = _C.attention_backward(A(dO), A(q), A(k2), A(v2), o2, lse2, True)
     np.testing.assert_array_equal(np.asarray(o)[:, :, :70], np.asarray(o2)[:, :, :70])
+    np.testing.assert_array_equal(np.asarray(dq)[:, :, :70], np.asarray(dq2)[:, :, :70])
+    k2[:, :, 64:] = np.nan
+    v2[:, :, 64:] = np.nan
+    o3, _ = _C.attention_forward(A(q), A(k2), A(v2), True)
+    np.testing.assert_array_equal(np.asarray(o)[:, :, :64], np.asarray(o3)[:, :, :64])
 
 
 def test_empty_and_degenerate_sizes(rng):
@@ -276,6 +285,7 @@ def test_empty_and_degenerate_sizes(rng):
     (((2, 2, 4, 8), (2, 3, 5, 8), (2, 3, 5, 8)), "batch and heads"),
     (((2, 4, 8), (2, 5, 8), (2, 5, 8)), "rank 4"),
     (((1, 1, 3, 2), (1, 1, 0, 2), (1, 1, 0, 2)), "zero keys"),
+    (((1, 1, 3, 0), (1, 1, 4, 0), (1, 1, 4, 2)), "head sizes"),
 ])
 def test_errors_name_op_and_shapes(args, msg):
     q, k, v = (A(np.zeros(s, np.float32)) for s in args)

@@ -49,6 +49,8 @@ Parsed parse(const char* op, const Array& q, const Array& k, const Array& v, con
     throw ValueError(std::string(op) + ": q and k must have the same last dimension, got " + shapes(q, k, v));
   if (v.dim(ta) != p.d.Tk)
     throw ValueError(std::string(op) + ": k and v must have the same number of keys, got " + shapes(q, k, v));
+  if (p.d.D == 0 || p.d.Dv == 0)
+    throw ValueError(std::string(op) + ": head sizes must be >= 1, got " + shapes(q, k, v));
   if (p.d.Tk == 0 && p.d.Tq > 0 && p.d.B * p.d.H > 0)
     throw ValueError(std::string(op) + ": softmax over zero keys (k has no time steps), got " + shapes(q, k, v));
   check_same_device(op, {&q, &k, &v, mask ? &*mask : nullptr});

@@ -1,10 +1,16 @@
 // attention.cpp — CPU fused attention; formulas, layout and the blocking rationale in attention.h.
 //
-// Inner loops are written so that GCC vectorises them without -ffast-math (no reassociated
-// reductions): scores for one query row against a key block are Σ_d q[d]·Kᵀ[d, :] over a
-// transposed block (an axpy over the kBK keys), output / gradient rows are axpys over D or Dv,
-// and exp is the branch-free polynomial of common/scalar_math.h. Every task writes only its own
-// rows, so results are bitwise the same for any thread count.
+// Tiles are kBQ query rows × kBK keys. Every product of a tile is one call of the project's SGEMM
+// (cpu/gemm.h: run-time AVX-512/AVX2 micro-kernels; strided operands, so both layouts are read in
+// place): S = Q·Kᵀ, acc += P̃·V (forward); dP = dO·Vᵀ, dV += P̃ᵀ·dO, dK += dSᵀ·Q, dQ += dS·K
+// (backward). Called inside a task it runs on that thread, and its results do not depend on
+// the thread count (K is never split). The row-wise softmax between the products uses the
+// branch-free exp of common/scalar_math.h. Every task writes only its own rows, so results are
+// bitwise the same for any thread count.
+#define FN_ISA_NS portable
+#include "cpu/attention_impl.h"
+#undef FN_ISA_NS
+
 #include "cpu/attention.h"
 
 #include <algorithm>
@@ -14,41 +20,18 @@
 
 #include "common/philox.h"
 #include "common/scalar_math.h"
+#include "cpu/gemm.h"
+#include "cpu/isa.h"
 #include "cpu/parallel.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
 namespace {
 
-constexpr i64 kBQ = 32;  // query rows per forward / dQ task
-constexpr i64 kBK = 64;  // keys per block
+constexpr i64 kBQ = 64;   // query rows per tile (and per forward / dQ task)
+constexpr i64 kBK = 128;  // keys per tile (and per dK/dV task)
 constexpr float kMasked = -1e9f;
 const float kNegInf = -std::numeric_limits<float>::infinity();
-
-// Xt[d*kBK + jj] = X[jj*st + d] for jj < nk, d < D.
-void transpose_block(float* Xt, const float* X, i64 st, i64 nk, i64 D) {
-  for (i64 jj = 0; jj < nk; ++jj) {
-    const float* xr = X + jj * st;
-    for (i64 d = 0; d < D; ++d) Xt[d * kBK + jj] = xr[d];
-  }
-}
-
-// s[jj] = scale · Σ_d q[d]·Xt[d, jj]
-void row_dots(float* s, const float* q, const float* Xt, i64 nk, i64 D, float scale) {
-  for (i64 jj = 0; jj < nk; ++jj) s[jj] = 0.f;
-  for (i64 d = 0; d < D; ++d) {
-    const float qd = q[d];
-    const float* xt = Xt + d * kBK;
-    for (i64 jj = 0; jj < nk; ++jj) s[jj] += qd * xt[jj];
-  }
-  if (scale != 1.f)
-    for (i64 jj = 0; jj < nk; ++jj) s[jj] *= scale;
-}
-
-// y[e] += a·x[e]
-inline void axpy(float* y, float a, const float* x, i64 n) {
-  for (i64 e = 0; e < n; ++e) y[e] += a * x[e];
-}
 
 struct Ctx {
   const attn::Dims& d;
@@ -101,46 +84,53 @@ bool worth_threads(const attn::Dims& d) {
   return double(d.B) * d.H * d.Tq * d.Tk * double(d.D + d.Dv) > 2e5;
 }
 
+// S[r, jj] (row stride kBK) = scale·Q[i0 + r]·K[j0 + jj] with the causal / mask rules applied.
+void block_scores(const Ctx& c, float* S, const float* Qb, const float* Kb, i64 b, i64 i0, i64 nq, i64 j0,
+                  i64 nk) {
+  sgemm(S, Qb + i0 * c.qs.t, Kb + j0 * c.ks.t, nullptr, nq, nk, c.d.D, false, true, c.qs.t, c.ks.t, kBK);
+  for (i64 r = 0; r < nq; ++r) {
+    float* s = S + r * kBK;
+    for (i64 jj = 0; jj < nk; ++jj) s[jj] *= c.scale;
+    c.apply_mask(s, b, i0 + r, j0, nk);
+  }
+}
+
+// Scratch of one task, O(kBQ·kBK + kBQ·(D + Dv)) floats.
+struct Scratch {
+  std::vector<float> S, dP, KD;
+  Scratch(bool grad, bool drop) : S(kBQ * kBK), dP(grad ? kBQ * kBK : 0), KD(drop ? kBQ * kBK : 0) {}
+  // Dropout factors of the tile (rows i0.., keys j0..), or null without dropout.
+  const float* keep(const Ctx& c, i64 b, i64 h, i64 i0, i64 nq, i64 j0, i64 nk) {
+    if (!c.thr) return nullptr;
+    for (i64 r = 0; r < nq; ++r) c.keep_row(KD.data() + r * kBK, b, h, i0 + r, j0, nk);
+    return KD.data();
+  }
+};
+
+#if FN_X86
+#define FN_ATTN_PICK(fn) (isa_level() >= 2 ? avx512::fn : isa_level() == 1 ? avx2::fn : portable::fn)
+#else
+#define FN_ATTN_PICK(fn) (portable::fn)
+#endif
+
 void forward_task(const Ctx& c, float* O, float* LSE, const float* Q, const float* K, const float* V, i64 task) {
   const attn::Dims& d = c.d;
   const i64 nqb = (d.Tq + kBQ - 1) / kBQ;
   const i64 bh = task / nqb, qb = task % nqb, b = bh / d.H, h = bh % d.H;
   const i64 i0 = qb * kBQ, nq = std::min(kBQ, d.Tq - i0);
-  const i64 kend = c.causal ? std::min(d.Tk, i0 + nq) : d.Tk;
+  const i64 kend = c.causal ? std::min(d.Tk, i0 + nq) : d.Tk;  // blocks above the diagonal: never visited
   const float* Qb = Q + b * c.qs.b + h * c.qs.h;
   const float* Kb = K + b * c.ks.b + h * c.ks.h;
   const float* Vb = V + b * c.vs.b + h * c.vs.h;
-  std::vector<float> Kt(static_cast<size_t>(d.D * kBK)), s(kBK), kd(kBK);
+  Scratch w(false, c.thr != 0);
+  const auto fwd_rows = FN_ATTN_PICK(attn_fwd_rows);
   std::vector<float> acc(static_cast<size_t>(nq * d.Dv), 0.f), m(nq, kNegInf), l(nq, 0.f);
   for (i64 j0 = 0; j0 < kend; j0 += kBK) {
     const i64 nk = std::min(kBK, kend - j0);
-    transpose_block(Kt.data(), Kb + j0 * c.ks.t, c.ks.t, nk, d.D);
-    for (i64 r = 0; r < nq; ++r) {
-      const i64 i = i0 + r;
-      if (c.causal && j0 > i) continue;  // block entirely above this row's diagonal
-      row_dots(s.data(), Qb + i * c.qs.t, Kt.data(), nk, d.D, c.scale);
-      c.apply_mask(s.data(), b, i, j0, nk);
-      float mx = m[r];
-      for (i64 jj = 0; jj < nk; ++jj) mx = std::max(mx, s[jj]);
-      const float alpha = m[r] == kNegInf ? 0.f : sm::fn_exp(m[r] - mx);
-      float sum = 0.f;
-      for (i64 jj = 0; jj < nk; ++jj) {
-        const float p = sm::fn_exp(s[jj] - mx);
-        s[jj] = p;
-        sum += p;
-      }
-      l[r] = l[r] * alpha + sum;
-      float* a = acc.data() + r * d.Dv;
-      if (alpha != 1.f)
-        for (i64 e = 0; e < d.Dv; ++e) a[e] *= alpha;
-      if (c.thr) {
-        c.keep_row(kd.data(), b, h, i, j0, nk);
-        for (i64 jj = 0; jj < nk; ++jj) s[jj] *= kd[jj];
-      }
-      for (i64 jj = 0; jj < nk; ++jj)
-        if (s[jj] != 0.f) axpy(a, s[jj], Vb + (j0 + jj) * c.vs.t, d.Dv);
-      m[r] = mx;
-    }
+    block_scores(c, w.S.data(), Qb, Kb, b, i0, nq, j0, nk);
+    fwd_rows(w.S.data(), w.keep(c, b, h, i0, nq, j0, nk), acc.data(), m.data(), l.data(), nq, nk, kBK, d.Dv);
+    // acc += P̃ · V[j0 : j0 + nk]
+    sgemm(acc.data(), w.S.data(), Vb + j0 * c.vs.t, nullptr, nq, d.Dv, nk, false, false, kBK, c.vs.t, d.Dv, 1.f);
   }
   float* Ob = O + b * c.os.b + h * c.os.h;
   float* Lb = LSE + (b * d.H + h) * d.Tq;
@@ -154,30 +144,17 @@ void forward_task(const Ctx& c, float* O, float* LSE, const float* Q, const floa
   }
 }
 
-// One row of the backward against a key block: p (dropped: pd) and dS. Shared by both passes so
-// they recompute exactly the same probabilities.
-struct RowGrad {
-  std::vector<float> s, dp, kd, pd;
-  explicit RowGrad() : s(kBK), dp(kBK), kd(kBK), pd(kBK) {}
-  // On return: pd[jj] = P̃ᵢⱼ, s[jj] = dSᵢⱼ.
-  void compute(const Ctx& c, const float* q, const float* dO, const float* Kt, const float* Vt, float lse,
-               float Di, i64 b, i64 h, i64 i, i64 j0, i64 nk) {
-    row_dots(s.data(), q, Kt, nk, c.d.D, c.scale);
-    c.apply_mask(s.data(), b, i, j0, nk);
-    for (i64 jj = 0; jj < nk; ++jj) s[jj] = sm::fn_exp(s[jj] - lse);  // P
-    row_dots(dp.data(), dO, Vt, nk, c.d.Dv, 1.f);
-    if (c.thr) {
-      c.keep_row(kd.data(), b, h, i, j0, nk);
-      for (i64 jj = 0; jj < nk; ++jj) {
-        pd[jj] = s[jj] * kd[jj];
-        dp[jj] *= kd[jj];
-      }
-    } else {
-      for (i64 jj = 0; jj < nk; ++jj) pd[jj] = s[jj];
-    }
-    for (i64 jj = 0; jj < nk; ++jj) s[jj] = s[jj] * (dp[jj] - Di);
-  }
-};
+// One (query block, key block) tile of the backward: on return w.S holds dS and w.dP holds P̃
+// (the dropped probabilities). Shared by both passes so they recompute the same values.
+void backward_tile(const Ctx& c, Scratch& w, const float* Qb, const float* Kb, const float* Vb, const float* dOb,
+                   const float* lse, const float* Dr, i64 b, i64 h, i64 i0, i64 nq, i64 j0, i64 nk) {
+  block_scores(c, w.S.data(), Qb, Kb, b, i0, nq, j0, nk);
+  // dP = dO · Vᵀ (before dropout's factor)
+  sgemm(w.dP.data(), dOb + i0 * c.os.t, Vb + j0 * c.vs.t, nullptr, nq, nk, c.d.Dv, false, true, c.os.t, c.vs.t,
+        kBK);
+  FN_ATTN_PICK(attn_bwd_rows)(w.S.data(), w.dP.data(), w.keep(c, b, h, i0, nq, j0, nk), lse + i0, Dr + i0, nq,
+                               nk, kBK);
+}
 
 }  // namespace
 
@@ -215,8 +192,8 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
       Dr[bh * d.Tq + i] = static_cast<float>(acc);
     }
   });
-  // Pass 1: dK, dV per (b, h, key block).
-  const i64 nkb = (d.Tk + kBK - 1) / kBK;
+  // Pass 1: dK, dV per (b, h, key block): dV += P̃ᵀ·dO, dK += dSᵀ·Q over the query blocks.
+  const i64 nkb = (d.Tk + kBK - 1) / kBK, nqb = (d.Tq + kBQ - 1) / kBQ;
   parallel_for_dynamic_if(par && BH * nkb > 1, BH * nkb, T, [&](i64 task) {
     const i64 bh = task / nkb, kb = task % nkb, b = bh / d.H, h = bh % d.H;
     const i64 j0 = kb * kBK, nk = std::min(kBK, d.Tk - j0);
@@ -224,19 +201,13 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
     const float* dOb = dO + b * c.os.b + h * c.os.h;
     const float* Kb = K + b * c.ks.b + h * c.ks.h;
     const float* Vb = V + b * c.vs.b + h * c.vs.h;
-    std::vector<float> Kt(static_cast<size_t>(d.D * kBK)), Vt(static_cast<size_t>(d.Dv * kBK));
+    Scratch w(true, c.thr != 0);
     std::vector<float> dKa(static_cast<size_t>(nk * d.D), 0.f), dVa(static_cast<size_t>(nk * d.Dv), 0.f);
-    transpose_block(Kt.data(), Kb + j0 * c.ks.t, c.ks.t, nk, d.D);
-    transpose_block(Vt.data(), Vb + j0 * c.vs.t, c.vs.t, nk, d.Dv);
-    RowGrad g;
-    for (i64 i = c.causal ? j0 : 0; i < d.Tq; ++i) {
-      const float* q = Qb + i * c.qs.t;
-      const float* go = dOb + i * c.os.t;
-      g.compute(c, q, go, Kt.data(), Vt.data(), LSE[bh * d.Tq + i], Dr[bh * d.Tq + i], b, h, i, j0, nk);
-      for (i64 jj = 0; jj < nk; ++jj) {
-        if (g.pd[jj] != 0.f) axpy(dVa.data() + jj * d.Dv, g.pd[jj], go, d.Dv);
-        if (g.s[jj] != 0.f) axpy(dKa.data() + jj * d.D, g.s[jj], q, d.D);
-      }
+    for (i64 qb = c.causal ? j0 / kBQ : 0; qb < nqb; ++qb) {  // causal: rows i < j0 see none of these keys
+      const i64 i0 = qb * kBQ, nq = std::min(kBQ, d.Tq - i0);
+      backward_tile(c, w, Qb, Kb, Vb, dOb, LSE + bh * d.Tq, Dr.data() + bh * d.Tq, b, h, i0, nq, j0, nk);
+      sgemm(dVa.data(), w.dP.data(), dOb + i0 * c.os.t, nullptr, nk, d.Dv, nq, true, false, kBK, c.os.t, d.Dv, 1.f);
+      sgemm(dKa.data(), w.S.data(), Qb + i0 * c.qs.t, nullptr, nk, d.D, nq, true, false, kBK, c.qs.t, d.D, 1.f);
     }
     float* dKb = dK + b * c.ks.b + h * c.ks.h;
     float* dVb = dV + b * c.vs.b + h * c.vs.h;
@@ -247,8 +218,7 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
       for (i64 e = 0; e < d.Dv; ++e) dv[e] = dVa[jj * d.Dv + e];
     }
   });
-  // Pass 2: dQ per (b, h, query block).
-  const i64 nqb = (d.Tq + kBQ - 1) / kBQ;
+  // Pass 2: dQ per (b, h, query block): dQ += dS·K over the key blocks.
   parallel_for_dynamic_if(par && BH * nqb > 1, BH * nqb, T, [&](i64 task) {
     const i64 bh = task / nqb, qb = task % nqb, b = bh / d.H, h = bh % d.H;
     const i64 i0 = qb * kBQ, nq = std::min(kBQ, d.Tq - i0);
@@ -257,22 +227,12 @@ void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const 
     const float* dOb = dO + b * c.os.b + h * c.os.h;
     const float* Kb = K + b * c.ks.b + h * c.ks.h;
     const float* Vb = V + b * c.vs.b + h * c.vs.h;
-    std::vector<float> Kt(static_cast<size_t>(d.D * kBK)), Vt(static_cast<size_t>(d.Dv * kBK));
+    Scratch w(true, c.thr != 0);
     std::vector<float> dQa(static_cast<size_t>(nq * d.D), 0.f);
-    RowGrad g;
     for (i64 j0 = 0; j0 < kend; j0 += kBK) {
       const i64 nk = std::min(kBK, kend - j0);
-      transpose_block(Kt.data(), Kb + j0 * c.ks.t, c.ks.t, nk, d.D);
-      transpose_block(Vt.data(), Vb + j0 * c.vs.t, c.vs.t, nk, d.Dv);
-      for (i64 r = 0; r < nq; ++r) {
-        const i64 i = i0 + r;
-        if (c.causal && j0 > i) continue;
-        g.compute(c, Qb + i * c.qs.t, dOb + i * c.os.t, Kt.data(), Vt.data(), LSE[bh * d.Tq + i],
-                  Dr[bh * d.Tq + i], b, h, i, j0, nk);
-        float* dq = dQa.data() + r * d.D;
-        for (i64 jj = 0; jj < nk; ++jj)
-          if (g.s[jj] != 0.f) axpy(dq, g.s[jj], Kb + (j0 + jj) * c.ks.t, d.D);
-      }
+      backward_tile(c, w, Qb, Kb, Vb, dOb, LSE + bh * d.Tq, Dr.data() + bh * d.Tq, b, h, i0, nq, j0, nk);
+      sgemm(dQa.data(), w.S.data(), Kb + j0 * c.ks.t, nullptr, nq, d.D, nk, false, false, kBK, c.ks.t, d.D, 1.f);
     }
     float* dQb = dQ + b * c.qs.b + h * c.qs.h;
     for (i64 r = 0; r < nq; ++r) {

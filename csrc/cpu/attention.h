@@ -18,13 +18,13 @@
 // (broadcast) or the full size (Keras's attention_mask [B, Tq, Tk], or a padding mask [B, 1, Tk]).
 //
 // Why shaped so (O(T) memory): nothing of size Tq×Tk exists. The forward walks key blocks of
-// kBK keys for a block of kBQ query rows, keeping a running max mᵢ, running sum lᵢ and the
+// kBK = 128 keys for a block of kBQ = 64 query rows, keeping a running max mᵢ, running sum lᵢ and the
 // unnormalised output row (online softmax); causal key blocks entirely above the diagonal are
 // never visited. The backward recomputes P block by block from LSE in two passes, so no
 // gradient is ever shared between threads (no atomics, bitwise independent of thread count):
 //   pass 1: one task per (b, h, key block) accumulates that block's dK, dV over the query rows;
 //   pass 2: one task per (b, h, query block) accumulates dQ over the key blocks.
-// Scratch is per task: a transposed K (and V) block and a few rows, O(kBK·(D + Dv)).
+// Scratch is per task: two kBQ×kBK tiles and the kBQ×Dv (kBQ×D) accumulators.
 // Dropout: element (b, h, i, j) has Philox index ((b·H + h)·Tq + i)·Tk + j in the stream
 // (seed, offset), kept iff (lane >> 8) >= ceil(rate·2^24) — the rule of random.h's dropout.
 // Argument order: outputs, inputs, sizes, parameters.
@@ -70,5 +70,18 @@ void attention_forward(float* O, float* LSE, const float* Q, const float* K, con
 void attention_backward(float* dQ, float* dK, float* dV, const float* dO, const float* Q, const float* K,
                         const float* V, const float* O, const float* LSE, const attn::Dims& d, bool causal,
                         float scale, const attn::Mask& mask, const attn::Dropout& drop);
+
+// Per-ISA tile loops (attention_impl.h compiled three times; attention.cpp picks by isa_level()).
+#define FN_ATTN_DECLS                                                                              \
+  void attn_fwd_rows(float* S, const float* KD, float* acc, float* m, float* l, i64 nq, i64 nk, i64 ld, \
+                     i64 Dv);                                                                      \
+  void attn_bwd_rows(float* S, float* dP, const float* KD, const float* lse, const float* Di, i64 nq,   \
+                     i64 nk, i64 ld);
+namespace portable { FN_ATTN_DECLS }
+#if defined(__x86_64__) || defined(_M_X64)  // the ISA files compile to nothing elsewhere
+namespace avx2 { FN_ATTN_DECLS }
+namespace avx512 { FN_ATTN_DECLS }
+#endif
+#undef FN_ATTN_DECLS
 
 }  // namespace fusednet::cpu
