@@ -545,3 +545,27 @@ def test_tiny_gpt_trains(rng):
     hist = model.fit(x, y, epochs=8, batch_size=32, verbose=0)
     assert model._get_plan().tape_layers == []
     assert hist.history["loss"][-1] < 0.3 * np.log(V), hist.history["loss"]
+
+
+def test_mha_in_graph_with_key_and_mask_inputs(rng):
+    """Cross-attention with an explicit key and a padding mask fed as model inputs: the plan's
+    output equals the eager layer, and fit trains through it (the mask input gets no gradient)."""
+    fusednet.random.seed(3)
+    q_in, v_in, k_in = fusednet.Input((5, 8)), fusednet.Input((9, 6)), fusednet.Input((9, 4))
+    m_in = fusednet.Input((1, 9))
+    mha = fusednet.layers.MultiHeadAttention(num_heads=2, key_dim=3)
+    out = mha(q_in, v_in, key=k_in, attention_mask=m_in)
+    model = fusednet.Model([q_in, v_in, k_in, m_in], out)
+    xs = [rng.standard_normal((16,) + s).astype(np.float32) for s in ((5, 8), (9, 6), (9, 4))]
+    mask = (rng.random((16, 1, 9)) > 0.3).astype(np.float32)
+    mask[:, :, 0] = 1.0
+    want = mha(*xs, attention_mask=mask).numpy()
+    np.testing.assert_allclose(model.predict(xs + [mask], verbose=0), want, rtol=1e-6, atol=1e-6)
+    y = rng.standard_normal((16, 5, 8)).astype(np.float32)
+    model.compile(optimizer=fusednet.optimizers.Adam(1e-2), loss="mse")
+    first = model.evaluate(xs + [mask], y, verbose=0)
+    model.fit(xs + [mask], y, epochs=20, batch_size=8, verbose=0)
+    assert model._get_plan().tape_layers == []
+    assert model.evaluate(xs + [mask], y, verbose=0) < first
+    with pytest.raises(ValueError, match="different options"):
+        mha(q_in, v_in)
