@@ -569,3 +569,24 @@ def test_mha_in_graph_with_key_and_mask_inputs(rng):
     assert model.evaluate(xs + [mask], y, verbose=0) < first
     with pytest.raises(ValueError, match="different options"):
         mha(q_in, v_in)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("causal,masked,rate,layout", [(False, False, 0.0, "bhtd"), (True, False, 0.0, "bthd"),
+                                                       (False, True, 0.2, "bhtd"), (True, True, 0.1, "bthd")])
+def test_cuda_twin_matches_cpu(rng, causal, masked, rate, layout):
+    """The CUDA kernels against the CPU ones (same mask rule, same Philox dropout decisions)."""
+    B, H, Tq, Tk, D, Dv = 2, 3, 67, 131, 40, 24
+    shp = (lambda T, X: (B, H, T, X)) if layout == "bhtd" else (lambda T, X: (B, T, H, X))
+    q, k, v, dO = (rng.standard_normal(s).astype(np.float32)
+                   for s in (shp(Tq, D), shp(Tk, D), shp(Tk, Dv), shp(Tq, Dv)))
+    mask = (rng.random((B, Tq, Tk)) > 0.3).astype(np.float32) if masked else None
+    args = (causal, None, None if mask is None else A(mask), rate, 9, 2, layout)
+    o, lse = _C.attention_forward(A(q), A(k), A(v), *args)
+    g = _C.attention_backward(A(dO), A(q), A(k), A(v), o, lse, *args)
+    cu = lambda x: A(x).to("cuda")  # noqa: E731
+    cargs = (causal, None, None if mask is None else cu(mask), rate, 9, 2, layout)
+    oc, lsec = _C.attention_forward(cu(q), cu(k), cu(v), *cargs)
+    gc = _C.attention_backward(cu(dO), cu(q), cu(k), cu(v), oc, lsec, *cargs)
+    for a, b in zip((o, lse, *g), (oc, lsec, *gc)):
+        close(np.asarray(b.to("cpu")), np.asarray(a), "cuda_vs_cpu")
