@@ -22,6 +22,9 @@ from .recurrent import GRU, LSTM, SimpleRNN
 from .bidirectional import Bidirectional
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
+from .attention import MultiHeadAttention
+from .position_embedding import PositionEmbedding, TokenAndPositionEmbedding
+from .text_vectorization import TextVectorization
 
 __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation", "Flatten",
            "Reshape", "Dropout", "clear_session", "get", "serialize", "deserialize",
@@ -39,6 +42,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "RepeatVector", "SpatialDropout2D", "Normalization", "RandomContrast", "RandomBrightness",
            "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout",
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
+__all__ += ["MultiHeadAttention", "PositionEmbedding", "TokenAndPositionEmbedding", "TextVectorization"]
 
 
 def _registry():
