@@ -49,6 +49,7 @@ from . import models  # noqa: E402
 from .models import Model, Sequential  # noqa: E402
 from . import metrics, callbacks  # noqa: E402
 from . import data, datasets, io, utils  # noqa: E402
+from . import preprocessing  # noqa: E402
 
 # Keras spells the schedules module ``keras.optimizers.schedules``: the same module object.
 if not hasattr(optimizers, "schedules"):
@@ -59,7 +60,7 @@ __all__ = [
     "Model", "Sequential", "Input", "clear_session",
     "layers", "models", "losses", "optimizers", "metrics", "callbacks", "initializers",
     "regularizers", "schedules", "activations", "datasets", "data", "io", "utils", "random",
-    "cuda", "ops", "functional",
+    "cuda", "ops", "functional", "preprocessing",
     "no_grad", "enable_grad", "is_grad_enabled",
     "set_num_threads", "get_num_threads", "set_matmul_precision", "get_matmul_precision",
     "__version__",

@@ -4,5 +4,7 @@ mini-batching with Philox shuffles (``BatchIterator``, ``batches``). Datasets li
 from ._rng import permutation
 from .batching import BatchIterator, batches
 from .preprocessing import normalize, to_categorical, train_test_split
+from .image import AUTOTUNE, image_dataset_from_directory
 
-__all__ = ["BatchIterator", "batches", "normalize", "to_categorical", "train_test_split", "permutation"]
+__all__ = ["BatchIterator", "batches", "normalize", "to_categorical", "train_test_split", "permutation",
+           "image_dataset_from_directory", "AUTOTUNE"]
