@@ -469,7 +469,16 @@ def test_decoding_threads_run_ahead_and_stop(tree):
     it = ImageDataGenerator().flow_from_directory(str(tree), (8, 8), batch_size=3)
     for _ in range(len(it)):
         next(it)
+    assert it.batch_index == 0 and set(it._pf._futures) <= set(range(4))   # next pass already warming
+    it.close()
     assert threading.active_count() == start
+    ds.on_epoch_end()                 # fit's path: the new pass's first batches start decoding...
+    assert set(ds._pf._futures) == {0, 1, 2, 3} and _decode_threads()
+    for t in _decode_threads():       # ...and unused threads exit by themselves (idle_s = 1 s)
+        t.join(timeout=10)
+    assert threading.active_count() == start
+    np.testing.assert_array_equal(ds[0][1], ds._load(0)[1])    # the warmed batch is the new pass's
+    ds.close()
     serial = fusednet.data.image_dataset_from_directory(tree, image_size=(16, 16), batch_size=2, workers=0,
                                                         seed=ds.seed, verbose=False)
     threaded = fusednet.data.image_dataset_from_directory(tree, image_size=(16, 16), batch_size=2, workers=2,

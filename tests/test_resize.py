@@ -192,3 +192,15 @@ def test_resizing_layer_bad_arguments():
         fusednet.layers.Resizing(0, 4)
     with pytest.raises(ValueError, match="expects images"):
         fusednet.layers.Resizing(4, 4)(np.zeros((4, 4), np.float32))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("crop", [False, True])
+def test_cuda_matches_cpu(mode, crop):
+    x = np.random.default_rng(6).uniform(0, 255, (3, 37, 53, 5)).astype(np.float32)
+    for h, w in ((1, 1), (17, 29), (64, 101)):
+        c = np.asarray(_C.resize_images(_C.asarray(x), h, w, mode, crop))
+        g = _C.resize_images(_C.asarray(x).to("cuda"), h, w, mode, crop)
+        assert g.device != "cpu"
+        np.testing.assert_allclose(np.asarray(g.to("cpu").numpy()), c, *TOL["cuda_vs_cpu"])

@@ -126,18 +126,23 @@ class BatchSource:
         return self._pf.get(int(i))
 
     def __iter__(self):
-        """One pass over the batches (then ``on_epoch_end``: the next pass is reshuffled)."""
+        """One pass over the batches; the next iteration is the next (reshuffled) pass."""
         try:
             for i in range(len(self)):
                 yield self[i]
         finally:
             self._pf.close()
-        self.on_epoch_end()
+        self._advance(warm=False)
+
+    def _advance(self, warm):
+        self.epoch += 1
+        self._pf.reset(len(self), warm=warm)
 
     def on_epoch_end(self):
-        """Start the next pass: new Philox order (when shuffling), batches in flight dropped."""
-        self.epoch += 1
-        self._pf.reset(len(self))
+        """Start the next pass: new Philox order (when shuffling), batches in flight dropped, and
+        the first batches of the new pass decoded in the background right away (threads that
+        find no work exit after a second)."""
+        self._advance(warm=True)
 
     def close(self):
         """Stop the decoding threads now (they also stop after each pass)."""
