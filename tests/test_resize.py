@@ -149,6 +149,10 @@ def test_errors_name_the_op_and_shapes():
         _C.resize_images(np.zeros((4, 4), np.uint8), 2, 2)
     with pytest.raises(TypeError):
         _C.resize_images(_C.asarray(np.zeros((1, 4, 4, 1), np.int32)), 2, 2)
+    with pytest.raises(ValueError, match=r"resize_images: output size \(1099511627776, 1099511627776\) is too large"):
+        _C.resize_images(x, 2 ** 40, 2 ** 40)
+    with pytest.raises(ValueError, match=r"too large"):
+        _C.resize_images(np.zeros((4, 4, 3), np.uint8), 2 ** 21, 2 ** 20)
 
 
 # ---------------------------------------------------------------------------- Resizing layer

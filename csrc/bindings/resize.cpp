@@ -44,6 +44,9 @@ cpu::ResizeWindow window(i64 H, i64 W, i64 height, i64 width, bool crop, const s
                      std::to_string(width) + ") for images " + shape);
   if (H <= 0 || W <= 0)
     throw ValueError(std::string(kOp) + ": images must have positive height and width, got shape " + shape);
+  if (static_cast<double>(height) * static_cast<double>(width) > static_cast<double>(i64(1) << 40))
+    throw ValueError(std::string(kOp) + ": output size (" + std::to_string(height) + ", " + std::to_string(width) +
+                     ") is too large for images " + shape);
   if (!crop) return {0, 0, H, W};
   // Keras ops.image.resize: crop_h = int(W * height / width), crop_w = int(H * width / height), clamped
   // to [1, H] / [1, W], centred with int((H - crop_h) / 2).
