@@ -451,49 +451,63 @@ def test_corrupt_image_file_error_names_the_file(tree, tmp_path):
     assert threading.active_count() == start
 
 
+def _wait_idle_exit():
+    for t in _decode_threads():       # idle threads exit by themselves (idle_s = 1 s)
+        t.join(timeout=20)
+
+
 def test_decoding_threads_run_ahead_and_stop(tree):
     start = _settle()
     ds = fusednet.data.image_dataset_from_directory(tree, image_size=(16, 16), batch_size=2, workers=2,
                                                     verbose=False)
+    n = len(ds)
     ds[0]
-    assert set(ds._pf._futures) == {1, 2, 3, 4}          # batches 1..4 decoding in the background
-    live = len(_decode_threads())            # 1 or 2: the executor adds threads as work queues
+    assert set(ds._pf._futures) == {(0, 1), (0, 2), (0, 3), (0, 4)}   # batches 1..4 decoding behind
+    live = len(_decode_threads())            # 1 or 2: a thread is added per queued item up to workers
     assert 1 <= live <= 2 and threading.active_count() == start + live
-    for i in range(1, len(ds)):
+    for i in range(1, n):
         ds[i]
-    assert threading.active_count() == start            # the pool is joined after the last batch
-    for _ in ds:                                         # iteration, then an early stop
+    assert set(ds._pf._futures) == {(1, 0), (1, 1), (1, 2), (1, 3)}   # the window crossed into pass 1
+    ds.on_epoch_end()
+    assert set(ds._pf._futures) == {(1, 0), (1, 1), (1, 2), (1, 3)}   # ...and is kept for it
+    x1, y1 = ds[0]
+    np.testing.assert_array_equal(y1, ds._load(0, 1)[1])
+    np.testing.assert_array_equal(x1, ds._load(0, 1)[0])
+    _wait_idle_exit()
+    assert threading.active_count() == start            # nothing left to decode: the threads are gone
+    for _ in ds:                                         # iteration, then an early stop + close()
         break
     ds.close()
-    assert threading.active_count() == start
+    assert threading.active_count() == start and ds._pf._futures == {}
     it = ImageDataGenerator().flow_from_directory(str(tree), (8, 8), batch_size=3)
     for _ in range(len(it)):
         next(it)
-    assert it.batch_index == 0 and set(it._pf._futures) <= set(range(4))   # next pass already warming
+    assert it.batch_index == 0 and it.epoch == 1
     it.close()
     assert threading.active_count() == start
-    ds.on_epoch_end()                 # fit's path: the new pass's first batches start decoding...
-    assert set(ds._pf._futures) == {0, 1, 2, 3} and _decode_threads()
-    for t in _decode_threads():       # ...and unused threads exit by themselves (idle_s = 1 s)
-        t.join(timeout=10)
-    assert threading.active_count() == start
-    np.testing.assert_array_equal(ds[0][1], ds._load(0)[1])    # the warmed batch is the new pass's
-    ds.close()
     serial = fusednet.data.image_dataset_from_directory(tree, image_size=(16, 16), batch_size=2, workers=0,
                                                         seed=ds.seed, verbose=False)
     threaded = fusednet.data.image_dataset_from_directory(tree, image_size=(16, 16), batch_size=2, workers=2,
                                                           seed=ds.seed, verbose=False)
-    for i in range(len(serial)):
-        np.testing.assert_array_equal(serial[i][0], threaded[i][0])
+    for e in range(2):
+        for i in range(len(serial)):
+            np.testing.assert_array_equal(serial[i][0], threaded[i][0])
+            np.testing.assert_array_equal(serial[i][1], threaded[i][1])
+        serial.on_epoch_end()
+        threaded.on_epoch_end()
+    _wait_idle_exit()
     assert threading.active_count() == start
 
 
 def test_prefetcher_out_of_order_and_errors():
     start = _settle()
     calls = []
-    pf = BatchPrefetcher(lambda i: calls.append(i) or i * 10, n=8, workers=2)
-    assert [pf.get(i) for i in (0, 1, 5, 2, 7)] == [0, 10, 50, 20, 70]
+    pf = BatchPrefetcher(lambda k: calls.append(k) or k[0] * 100 + k[1] * 10, n=8, workers=2)
+    assert [pf.get(0, i) for i in (0, 1, 5, 2, 7)] == [0, 10, 50, 20, 70]
+    assert pf.get(1, 0) == 100 and pf.get(1, 1) == 110
+    pf.close()
     assert threading.active_count() == start
+    assert BatchPrefetcher(lambda k: k, 3, workers=0).get(2, 1) == (2, 1)
     with pytest.raises(ValueError, match="workers"):
         BatchPrefetcher(lambda i: i, 3, workers=-1)
 

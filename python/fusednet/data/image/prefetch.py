@@ -2,10 +2,10 @@
 trains on batch i.
 
 Decoding (Pillow) and resizing (``_C.resize_images``) release the GIL, so ``workers`` threads
-really run beside the training step. Threads live only while there is work: they are joined
-after the last batch of a pass and on ``close()``, and a thread with nothing to do for
-``idle_s`` seconds exits by itself (so batches warmed for a pass nobody reads, e.g. after the
-last epoch of ``fit``, leave no thread behind).
+really run beside the training step, and the window runs on into the next pass so its first
+batch is ready too. Threads live only while there is work: a thread with nothing to do for
+``idle_s`` seconds (1 s) exits by itself -- at most ``depth`` batches after the data stopped
+being read -- and ``close()`` (or an error) joins them at once.
 """
 import queue
 import threading
@@ -73,21 +73,26 @@ class _Pool:
 
 
 class BatchPrefetcher:
-    """Computes ``load(i)`` for ``i`` in ``range(n)`` ahead of the requests, in threads.
+    """Computes ``load((pass, i))`` ahead of the requests, in threads, across pass boundaries.
+
+    Batch ``i`` of pass ``e`` is the key ``(e, i)``; requests of pass ``e`` in order keep the
+    next ``depth`` keys in flight, continuing into ``(e + 1, 0), (e + 1, 1), ...`` at the end of
+    a pass (the next pass's order is a pure function of its number), so the first batch of a pass
+    is ready too. ``set_pass`` drops what belongs to other passes.
 
     Args:
-        load: function ``i -> batch`` (thread-safe, a pure function of ``i`` for the current pass).
+        load: function ``(pass, i) -> batch`` (thread-safe and pure).
         n: number of batches in a pass.
         workers: decoding threads (0 decodes on the calling thread, no pool).
         depth: batches kept in flight ahead of the last request (default ``2 * workers``).
         idle_s: seconds after which a thread with no work exits.
 
     Returns:
-        ``get(i)`` returns ``load(i)``; requests in order hit batches already decoded.
+        ``get(e, i)`` returns ``load((e, i))``; requests in order hit batches already decoded.
 
     Example:
-        >>> pf = BatchPrefetcher(lambda i: i * i, n=10, workers=2)
-        >>> [pf.get(i) for i in range(10)][-1]   # 81; the threads are joined after batch 9
+        >>> pf = BatchPrefetcher(lambda k: k[1] ** 2, n=10, workers=2)
+        >>> [pf.get(0, i) for i in range(10)][-1]   # 81; threads exit 1 s after the work ends
     """
 
     def __init__(self, load, n, workers=2, depth=None, idle_s=1.0):
@@ -97,63 +102,74 @@ class BatchPrefetcher:
         self.depth = max(1, 2 * workers if depth is None else int(depth))
         self._pool = None
         self._futures = {}
-        self._next = 0          # next index not yet submitted
+        self._next = None       # next key not yet submitted
         self._lock = threading.Lock()
 
-    def get(self, i):
-        """``load(i)``; schedules the following ``depth`` batches in the background."""
+    def _after(self, key):
+        e, i = key
+        return (e, i + 1) if i + 1 < self.n else (e + 1, 0)
+
+    def get(self, e, i):
+        """``load((e, i))``; schedules the following ``depth`` batches in the background."""
+        key = (e, i)
         if self.workers == 0:
-            return self._load(i)
+            return self._load(key)
         with self._lock:
-            fut = self._futures.pop(i, None)
+            fut = self._futures.pop(key, None)
             if fut is None:
-                # out-of-order request: forget what was in flight, restart the window at i + 1
+                # out-of-order request: forget what was in flight, restart the window after key
                 self._cancel_locked()
-                self._next = i + 1
-            self._fill_locked(i + 1)
+                self._next = None
+            self._fill_locked(self._after(key))
         try:
-            out = fut.result() if fut is not None else self._load(i)
+            return fut.result() if fut is not None else self._load(key)
         except BaseException:
             self.close()   # a failed batch (corrupt file, Ctrl-C) leaves no thread behind
             raise
-        if i >= self.n - 1:
-            self.close()
-        return out
 
     def _fill_locked(self, start):
-        if self._next < start:
+        if self.n <= 0:
+            return
+        if self._next is None or self._next < start:
             self._next = start
-        stop = min(self.n, start + self.depth)
+        stop = start
+        for _ in range(self.depth):
+            stop = self._after(stop)
+        if stop[0] > start[0] + 1:          # never look further than the next pass
+            stop = (start[0] + 1, self.n)
         if self._next >= stop:
             return
         if self._pool is None:
             self._pool = _Pool(self._load, self.workers, self.idle_s)
         while self._next < stop:
             self._futures[self._next] = self._pool.submit(self._next)
-            self._next += 1
+            self._next = self._after(self._next)
 
-    def _cancel_locked(self):
-        for f in self._futures.values():
-            f.cancel()
-        self._futures.clear()
+    def _cancel_locked(self, keep=None):
+        for k in list(self._futures):
+            if keep is None or k[0] != keep:
+                self._futures.pop(k).cancel()
 
-    def reset(self, n=None, warm=False):
-        """Drop batches in flight (the order changed, e.g. a new pass); with ``warm`` start
-        decoding the first ``depth`` batches of the new pass right away."""
-        self.close()
-        if n is not None:
-            self.n = int(n)
-        if warm and self.workers:
-            with self._lock:
-                self._next = 0
-                self._fill_locked(0)
+    def set_pass(self, e, n=None, warm=True):
+        """Pass ``e`` starts: batches of other passes are dropped; with ``warm`` its first
+        ``depth`` batches are (or keep being) decoded in the background."""
+        with self._lock:
+            if n is not None and int(n) != self.n:
+                self._cancel_locked()
+                self.n = int(n)
+            self._cancel_locked(keep=e)
+            self._next = max(self._futures) if self._futures else None
+            if self._next is not None:
+                self._next = self._after(self._next)
+            if warm and self.workers:
+                self._fill_locked((e, 0))
 
     def close(self):
         """Cancel pending batches and join the threads (safe to call any number of times)."""
         with self._lock:
             self._cancel_locked()
             pool, self._pool = self._pool, None
-            self._next = 0
+            self._next = None
         if pool is not None:
             pool.shutdown()
 

@@ -83,14 +83,19 @@ class BatchSource:
         return (self.n + self.batch_size - 1) // self.batch_size
 
     def _new_prefetcher(self):
-        return BatchPrefetcher(self._load, len(self), self.workers, None if self._depth in (None, AUTOTUNE)
+        return BatchPrefetcher(self._load_key, len(self), self.workers, None if self._depth in (None, AUTOTUNE)
                                else self._depth)
+
+    def _load_key(self, key):
+        return self._load(key[1], key[0])
 
     def _indices(self, i, epoch):
         order = self._orders.get(epoch)
         if order is None:
             order = self._order(epoch)
-            self._orders = {epoch: order}
+            keep = {e: o for e, o in list(self._orders.items()) if e >= epoch - 1}   # this pass and the next
+            keep[epoch] = order
+            self._orders = keep
         if self.batch_size is None:
             return order[i:i + 1]
         return order[i * self.batch_size:(i + 1) * self.batch_size]
@@ -123,29 +128,22 @@ class BatchSource:
             i += n
         if not 0 <= i < n:
             raise IndexError(f"{self._owner()}: batch index {i} out of range for {n} batches")
-        return self._pf.get(int(i))
+        return self._pf.get(self.epoch, int(i))
 
     def __iter__(self):
         """One pass over the batches; the next iteration is the next (reshuffled) pass."""
-        try:
-            for i in range(len(self)):
-                yield self[i]
-        finally:
-            self._pf.close()
-        self._advance(warm=False)
-
-    def _advance(self, warm):
-        self.epoch += 1
-        self._pf.reset(len(self), warm=warm)
+        for i in range(len(self)):
+            yield self[i]
+        self.on_epoch_end()
 
     def on_epoch_end(self):
-        """Start the next pass: new Philox order (when shuffling), batches in flight dropped, and
-        the first batches of the new pass decoded in the background right away (threads that
-        find no work exit after a second)."""
-        self._advance(warm=True)
+        """Start the next pass: new Philox order (when shuffling); its first batches are already
+        decoding (the background window runs across the pass boundary)."""
+        self.epoch += 1
+        self._pf.set_pass(self.epoch, len(self))
 
     def close(self):
-        """Stop the decoding threads now (they also stop after each pass)."""
+        """Stop the decoding threads now (idle ones also exit by themselves after a second)."""
         self._pf.close()
 
     @property
