@@ -534,3 +534,15 @@ def test_training_on_folder_batches(tree):
     for _ in range(len(gen)):
         x, y = next(gen)
         m.train_on_batch(x, y.astype(np.int64))
+
+
+def test_public_names_keras_shaped():
+    assert fusednet.utils.image_dataset_from_directory is fusednet.data.image_dataset_from_directory
+    for name in ("load_img", "img_to_array", "array_to_img", "save_img"):
+        assert getattr(fusednet.utils, name) is getattr(fusednet.preprocessing.image, name)
+        assert getattr(fusednet.utils, name).__doc__
+    assert fusednet.preprocessing.image.ImageDataGenerator is ImageDataGenerator
+    assert fusednet.layers.Resizing.__doc__ and "Example" in fusednet.layers.Resizing.__doc__
+    for obj in (fusednet.data.image_dataset_from_directory, ImageDataGenerator.flow_from_directory,
+                ImageDataGenerator.flow, fusednet.preprocessing.image.DirectoryIterator, BatchPrefetcher):
+        assert "Example" in obj.__doc__ and ("Args" in obj.__doc__)
