@@ -1,5 +1,5 @@
 """_C.resize_images (csrc/cpu/resize.cpp) and layers.Resizing: nearest / bilinear with half-pixel
-centres vs a float64 NumPy reference and torch.nn.functional.interpolate (align_corners=False,
+centres (and torch's bicubic) vs a float64 NumPy reference and torch.nn.functional.interpolate (align_corners=False,
 antialias=False), sizes 1, primes, up and down, uint8 input, crop_to_aspect_ratio, errors."""
 import os
 
@@ -29,12 +29,30 @@ def _taps(n_in, n_out, mode):
     return i0, i1, u - i0
 
 
+def _cubic_matrix(n_in, n_out, A=-0.75):
+    """[n_out, n_in] float64 interpolation matrix of torch's bicubic (clamped border taps)."""
+    s = n_in / n_out
+    m = np.zeros((n_out, n_in))
+    for o in range(n_out):
+        u = (o + 0.5) * s - 0.5
+        i0 = int(np.floor(u))
+        t = u - i0
+        def k(d):
+            d = abs(d)
+            return ((A + 2) * d - (A + 3)) * d * d + 1 if d <= 1 else ((A * d - 5 * A) * d + 8 * A) * d - 4 * A
+        for j, d in zip(range(i0 - 1, i0 + 3), (t + 1, t, 1 - t, 2 - t)):
+            m[o, min(max(j, 0), n_in - 1)] += k(d)
+    return m
+
+
 def ref_resize(x, h, w, mode, box=None):
     """float64 reference: x [N, H, W, C] -> [N, h, w, C] (box = (top, left, ch, cw) window)."""
     x = np.asarray(x, np.float64)
     if box is not None:
         t, l, ch, cw = box
         x = x[:, t:t + ch, l:l + cw]
+    if mode == "bicubic":
+        return np.einsum("ai,bj,nijc->nabc", _cubic_matrix(x.shape[1], h), _cubic_matrix(x.shape[2], w), x)
     r0, r1, ly = _taps(x.shape[1], h, mode)
     c0, c1, lx = _taps(x.shape[2], w, mode)
     ly, lx = ly[None, :, None, None], lx[None, None, :, None]
@@ -47,26 +65,26 @@ SIZES = [((1, 1), (1, 1)), ((1, 1), (5, 3)), ((7, 5), (1, 1)), ((13, 17), (7, 5)
          ((31, 29), (31, 29)), ((64, 48), (23, 97)), ((2, 3), (3, 2))]
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("src,dst", SIZES)
 def test_float_vs_numpy_reference(mode, src, dst):
     rng = np.random.default_rng(hash((mode, src, dst)) % 2 ** 32)
     for c in (1, 3, 5):
-        x = rng.uniform(-3, 3, (2, *src, c)).astype(np.float32)
+        x = rng.uniform(-3, 3, (2, *src, c)).astype(np.float32) * (85 if mode == "bicubic" else 1)
         y = np.asarray(_C.resize_images(_C.asarray(x), dst[0], dst[1], mode))
         assert y.shape == (2, *dst, c) and y.dtype == np.float32
-        np.testing.assert_allclose(y, ref_resize(x, *dst, mode), *TOL["pointwise"])
+        np.testing.assert_allclose(y, ref_resize(x, *dst, mode), *TOL["pointwise" if mode != "bicubic" else "resample"])
 
 
 @pytest.mark.skipif(torch is None, reason="PyTorch not installed")
 @pytest.mark.parametrize("src,dst", SIZES)
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 def test_vs_torch_interpolate(mode, src, dst):
     rng = np.random.default_rng(7)
     x = rng.uniform(0, 255, (3, *src, 4)).astype(np.float32)
     t = torch.from_numpy(x).permute(0, 3, 1, 2)
-    if mode == "bilinear":
-        r = TF.interpolate(t, size=dst, mode="bilinear", align_corners=False, antialias=False)
+    if mode in ("bilinear", "bicubic"):
+        r = TF.interpolate(t, size=dst, mode=mode, align_corners=False, antialias=False)
     else:
         r = TF.interpolate(t, size=dst, mode="nearest-exact")
     r = r.permute(0, 2, 3, 1).numpy()
@@ -77,7 +95,7 @@ def test_vs_torch_interpolate(mode, src, dst):
         np.testing.assert_allclose(y, r, *TOL["resample"])
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 def test_uint8_input_matches_float_input(mode):
     rng = np.random.default_rng(3)
     x8 = rng.integers(0, 256, (11, 19, 3), dtype=np.uint8)
@@ -101,12 +119,12 @@ def _keras_crop(H, W, h, w):
     return int(float(H - ch) / 2), int(float(W - cw) / 2), ch, cw
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("src,dst", [((30, 50), (16, 16)), ((50, 30), (10, 20)), ((7, 7), (3, 11)), ((1, 9), (2, 2))])
 def test_crop_to_aspect_ratio(mode, src, dst):
     x = np.random.default_rng(1).uniform(0, 1, (2, *src, 2)).astype(np.float32)
     y = np.asarray(_C.resize_images(_C.asarray(x), dst[0], dst[1], mode, True))
-    np.testing.assert_allclose(y, ref_resize(x, *dst, mode, _keras_crop(*src, *dst)), *TOL["pointwise"])
+    np.testing.assert_allclose(y, ref_resize(x, *dst, mode, _keras_crop(*src, *dst)), *TOL["resample"])
 
 
 def test_crop_to_aspect_ratio_matches_keras_ops_resize():
@@ -115,7 +133,7 @@ def test_crop_to_aspect_ratio_matches_keras_ops_resize():
     if keras.backend.backend() != "torch":
         pytest.skip("needs KERAS_BACKEND=torch")
     x = np.random.default_rng(2).uniform(0, 255, (2, 30, 47, 3)).astype(np.float32)
-    for mode in ("bilinear", "nearest"):
+    for mode in ("bilinear", "nearest", "bicubic"):
         for crop in (False, True):
             r = np.asarray(keras.ops.image.resize(x, (17, 13), interpolation=mode, crop_to_aspect_ratio=crop))
             y = np.asarray(_C.resize_images(_C.asarray(x), 17, 13, mode, crop))
@@ -137,8 +155,8 @@ def test_thread_count_independent():
 
 def test_errors_name_the_op_and_shapes():
     x = _C.asarray(np.zeros((1, 4, 4, 1), np.float32))
-    with pytest.raises(ValueError, match=r"resize_images: interpolation must be one of 'bilinear', 'nearest'.*bicubic"):
-        _C.resize_images(x, 2, 2, "bicubic")
+    with pytest.raises(ValueError, match=r"resize_images: interpolation must be one of 'bilinear', 'nearest', 'bicubic'.*area"):
+        _C.resize_images(x, 2, 2, "area")
     with pytest.raises(ValueError, match=r"resize_images: height and width must be positive.*\(1, 4, 4, 1\)"):
         _C.resize_images(x, 0, 2)
     with pytest.raises(ValueError, match=r"resize_images: x must be 4-D.*\(4, 4\)"):
@@ -191,7 +209,7 @@ def test_resizing_layer_in_a_model_trains_the_rest():
 
 def test_resizing_layer_bad_arguments():
     with pytest.raises(ValueError, match="interpolation must be one of"):
-        fusednet.layers.Resizing(4, 4, interpolation="area")
+        fusednet.layers.Resizing(4, 4, interpolation="lanczos3")
     with pytest.raises(ValueError, match="height must be a positive int"):
         fusednet.layers.Resizing(0, 4)
     with pytest.raises(ValueError, match="expects images"):
@@ -199,7 +217,7 @@ def test_resizing_layer_bad_arguments():
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("crop", [False, True])
 def test_cuda_matches_cpu(mode, crop):
     x = np.random.default_rng(6).uniform(0, 255, (3, 37, 53, 5)).astype(np.float32)

@@ -1,4 +1,4 @@
-// resize.cpp (bindings) — `resize_images`: nearest / bilinear resizing of NHWC images with
+// resize.cpp (bindings) — `resize_images`: nearest / bilinear / bicubic resizing of NHWC images with
 // half-pixel centres (formulas in csrc/cpu/resize.h), optionally of the centred crop that has the
 // target's aspect ratio (Keras' crop_to_aspect_ratio). Two overloads:
 //   * a float32 Array [N, H, W, C] (CPU or CUDA) -> Array [N, h, w, C] on the same device;
@@ -27,8 +27,9 @@ cpu::ResizeMode mode_arg(const std::string& s) {
   std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::tolower(c); });
   if (m == "bilinear") return cpu::ResizeMode::Bilinear;
   if (m == "nearest") return cpu::ResizeMode::Nearest;
-  throw ValueError(std::string(kOp) + ": interpolation must be one of 'bilinear', 'nearest' (the ones implemented; "
-                   "'bicubic', 'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic' are not), got '" + s + "'");
+  if (m == "bicubic") return cpu::ResizeMode::Bicubic;
+  throw ValueError(std::string(kOp) + ": interpolation must be one of 'bilinear', 'nearest', 'bicubic' (the ones "
+                   "implemented; 'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic' are not), got '" + s + "'");
 }
 
 std::string dims_str(i64 N, i64 H, i64 W, i64 C, bool batched) {
@@ -105,7 +106,7 @@ FN_BIND(resize) {
       py::arg("x"), py::arg("height"), py::arg("width"), py::arg("interpolation") = "bilinear",
       py::arg("crop_to_aspect_ratio") = false,
       "Resize NHWC images to (height, width) with half-pixel centres (tf.image.resize / torch interpolate "
-      "align_corners=False, no antialias). interpolation: 'bilinear' | 'nearest'. crop_to_aspect_ratio: resize the "
+      "align_corners=False, no antialias). interpolation: 'bilinear' | 'nearest' | 'bicubic' (torch's, A=-0.75). crop_to_aspect_ratio: resize the "
       "centred crop with the target aspect ratio (Keras). x: float32 Array [N, H, W, C] (CPU/CUDA) or uint8 NumPy "
       "[H, W, C] / [N, H, W, C] (CPU, returns float32 of the same rank).");
 }

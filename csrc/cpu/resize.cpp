@@ -50,10 +50,74 @@ std::vector<Tap> axis_taps(i64 in, i64 out, i64 start, ResizeMode mode) {
   return t;
 }
 
+constexpr float kCubicA = -0.75f;
+
+struct Tap4 {
+  i64 i[4];
+  float w[4];
+};
+
+// Bicubic taps of one axis (torch's upsample_bicubic2d, align_corners=False).
+std::vector<Tap4> cubic_taps(i64 in, i64 out, i64 start) {
+  std::vector<Tap4> t(static_cast<size_t>(out));
+  const double s = static_cast<double>(in) / static_cast<double>(out);
+  const float A = kCubicA;
+  for (i64 o = 0; o < out; ++o) {
+    const double u = (static_cast<double>(o) + 0.5) * s - 0.5;
+    const i64 i0 = static_cast<i64>(std::floor(u));
+    const float x = static_cast<float>(u - static_cast<double>(i0));
+    auto near1 = [A](float d) { return ((A + 2) * d - (A + 3)) * d * d + 1; };
+    auto far1 = [A](float d) { return ((A * d - 5 * A) * d + 8 * A) * d - 4 * A; };
+    Tap4& q = t[static_cast<size_t>(o)];
+    q.w[0] = far1(x + 1.f);
+    q.w[1] = near1(x);
+    q.w[2] = near1(1.f - x);
+    q.w[3] = far1(2.f - x);
+    for (int k = 0; k < 4; ++k) q.i[k] = start + std::min(std::max(i0 - 1 + k, i64(0)), in - 1);
+  }
+  return t;
+}
+
+template <class T>
+void resize_cubic(float* Y, const T* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo, ResizeWindow win) {
+  const std::vector<Tap4> rt = cubic_taps(win.h, Ho, win.top);
+  const std::vector<Tap4> ct = cubic_taps(win.w, Wo, win.left);
+  auto row = [&](i64 k) {
+    const i64 n = k / Ho, oh = k % Ho;
+    const Tap4& r = rt[static_cast<size_t>(oh)];
+    const T* xr[4];
+    for (int a = 0; a < 4; ++a) xr[a] = X + ((n * H + r.i[a]) * W) * C;
+    float* y = Y + ((n * Ho + oh) * Wo) * C;
+    for (i64 ow = 0; ow < Wo; ++ow) {
+      const Tap4& q = ct[static_cast<size_t>(ow)];
+      float* yo = y + ow * C;
+      for (i64 c = 0; c < C; ++c) {
+        float acc = 0.f;
+        for (int a = 0; a < 4; ++a) {
+          const T* p = xr[a] + c;
+          const float h = q.w[0] * static_cast<float>(p[q.i[0] * C]) + q.w[1] * static_cast<float>(p[q.i[1] * C]) +
+                          q.w[2] * static_cast<float>(p[q.i[2] * C]) + q.w[3] * static_cast<float>(p[q.i[3] * C]);
+          acc += r.w[a] * h;
+        }
+        yo[c] = acc;
+      }
+    }
+  };
+  FtzScope guard;
+  const i64 rows = N * Ho;
+  if (N * Ho * Wo * C < kParallelMin || num_threads() <= 1 || in_parallel()) {
+    set_ftz();
+    for (i64 k = 0; k < rows; ++k) row(k);
+    return;
+  }
+  parallel_for(rows, num_threads(), row);
+}
+
 template <class T>
 void resize_impl(float* Y, const T* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo, ResizeWindow win,
                  ResizeMode mode) {
   if (N <= 0 || Ho <= 0 || Wo <= 0 || C <= 0) return;
+  if (mode == ResizeMode::Bicubic) return resize_cubic(Y, X, N, H, W, C, Ho, Wo, win);
   const std::vector<Tap> rt = axis_taps(win.h, Ho, win.top, mode);
   const std::vector<Tap> ct = axis_taps(win.w, Wo, win.left, mode);
   const i64 rows = N * Ho;

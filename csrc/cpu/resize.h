@@ -1,4 +1,4 @@
-// resize.h — image resizing on channels-last (NHWC) batches: "nearest" and "bilinear", with
+// resize.h — image resizing on channels-last (NHWC) batches: "nearest", "bilinear" and "bicubic", with
 // half-pixel centres, no antialiasing: the semantics of tf.image.resize (Keras 3's
 // ops.image.resize / Resizing / image_dataset_from_directory) and of torch.nn.functional.
 // interpolate(mode="bilinear" | "nearest-exact", align_corners=False, antialias=False).
@@ -14,6 +14,11 @@
 //             (u < 0 clamps to the first pixel, u > in−1 to the last: TF's floor/ceil clamps
 //             give the same values)
 //   nearest:  i = min(floor((o + 0.5) · s), in − 1)   (TF half-pixel nearest, torch nearest-exact)
+//   bicubic:  torch's (= Keras with the torch backend): u = (o + 0.5) · s − 0.5 (not clamped),
+//             i = floor(u), t = u − i, taps i−1..i+2 with indices clamped to [0, in − 1], Keys cubic
+//             convolution weights with A = −0.75: W(d) = ((A+2)d − (A+3))d² + 1 for d ≤ 1,
+//             ((A d − 5A)d + 8A)d − 4A for 1 < d < 2; rows of horizontal results blended vertically.
+//             (TF's bicubic uses A = −0.5 and renormalises weights at the border instead.)
 //
 // Why this shape: indices and weights depend on one axis only, so they are computed once per
 // output row and once per output column (O(Ho + Wo) work), and the inner loop is a blend of C
@@ -27,7 +32,7 @@
 
 namespace fusednet::cpu {
 
-enum class ResizeMode : int { Nearest = 0, Bilinear = 1 };
+enum class ResizeMode : int { Nearest = 0, Bilinear = 1, Bicubic = 2 };
 
 // Source window of every image: rows [top, top + h), columns [left, left + w) of X [N, H, W, C].
 struct ResizeWindow {

@@ -1,5 +1,5 @@
 """The ``Resizing`` preprocessing layer (Keras ``keras.layers.Resizing``): one native call,
-``_C.resize_images`` (nearest / bilinear with half-pixel centres, as ``tf.image.resize`` and
+``_C.resize_images`` (nearest / bilinear / bicubic with half-pixel centres, as ``tf.image.resize`` and
 ``torch.nn.functional.interpolate(align_corners=False, antialias=False)``; see csrc/cpu/resize.h)."""
 import numpy as np
 
@@ -8,7 +8,7 @@ from .base import Layer, unique_name
 
 __all__ = ["Resizing"]
 
-_INTERPOLATIONS = ("bilinear", "nearest")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
 
 
 class Resizing(Layer):
@@ -21,8 +21,9 @@ class Resizing(Layer):
     Args:
         height: output height (int > 0).
         width: output width (int > 0).
-        interpolation: ``"bilinear"`` (default) or ``"nearest"``; the other Keras names
-            ("bicubic", "area", "lanczos3", ...) raise a ValueError listing these two.
+        interpolation: ``"bilinear"`` (default), ``"nearest"`` or ``"bicubic"`` (PyTorch's
+            A = -0.75 kernel, as Keras on the torch backend); the other Keras names ("area",
+            "lanczos3", ...) raise a ValueError listing these three.
         crop_to_aspect_ratio: if True, resize the largest centred crop of each image that has the
             target aspect ratio (no distortion), as Keras.
         pad_to_aspect_ratio: only False is supported.
@@ -47,7 +48,7 @@ class Resizing(Layer):
                 raise ValueError(f"{owner}: {what} must be a positive int, got {v!r}")
         if not isinstance(interpolation, str) or interpolation.lower() not in _INTERPOLATIONS:
             raise ValueError(f"{owner}: interpolation must be one of {_INTERPOLATIONS} (implemented natively; "
-                             f"'bicubic', 'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic' are not), "
+                             f"'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic' are not), "
                              f"got {interpolation!r}")
         if pad_to_aspect_ratio:
             raise ValueError(f"{owner}: pad_to_aspect_ratio=True is not supported (use crop_to_aspect_ratio)")

@@ -9,7 +9,7 @@ being read -- and ``close()`` (or an error) joins them at once.
 """
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 
 __all__ = ["BatchPrefetcher"]
 
@@ -122,7 +122,12 @@ class BatchPrefetcher:
                 self._next = None
             self._fill_locked(self._after(key))
         try:
-            return fut.result() if fut is not None else self._load(key)
+            if fut is not None:
+                try:
+                    return fut.result()
+                except CancelledError:      # dropped by a concurrent close(): decode it here
+                    pass
+            return self._load(key)
         except BaseException:
             self.close()   # a failed batch (corrupt file, Ctrl-C) leaves no thread behind
             raise
