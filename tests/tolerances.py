@@ -66,3 +66,6 @@ def gemm_tol(K):
     r, a = TOL["gemm"]
     s = math.sqrt(max(K, 1))
     return r * s * 8, a * s * 8
+
+# image resampling (resize / affine) of values in [0, 255], float32 vs float64 or PyTorch / scipy
+TOL["resample"] = (1e-5, 2e-3)

@@ -5,5 +5,7 @@ from ._rng import permutation
 from .batching import BatchIterator, batches
 from .dataset import INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset
 from .preprocessing import normalize, to_categorical, train_test_split
+from .image import AUTOTUNE, image_dataset_from_directory
 
-__all__ = ["BatchIterator", "batches", "Dataset", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "normalize", "to_categorical", "train_test_split", "permutation"]
+__all__ = ["BatchIterator", "batches", "Dataset", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "normalize",
+           "to_categorical", "train_test_split", "permutation", "image_dataset_from_directory", "AUTOTUNE"]

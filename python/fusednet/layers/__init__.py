@@ -20,6 +20,7 @@ from .noise import GaussianDropout, GaussianNoise
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, SimpleRNN
 from .bidirectional import Bidirectional
+from .resizing import Resizing
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .attention import MultiHeadAttention
@@ -32,7 +33,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "GlobalMaxPooling2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
            "BatchNormalization", "LayerNormalization",
            "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "RandomCrop",
-           "ZeroPadding2D", "Cropping2D",
+           "ZeroPadding2D", "Cropping2D", "Resizing",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot",
            "Conv2DTranspose", "Convolution2DTranspose", "Conv1DTranspose", "Convolution1DTranspose", "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D",
