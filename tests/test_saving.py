@@ -704,7 +704,13 @@ LAYER_ARGS = {
     "Rescaling": (dict(scale=1 / 255.0, offset=-0.5), (None, 4)),
     "RandomBrightness": (dict(factor=0.2, value_range=(0, 1), seed=3), (None, 5, 5, 3)),
     "RandomContrast": (dict(factor=0.3, seed=4), (None, 5, 5, 3)),
+    "Bidirectional": (dict(layer=fn.layers.LSTM(3, return_sequences=True), merge_mode="sum"), (None, 5, 4)),
+    "PositionEmbedding": (dict(sequence_length=6), (None, 6, 4)),
+    "TokenAndPositionEmbedding": (dict(vocabulary_size=11, sequence_length=6, embedding_dim=4), (None, 6)),
+    "Resizing": (dict(height=4, width=6, interpolation="nearest"), (None, 7, 5, 2)),
 }
+#: layers whose inputs are token ids: the saved-model test feeds them integers below this bound
+INT_INPUTS = {"Embedding": 11, "TokenAndPositionEmbedding": 11}
 _MERGE_SHAPES = [(None, 4), (None, 4)]
 
 
@@ -880,7 +886,10 @@ def test_every_layer_inside_a_saved_model(cls, tmp_path, rng):
     m = fn.Model(ins if isinstance(shape, list) else ins[0], out)
     if m.weights:
         m.set_weights([rng.uniform(0.5, 1.5, w.shape).astype(np.float32) for w in m.get_weights()])
-    x = [rng.standard_normal((3,) + tuple(s[1:])).astype(np.float32) for s in shapes]
+    if cls.__name__ in INT_INPUTS:
+        x = [rng.integers(0, INT_INPUTS[cls.__name__], (3,) + tuple(s[1:])) for s in shapes]
+    else:
+        x = [rng.standard_normal((3,) + tuple(s[1:])).astype(np.float32) for s in shapes]
     _roundtrip(m, tmp_path, x if isinstance(shape, list) else x[0])
 
 

@@ -85,6 +85,8 @@ class Embedding(Layer):
         >>> model = fusednet.Sequential([Embedding(1000, 64), fusednet.layers.LSTM(32)])
     """
 
+    accepts_integer_inputs = True     # token ids stay exact (no float32 cast)
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, input_length=None, **kwargs):
         super().__init__(**kwargs)

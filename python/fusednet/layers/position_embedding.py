@@ -98,6 +98,8 @@ class TokenAndPositionEmbedding(Layer):
         >>> h = fusednet.layers.TokenAndPositionEmbedding(65, 128, 64)(ids)
     """
 
+    accepts_integer_inputs = True     # token ids stay exact (no float32 cast)
+
     def __init__(self, vocabulary_size, sequence_length, embedding_dim, embeddings_initializer="random_uniform",
                  **kwargs):
         super().__init__(**kwargs)
