@@ -87,3 +87,51 @@ def test_no_fold_for_activated_conv_or_uncompiled_models():
         ref = m2.predict(x, verbose=0)                   # uncompiled models fold too
     np.testing.assert_allclose(m2.predict(x, verbose=0), ref, *TOL["conv"])
     assert fusion.inference_plan(m2).fused_calls == 2
+
+
+def _residual_bn_model(seed=0):
+    import fusednet as fnn
+    from fusednet import layers as L
+    fnn.random.seed(seed)
+    x = fnn.Input((9, 7, 3))
+    h = L.Conv2D(5, 3, padding="same", use_bias=False)(x)
+    h = L.Activation("relu")(L.BatchNormalization()(h))
+    y = L.BatchNormalization()(L.Conv2D(5, 3, padding="same")(h))
+    h = L.Activation("relu")(L.add([h, y]))
+    out = L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(h))
+    m = fnn.Model(x, out)
+    rng = np.random.default_rng(seed)
+    for l in m.layers:
+        if isinstance(l, L.BatchNormalization):
+            g, b, mm, v = l.get_weights()
+            l.set_weights([rng.uniform(.5, 1.5, g.shape), rng.normal(0, .1, b.shape),
+                           rng.normal(0, .1, mm.shape), rng.uniform(.5, 2, v.shape)])
+    return m
+
+
+def test_dag_inference_folds_conv_bn_and_tracks_weight_changes():
+    """A residual (non-chain) model: predict folds Conv+BN(+relu) in its DAG plan, matches the
+    unfolded plan within TOL["conv"], and refolds after fit / set_weights / assign."""
+    from fusednet.trainers import fusion as tf
+    m = _residual_bn_model()
+    x = np.random.default_rng(1).normal(size=(6, 9, 7, 3)).astype(np.float32)
+    rtol, atol = TOL["conv"]
+
+    def check():
+        y = m.predict(x, verbose=0)
+        with tf.disabled():
+            ref = m.predict(x, verbose=0)
+        np.testing.assert_allclose(y, ref, rtol=rtol, atol=atol)
+        return y
+    y0 = check()
+    folded = [s for s in m._infer_plan().steps if isinstance(getattr(s.fwd, "__self__", None), tf.FoldedConvStep)]
+    assert len(folded) == 2
+    m.compile("sgd", "sparse_categorical_crossentropy")
+    m.fit(x, np.arange(6) % 4, epochs=1, batch_size=3, verbose=0)
+    y1 = check()
+    assert not np.allclose(y0, y1)
+    bn = [l for l in m.layers if type(l).__name__ == "BatchNormalization"][0]
+    bn.set_weights([w * 1.5 for w in bn.get_weights()])
+    check()
+    bn.gamma.assign(bn.gamma.numpy() * 0.5)
+    check()

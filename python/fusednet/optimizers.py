@@ -10,7 +10,7 @@ Example:
 """
 from . import _C
 from . import schedules as _schedules
-from .tensor import Tensor
+from .tensor import WEIGHTS_VERSION as _WV, Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get", "serialize"]
 
@@ -125,6 +125,7 @@ class Optimizer:
 
     def _apply_arrays(self, params, grads):
         """Hot path: clip (if configured), then one fused update kernel, iterations += 1."""
+        _WV[0] += 1
         if self.clipvalue is not None:
             _C.clip_by_value_(grads, float(self.clipvalue))
         if self.clipnorm is not None:

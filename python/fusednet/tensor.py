@@ -144,6 +144,16 @@ def _to_array(data, dtype=None):
     return _C.asarray(np.asarray(arr, order="C"), dtype=dtype)
 
 
+#: bumped whenever weights may have changed in place (optimizer steps, set_weights, assign, a new
+#: predict/evaluate call): inference steps that cache transformed weights (Conv+BN folding)
+#: rebuild them when it moves.
+WEIGHTS_VERSION = [0]
+
+
+def bump_weights_version():
+    WEIGHTS_VERSION[0] += 1
+
+
 def _value_array(value, like, op):
     """``value`` as an Array of ``like``'s shape, dtype and device (broadcast if needed)."""
     if isinstance(value, Tensor):
@@ -244,10 +254,12 @@ class Tensor:
 
     def assign(self, value):
         """Overwrite the value in place (broadcast to the variable's shape). Returns self."""
+        WEIGHTS_VERSION[0] += 1
         self.data.copy_(_value_array(value, self.data, "assign"))
         return self
 
     def _update(self, kind, value, op):
+        WEIGHTS_VERSION[0] += 1
         v = _value_array(value, self.data, op)
         if self.data.dtype == "float32":
             _C.binary(kind, self.data, v, out=self.data)

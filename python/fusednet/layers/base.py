@@ -24,7 +24,7 @@ import numpy as np
 from .. import _C
 from .. import initializers as _init
 from .. import regularizers as _reg
-from ..tensor import Function, Tensor, _state
+from ..tensor import Function, Tensor, _state, bump_weights_version
 
 __all__ = ["Layer", "KerasTensor", "Context", "LayerFunction", "clear_session", "unique_name"]
 
@@ -272,6 +272,7 @@ class Layer:
             if tuple(v.shape) != tuple(w.shape):
                 raise ValueError(f"Layer '{self.name}' weight shape mismatch for {w.name}: expected "
                                  f"{tuple(w.shape)}, got {tuple(v.shape)}")
+        bump_weights_version()               # cached folded weights must be rebuilt
         for w, v in zip(mine, weights):
             src = _C.asarray(np.ascontiguousarray(np.asarray(v, np.float32)))
             w.data.copy_(src if w.data.device == "cpu" else src.to(w.data.device))

@@ -18,7 +18,7 @@ from .. import _C
 from .. import losses as _losses
 from .. import optimizers as _optimizers
 from ..layers.base import KerasTensor, Layer, call_layer
-from ..tensor import Tensor
+from ..tensor import Tensor, bump_weights_version
 from ..trainers import fusion as _fusion
 from ..trainers.data_adapters import flatten, prep_x
 from ..trainers.plan import Graph, GraphPlan, Node
@@ -362,6 +362,7 @@ class Model(Trainer, Layer):
                 raise TypeError(f"set_weights: weight {i} ({w.name}, shape {tuple(w.shape)}) must be a "
                                 f"numeric array, got dtype {a.dtype}")
             srcs.append(_C.asarray(np.ascontiguousarray(a, dtype=np.float32)))
+        bump_weights_version()               # cached folded weights must be rebuilt
         for w, src in zip(mine, srcs):
             w.data.copy_(src if w.data.device == "cpu" else src.to(w.data.device))
 
@@ -547,14 +548,13 @@ class Model(Trainer, Layer):
             ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
             if ip is not None:
                 return [ip.forward(xs[0])]
-        plan = self._get_plan() if self.compiled else self._infer_plan()
-        return plan.forward(xs, False, record=False)[0]
+        return self._infer_plan().forward(xs, False, record=False)[0]
 
     def _infer_plan(self):
         key = (tuple(id(w.data) for w in self.weights), _fusion.is_enabled())
         c = self.__dict__.get("_infer_cache")
         if c is None or c[0] != key:
-            c = (key, GraphPlan(self._graph_spec(), [], input_dtypes=self._input_dtypes()))
+            c = (key, GraphPlan(self._graph_spec(), [], input_dtypes=self._input_dtypes(), inference=True))
             self._infer_cache = c
         return c[1]
 
@@ -732,6 +732,8 @@ class Model(Trainer, Layer):
     def _inference_plan(self, refresh=False):
         """Folded Conv+BN(+ReLU) inference plan (:mod:`fusednet.layers.fusion`), or None."""
         from ..layers import fusion
+        if refresh:
+            _fusion.new_generation()         # DAG plans refold their Conv+BN steps too
         if self.accepts_integer_inputs:      # the folded plan feeds its first layer directly
             return None
         return fusion.inference_plan(self, refresh)

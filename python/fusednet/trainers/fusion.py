@@ -9,7 +9,10 @@ it swallows, by one fused step. Rules (in order):
   for the conv (``relu_mask`` / ``relu_done``), saving the conv's own mask pass;
 * ``loss_fusion`` (applied by the plan on output nodes): a final softmax/sigmoid is skipped and
   the loss runs its fused kernel on the logits;
-* at inference, Conv2D + BatchNormalization (+ relu/tanh) folding (``layers/fusion.py``).
+* ``conv_bn_fold`` (inference plans only, any DAG): Conv2D (linear) → BatchNormalization (→
+  relu/tanh), each the only consumer of the previous, becomes one convolution with the folded
+  weights and the activation in its epilogue (chains also fold in ``layers/fusion.py``); the
+  folded weights are rebuilt once per predict/evaluate call (:func:`new_generation`).
 Dense/Conv bias + activation are fused inside their kernels' epilogues and need no rule.
 
 Every rule gives the same values as the unfused steps, bit for bit, except BN folding (float32
@@ -18,7 +21,8 @@ disabled():`` turn every rule off (tests compare both).
 """
 import contextlib
 
-__all__ = ["set_enabled", "is_enabled", "disabled", "RULES", "rule"]
+__all__ = ["set_enabled", "is_enabled", "disabled", "RULES", "INFERENCE_RULES", "rule", "inference_rule",
+           "new_generation"]
 
 _ENABLED = [True]
 
@@ -44,6 +48,19 @@ def disabled():
 
 
 RULES = []
+INFERENCE_RULES = []       # rules for plans that never run backward (predict / evaluate)
+
+
+def new_generation():
+    """Weights may have changed (a new predict / evaluate call): folded steps refold once."""
+    from ..tensor import bump_weights_version
+    bump_weights_version()
+
+
+def inference_rule(fn):
+    """Register a rule applied only to inference plans (same signature as :func:`rule`)."""
+    INFERENCE_RULES.append(fn)
+    return fn
 
 
 def rule(fn):
@@ -95,13 +112,65 @@ def conv_relu_maxpool(nodes, i, consumers, make_step):
     return [make_step(nxt, impl=ConvPoolStep(node.layer, nxt.layer), in_keys=node.in_keys)], 2
 
 
-def apply(nodes, consumers, make_step):
-    """Steps for ``nodes`` (a topological list) with every enabled rule applied."""
+class FoldedConvStep:
+    """Conv2D → BatchNormalization (→ relu/tanh) at inference as one convolution."""
+
+    __slots__ = ("conv", "bn", "act", "gen", "w", "b")
+
+    def __init__(self, conv, bn, act):
+        self.conv, self.bn, self.act, self.gen = conv, bn, act, None
+
+    def forward(self, ctx, x, training, strip=False):
+        from ..tensor import WEIGHTS_VERSION
+        if self.gen != WEIGHTS_VERSION[0]:
+            from .. import _C
+            c, bn = self.conv, self.bn
+            self.w, self.b = _C.fold_batchnorm(
+                c.kernel.data, c.bias.data if c.bias is not None else None,
+                bn.gamma.data if bn.gamma is not None else None, bn.beta.data if bn.beta is not None else None,
+                bn.moving_mean.data, bn.moving_variance.data, bn.epsilon)
+            self.gen = WEIGHTS_VERSION[0]
+        from .. import _C
+        c = self.conv
+        return _C.conv2d_forward(x, self.w, self.b, c.strides, c.padding, c.dilation_rate, self.act)
+
+    def backward(self, ctx, dy, need_dx):  # pragma: no cover - inference plans never run backward
+        raise RuntimeError("a folded Conv+BN step belongs to an inference plan and has no backward")
+
+    @property
+    def layers(self):
+        return (self.conv, self.bn)
+
+
+@inference_rule
+def conv_bn_fold(nodes, i, consumers, make_step):
+    node = nodes[i]
+    conv = node.layer
+    if not _is(conv, "Conv2D") or not conv.built or conv._kind != "linear" or node.is_output or \
+            i + 1 >= len(nodes) or conv.kernel.data.device != "cpu" or consumers.get(node.out_key, 0) != 1:
+        return None
+    bn_node = nodes[i + 1]
+    bn = bn_node.layer
+    if not _is(bn, "BatchNormalization") or bn_node.in_keys != (node.out_key,) or bn.axis not in (-1, 3) or \
+            bn.moving_mean is None or bn.moving_mean.shape[0] != conv.filters:
+        return None
+    last, act, used = bn_node, "none", 2
+    if i + 2 < len(nodes) and not bn_node.is_output and consumers.get(bn_node.out_key, 0) == 1:
+        a = nodes[i + 2]
+        if _is(a.layer, "Activation") and a.layer._kind in ("relu", "tanh") and a.in_keys == (bn_node.out_key,):
+            last, act, used = a, a.layer._kind, 3
+    return [make_step(last, impl=FoldedConvStep(conv, bn, act), in_keys=node.in_keys)], used
+
+
+def apply(nodes, consumers, make_step, inference=False):
+    """Steps for ``nodes`` (a topological list) with every enabled rule applied (and the
+    inference rules when the plan never runs backward)."""
+    rules = (INFERENCE_RULES + RULES) if inference else RULES
     steps, i = [], 0
     while i < len(nodes):
         got = None
         if _ENABLED[0]:
-            for r in RULES:
+            for r in rules:
                 got = r(nodes, i, consumers, make_step)
                 if got is not None:
                     break

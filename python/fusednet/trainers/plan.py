@@ -173,7 +173,7 @@ class GraphPlan:
     (Tensors; gradients are returned in this order). ``input_dtypes``: one dtype name per graph
     input (default float32); integer inputs are cast for the layers that need floats."""
 
-    def __init__(self, graph, params, inputs_need_grad=False, fuse=True, input_dtypes=None):
+    def __init__(self, graph, params, inputs_need_grad=False, fuse=True, input_dtypes=None, inference=False):
         graph = with_casts(graph, input_dtypes)
         self.graph = graph
         self.params = list(params)
@@ -215,7 +215,7 @@ class GraphPlan:
             st.flags = flags
             st.multi = node.multi
             return st
-        steps = fusion.apply(graph.nodes, consumers, make_step) if fuse else \
+        steps = fusion.apply(graph.nodes, consumers, make_step, inference) if fuse else \
             [make_step(n) for n in graph.nodes]
         self.steps = steps
         # names of the layers that run on the autograd tape (empty: the whole graph is compiled)
