@@ -510,3 +510,37 @@ def test_class_weight_with_source(rng):
     m = _model()
     m.fit(Dataset.from_tensor_slices((x, y)).batch(8), class_weight=cw, epochs=1, verbose=0)
     _same(_weights(m), _weights(ref))
+
+
+def test_duck_typed_sequence_is_one_pass_per_epoch():
+    """A Keras-style Sequence that is not a PyDataset (len + getitem, and an endless next() like
+    Keras's DirectoryIterator) trains one pass of len() batches per epoch, on_epoch_end between."""
+    import fusednet
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3)).astype(np.float32)
+    y = rng.normal(size=(20, 1)).astype(np.float32)
+
+    class Seq:
+        def __init__(self):
+            self.calls, self.ends = [], 0
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            self.calls.append(i)
+            return x[5 * i:5 * i + 5], y[5 * i:5 * i + 5]
+
+        def __next__(self):          # Keras iterators cycle forever; fit must not use this
+            return self[0]
+
+        def __iter__(self):
+            return self
+
+        def on_epoch_end(self):
+            self.ends += 1
+    s = Seq()
+    m = fusednet.Sequential([fusednet.Input((3,)), fusednet.layers.Dense(1)])
+    m.compile("sgd", "mse")
+    m.fit(s, epochs=2, verbose=0)
+    assert s.calls == [0, 1, 2, 3, 0, 1, 2, 3] and s.ends == 2

@@ -162,6 +162,11 @@ class BatchSource:
         elif isinstance(data, PyDataset):
             self.kind = "pydataset"
             self.length = len(data)
+        elif hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+            # a Keras ``Sequence`` by duck typing (e.g. ImageDataGenerator's DirectoryIterator,
+            # which also cycles forever through ``next()``): one pass = ds[0..len-1]
+            self.kind = "sequence"
+            self.length = len(data)
         elif hasattr(data, "__next__"):
             self.kind = "iterator"
             self.infinite = type(data) in (itertools.count, itertools.cycle)
@@ -189,6 +194,8 @@ class BatchSource:
         if self.kind == "pydataset":
             from ..utils.py_dataset import iterate_py_dataset
             return iterate_py_dataset(self.data)
+        if self.kind == "sequence":
+            return (self.data[i] for i in range(len(self.data)))
         if self.kind == "iterator":
             return self.data
         return iter(self.data)
@@ -199,7 +206,7 @@ class BatchSource:
             close = getattr(it, "close", None)
             if close is not None:
                 close()
-        if self.kind == "pydataset":
+        if self.kind == "pydataset" or (self.kind == "sequence" and hasattr(self.data, "on_epoch_end")):
             self.data.on_epoch_end()
 
     def epoch(self, steps=None, warn=True):
