@@ -544,3 +544,23 @@ def test_duck_typed_sequence_is_one_pass_per_epoch():
     m.compile("sgd", "mse")
     m.fit(s, epochs=2, verbose=0)
     assert s.calls == [0, 1, 2, 3, 0, 1, 2, 3] and s.ends == 2
+
+
+def test_known_length_source_restarts_instead_of_running_dry(recwarn):
+    """Keras: steps_per_epoch that does not divide len(PyDataset) continues into the next pass."""
+    import fusednet
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 3)).astype(np.float32)
+    y = rng.normal(size=(24, 1)).astype(np.float32)
+
+    class DS(fusednet.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return x[8 * i:8 * i + 8], y[8 * i:8 * i + 8]
+    m = fusednet.Sequential([fusednet.Input((3,)), fusednet.layers.Dense(1)])
+    m.compile("sgd", "mse")
+    h = m.fit(DS(), steps_per_epoch=2, epochs=3, verbose=0)
+    assert len(h.history["loss"]) == 3 and m.optimizer.iterations == 6
+    assert not [w for w in recwarn if "ran out" in str(w.message)]

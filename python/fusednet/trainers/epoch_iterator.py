@@ -214,16 +214,23 @@ class BatchSource:
         if self._it is None:
             self._it = self._new_iter()
         it = self._it
-        k = 0
+        k = in_pass = 0
         while steps is None or k < steps:
             try:
                 b = next(it)
             except StopIteration:
                 self._end_pass()
+                if steps is not None and self.length and in_pass:
+                    # a source of known length starts its next pass (Keras): steps_per_epoch
+                    # that does not divide the length never runs dry
+                    self._it = it = self._new_iter()
+                    in_pass = 0
+                    continue
                 if steps is not None and warn and k:     # k == 0: the caller reports the empty epoch
                     ran_out_warning(self.what, steps)
                 return
             k += 1
+            in_pass += 1
             yield self._host(b)
         if self.kind == "pydataset":       # Keras: after every epoch, the pass continues
             self.data.on_epoch_end()
