@@ -19,11 +19,11 @@ from .. import losses as _losses
 from .. import optimizers as _optimizers
 from ..layers.base import KerasTensor, Layer, call_layer
 from ..tensor import Tensor, bump_weights_version
-from ..trainers import fusion as _fusion
-from ..trainers.data_adapters import flatten, prep_x
-from ..trainers.plan import Graph, GraphPlan, Node
+from ..trainers.data_adapters import flatten
 from ..trainers.trainer import Trainer
-from .functional import FunctionalGraph, graph_config, graph_from_config, is_graph_config
+from .functional import FunctionalGraph
+from .model_config import ConfigMixin
+from .model_plans import PlanMixin
 
 __all__ = ["Model"]
 
@@ -52,7 +52,7 @@ def _per_output(spec, names, what, default=None):
     return [spec] * n
 
 
-class Model(Trainer, Layer):
+class Model(Trainer, PlanMixin, ConfigMixin, Layer):
     """A trainable graph of layers with Keras' training API.
 
     Args:
@@ -397,43 +397,6 @@ class Model(Trainer, Layer):
         self._require_built("load_weights")
         return _io.load_model_weights(self, filepath)
 
-    # ------------------------------------------------------------------ summary
-    def _summary_rows(self):
-        rows = []
-        if self._graph is not None and self._chain() is None:
-            for t in self._graph.calls():
-                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(t.shape), t.layer.count_params()))
-            return rows
-        shape = tuple(self.input_shape) if self.input_shape is not None and \
-            not isinstance(self.input_shape, list) else None
-        for l in self.layers:
-            shape = l.compute_output_shape(shape) if shape is not None else None
-            rows.append((f"{l.name} ({type(l).__name__})", str(shape), l.count_params() if l.built else 0))
-        return rows
-
-    def summary(self, line_length=None, print_fn=None):
-        """Print a Keras-like table: Layer (type), Output Shape, Param #, then totals."""
-        self._require_built("summary")
-        print_fn = print_fn or print
-        rows = self._summary_rows()
-        w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 3
-        w2 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 3
-        w3 = max([len("Param #")] + [len(f"{r[2]:,}") for r in rows])
-        width = w1 + w2 + w3
-        total = self.count_params()
-        trainable = int(sum(int(np.prod(w.shape)) for w in self.trainable_weights))
-        lines = [f'Model: "{self.name}"', "┏" + "━" * width + "┓",
-                 "┃" + "Layer (type)".ljust(w1) + "Output Shape".ljust(w2) + "Param #".rjust(w3) + "┃",
-                 "┡" + "━" * width + "┩"]
-        for a, b, c in rows:
-            lines.append("│" + a.ljust(w1) + b.ljust(w2) + f"{c:,}".rjust(w3) + "│")
-        lines.append("└" + "─" * width + "┘")
-        lines.append(f" Total params: {total:,} ({_fmt_bytes(total * 4)})")
-        lines.append(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * 4)})")
-        lines.append(f" Non-trainable params: {total - trainable:,} ({_fmt_bytes((total - trainable) * 4)})")
-        for ln in lines:
-            print_fn(ln)
-
     # ------------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1, jit_compile="auto",
@@ -521,235 +484,6 @@ class Model(Trainer, Layer):
             self.optimizer._vars = None
         self._plan_cache = None
         return self
-
-    # ------------------------------------------------------------------ plan
-    def _graph_spec(self):
-        """This model as a :class:`~fusednet.trainers.plan.Graph` of layer calls."""
-        if self._graph is None:   # subclassed model: its own call() is one tape node
-            return Graph([0], [1], [Node(self, (0,), 1, False)])
-        return self._graph.spec()
-
-    def _make_plan(self):
-        plan = GraphPlan(self._graph_spec(), self.trainable_weights, input_dtypes=self._input_dtypes())
-        plan.set_losses(self._out_losses, self._loss_weights)
-        return plan
-
-    def _get_plan(self):
-        key = (tuple(id(w.data) for w in self.trainable_weights), tuple(id(l) for l in self._out_losses),
-               tuple(self._loss_weights or ()), tuple(l.trainable for l in self._flat_layers()),
-               _fusion.is_enabled())
-        if self._plan_cache is None or self._plan_cache[0] != key:
-            self._plan_cache = (key, self._make_plan())
-        return self._plan_cache[1]
-
-    def _predict_arrays(self, xs):
-        """Inference forward on Array batches (one per input, on the model's device)."""
-        if len(xs) == 1:
-            ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
-            if ip is not None:
-                return [ip.forward(xs[0])]
-        return self._infer_plan().forward(xs, False, record=False)[0]
-
-    def _infer_plan(self):
-        key = (tuple(id(w.data) for w in self.weights), _fusion.is_enabled())
-        c = self.__dict__.get("_infer_cache")
-        if c is None or c[0] != key:
-            c = (key, GraphPlan(self._graph_spec(), [], input_dtypes=self._input_dtypes(), inference=True))
-            self._infer_cache = c
-        return c[1]
-
-    # ------------------------------------------------------------------ layer protocol
-    # A model used as a layer of another model runs its own plan inside the outer one.
-    def forward(self, ctx, x, training, strip=False):
-        plan = self._infer_plan() if not training else self._nested_plan()
-        multi = isinstance(x, (list, tuple))
-        outs, ctx.ctxs = plan.forward(list(x) if multi else [x], training, (0,) if strip else ())
-        ctx.plan, ctx.multi = plan, multi
-        return outs[0]
-
-    def backward(self, ctx, dy, need_dx):
-        dxs, grads = ctx.plan.backward(ctx.ctxs, [dy])
-        ctx.ctxs = None
-        return (dxs if ctx.multi else dxs[0]), grads
-
-    def _is_subclassed(self):
-        return self._graph is None and type(self)._graph_spec is Model._graph_spec
-
-    @property
-    def supports_fast_path(self):
-        # a subclassed model's maths is its Tensor call(): it runs as one tape node
-        return not self._is_subclassed()
-
-    def _output_activation(self):
-        chain = self._chain()
-        if chain:
-            last = chain[-1]
-        elif self._graph is not None and len(self._graph.outputs) == 1 and self._graph.outputs[0].layer:
-            last = self._graph.outputs[0].layer
-        else:
-            return None
-        return last._output_activation() if last.supports_fast_path else None
-
-    def _nested_plan(self):
-        key = (tuple(id(w.data) for w in self.trainable_weights), _fusion.is_enabled(),
-               tuple(l.trainable for l in self._flat_layers()))
-        c = self.__dict__.get("_nested_cache")
-        if c is None or c[0] != key:
-            c = (key, GraphPlan(self._graph_spec(), self.trainable_weights, inputs_need_grad=True,
-                                input_dtypes=self._input_dtypes()))
-            self._nested_cache = c
-        return c[1]
-
-    # ------------------------------------------------------------------ data
-    def _prepare_inputs(self, x, what):
-        """``x`` as float32 host arrays, one per model input, with matching batch sizes; builds
-        an unbuilt model from the data and checks the shapes."""
-        if x is None:
-            raise ValueError(f"{what}: x is None")
-        names = self._input_names()
-        vals = flatten(x, names, f"{what}: x")
-        xs = [prep_x(v, f"{what}: x" if len(names) == 1 else f"{what}: x['{nm}']", dt)
-              for v, nm, dt in zip(vals, names, self._input_dtypes())]
-        for nm, a in zip(names[1:], xs[1:]):
-            if a.shape[0] != xs[0].shape[0]:
-                raise ValueError(f"{what}: all inputs must have the same number of samples, got "
-                                 f"{[tuple(a.shape) for a in xs]} for {names}")
-        self._build_from_data(xs[0].shape if len(xs) == 1 else [a.shape for a in xs])
-        self._check_input_shape(xs[0].shape if len(xs) == 1 else [a.shape for a in xs], what)
-        return xs
-
-    def _input_dtypes(self):
-        """One dtype name per model input: the ``Input(dtype=...)`` (float32 when undeclared)."""
-        if self._graph is not None:
-            return [t.dtype for t in self._graph.inputs]
-        il = self.__dict__.get("_input_layer")
-        return [il.dtype if il is not None else "float32"]
-
-    @property
-    def accepts_integer_inputs(self):
-        """True when some input is declared integer: an outer plan passes integers through."""
-        return any(d != "float32" for d in self._input_dtypes())
-
-    def _build_from_data(self, shape):
-        if not self.built:
-            if isinstance(shape, list):
-                self.build([(None,) + tuple(s[1:]) for s in shape])
-            else:
-                self.build((None,) + tuple(shape[1:]))
-
-    def _check_input_shape(self, shape, what):
-        if self._graph is not None:
-            self._graph.check_input_shapes(shape if isinstance(shape, list) else [shape], self.name, what)
-            return
-        exp = self.input_shape
-        if exp is None or isinstance(exp, list) or isinstance(shape, list):
-            return
-        got = (None,) + tuple(shape[1:])
-        if len(exp) != len(got) or any(e is not None and e != g for e, g in zip(exp[1:], got[1:])):
-            first = self.layers[0].name if self.layers else self.name
-            raise ValueError(f"{what}: Input 0 of layer '{first}' is incompatible with the layer: expected "
-                             f"shape {tuple(exp)}, but received input with shape {tuple(shape)}")
-
-    # ------------------------------------------------------------------ config and saving
-    def get_config(self):
-        """Functional models: Keras 3's functional config (layers with their inbound nodes,
-        ``input_layers``, ``output_layers``); subclassed models: ``name`` and ``trainable`` (a
-        subclass taking constructor arguments overrides this to return them)."""
-        if self._graph is not None:
-            return graph_config(self._graph, self.name, self.trainable)
-        return {"name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        """Rebuild from :meth:`get_config`: a functional config rebuilds the same graph (shared
-        layers, nested models, several inputs/outputs); otherwise ``cls(**config)``.
-
-        Example:
-            >>> clone = fusednet.Model.from_config(model.get_config())
-            >>> clone.set_weights(model.get_weights())
-        """
-        if is_graph_config(config):
-            from ..saving.registration import CustomObjectScope
-            with CustomObjectScope(custom_objects):
-                inputs, outputs = graph_from_config(config, custom_objects)
-            target = cls if cls.__init__ is Model.__init__ else Model
-            m = target(inputs=inputs, outputs=outputs, name=config.get("name"))
-            if not config.get("trainable", True):
-                m.trainable = False
-            return m
-        from ..saving.model_config import subclass_from_config
-        return subclass_from_config(cls, config)
-
-    def to_json(self, **kwargs):
-        """The architecture as JSON (``fusednet.models.model_from_json`` rebuilds it).
-
-        Args:
-            **kwargs: passed to ``json.dumps`` (e.g. ``indent=2``).
-
-        Returns:
-            str
-
-        Example:
-            >>> clone = fusednet.models.model_from_json(model.to_json())
-        """
-        import json
-        from ..saving import serialize_keras_object
-        cfg = serialize_keras_object(self)
-        if self.input_shape is not None and self._graph is None:
-            shp = self.input_shape
-            cfg["build_config"] = {"input_shape": [[None] + list(s[1:]) for s in shp]
-                                   if isinstance(shp, list) else [None] + list(shp[1:])}
-        return json.dumps(cfg, **kwargs)
-
-    def get_compile_config(self):
-        """The arguments ``compile`` was given, serialised (None before ``compile``)."""
-        from ..saving.model_config import compile_config
-        return compile_config(self)
-
-    def compile_from_config(self, config):
-        """``compile`` again from :meth:`get_compile_config`'s dict."""
-        from ..saving.model_config import compile_from_config
-        compile_from_config(self, config)
-
-    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
-        """Save architecture, weights, compile config and optimizer state to ``filepath``
-        (``.keras`` or ``.fnet``; see :func:`fusednet.saving.save_model`).
-
-        Args:
-            filepath: destination ending in ``.keras`` or ``.fnet``.
-            overwrite: when False and the file exists, raise ``FileExistsError``.
-            include_optimizer: also store the optimizer state (training resumes bit for bit).
-
-        Example:
-            >>> model.save("mnist.keras")
-            >>> model = fusednet.models.load_model("mnist.keras")
-        """
-        from ..saving import save_model
-        return save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
-
-    # ------------------------------------------------------------------ inference helpers
-    # (logic lives in layers/fusion.py and inspect.py)
-    def _inference_plan(self, refresh=False):
-        """Folded Conv+BN(+ReLU) inference plan (:mod:`fusednet.layers.fusion`), or None."""
-        from ..layers import fusion
-        if refresh:
-            _fusion.new_generation()         # DAG plans refold their Conv+BN steps too
-        if self.accepts_integer_inputs:      # the folded plan feeds its first layer directly
-            return None
-        return fusion.inference_plan(self, refresh)
-
-    def intermediate(self, x, layer_names, batch_size=None):
-        """Outputs of the named layer(s) for ``x`` at inference (see :func:`fusednet.inspect.feature_maps`)."""
-        from .. import inspect
-        return inspect.feature_maps(self, x, layer_names, batch_size)
-
-
-def _fmt_bytes(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
-        n /= 1024.0
-
 
 def _as_input_dtype(v, dtype):
     """An eager call's input converted to its Input's dtype (Keras ``convert_to_tensor``)."""

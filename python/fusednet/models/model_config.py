@@ -1,0 +1,132 @@
+"""The description side of :class:`~fusednet.models.Model`: ``summary()``, ``get_config`` /
+``from_config`` / ``to_json``, the compile config and ``save``."""
+import numpy as np
+
+from .functional import graph_config, graph_from_config, is_graph_config
+
+__all__ = ["ConfigMixin"]
+
+
+class ConfigMixin:
+    """Mixin of :class:`~fusednet.models.Model`: summary, configs, saving."""
+    # ------------------------------------------------------------------ summary
+    def _summary_rows(self):
+        rows = []
+        if self._graph is not None and self._chain() is None:
+            for t in self._graph.calls():
+                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(t.shape), t.layer.count_params()))
+            return rows
+        shape = tuple(self.input_shape) if self.input_shape is not None and \
+            not isinstance(self.input_shape, list) else None
+        for l in self.layers:
+            shape = l.compute_output_shape(shape) if shape is not None else None
+            rows.append((f"{l.name} ({type(l).__name__})", str(shape), l.count_params() if l.built else 0))
+        return rows
+
+    def summary(self, line_length=None, print_fn=None):
+        """Print a Keras-like table: Layer (type), Output Shape, Param #, then totals."""
+        self._require_built("summary")
+        print_fn = print_fn or print
+        rows = self._summary_rows()
+        w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 3
+        w2 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 3
+        w3 = max([len("Param #")] + [len(f"{r[2]:,}") for r in rows])
+        width = w1 + w2 + w3
+        total = self.count_params()
+        trainable = int(sum(int(np.prod(w.shape)) for w in self.trainable_weights))
+        lines = [f'Model: "{self.name}"', "┏" + "━" * width + "┓",
+                 "┃" + "Layer (type)".ljust(w1) + "Output Shape".ljust(w2) + "Param #".rjust(w3) + "┃",
+                 "┡" + "━" * width + "┩"]
+        for a, b, c in rows:
+            lines.append("│" + a.ljust(w1) + b.ljust(w2) + f"{c:,}".rjust(w3) + "│")
+        lines.append("└" + "─" * width + "┘")
+        lines.append(f" Total params: {total:,} ({_fmt_bytes(total * 4)})")
+        lines.append(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * 4)})")
+        lines.append(f" Non-trainable params: {total - trainable:,} ({_fmt_bytes((total - trainable) * 4)})")
+        for ln in lines:
+            print_fn(ln)
+
+    # ------------------------------------------------------------------ config and saving
+    def get_config(self):
+        """Functional models: Keras 3's functional config (layers with their inbound nodes,
+        ``input_layers``, ``output_layers``); subclassed models: ``name`` and ``trainable`` (a
+        subclass taking constructor arguments overrides this to return them)."""
+        if self._graph is not None:
+            return graph_config(self._graph, self.name, self.trainable)
+        return {"name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild from :meth:`get_config`: a functional config rebuilds the same graph (shared
+        layers, nested models, several inputs/outputs); otherwise ``cls(**config)``.
+
+        Example:
+            >>> clone = fusednet.Model.from_config(model.get_config())
+            >>> clone.set_weights(model.get_weights())
+        """
+        if is_graph_config(config):
+            from ..saving.registration import CustomObjectScope
+            with CustomObjectScope(custom_objects):
+                inputs, outputs = graph_from_config(config, custom_objects)
+            from .model import Model
+            target = cls if cls.__init__ is Model.__init__ else Model
+            m = target(inputs=inputs, outputs=outputs, name=config.get("name"))
+            if not config.get("trainable", True):
+                m.trainable = False
+            return m
+        from ..saving.model_config import subclass_from_config
+        return subclass_from_config(cls, config)
+
+    def to_json(self, **kwargs):
+        """The architecture as JSON (``fusednet.models.model_from_json`` rebuilds it).
+
+        Args:
+            **kwargs: passed to ``json.dumps`` (e.g. ``indent=2``).
+
+        Returns:
+            str
+
+        Example:
+            >>> clone = fusednet.models.model_from_json(model.to_json())
+        """
+        import json
+        from ..saving import serialize_keras_object
+        cfg = serialize_keras_object(self)
+        if self.input_shape is not None and self._graph is None:
+            shp = self.input_shape
+            cfg["build_config"] = {"input_shape": [[None] + list(s[1:]) for s in shp]
+                                   if isinstance(shp, list) else [None] + list(shp[1:])}
+        return json.dumps(cfg, **kwargs)
+
+    def get_compile_config(self):
+        """The arguments ``compile`` was given, serialised (None before ``compile``)."""
+        from ..saving.model_config import compile_config
+        return compile_config(self)
+
+    def compile_from_config(self, config):
+        """``compile`` again from :meth:`get_compile_config`'s dict."""
+        from ..saving.model_config import compile_from_config
+        compile_from_config(self, config)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """Save architecture, weights, compile config and optimizer state to ``filepath``
+        (``.keras`` or ``.fnet``; see :func:`fusednet.saving.save_model`).
+
+        Args:
+            filepath: destination ending in ``.keras`` or ``.fnet``.
+            overwrite: when False and the file exists, raise ``FileExistsError``.
+            include_optimizer: also store the optimizer state (training resumes bit for bit).
+
+        Example:
+            >>> model.save("mnist.keras")
+            >>> model = fusednet.models.load_model("mnist.keras")
+        """
+        from ..saving import save_model
+        return save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
+
+
+def _fmt_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024.0
