@@ -563,4 +563,6 @@ def test_known_length_source_restarts_instead_of_running_dry(recwarn):
     m.compile("sgd", "mse")
     h = m.fit(DS(), steps_per_epoch=2, epochs=3, verbose=0)
     assert len(h.history["loss"]) == 3 and m.optimizer.iterations == 6
+    h = m.fit(DS(), steps_per_epoch=3, epochs=3, verbose=0)       # passes end exactly at epoch ends
+    assert len(h.history["loss"]) == 3 and m.optimizer.iterations == 15
     assert not [w for w in recwarn if "ran out" in str(w.message)]

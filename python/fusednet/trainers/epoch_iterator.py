@@ -150,6 +150,7 @@ class BatchSource:
     def __init__(self, data, what):
         self.data, self.what = data, what
         self._it = None
+        self._in_pass = 0
         self.infinite = False
         self.length = None
         self.torch = _is_torch_loader(data)
@@ -214,23 +215,24 @@ class BatchSource:
         if self._it is None:
             self._it = self._new_iter()
         it = self._it
-        k = in_pass = 0
+        k = 0
         while steps is None or k < steps:
             try:
                 b = next(it)
             except StopIteration:
                 self._end_pass()
-                if steps is not None and self.length and in_pass:
+                if steps is not None and self.length and self._in_pass:
                     # a source of known length starts its next pass (Keras): steps_per_epoch
                     # that does not divide the length never runs dry
                     self._it = it = self._new_iter()
-                    in_pass = 0
+                    self._in_pass = 0
                     continue
+                self._in_pass = 0
                 if steps is not None and warn and k:     # k == 0: the caller reports the empty epoch
                     ran_out_warning(self.what, steps)
                 return
             k += 1
-            in_pass += 1
+            self._in_pass += 1           # batches of the current pass (across epochs)
             yield self._host(b)
         if self.kind == "pydataset":       # Keras: after every epoch, the pass continues
             self.data.on_epoch_end()
