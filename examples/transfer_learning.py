@@ -103,10 +103,14 @@ def transfer(root, weights, epochs, label):
 
 
 def save_grid(test_generator, predicted, path):
-    """5x5 grid of ``test_generator[0][0]`` images titled with their predicted classes."""
+    """5x5 grid of test images (``test_generator[i][0]``, spread over both classes) titled with
+    their predicted classes."""
     from PIL import Image, ImageDraw
     names = {v: k for k, v in test_generator.class_indices.items()}
-    images = test_generator[0][0][:25]
+    bs = test_generator.batch_size
+    picks = np.linspace(0, test_generator.samples - 1, 25).astype(int)
+    images = [test_generator[int(j) // bs][0][int(j) % bs] for j in picks]
+    predicted = [predicted[j] for j in picks]
     cell = 4 * SIZE
     grid = Image.new("RGB", (5 * cell, 5 * (cell + 14)), "white")
     draw = ImageDraw.Draw(grid)
