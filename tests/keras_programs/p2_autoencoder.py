@@ -1,0 +1,25 @@
+import numpy as np
+import fusednet as keras
+from fusednet import layers
+encoder_input = keras.Input(shape=(28, 28, 1), name="img")
+x = layers.Conv2D(16, 3, activation="relu")(encoder_input)
+x = layers.Conv2D(32, 3, activation="relu")(x)
+x = layers.MaxPooling2D(3)(x)
+x = layers.Conv2D(32, 3, activation="relu")(x)
+x = layers.Conv2D(16, 3, activation="relu")(x)
+encoder_output = layers.GlobalMaxPooling2D()(x)
+encoder = keras.Model(encoder_input, encoder_output, name="encoder")
+encoder.summary()
+x = layers.Reshape((4, 4, 1))(encoder_output)
+x = layers.Conv2DTranspose(16, 3, activation="relu")(x)
+x = layers.Conv2DTranspose(32, 3, activation="relu")(x)
+x = layers.UpSampling2D(3)(x)
+x = layers.Conv2DTranspose(16, 3, activation="relu")(x)
+decoder_output = layers.Conv2DTranspose(1, 3, activation="relu")(x)
+autoencoder = keras.Model(encoder_input, decoder_output, name="autoencoder")
+autoencoder.summary()
+assert autoencoder.output_shape == (None, 28, 28, 1), autoencoder.output_shape
+autoencoder.compile(optimizer="adam", loss="mse")
+xs = np.random.default_rng(0).random((64, 28, 28, 1), dtype=np.float32)
+h = autoencoder.fit(xs, xs, epochs=2, batch_size=16, verbose=0)
+print(h.history["loss"]); print("OK")
