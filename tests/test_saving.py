@@ -708,6 +708,7 @@ LAYER_ARGS = {
     "PositionEmbedding": (dict(sequence_length=6), (None, 6, 4)),
     "TokenAndPositionEmbedding": (dict(vocabulary_size=11, sequence_length=6, embedding_dim=4), (None, 6)),
     "Resizing": (dict(height=4, width=6, interpolation="nearest"), (None, 7, 5, 2)),
+    "TimeDistributed": (dict(layer=fn.layers.Dense(3, activation="relu")), (None, 5, 4)),
 }
 #: layers whose inputs are token ids: the saved-model test feeds them integers below this bound
 INT_INPUTS = {"Embedding": 11, "TokenAndPositionEmbedding": 11}

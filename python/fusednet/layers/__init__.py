@@ -20,6 +20,7 @@ from .noise import GaussianDropout, GaussianNoise
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, SimpleRNN
 from .bidirectional import Bidirectional
+from .time_distributed import TimeDistributed
 from .resizing import Resizing
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
@@ -42,7 +43,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Rescaling", "Identity", "Lambda", "Permute",
            "RepeatVector", "SpatialDropout2D", "Normalization", "RandomContrast", "RandomBrightness",
            "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout",
-           "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional"]
+           "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
 __all__ += ["MultiHeadAttention", "PositionEmbedding", "TokenAndPositionEmbedding", "TextVectorization"]
 
 
