@@ -69,6 +69,40 @@ def conv_layer(N, H, W, C, O, need_dx, rng):
     return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, flops * (2 if need_dx else 1))
 
 
+def general_conv(N, H, W, C, O, k, stride, rng):
+    """Conv2D(O, k, strides=stride, padding='same', no activation) fwd and bwd (dX + dW + db)."""
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = (rng.standard_normal((k, k, C, O)) * np.sqrt(2 / (k * k * C))).astype(np.float32)
+    b = np.zeros(O, np.float32)
+    xa, wa, ba = _C.asarray(x), _C.asarray(w), _C.asarray(b)
+    y = _C.conv2d_forward(xa, wa, ba, stride, "same", 1, "none")
+    dy = _C.asarray(rng.standard_normal(y.shape).astype(np.float32))
+    xt = torch.tensor(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    wt = torch.tensor(w).permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    bt = torch.tensor(b).requires_grad_(True)
+    yt = F.conv2d(xt, wt, bt, stride=stride, padding=k // 2)
+    assert tuple(yt.shape) == (y.shape[0], y.shape[3], y.shape[1], y.shape[2]), (yt.shape, y.shape)
+    dyt = torch.tensor(np.asarray(dy)).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+
+    fwd_ours = lambda: _C.conv2d_forward(xa, wa, ba, stride, "same", 1, "none")
+    def fwd_torch():
+        with torch.no_grad():
+            F.conv2d(xt, wt, bt, stride=stride, padding=k // 2)
+    bwd_ours = lambda: _C.conv2d_backward(dy, xa, wa, y, "none", stride, "same", 1, True, True)
+    def bwd_torch():
+        wt.grad = bt.grad = xt.grad = None
+        yt.backward(dyt, retain_graph=True)
+    flops = 2.0 * N * y.shape[1] * y.shape[2] * k * k * C * O
+    return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, 2 * flops)
+
+
+# ResNet-50-like shapes (issue 11): (H, C, O, k, stride)
+IMAGENET_SHAPES = [(224, 3, 64, 7, 2), (56, 64, 64, 1, 1), (56, 64, 64, 3, 1), (56, 64, 256, 1, 1),
+                   (56, 256, 64, 1, 1), (56, 256, 512, 1, 2), (56, 128, 128, 3, 2), (28, 128, 128, 3, 1),
+                   (28, 512, 128, 1, 1), (14, 256, 256, 3, 1), (14, 1024, 256, 1, 1), (7, 512, 512, 3, 1),
+                   (7, 512, 2048, 1, 1), (7, 2048, 512, 1, 1)]
+
+
 def pool_layer(N, H, W, C, rng):
     x = rng.standard_normal((N, H, W, C)).astype(np.float32)
     xa = _C.asarray(x)
@@ -137,6 +171,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--imagenet", action="store_true",
+                    help="ResNet-50-like conv shapes (1x1, 3x3 s1/s2, 7x7 s2; 56^2-7^2, 64-2048 channels) at "
+                         "--batches (default 8), PyTorch in channels_last")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with process CPU time instead of wall time: robust on an oversubscribed "
@@ -150,6 +187,12 @@ def main():
     rng = np.random.default_rng(0)
     print(f"fusednet {_C.cpu_isa()} threads={args.threads} | torch {torch.__version__} threads={torch.get_num_threads()}")
     print(f"{'layer':34s} {'pass':4s} {'ours us':>9s} {'torch us':>9s} {'ours':>10s} {'torch':>10s} {'ratio':>6s}")
+    if args.imagenet:
+        for N in (args.batches if args.batches != [32, 128] else [8]):
+            rows = [(f"{k}x{k} s{st} {H}x{H} {C}->{O} N={N}", general_conv(N, H, H, C, O, k, st, rng), "GFLOP/s")
+                    for H, C, O, k, st in IMAGENET_SHAPES]
+            table(rows, "sum of the ResNet-50-like convs", N, max(3, args.reps // 3))
+        return
     for N in args.batches:
         layers = [
             (f"conv1 32@3x3 28x28x1  N={N}", conv_layer(N, 28, 28, 1, 32, False, rng), "GFLOP/s"),
