@@ -346,7 +346,7 @@ def add_model_args(ap):
     ap.add_argument("--gpt-heads", type=int, default=4)
     ap.add_argument("--d-model", type=int, default=128)
     ap.add_argument("--gpt-lr", type=float, default=1e-3)
-    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--weight-decay", type=float, default=0.004)
 
 
 def run_models(args, clock):

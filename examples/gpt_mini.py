@@ -135,7 +135,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=40, help="training steps per epoch")
     p.add_argument("--val-batches", type=int, default=8, help="validation windows = this x batch size")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--weight-decay", type=float, default=0.004)
     p.add_argument("--sample-len", type=int, default=300)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=10)
