@@ -9,6 +9,7 @@ Timings are medians of interleaved repetitions (ours, torch, ours, ...), so drif
 machine hits both sides alike. Target: ours >= 1.5x torch.
 
 Run: PYTHONPATH=python python3 bench/bench_seq.py [--reps 9] [--threads N] [--kind lstm gru] [--cpu-time]
+        [--models layer char_lstm gpt_mini] [--lstm-steps 200] [--gpt-steps 200] [--chunk 10] ...
 On a loaded machine (load average > cores) 2-thread wall times are dominated by descheduling on
 both sides (torch's OpenMP barriers worst of all); --threads 1 --cpu-time is the like-for-like ratio.
 
@@ -24,6 +25,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -32,6 +34,10 @@ import torch
 import fusednet
 from fusednet.layers import GRU, LSTM
 from fusednet.layers.base import Context
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+import char_lstm  # noqa: E402
+import gpt_mini  # noqa: E402
 
 CLOCK = time.perf_counter
 
@@ -120,12 +126,6 @@ def bench_pair(ours, theirs, reps, clock=CLOCK):
 # step (with a constant eps the two differ by up to ~lr per step on weights whose gradients are
 # ~1e-6, e.g. the small initial LSTM gradients).
 # ---------------------------------------------------------------------------------------------
-import sys  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
-import char_lstm  # noqa: E402
-import gpt_mini  # noqa: E402
-
 nn, F_ = torch.nn, torch.nn.functional
 
 
@@ -356,7 +356,7 @@ def run_models(args, clock):
         return {}
     ids, chars = char_lstm.load_text(args.data, args.limit)
     print(f"text: {args.data} ({len(ids):,} characters, vocabulary {len(chars)}); load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; wall time")
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {'process CPU time' if clock is time.process_time else 'wall time'}")
     torch.manual_seed(0)
     out = {}
     if "char_lstm" in todo:
@@ -388,7 +388,7 @@ def main():
           f"{torch.get_num_threads()}; torch {torch.__version__}; fusednet ISA {fusednet._C.cpu_isa()}")
     if "layer" in args.models:
         bench_layers(args)
-    run_models(args, CLOCK)
+    run_models(args, time.process_time if args.cpu_time else CLOCK)
 
 
 def bench_layers(args):
