@@ -3,8 +3,10 @@
 #pragma once
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "bindings/bind_util.h"
 
@@ -50,6 +52,17 @@ inline Act conv_act_arg(const char* op, const py::handle& o) {
 }
 
 inline void check_f32(const char* op, const char* arg, const Array& a) { check_dtype(op, arg, a, DType::F32); }
+
+// A backward through an epilogue activation takes its derivative from the saved forward output:
+// Y is then required, float32, shaped like dY.
+inline void check_saved_output(const char* op, const std::optional<Array>& y, Act act, const py::handle& activation,
+                               const std::vector<i64>& yshape) {
+  if (act == Act::None) return;
+  if (!y) throw ValueError(std::string(op) + ": Y (the saved forward output) is required for activation '" +
+                           std::string(py::str(activation)) + "'");
+  check_f32(op, "Y", *y);
+  check_shape(op, "Y", *y, yshape);
+}
 
 inline void check_no_overlap(const char* op, const Array& out, std::initializer_list<const Array*> ins) {
   for (const Array* a : ins)

@@ -154,12 +154,7 @@ FN_BIND(conv) {
         check_f32(op, "dY", dY);
         const std::vector<i64> yshape{g.N, g.Ho, g.Wo, g.O};
         check_shape(op, "dY", dY, yshape);
-        if (act != Act::None) {
-          if (!y) throw ValueError(std::string(op) + ": Y (the saved forward output) is required for activation '" +
-                                   std::string(py::str(activation)) + "'");
-          check_f32(op, "Y", *y);
-          check_shape(op, "Y", *y, yshape);
-        }
+        check_saved_output(op, y, act, activation, yshape);
         check_same_device(op, {&dY, &x, &w, y ? &*y : nullptr});
         Array dW = Array::empty(w.shape, DType::F32, x.device());
         std::optional<Array> dX, db;
@@ -307,12 +302,7 @@ FN_BIND(conv) {
         const std::vector<i64> yshape{g.N, g.H, g.W, g.C};
         check_shape(op, "dY", dY, yshape);
         Act act = conv_act_arg(op, activation);
-        if (act != Act::None) {
-          if (!y) throw ValueError(std::string(op) + ": Y (the saved forward output) is required for activation '" +
-                                   std::string(py::str(activation)) + "'");
-          check_f32(op, "Y", *y);
-          check_shape(op, "Y", *y, yshape);
-        }
+        check_saved_output(op, y, act, activation, yshape);
         check_same_device(op, {&dY, &x, &w, y ? &*y : nullptr});
         Array dW = Array::empty(w.shape, DType::F32, x.device());
         std::optional<Array> dX, db;

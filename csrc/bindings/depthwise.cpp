@@ -91,12 +91,7 @@ FN_BIND(depthwise) {
         check_f32(op, "dY", dY);
         const std::vector<i64> yshape{g.N, g.Ho, g.Wo, g.O};
         check_shape(op, "dY", dY, yshape);
-        if (act != Act::None) {
-          if (!y) throw ValueError(std::string(op) + ": Y (the saved forward output) is required for activation '" +
-                                   std::string(py::str(activation)) + "'");
-          check_f32(op, "Y", *y);
-          check_shape(op, "Y", *y, yshape);
-        }
+        check_saved_output(op, y, act, activation, yshape);
         check_same_device(op, {&dY, &x, &w, y ? &*y : nullptr});
         Array dW = Array::empty(w.shape, DType::F32, x.device());
         std::optional<Array> dX, db;

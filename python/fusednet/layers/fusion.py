@@ -28,7 +28,7 @@ from .conv import Conv2D
 from .core import Activation
 from .normalization import BatchNormalization
 
-__all__ = ["inference_plan", "InferencePlan", "set_enabled", "is_enabled", "disabled"]
+__all__ = ["inference_plan", "InferencePlan", "fold_conv_bn", "set_enabled", "is_enabled", "disabled"]
 
 _ENABLED = [True]
 _EPILOGUE_ACTS = ("relu", "tanh")   # fused epilogues that are never the loss-fusion output
@@ -81,12 +81,16 @@ def _foldable_bn(layer, channels):
             and layer.moving_mean is not None and layer.moving_mean.shape[0] == channels)
 
 
-def _fused_step(plan_ref, conv, bn, act):
+def fold_conv_bn(conv, bn):
+    """(kernel, bias) of ``bn(conv(x))`` as one convolution, from the layers' current weights."""
     b = conv.bias.data if conv.bias is not None else None
     gd = bn.gamma.data if bn.gamma is not None else None
     bd = bn.beta.data if bn.beta is not None else None
-    w2, b2 = _C.fold_batchnorm(conv.kernel.data, b, gd, bd, bn.moving_mean.data, bn.moving_variance.data,
-                               bn.epsilon)
+    return _C.fold_batchnorm(conv.kernel.data, b, gd, bd, bn.moving_mean.data, bn.moving_variance.data, bn.epsilon)
+
+
+def _fused_step(plan_ref, conv, bn, act):
+    w2, b2 = fold_conv_bn(conv, bn)
     args = (conv.strides, conv.padding, conv.dilation_rate, act)
 
     def step(x, strip):

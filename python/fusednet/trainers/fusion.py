@@ -21,6 +21,10 @@ disabled():`` turn every rule off (tests compare both).
 """
 import contextlib
 
+from .. import _C
+from ..layers.fusion import fold_conv_bn
+from ..tensor import WEIGHTS_VERSION
+
 __all__ = ["set_enabled", "is_enabled", "disabled", "RULES", "INFERENCE_RULES", "rule", "inference_rule",
            "new_generation"]
 
@@ -53,8 +57,7 @@ INFERENCE_RULES = []       # rules for plans that never run backward (predict / 
 
 def new_generation():
     """Weights may have changed (a new predict / evaluate call): folded steps refold once."""
-    from ..tensor import bump_weights_version
-    bump_weights_version()
+    WEIGHTS_VERSION[0] += 1
 
 
 def inference_rule(fn):
@@ -121,16 +124,9 @@ class FoldedConvStep:
         self.conv, self.bn, self.act, self.gen = conv, bn, act, None
 
     def forward(self, ctx, x, training, strip=False):
-        from ..tensor import WEIGHTS_VERSION
         if self.gen != WEIGHTS_VERSION[0]:
-            from .. import _C
-            c, bn = self.conv, self.bn
-            self.w, self.b = _C.fold_batchnorm(
-                c.kernel.data, c.bias.data if c.bias is not None else None,
-                bn.gamma.data if bn.gamma is not None else None, bn.beta.data if bn.beta is not None else None,
-                bn.moving_mean.data, bn.moving_variance.data, bn.epsilon)
+            self.w, self.b = fold_conv_bn(self.conv, self.bn)
             self.gen = WEIGHTS_VERSION[0]
-        from .. import _C
         c = self.conv
         return _C.conv2d_forward(x, self.w, self.b, c.strides, c.padding, c.dilation_rate, self.act)
 
