@@ -58,6 +58,7 @@ class Optimizer:
         self.iterations = 0
         self._vars = None      # list of Arrays being optimised (identity of the slots)
         self._slots = {}
+        self._pruning = None   # fusednet.pruning.Pruner: masks re-applied right after each step
 
     # ------------------------------------------------------------------ learning rate
     @property
@@ -137,6 +138,8 @@ class Optimizer:
         lr = self._lr if self._schedule is None else float(self._schedule(self.iterations))
         self.iterations += 1
         self._step(params, grads, lr)
+        if self._pruning is not None:
+            self._pruning.after_step()
 
     def _step(self, params, grads, lr):  # pragma: no cover
         raise NotImplementedError

@@ -1,0 +1,290 @@
+"""Magnitude pruning of layer kernels: ``prune_low_magnitude``, ``strip_pruning``, sparsity report.
+
+Shape of the design (docs/DECISIONS.md "2026-12-03 Pruning"): no wrapper layer. A pruned layer
+keeps its class (so the fusion rules of trainers/fusion.py, which match layer classes, still
+apply and the fast path is unchanged) and carries a :class:`PruningState` in ``layer._pruning``:
+the schedule, the step, and one float32 0/1 mask Array per kernel (biases are never pruned).
+The masks are applied right after every fused optimizer step by ONE native in-place multiply
+per masked tensor (``_C.binary("mul", w, mask, out=w)``), driven by the
+:class:`~fusednet.pruning.UpdatePruningStep` callback that registers a :class:`Pruner` on the
+optimizer. Mask update (tfmot ``Pruning._update_mask``): keep ``k = max(round(n·(1-s)), 1)``
+entries, threshold = k-th largest ``|w|``, mask = ``|w| >= threshold`` (ties are kept, so the
+sparsity can fall short of ``s`` on ties).
+"""
+import numpy as np
+
+from .. import _C
+from ..tensor import bump_weights_version
+from .schedules import PruningSchedule
+
+__all__ = ["prune_low_magnitude", "strip_pruning", "get_sparsity", "PruningState", "Pruner",
+           "PRUNABLE_WEIGHTS"]
+
+#: layer class name -> attributes holding the prunable kernels (biases are never pruned)
+PRUNABLE_WEIGHTS = {
+    "Dense": ("kernel",), "Conv1D": ("kernel",), "Conv2D": ("kernel",),
+    "DepthwiseConv2D": ("kernel",), "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel"),
+    "Conv2DTranspose": ("kernel",), "Conv1DTranspose": ("kernel",), "Embedding": ("embeddings",),
+}
+
+
+def _prunable_attrs(layer):
+    for cls in type(layer).__mro__:
+        if cls.__name__ in PRUNABLE_WEIGHTS:
+            return PRUNABLE_WEIGHTS[cls.__name__]
+    return None
+
+
+class PruningState:
+    """What ``prune_low_magnitude`` attaches to a layer (``layer._pruning``).
+
+    Args:
+        layer: the layer being pruned.
+        pruning_schedule: a :class:`~fusednet.pruning.PruningSchedule`.
+        block_size: only ``(1, 1)`` (element-wise) is supported.
+
+    Shape:
+        ``masks[attr]`` has the shape of ``getattr(layer, attr)``.
+
+    Example:
+        >>> st = fusednet.pruning.prune_low_magnitude(layer)._pruning
+        >>> st.step
+        -1
+    """
+
+    def __init__(self, layer, pruning_schedule, block_size=(1, 1)):
+        self.layer = layer
+        self.schedule = pruning_schedule
+        self.block_size = tuple(block_size)
+        self.step = -1                 # tfmot's pruning_step: -1 until UpdatePruningStep starts it
+        self.masks = {}                # attr -> Array (float32 0/1), created once the layer is built
+        self.thresholds = {}
+
+    def ensure_masks(self):
+        """Create all-ones masks for the built kernels (idempotent)."""
+        if not self.layer.built:
+            raise ValueError(f"prune_low_magnitude: layer '{self.layer.name}' is not built; build the model "
+                             f"(give it an input shape) before training it")
+        for attr in _prunable_attrs(self.layer):
+            w = getattr(self.layer, attr, None)
+            if w is not None and attr not in self.masks:
+                self.masks[attr] = _C.full(list(w.shape), 1.0, device=w.data.device)
+
+    def pairs(self):
+        """``[(weight Array, mask Array), ...]``."""
+        return [(getattr(self.layer, a).data, m) for a, m in self.masks.items()]
+
+    def update_masks(self, sparsity):
+        """Recompute every mask at ``sparsity`` from the current magnitudes (tfmot's rule)."""
+        for attr, mask in self.masks.items():
+            w = getattr(self.layer, attr).data
+            absw = _C.unary("abs", w)
+            n = int(np.prod(w.shape))
+            k = int(max(np.round(np.float32(n) * (np.float32(1.0) - np.float32(sparsity))), 1))
+            # the k-th largest |w|: a selection on a host copy (known gap: native selection kernel)
+            flat = np.asarray(absw.numpy(), np.float32).reshape(-1)
+            thr = np.float32(np.partition(flat, n - k)[n - k])
+            t = _C.full([], float(thr), device=w.device)
+            _C.binary("greater_equal", absw, t, out=mask)
+            self.thresholds[attr] = float(thr)
+
+    def apply_masks(self):
+        """w *= mask for every kernel (one native in-place multiply each)."""
+        for w, m in self.pairs():
+            _C.binary("mul", w, m, out=w)
+
+
+class Pruner:
+    """The optimizer hook: after each fused step, re-apply masks and advance the pruning step.
+
+    Registered by :class:`~fusednet.pruning.UpdatePruningStep` as ``optimizer._pruning``; the
+    optimizer calls :meth:`after_step` right after its native update kernel.
+
+    Args:
+        states: the :class:`PruningState` of every pruned layer of the model.
+
+    Shape:
+        None (bookkeeping only).
+
+    Example:
+        >>> opt._pruning = Pruner(pruned_states(model)); opt._pruning.begin()
+    """
+
+    def __init__(self, states):
+        self.states = list(states)
+
+    def _maybe_update(self):
+        for st in self.states:
+            should, sparsity = st.schedule(st.step)
+            if should:
+                st.update_masks(sparsity)
+
+    def begin(self):
+        """Start (step -1 -> 0) and prepare the masks the first step's forward will see."""
+        for st in self.states:
+            st.ensure_masks()
+            if st.step < 0:
+                st.step = 0
+        self._maybe_update()
+        bump_weights_version()
+        for st in self.states:
+            st.apply_masks()
+
+    def after_step(self):
+        """Masks the just-updated weights, steps on, and updates masks due at the new step.
+
+        tfmot updates the mask at the start of step t's forward from the weights left by step
+        t-1; doing it right after step t-1's update is the same computation."""
+        for st in self.states:
+            st.apply_masks()
+            st.step += 1
+        if any(st.schedule(st.step)[0] for st in self.states):
+            self._maybe_update()
+            for st in self.states:
+                st.apply_masks()
+
+
+def _layers(model):
+    fl = getattr(model, "_flat_layers", None)
+    return list(fl()) if fl is not None else list(getattr(model, "layers", []))
+
+
+def pruned_states(model):
+    """The :class:`PruningState` of every pruned layer of ``model`` (in layer order)."""
+    return [l._pruning for l in _layers(model) if getattr(l, "_pruning", None) is not None]
+
+
+def _check_args(pruning_schedule, block_size):
+    if not isinstance(pruning_schedule, PruningSchedule):
+        raise TypeError(f"prune_low_magnitude: pruning_schedule must be a PruningSchedule "
+                        f"(ConstantSparsity, PolynomialDecay), got {type(pruning_schedule).__name__}")
+    bs = tuple(block_size)
+    if bs != (1, 1):
+        raise ValueError(f"prune_low_magnitude: only block_size=(1, 1) is supported, got {bs}")
+
+
+def _clone(model):
+    clone = type(model).from_config(model.get_config())
+    if model.built:
+        clone.set_weights(model.get_weights())
+    return clone
+
+
+def _mark(layer, pruning_schedule, block_size):
+    if getattr(layer, "_pruning", None) is not None:
+        raise ValueError(f"prune_low_magnitude: layer '{layer.name}' is already pruned")
+    layer._pruning = PruningState(layer, pruning_schedule, block_size)
+    if layer.built:
+        layer._pruning.ensure_masks()
+    return layer
+
+
+def prune_low_magnitude(to_prune, pruning_schedule=None, block_size=(1, 1), **kwargs):
+    """Mark a model's (or one layer's) kernels for magnitude pruning (``tfmot.sparsity.keras``).
+
+    A model is cloned (``from_config`` + weights) and every prunable layer of the clone (Dense,
+    Conv1D/2D, DepthwiseConv2D, SeparableConv2D, Conv1D/2DTranspose, Embedding) gets masks; other
+    layers are left alone. A single layer must be prunable and is marked in place and returned.
+    Train the result with the :class:`~fusednet.pruning.UpdatePruningStep` callback.
+
+    Args:
+        to_prune: a Sequential / functional model, or a layer.
+        pruning_schedule: a schedule (default ``ConstantSparsity(0.5, 0, -1, 100)``, as tfmot).
+        block_size: ``(1, 1)`` only (element-wise pruning).
+        **kwargs: tfmot's ``block_pooling_type`` ("AVG") is accepted; anything else is an error.
+
+    Shape:
+        Masks have the shape of the kernels they prune.
+
+    Example:
+        >>> sched = fusednet.pruning.PolynomialDecay(0.0, 0.8, begin_step=0, end_step=1000)
+        >>> pruned = fusednet.pruning.prune_low_magnitude(model, pruning_schedule=sched)
+        >>> pruned.compile("adam", "sparse_categorical_crossentropy")
+        >>> pruned.fit(x, y, callbacks=[fusednet.pruning.UpdatePruningStep()])
+    """
+    from .schedules import ConstantSparsity
+    bad = set(kwargs) - {"block_pooling_type"}
+    if bad:
+        raise TypeError(f"prune_low_magnitude: unexpected keyword argument(s): {', '.join(sorted(bad))}")
+    if kwargs.get("block_pooling_type", "AVG") != "AVG":
+        raise ValueError(f"prune_low_magnitude: block_pooling_type must be 'AVG', got {kwargs['block_pooling_type']!r}")
+    if pruning_schedule is None:
+        pruning_schedule = ConstantSparsity(0.5, begin_step=0, frequency=100)
+    _check_args(pruning_schedule, block_size)
+    from ..layers.base import Layer
+    if isinstance(to_prune, Layer) and not hasattr(to_prune, "_flat_layers"):
+        if _prunable_attrs(to_prune) is None:
+            raise ValueError(f"prune_low_magnitude: layer '{to_prune.name}' ({type(to_prune).__name__}) is not "
+                             f"prunable; prunable: {', '.join(sorted(PRUNABLE_WEIGHTS))}")
+        return _mark(to_prune, pruning_schedule, block_size)
+    if not hasattr(to_prune, "get_config") or not hasattr(to_prune, "layers"):
+        raise TypeError(f"prune_low_magnitude: to_prune must be a model or a layer, got {type(to_prune).__name__}")
+    if pruned_states(to_prune):
+        raise ValueError("prune_low_magnitude: the model already contains pruned layers")
+    clone = _clone(to_prune)
+    n = 0
+    for l in _layers(clone):
+        if _prunable_attrs(l) is not None:
+            _mark(l, pruning_schedule, block_size)
+            n += 1
+    if n == 0:
+        raise ValueError(f"prune_low_magnitude: model '{to_prune.name}' has no prunable layer")
+    return clone
+
+
+def strip_pruning(model):
+    """A plain copy of a pruned model with the masks applied (the pruned weights are zeros).
+
+    Args:
+        model: a model returned by :func:`prune_low_magnitude` (or a pruned layer: its masks are
+            applied and removed in place).
+
+    Shape:
+        Same weights as ``model``.
+
+    Example:
+        >>> final = fusednet.pruning.strip_pruning(pruned)
+        >>> final.save("sparse.keras")
+    """
+    from ..layers.base import Layer
+    if isinstance(model, Layer) and not hasattr(model, "_flat_layers"):
+        st = getattr(model, "_pruning", None)
+        if st is not None:
+            bump_weights_version()
+            st.apply_masks()
+            model._pruning = None
+        return model
+    if not hasattr(model, "get_config"):
+        raise TypeError(f"strip_pruning: expected a model, got {type(model).__name__}")
+    bump_weights_version()
+    for st in pruned_states(model):
+        st.apply_masks()
+    return _clone(model)
+
+
+def get_sparsity(model):
+    """Fraction of exact zeros of every prunable kernel: ``{"layer/attr": fraction}``.
+
+    Args:
+        model: a model (pruned or not) or a single layer.
+
+    Shape:
+        A dict of floats in [0, 1].
+
+    Example:
+        >>> fusednet.pruning.get_sparsity(pruned)["dense/kernel"]
+        0.8
+    """
+    layers = [model] if not hasattr(model, "layers") else _layers(model)
+    out = {}
+    for l in layers:
+        attrs = _prunable_attrs(l)
+        if attrs is None or not l.built:
+            continue
+        for a in attrs:
+            w = getattr(l, a, None)
+            if w is None:
+                continue
+            zero = _C.binary("equal", w.data, _C.full([], 0.0, device=w.data.device))
+            out[f"{l.name}/{a}"] = float(_C.reduce("mean", zero).item())
+    return out
