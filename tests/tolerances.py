@@ -7,6 +7,8 @@ entry is scaled by sqrt(K) inside the tests that use it (see gemm_tol).
 import math
 
 TOL = {
+    # pruning schedules: float32 tfmot arithmetic vs a float64 evaluation of the same formula
+    "pruning_schedule": (1e-6, 1e-7),
     # float32 kernel vs float64 reference, elementwise maths (exp/log/tanh/erf)
     "pointwise": (1e-5, 1e-6),
     # transcendental-heavy pointwise (gelu erf, mish, softplus) — libm vs vectorised approximations

@@ -92,7 +92,7 @@ class PruningSummaries(Callback):
             for a in st.masks:
                 values[f"pruning/{st.layer.name}/{a}/sparsity"] = sp[f"{st.layer.name}/{a}"]
             values[f"pruning/{st.layer.name}/target_sparsity"] = st.schedule(max(st.step, 0))[1]
-        self._writer.scalars(epoch, values)
+        self._writer.scalars(epoch, list(values.items()))
 
     def on_train_end(self, logs=None):
         if self._writer is not None:
