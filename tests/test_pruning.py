@@ -318,3 +318,45 @@ def test_mlp_mnist_80_percent_sparsity_close_to_dense():
     assert acc_dense > 0.93
     print("dense", acc_dense, "pruned", acc_pr)
     assert acc_pr >= acc_dense - 0.015, (acc_dense, acc_pr)
+
+
+# ---------------------------------------------------------------- saving
+def test_pruned_model_save_load_keeps_masks_step_and_schedule(tmp_path):
+    x, y = _data()
+    sch = pruning.PolynomialDecay(0.1, 0.6, begin_step=2, end_step=30, power=2, frequency=4)
+    pr = pruning.prune_low_magnitude(_mlp(), sch)
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pr.fit(x, y, epochs=1, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    f = str(tmp_path / "pruned.keras")
+    pr.save(f)
+    back = fn.models.load_model(f)
+    for a, b in zip(pr.layers, back.layers):
+        assert b._pruning.step == a._pruning.step == 6
+        assert b._pruning.schedule.get_config() == sch.get_config()
+        np.testing.assert_array_equal(b._pruning.masks["kernel"].numpy(), a._pruning.masks["kernel"].numpy())
+    for a, b in zip(pr.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(back.predict(x, verbose=0), pr.predict(x, verbose=0))
+    # training resumes from the saved step on both: same masks afterwards
+    for m in (pr, back):
+        m.fit(x, y, epochs=1, verbose=0, shuffle=False, callbacks=[pruning.UpdatePruningStep()])
+    for a, b in zip(pr.layers, back.layers):
+        assert a._pruning.step == b._pruning.step == 12
+        np.testing.assert_array_equal(b._pruning.masks["kernel"].numpy(), a._pruning.masks["kernel"].numpy())
+    with pytest.raises(ValueError, match="UpdatePruningStep"):
+        back.fit(x, y, epochs=1, verbose=0)
+
+
+def test_stripped_model_saves_as_a_plain_model(tmp_path):
+    x, y = _data()
+    pr = pruning.prune_low_magnitude(_mlp(), pruning.ConstantSparsity(0.5, 0))
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pr.fit(x, y, epochs=1, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    plain = pruning.strip_pruning(pr)
+    f = str(tmp_path / "plain.keras")
+    plain.save(f)
+    back = fn.models.load_model(f)
+    assert all(getattr(l, "_pruning", None) is None for l in back.layers)
+    for a, b in zip(plain.get_weights(), back.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert pruning.get_sparsity(back)[f"{back.layers[0].name}/kernel"] == pytest.approx(0.5)

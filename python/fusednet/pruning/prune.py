@@ -288,3 +288,45 @@ def get_sparsity(model):
             zero = _C.binary("equal", w.data, _C.full([], 0.0, device=w.data.device))
             out[f"{l.name}/{a}"] = float(_C.reduce("mean", zero).item())
     return out
+
+
+MASK_PREFIX = "pruning_mask/"
+
+
+def save_state(model):
+    """``(pruning_config, [(name, mask ndarray), ...])`` for ``save_model``; ``(None, [])`` when unpruned.
+
+    The config holds, per pruned layer name, the schedule config, the step and the block size; the
+    masks travel as extra weight entries ``pruning_mask/<layer>/<attr>``.
+    """
+    states = pruned_states(model)
+    if not states:
+        return None, []
+    cfg, arrays = {}, []
+    for st in states:
+        cfg[st.layer.name] = {"schedule": st.schedule.get_config(), "step": int(st.step),
+                              "block_size": list(st.block_size), "masks": sorted(st.masks)}
+        for attr in sorted(st.masks):
+            arrays.append((f"{MASK_PREFIX}{st.layer.name}/{attr}", np.array(st.masks[attr].numpy(), copy=True)))
+    return cfg, arrays
+
+
+def restore_state(model, config, masks, src):
+    """Re-attach pruning state saved by :func:`save_state` (``masks``: name -> ndarray)."""
+    from .schedules import deserialize
+    by_name = {l.name: l for l in _layers(model)}
+    for name, c in config.items():
+        layer = by_name.get(name)
+        if layer is None or _prunable_attrs(layer) is None:
+            raise ValueError(f"{src}: pruning_config names layer {name!r}, which the model has not or cannot prune")
+        _mark(layer, deserialize(c["schedule"]), tuple(c.get("block_size", (1, 1))))
+        layer._pruning.step = int(c["step"])
+        for attr in c["masks"]:
+            key = f"{MASK_PREFIX}{name}/{attr}"
+            if key not in masks:
+                raise ValueError(f"{src}: pruning mask {key!r} is missing from the file")
+            m = np.ascontiguousarray(masks[key], np.float32)
+            cur = layer._pruning.masks[attr]
+            if tuple(m.shape) != tuple(cur.shape):
+                raise ValueError(f"{src}: pruning mask {key!r} has shape {m.shape}, the kernel {tuple(cur.shape)}")
+            cur.copy_(_C.asarray(m) if cur.device == "cpu" else _C.asarray(m).to(cur.device))

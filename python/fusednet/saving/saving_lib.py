@@ -146,6 +146,11 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
     built = getattr(model, "built", True)       # an unbuilt model saves its config alone (Keras)
     arrays = [np.asarray(w) for w in model.get_weights()] if built else []
     names = model_weight_names(model, len(arrays)) if built else []
+    from ..pruning.prune import save_state as _pruning_state
+    pcfg, masks = _pruning_state(model) if built else (None, [])
+    if pcfg:        # masks as extra weight entries, schedules and steps in the config
+        config["pruning_config"] = pcfg
+        names, arrays = names + [n for n, _ in masks], arrays + [a for _, a in masks]
     opt = _optimizer_state(model) if include_optimizer else None
     metadata = {"keras_version": "3 (fusednet " + __version__ + ")", "fusednet_version": __version__,
                 "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
@@ -276,8 +281,16 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                 model.build(shape)
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{src}: cannot build {cls_name!r} on the saved input shape {shp}: {e}") from e
-        if getattr(model, "built", True) or archive["weights"]:
-            _assign_weights(model, archive["weights"], src)
+        weights = archive["weights"]
+        pcfg = config.get("pruning_config")
+        if pcfg:
+            from ..pruning.prune import MASK_PREFIX, restore_state
+            masks = {n: a for n, a in weights.items() if n.startswith(MASK_PREFIX)}
+            weights = {n: a for n, a in weights.items() if not n.startswith(MASK_PREFIX)}
+        if getattr(model, "built", True) or weights:
+            _assign_weights(model, weights, src)
+        if pcfg:
+            restore_state(model, pcfg, masks, src)
         if archive.get("rng") is not None:
             _restore_rng(model, archive["rng"], src)
         cc = config.get("compile_config")
