@@ -360,3 +360,24 @@ def test_stripped_model_saves_as_a_plain_model(tmp_path):
     for a, b in zip(plain.get_weights(), back.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert pruning.get_sparsity(back)[f"{back.layers[0].name}/kernel"] == pytest.approx(0.5)
+
+
+def test_functional_cnn_and_unbuilt_sequential_are_pruned():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8, 8, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    i = fn.Input((8, 8, 3))
+    h = layers.Flatten()(layers.MaxPooling2D()(layers.Conv2D(8, 3, activation="relu")(i)))
+    pr = pruning.prune_low_magnitude(fn.Model(i, layers.Dense(3)(h)), pruning.ConstantSparsity(0.6, 0, frequency=2))
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pr.fit(x, y, epochs=2, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    conv, dense = [l for l in pr.layers if getattr(l, "_pruning", None) is not None]
+    for l in (conv, dense):
+        n = l.kernel.numpy().size
+        assert int((l.kernel.numpy() == 0).sum()) == n - int(np.round(np.float32(n) * np.float32(0.4)))
+    seq = pruning.prune_low_magnitude(fn.Sequential([layers.Dense(4), layers.Dense(3)]),
+                                      pruning.ConstantSparsity(0.5, 0))   # built by fit
+    seq.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    seq.fit(rng.normal(size=(32, 6)).astype(np.float32), rng.integers(0, 3, 32), epochs=1, verbose=0,
+            callbacks=[pruning.UpdatePruningStep()])
+    assert sorted(pruning.get_sparsity(seq).values()) == [0.5, 0.5]
