@@ -66,6 +66,7 @@ class ExportContext:
         self._helper = helper
         self.opset = int(opset)
         self.nodes, self.initializers, self._names = [], [], set()
+        self._consts = {}      # (dtype, shape, sha1) -> initializer name
         self._pending = {}     # channels-last name -> (channels-first name, perm), not yet emitted
         self._nchw = {}        # channels-last name -> (its channels-first twin, rank)
         self.fold_bn = None    # set by the walker: the BatchNormalization to fold into this conv call
@@ -80,12 +81,18 @@ class ExportContext:
         return name
 
     def initializer(self, array, name_hint):
-        """Add a constant tensor (float64 is stored as float32); returns its name."""
+        """Add a constant tensor (float64 is stored as float32); returns its name. Equal constants
+        are stored once (a shared layer called twice reuses its weights; repeated scalars)."""
+        import hashlib
         from onnx import numpy_helper
         a = np.asarray(array)
         if a.dtype == np.float64:
             a = a.astype(np.float32)
-        name = self.unique(name_hint)
+        a = np.ascontiguousarray(a)
+        key = (a.dtype.str, a.shape, hashlib.sha1(a.tobytes()).hexdigest())
+        if key in self._consts:
+            return self._consts[key]
+        name = self._consts[key] = self.unique(name_hint)
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(a), name))
         return name
 

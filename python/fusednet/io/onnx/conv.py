@@ -107,3 +107,21 @@ def _batchnorm(ctx, layer, inputs):
     s = ctx.initializer(scale.astype(np.float32), f"{layer.name}/scale")
     t = ctx.initializer(shift.astype(np.float32), f"{layer.name}/shift")
     return ctx.node("Add", [ctx.node("Mul", [x, s])[0], t])
+
+
+@register_converter(L.ZeroPadding2D)
+def _zeropad(ctx, layer, inputs):
+    (t, b), (l, r) = layer.padding
+    twin = ctx.nchw_twin(inputs[0])
+    if twin is not None and twin[1] == 4:    # stay channels-first between convs (MobileNet, ResNet stems)
+        y, = ctx.node("Pad", [twin[0], ctx.const_i64([0, 0, t, l, 0, 0, b, r], "pads")], mode="constant")
+        return [ctx.from_nchw(y, 4)]
+    return ctx.node("Pad", [inputs[0], ctx.const_i64([0, t, l, 0, 0, b, r, 0], "pads")], mode="constant")
+
+
+@register_converter(L.Cropping2D)
+def _crop(ctx, layer, inputs):
+    (t, b), (l, r) = layer.cropping
+    big = np.iinfo(np.int64).max
+    starts, ends = ctx.const_i64([t, l], "starts"), ctx.const_i64([-b if b else big, -r if r else big], "ends")
+    return ctx.node("Slice", [inputs[0], starts, ends, ctx.const_i64([1, 2], "axes")])

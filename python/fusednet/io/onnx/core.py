@@ -8,7 +8,17 @@ from ... import layers as L
 from ...layers import activation_layers as A
 from ._registry import register_converter
 
-__all__ = ["activation"]
+__all__ = ["activation", "pointwise"]
+
+
+def pointwise(ctx, inputs, build):
+    """``build(names) -> name`` for an elementwise op: when every input has a channels-first twin
+    of one rank (inside a conv region), build on the twins and stay channels-first, so
+    Conv -> BN -> ReLU -> Add -> Conv carries no transposes."""
+    twins = [ctx.nchw_twin(x) for x in inputs]
+    if all(t is not None for t in twins) and len({t[1] for t in twins}) == 1:
+        return [ctx.from_nchw(build([t[0] for t in twins]), twins[0][1])]
+    return [build(list(inputs))]
 
 
 def _mul_const(ctx, x, c, hint):
@@ -66,12 +76,17 @@ def _dense(ctx, layer, inputs):
 
 @register_converter(L.Activation)
 def _activation(ctx, layer, inputs):
-    return [activation(ctx, inputs[0], layer._kind)]
+    if layer._kind in ("softmax", "log_softmax"):     # over the channels-last axis: not pointwise
+        return [activation(ctx, inputs[0], layer._kind)]
+    return pointwise(ctx, inputs, lambda xs: activation(ctx, xs[0], layer._kind))
 
 
 @register_converter(A.ReLU)
 def _relu(ctx, layer, inputs):
-    x = inputs[0]
+    return pointwise(ctx, inputs, lambda xs: _relu_on(ctx, layer, xs[0]))
+
+
+def _relu_on(ctx, layer, x):
     slope, thr, mx = layer.negative_slope, layer.threshold, layer.max_value
     if thr == 0.0:
         y = ctx.node("LeakyRelu", [x], alpha=slope)[0] if slope else ctx.node("Relu", [x])[0]
@@ -81,17 +96,17 @@ def _relu(ctx, layer, inputs):
         y = ctx.node("Where", [ctx.node("GreaterOrEqual", [x, t])[0], x, below])[0]
     if mx is not None:
         y = ctx.node("Min", [y, ctx.initializer(np.float32(mx), "max_value")])[0]
-    return [y]
+    return y
 
 
 @register_converter(A.LeakyReLU)
 def _leaky(ctx, layer, inputs):
-    return ctx.node("LeakyRelu", inputs, alpha=layer.negative_slope)
+    return pointwise(ctx, inputs, lambda xs: ctx.node("LeakyRelu", xs, alpha=layer.negative_slope)[0])
 
 
 @register_converter(A.ELU)
 def _elu(ctx, layer, inputs):
-    return ctx.node("Elu", inputs, alpha=layer.alpha)
+    return pointwise(ctx, inputs, lambda xs: ctx.node("Elu", xs, alpha=layer.alpha)[0])
 
 
 @register_converter(A.PReLU)
@@ -141,38 +156,47 @@ def _lambda(ctx, layer, inputs):
 # ---------------------------------------------------------------------------------------------- merges
 @register_converter(L.Add)
 def _add(ctx, layer, inputs):
-    return ctx.node("Sum", inputs)
+    return pointwise(ctx, inputs, lambda xs: ctx.node("Sum", xs)[0])
 
 
 @register_converter(L.Subtract)
 def _sub(ctx, layer, inputs):
-    return ctx.node("Sub", inputs)
+    return pointwise(ctx, inputs, lambda xs: ctx.node("Sub", xs)[0])
 
 
 @register_converter(L.Multiply)
 def _mul(ctx, layer, inputs):
-    y = inputs[0]
-    for x in inputs[1:]:
-        y = ctx.node("Mul", [y, x])[0]
-    return [y]
+    def build(xs):
+        y = xs[0]
+        for x in xs[1:]:
+            y = ctx.node("Mul", [y, x])[0]
+        return y
+    return pointwise(ctx, inputs, build)
 
 
 @register_converter(L.Average)
 def _avg(ctx, layer, inputs):
-    s = ctx.node("Sum", inputs)[0]
-    return [_mul_const(ctx, s, 1.0 / len(inputs), "inv_n")]
+    return pointwise(ctx, inputs, lambda xs: _mul_const(ctx, ctx.node("Sum", xs)[0], 1.0 / len(xs), "inv_n"))
 
 
 @register_converter(L.Maximum)
 def _max(ctx, layer, inputs):
-    return ctx.node("Max", inputs)
+    return pointwise(ctx, inputs, lambda xs: ctx.node("Max", xs)[0])
 
 
 @register_converter(L.Minimum)
 def _min(ctx, layer, inputs):
-    return ctx.node("Min", inputs)
+    return pointwise(ctx, inputs, lambda xs: ctx.node("Min", xs)[0])
 
 
 @register_converter(L.Concatenate)
 def _concat(ctx, layer, inputs):
-    return ctx.node("Concat", inputs, axis=int(layer.axis))
+    twins = [ctx.nchw_twin(x) for x in inputs]
+    rank = twins[0][1] if twins[0] is not None else None
+    ax = int(layer.axis)
+    if rank is not None and all(t is not None and t[1] == rank for t in twins):
+        ax = ax + rank if ax < 0 else ax        # channels-last axis -> channels-first axis
+        cf = 1 if ax == rank - 1 else (0 if ax == 0 else ax + 1)
+        y, = ctx.node("Concat", [t[0] for t in twins], axis=cf)
+        return [ctx.from_nchw(y, rank)]
+    return ctx.node("Concat", inputs, axis=ax)
