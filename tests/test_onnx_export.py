@@ -53,7 +53,7 @@ def _inputs(model, batch, rng):
     specs = model.inputs
     out = []
     for t in specs:
-        shape = (batch,) + tuple(t.shape[1:])
+        shape = (batch,) + tuple(d if d is not None else 5 for d in t.shape[1:])   # open axes: 5
         if "int" in str(getattr(t, "dtype", "float32")):
             out.append(rng.integers(0, 5, shape).astype(str(t.dtype)))
         else:
@@ -280,3 +280,45 @@ def test_mobilenet_v2(tmp_path):
     model = MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10)
     _randomize_bn(model, np.random.default_rng(4))
     check(model, tmp_path, tol="onnx", batches=(1, 2))
+
+
+# ------------------------------------------------------------------------------------ sequences
+RNN_CASES = {
+    "simple_rnn_last": lambda: seq((5, 3), L.SimpleRNN(4)),
+    "simple_rnn_seq_relu_back": lambda: seq((5, 3), L.SimpleRNN(4, activation="relu", return_sequences=True,
+                                                                go_backwards=True)),
+    "lstm_seq": lambda: seq((7, 3), L.LSTM(5, return_sequences=True)),
+    "lstm_last_back": lambda: seq((6, 2), L.LSTM(3, go_backwards=True)),
+    "lstm_no_bias": lambda: seq((4, 3), L.LSTM(2, use_bias=False, return_sequences=True)),
+    "gru_reset_after": lambda: seq((6, 3), L.GRU(4, return_sequences=True)),
+    "gru_reset_before_back": lambda: seq((5, 3), L.GRU(3, reset_after=False, go_backwards=True)),
+    "bidir_concat_seq": lambda: seq((6, 3), L.Bidirectional(L.LSTM(4, return_sequences=True))),
+    "bidir_sum_last": lambda: seq((5, 2), L.Bidirectional(L.GRU(3), merge_mode="sum")),
+    "bidir_ave_mul": lambda: seq((5, 2), L.Bidirectional(L.SimpleRNN(3, return_sequences=True), merge_mode="ave"),
+                                 L.Bidirectional(L.LSTM(2, return_sequences=True), merge_mode="mul")),
+}
+
+
+def _nonzero_biases(model, rng):
+    for layer in _all_layers(model):
+        for w in layer.weights:
+            if "bias" in w.name:
+                w.assign(rng.normal(0, 0.5, w.shape).astype(np.float32))
+
+
+@pytest.mark.parametrize("case", sorted(RNN_CASES))
+def test_recurrent(case, tmp_path):
+    model = RNN_CASES[case]()
+    _nonzero_biases(model, np.random.default_rng(5))
+    check(model, tmp_path)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64"])
+def test_embedding(dtype, tmp_path):
+    model = fusednet.Sequential([L.Input(shape=(6,), dtype=dtype), L.Embedding(5, 3), L.Flatten(), L.Dense(2)])
+    check(model, tmp_path)
+
+
+def test_char_lstm_example(tmp_path):
+    model = _example("char_lstm.py")["build_model"](vocab=11, embed_dim=8, units=16)
+    check(model, tmp_path, batches=(1, 3))
