@@ -322,3 +322,60 @@ def test_embedding(dtype, tmp_path):
 def test_char_lstm_example(tmp_path):
     model = _example("char_lstm.py")["build_model"](vocab=11, embed_dim=8, units=16)
     check(model, tmp_path, batches=(1, 3))
+
+
+# ------------------------------------------------------------------------------------ attention
+def _mha_model(causal, has_key, has_mask, kd=3):
+    q, v = L.Input(shape=(5, 6), name="q"), L.Input(shape=(4 if not causal else 5, 7), name="v")
+    ins, args = [q, v], [q, v]
+    kw = {}
+    if has_key:
+        k = L.Input(shape=(4 if not causal else 5, 2), name="k")
+        ins.append(k)
+        kw["key"] = k
+    if has_mask:
+        m = L.Input(shape=(5, 4), name="mask")
+        ins.append(m)
+        kw["attention_mask"] = m
+    y = L.MultiHeadAttention(2, kd, value_dim=4, **({"output_shape": 3} if has_key else {}))(
+        q, v, use_causal_mask=causal, **kw)
+    return fusednet.Model(ins, y)
+
+
+@pytest.mark.parametrize("causal,has_key", [(False, False), (True, False), (False, True), (True, True)])
+def test_mha(causal, has_key, tmp_path):
+    model = _mha_model(causal, has_key, False)
+    _nonzero_biases(model, np.random.default_rng(6))
+    check(model, tmp_path)
+
+
+def test_mha_self_attention_variable_length(tmp_path):
+    x = L.Input(shape=(None, 8))
+    model = fusednet.Model(x, L.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True))
+    check(model, tmp_path)            # open axes run at length 5 (the exported table covers any length)
+
+
+def test_position_embeddings(tmp_path):
+    x = L.Input(shape=(4, 3))
+    check(fusednet.Model(x, L.Add()([x, L.PositionEmbedding(6)(x)])), tmp_path)
+    ids = L.Input(shape=(5,), dtype="int64")
+    check(fusednet.Model(ids, L.TokenAndPositionEmbedding(9, 7, 4)(ids)), tmp_path)
+
+
+def test_gpt_mini_example(tmp_path):
+    model = _example("gpt_mini.py")["build_model"](vocab=13, context=8, n_layers=2, n_heads=2, d_model=16)
+    check(model, tmp_path, batches=(1, 3))
+
+
+def test_mha_attention_mask(tmp_path):
+    model = _mha_model(False, False, True)
+    rng = np.random.default_rng(8)
+    path = export_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    for b in BATCHES:
+        q = rng.standard_normal((b, 5, 6)).astype(np.float32)
+        v = rng.standard_normal((b, 4, 7)).astype(np.float32)
+        m = (rng.random((b, 5, 4)) < 0.6).astype(np.float32)
+        m[:, :, 0] = 1.0                                  # every query keeps one key
+        got = sess.run(None, {"q": q, "v": v, "mask": m})[0]
+        np.testing.assert_allclose(got, model.predict([q, v, m], verbose=0), *TOL["onnx"])
