@@ -379,3 +379,31 @@ def test_mha_attention_mask(tmp_path):
         m[:, :, 0] = 1.0                                  # every query keeps one key
         got = sess.run(None, {"q": q, "v": v, "mask": m})[0]
         np.testing.assert_allclose(got, model.predict([q, v, m], verbose=0), *TOL["onnx"])
+
+
+# ------------------------------------------------------------------------------------ 1-D, separable, transposed
+MORE_CONV_CASES = {
+    "conv1d_valid": lambda: seq((9, 3), L.Conv1D(4, 3, activation="relu")),
+    "conv1d_same_stride": lambda: seq((11, 2), L.Conv1D(3, 4, strides=2, padding="same")),
+    "conv1d_causal_dilated": lambda: seq((10, 2), L.Conv1D(3, 3, padding="causal", dilation_rate=2)),
+    "pool1d": lambda: seq((11, 3), L.MaxPooling1D(2), L.AveragePooling1D(3, strides=2, padding="same")),
+    "global1d": lambda: seq((7, 3), L.Conv1D(2, 2), L.GlobalAveragePooling1D()),
+    "global1d_max_keep": lambda: seq((7, 3), L.GlobalMaxPooling1D(keepdims=True)),
+    "separable": lambda: seq((9, 8, 3), L.SeparableConv2D(4, 3, depth_multiplier=2, padding="same",
+                                                         activation="relu")),
+    "separable_stride_valid": lambda: seq((9, 8, 3), L.SeparableConv2D(2, 3, strides=2, use_bias=False)),
+    "convT_valid": lambda: seq((4, 5, 3), L.Conv2DTranspose(2, 3, strides=2)),
+    "convT_same": lambda: seq((4, 5, 3), L.Conv2DTranspose(2, 3, strides=2, padding="same")),
+    "convT_same_even": lambda: seq((3, 4, 2), L.Conv2DTranspose(3, 4, strides=2, padding="same")),
+    "convT_outpad": lambda: seq((4, 3, 2), L.Conv2DTranspose(2, 3, strides=2, output_padding=1)),
+    "convT_same_outpad": lambda: seq((4, 3, 2), L.Conv2DTranspose(2, 3, strides=3, padding="same",
+                                                                  output_padding=(1, 2))),
+    "convT_k_lt_s": lambda: seq((3, 3, 2), L.Conv2DTranspose(2, 2, strides=3)),
+    "convT1d_same": lambda: seq((5, 3), L.Conv1DTranspose(2, 3, strides=2, padding="same")),
+    "convT1d_valid": lambda: seq((5, 3), L.Conv1DTranspose(2, 4, strides=3, activation="tanh")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE_CONV_CASES))
+def test_more_conv(case, tmp_path):
+    check(MORE_CONV_CASES[case](), tmp_path)
