@@ -407,3 +407,32 @@ MORE_CONV_CASES = {
 @pytest.mark.parametrize("case", sorted(MORE_CONV_CASES))
 def test_more_conv(case, tmp_path):
     check(MORE_CONV_CASES[case](), tmp_path)
+
+
+# ------------------------------------------------------------------------------------ reshaping, resampling, Dot
+SHAPE_CASES = {
+    "permute": lambda: seq((3, 4, 5), L.Permute((3, 1, 2)), L.Dense(2)),
+    "repeat_vector": lambda: seq((5,), L.RepeatVector(3), L.LSTM(2, return_sequences=True)),
+    "pad_crop_1d": lambda: seq((6, 2), L.ZeroPadding1D((2, 1)), L.Conv1D(2, 3), L.Cropping1D((1, 2))),
+    "upsample2d_nearest": lambda: seq((3, 4, 2), L.Conv2D(2, 1), L.UpSampling2D((2, 3))),
+    "upsample2d_bilinear": lambda: seq((3, 5, 2), L.UpSampling2D(2, interpolation="bilinear")),
+    "upsample1d": lambda: seq((4, 3), L.UpSampling1D(3), L.Conv1D(2, 2)),
+    "time_distributed_dense": lambda: seq((4, 5), L.TimeDistributed(L.Dense(3, activation="relu"))),
+    "time_distributed_conv": lambda: seq((3, 6, 5, 2), L.TimeDistributed(L.Conv2D(3, 3, padding="same")),
+                                         L.TimeDistributed(L.GlobalAveragePooling2D())),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SHAPE_CASES))
+def test_shape_layers(case, tmp_path):
+    check(SHAPE_CASES[case](), tmp_path)
+
+
+@pytest.mark.parametrize("axes,normalize,shapes", [(1, False, ((6,), (6,))), (1, True, ((6,), (6,))),
+                                                   ((2, 2), False, ((3, 4), (5, 4))),
+                                                   ((1, 1), False, ((3, 4), (3, 2))),
+                                                   ((2, 1), True, ((3, 4), (4, 2))),
+                                                   ((1, 2), False, ((3, 4), (2, 3)))])
+def test_dot(axes, normalize, shapes, tmp_path):
+    a, b = L.Input(shape=shapes[0]), L.Input(shape=shapes[1])
+    check(fusednet.Model([a, b], L.Dot(axes, normalize=normalize)([a, b])), tmp_path)

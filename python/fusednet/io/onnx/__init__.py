@@ -12,7 +12,7 @@ Example:
 """
 from ._registry import register_converter, get_converter, ExportContext, MIN_OPSET, MAX_OPSET
 from ._walker import export_onnx, to_onnx_model
-from . import core, conv, conv_extra, norm, recurrent, attention  # noqa: F401  (register the built-in converters)
+from . import core, conv, conv_extra, norm, recurrent, attention, shape  # noqa: F401  (register the built-in converters)
 
 __all__ = ["export_onnx", "to_onnx_model", "register_converter", "get_converter", "ExportContext",
            "MIN_OPSET", "MAX_OPSET"]
