@@ -436,3 +436,20 @@ def test_shape_layers(case, tmp_path):
 def test_dot(axes, normalize, shapes, tmp_path):
     a, b = L.Input(shape=shapes[0]), L.Input(shape=shapes[1])
     check(fusednet.Model([a, b], L.Dot(axes, normalize=normalize)([a, b])), tmp_path)
+
+
+@pytest.mark.parametrize("interp", ["bilinear", "nearest"])
+@pytest.mark.parametrize("hw,crop", [((5, 7), False), ((13, 4), False), ((4, 6), True), ((7, 3), True)])
+def test_resizing(interp, hw, crop, tmp_path):
+    check(seq((9, 8, 2), L.Resizing(*hw, interpolation=interp, crop_to_aspect_ratio=crop)), tmp_path)
+
+
+def test_resizing_bicubic_refused(tmp_path):
+    with pytest.raises(ValueError, match="bicubic"):
+        export_onnx(seq((9, 8, 2), L.Resizing(4, 4, interpolation="bicubic")), tmp_path / "x.onnx")
+
+
+def test_missing_onnx_package_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)       # "import onnx" now raises ImportError
+    with pytest.raises(ImportError, match=r"fusednet\[onnx\]"):
+        export_onnx(seq((4,), L.Dense(2)), tmp_path / "x.onnx")

@@ -128,8 +128,12 @@ def to_onnx_model(model, opset=17, dynamic_batch=True):
     Example:
         >>> proto = to_onnx_model(model)
     """
-    import onnx
-    from onnx import helper
+    try:
+        import onnx
+        from onnx import helper
+    except ImportError:
+        raise ImportError("export_onnx needs the 'onnx' package: pip install 'fusednet[onnx]' "
+                          "(or pip install onnx onnxruntime)") from None
     from ... import __version__
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or not MIN_OPSET <= opset <= MAX_OPSET:
         raise ValueError(f"export_onnx: unsupported opset {opset!r}; supported: {MIN_OPSET}..{MAX_OPSET}")

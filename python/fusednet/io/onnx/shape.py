@@ -1,4 +1,4 @@
-"""Converters: Permute, RepeatVector, ZeroPadding1D / Cropping1D, UpSampling1D / UpSampling2D
+"""Converters: Permute, RepeatVector, ZeroPadding1D / Cropping1D, UpSampling1D / UpSampling2D, Resizing
 (Resize), Dot and TimeDistributed.
 
 UpSampling 'nearest' is Resize(nearest, asymmetric, floor): pixel i of the output copies input
@@ -93,3 +93,35 @@ def _time_distributed(ctx, layer, inputs):
     y = y[0] if isinstance(y, (list, tuple)) else y
     tail = ctx.node("Shape", [y], start=1)[0]
     return ctx.node("Reshape", [y, ctx.node("Concat", [lead, tail], axis=0)[0]])
+
+
+_RESIZE_ATTRS = {   # tf.image.resize / torch interpolate(align_corners=False, antialias=False)
+    "bilinear": {"mode": "linear", "coordinate_transformation_mode": "half_pixel"},
+    # floor((o + 0.5) * in/out) == round_prefer_ceil of the half-pixel coordinate
+    "nearest": {"mode": "nearest", "coordinate_transformation_mode": "half_pixel",
+                "nearest_mode": "round_prefer_ceil"},
+}   # bicubic: onnxruntime 1.32 rejects this Resize(cubic) on 4-D NCHW input (ScalesValidation): refused
+
+
+@register_converter(L.Resizing)
+def _resizing(ctx, layer, inputs):
+    x = inputs[0]
+    if layer.interpolation not in _RESIZE_ATTRS:
+        raise ValueError(f"export_onnx: Resizing '{layer.name}': interpolation {layer.interpolation!r} is not "
+                         f"exported (supported: {', '.join(_RESIZE_ATTRS)})")
+    if layer.crop_to_aspect_ratio:          # Keras's centred crop (same rule as the native kernel)
+        shape = layer.input_shape
+        if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None:
+            raise ValueError(f"export_onnx: Resizing '{layer.name}' with crop_to_aspect_ratio needs a known "
+                             f"input height and width, got {shape}")
+        H, W, h, w = int(shape[1]), int(shape[2]), layer.height, layer.width
+        ch = max(min(H, int(float(W * h) / float(w))), 1)
+        cw = max(min(W, int(float(H * w) / float(h))), 1)
+        t, l = int((H - ch) / 2), int((W - cw) / 2)
+        x = ctx.node("Slice", [x, ctx.const_i64([t, l], "starts"), ctx.const_i64([t + ch, l + cw], "ends"),
+                               ctx.const_i64([1, 2], "axes")])[0]
+    xc = ctx.to_nchw(x, 4)
+    sizes = ctx.node("Concat", [ctx.node("Shape", [xc], start=0, end=2)[0],
+                                ctx.const_i64([layer.height, layer.width], "hw")], axis=0)[0]
+    y, = ctx.node("Resize", [xc, "", "", sizes], **_RESIZE_ATTRS[layer.interpolation])
+    return [ctx.from_nchw(y, 4)]
