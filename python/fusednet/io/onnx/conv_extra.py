@@ -7,8 +7,6 @@ Transposed convs use explicit pads and output_padding computed from Keras's geom
 (:func:`fusednet.layers.conv_transpose.conv_transpose_geometry`), so the output length matches
 Keras's rule for 'same' / 'valid' and any ``output_padding``.
 """
-import numpy as np
-
 from ... import layers as L
 from ...layers.conv_transpose import conv_transpose_geometry
 from ._registry import register_converter
