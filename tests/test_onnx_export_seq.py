@@ -142,6 +142,8 @@ SHAPE_CASES = {
     "pad_crop_1d": lambda: seq((6, 2), L.ZeroPadding1D((2, 1)), L.Conv1D(2, 3), L.Cropping1D((1, 2))),
     "upsample2d_nearest": lambda: seq((3, 4, 2), L.Conv2D(2, 1), L.UpSampling2D((2, 3))),
     "upsample2d_bilinear": lambda: seq((3, 5, 2), L.UpSampling2D(2, interpolation="bilinear")),
+    "random_crop_centre": lambda: seq((9, 8, 2), L.RandomCrop(4, 5), L.Conv2D(2, 2)),
+    "random_crop_even": lambda: seq((6, 7, 1), L.RandomCrop(3, 3)),
     "upsample1d": lambda: seq((4, 3), L.UpSampling1D(3), L.Conv1D(2, 2)),
     "time_distributed_dense": lambda: seq((4, 5), L.TimeDistributed(L.Dense(3, activation="relu"))),
     "time_distributed_conv": lambda: seq((3, 6, 5, 2), L.TimeDistributed(L.Conv2D(3, 3, padding="same")),

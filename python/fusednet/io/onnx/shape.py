@@ -1,5 +1,5 @@
 """Converters: Permute, RepeatVector, ZeroPadding1D / Cropping1D, UpSampling1D / UpSampling2D, Resizing
-(Resize), Dot and TimeDistributed.
+(Resize), RandomCrop (its inference centre crop), Dot and TimeDistributed.
 
 UpSampling 'nearest' is Resize(nearest, asymmetric, floor): pixel i of the output copies input
 i // size (Keras's repeat). 'bilinear' is Resize(linear, half_pixel): tf.image.resize's
@@ -125,3 +125,13 @@ def _resizing(ctx, layer, inputs):
                                 ctx.const_i64([layer.height, layer.width], "hw")], axis=0)[0]
     y, = ctx.node("Resize", [xc, "", "", sizes], **_RESIZE_ATTRS[layer.interpolation])
     return [ctx.from_nchw(y, 4)]
+
+
+@register_converter(L.RandomCrop)
+def _random_crop(ctx, layer, inputs):       # inference: the centred crop
+    shape = layer.input_shape
+    if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None:
+        raise ValueError(f"export_onnx: RandomCrop '{layer.name}' needs a known input height and width, got {shape}")
+    t, l = (int(shape[1]) - layer.height) // 2, (int(shape[2]) - layer.width) // 2
+    return ctx.node("Slice", [inputs[0], ctx.const_i64([t, l], "starts"),
+                              ctx.const_i64([t + layer.height, l + layer.width], "ends"), ctx.const_i64([1, 2], "axes")])
