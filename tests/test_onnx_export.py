@@ -242,3 +242,22 @@ def test_every_layer_class_has_a_converter():
             missing.append(name)
     assert not missing, f"no ONNX converter for {missing}"
     assert get_converter(L.Dense(2)) is not None
+
+
+def test_nested_functional_shared_conv_dict_outputs(tmp_path):
+    x = L.Input(shape=(6, 6, 3))
+    conv = L.Conv2D(3, 3, padding="same")
+    inner = fusednet.Model(x, L.GlobalAveragePooling2D()(conv(conv(x))))     # a conv called twice
+    z = L.Input(shape=(6, 6, 3), name="img")
+    h = inner(z)
+    model = fusednet.Model(z, {"a": L.Dense(2)(h), "b": L.Dense(1, activation="sigmoid")(h)})
+    proto = check(model, tmp_path)
+    assert [o.name for o in proto.graph.output] == ["a", "b"]
+
+
+def test_sequential_built_without_input_and_nested_sequential(tmp_path):
+    model = fusednet.Sequential([L.Conv2DTranspose(2, 3, strides=2), L.Flatten(), L.Dense(3)])
+    model.build((None, 4, 4, 2))
+    check(model, tmp_path)
+    model = fusednet.Sequential([L.Input(shape=(5,)), fusednet.Sequential([L.Dense(4), L.Dense(3)]), L.Dense(2)])
+    check(model, tmp_path)
