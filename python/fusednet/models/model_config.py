@@ -124,6 +124,28 @@ class ConfigMixin:
         from ..saving import save_model
         return save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer, **kwargs)
 
+    def export(self, filepath, format="onnx", verbose=True, **kwargs):
+        """Export the inference graph to ``filepath`` (Keras 3's ``model.export``).
+
+        Args:
+            filepath: destination file.
+            format: only ``"onnx"`` (Keras's ``"tf_saved_model"`` needs TensorFlow: not supported).
+            verbose: unused (Keras signature).
+            **kwargs: ``opset`` (17..21), ``dynamic_batch`` (default True); see
+                :func:`fusednet.io.onnx.export_onnx`.
+
+        Returns:
+            ``filepath``.
+
+        Example:
+            >>> model.export("model.onnx", format="onnx")
+        """
+        if format != "onnx":
+            raise ValueError(f"Model.export: format {format!r} is not supported; the only format is 'onnx' "
+                             f"('tf_saved_model' needs TensorFlow and is not supported)")
+        from ..io.onnx import export_onnx
+        return export_onnx(self, filepath, **kwargs)
+
 
 def _fmt_bytes(n):
     for unit in ("B", "KB", "MB", "GB"):
