@@ -1,0 +1,203 @@
+"""The process group (MPI through mpi4py) and the ``DataParallel`` distribution.
+
+The transport is mpi4py's buffer collectives on NumPy views of the gradient Arrays (no copies
+through pickling). mpi4py is an optional dependency, imported lazily: without it (or without an
+MPI launch) the world is one process and everything here is a no-op.
+
+Determinism: the gradient sum must be bitwise the same on every rank and run to run. For N = 2 an
+MPI SUM is one float add per element, a + b == b + a, so any Allreduce algorithm gives the same
+bits. For N > 2 Open MPI may pick algorithms that sum in rank-dependent orders, so we Allgather
+the buffers and add them in rank order 0..N-1 on every rank (N x the traffic of a ring
+allreduce; documented as a gap: a fixed-order reduce-scatter would cut it).
+"""
+import os
+
+import numpy as np
+
+__all__ = ["initialize", "rank", "world_size", "Communicator", "DataParallel", "set_distribution",
+           "distribution"]
+
+_MPI_ENV = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
+_STATE = {"comm": None, "dist": None}
+
+
+def _launched_by_mpi():
+    return any(k in os.environ for k in _MPI_ENV)
+
+
+class Communicator:
+    """A process group: ``rank``, ``size`` and the few collectives training needs.
+
+    Args:
+        mpi_comm: an mpi4py communicator, or None for the single-process world.
+
+    Shape:
+        Buffers are contiguous NumPy arrays (float32 / float64), reduced in place.
+
+    Example:
+        >>> c = fusednet.distribution.initialize()
+        >>> buf = np.ones(4, np.float32); c.allreduce_sum_(buf)   # buf == size everywhere
+    """
+
+    def __init__(self, mpi_comm=None):
+        self.mpi = mpi_comm
+        self.rank = 0 if mpi_comm is None else int(mpi_comm.Get_rank())
+        self.size = 1 if mpi_comm is None else int(mpi_comm.Get_size())
+
+    def allreduce_sum_(self, buf):
+        """Sum ``buf`` (contiguous NumPy array) over ranks, in place, bitwise identical on every
+        rank and run to run (see the module docstring)."""
+        if not isinstance(buf, np.ndarray) or not buf.flags.c_contiguous:
+            raise TypeError(f"allreduce_sum_: expected a C-contiguous NumPy array, got {type(buf).__name__}")
+        if self.size == 1 or buf.size == 0:
+            return buf
+        from mpi4py import MPI
+        if self.size == 2:
+            self.mpi.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            return buf
+        allb = np.empty((self.size,) + buf.shape, buf.dtype)
+        self.mpi.Allgather(buf, allb)
+        np.copyto(buf, allb[0])
+        for r in range(1, self.size):      # rank order: the same bits on every rank
+            buf += allb[r]
+        return buf
+
+    def bcast_(self, buf, root=0):
+        """Overwrite ``buf`` (contiguous NumPy array) with rank ``root``'s contents."""
+        if self.size > 1 and buf.size:
+            self.mpi.Bcast(buf, root=root)
+        return buf
+
+    def bcast_obj(self, obj, root=0):
+        """A small picklable object from rank ``root`` (e.g. an RNG key)."""
+        return obj if self.size == 1 else self.mpi.bcast(obj, root=root)
+
+    def barrier(self):
+        if self.size > 1:
+            self.mpi.Barrier()
+
+
+def initialize():
+    """Join the MPI world when launched by ``mpirun`` (mpi4py, imported lazily); else a world of
+    one process. Idempotent; returns the :class:`Communicator`.
+
+    Args:
+        (none; the launch is detected from Open MPI / PMI environment variables)
+
+    Returns:
+        The process group.
+
+    Example:
+        >>> fusednet.distribution.initialize().size     # 1 without mpirun
+        1
+    """
+    if _STATE["comm"] is not None:
+        return _STATE["comm"]
+    mpi_comm = None
+    if _launched_by_mpi():
+        try:
+            from mpi4py import MPI
+        except ImportError as e:
+            raise ImportError("fusednet.distribution: launched under MPI but mpi4py is not installed "
+                              "(python3 -m pip install mpi4py)") from e
+        mpi_comm = MPI.COMM_WORLD
+    _STATE["comm"] = Communicator(mpi_comm)
+    return _STATE["comm"]
+
+
+def rank():
+    """This process's rank (0 without MPI).
+
+    Example:
+        >>> if fusednet.distribution.rank() == 0: print("I log")
+    """
+    return initialize().rank
+
+
+def world_size():
+    """The number of processes (1 without MPI).
+
+    Example:
+        >>> fusednet.distribution.world_size()
+        1
+    """
+    return initialize().size
+
+
+class DataParallel:
+    """Replicate the model on every rank; ``fit`` splits each global batch across ranks.
+
+    Every rank takes a disjoint contiguous slice of each global batch of the epoch's one Philox
+    permutation (the same permutation a single-process ``fit`` uses, its key broadcast from rank
+    0); gradients are scaled by local/global batch size and summed over ranks, so every rank
+    applies the identical optimizer step of the global batch. Rank 0's weights are broadcast at
+    the start of ``fit``. Only rank 0 prints progress; every rank gets the same loss logs.
+
+    Args:
+        devices: unused (Keras signature); one process per device / core, launched by mpirun.
+
+    Shape:
+        ``fit(batch_size=B)``: B is the global batch; rank r gets rows
+        ``[floor(r B / N), floor((r+1) B / N))`` of it.
+
+    Example:
+        >>> fusednet.distribution.set_distribution(fusednet.distribution.DataParallel())
+        >>> model.fit(x, y, batch_size=64, epochs=2)
+    """
+
+    def __init__(self, devices=None):
+        self.devices = devices
+        self.comm = initialize()
+
+    @property
+    def rank(self):
+        return self.comm.rank
+
+    @property
+    def world_size(self):
+        return self.comm.size
+
+    def scope(self):
+        """Context manager setting this distribution for the block (Keras)."""
+        return _Scope(self)
+
+    def __repr__(self):
+        return f"DataParallel(rank={self.rank}, world_size={self.world_size})"
+
+
+class _Scope:
+    def __init__(self, dist):
+        self.dist, self.prev = dist, None
+
+    def __enter__(self):
+        self.prev = _STATE["dist"]
+        _STATE["dist"] = self.dist
+        return self.dist
+
+    def __exit__(self, *exc):
+        _STATE["dist"] = self.prev
+        return False
+
+
+def set_distribution(value):
+    """Set the global distribution used by ``fit`` (None: single process).
+
+    Args:
+        value: a :class:`DataParallel` or None.
+
+    Example:
+        >>> fusednet.distribution.set_distribution(fusednet.distribution.DataParallel())
+    """
+    if value is not None and not isinstance(value, DataParallel):
+        raise TypeError(f"set_distribution: expected a DataParallel or None, got {type(value).__name__}")
+    _STATE["dist"] = value
+
+
+def distribution():
+    """The current global distribution (None when unset).
+
+    Example:
+        >>> fusednet.distribution.distribution() is None
+        True
+    """
+    return _STATE["dist"]

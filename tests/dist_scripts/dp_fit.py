@@ -1,0 +1,34 @@
+"""Run by tests/test_distribution.py (under mpirun or alone): fit an MLP / small CNN with a
+global batch, optionally under DataParallel, and save the final weights (rank 0) to argv[1].
+
+argv: out.npz  model(mlp|cnn)  global_batch  steps  use_dp(0|1)
+"""
+import sys
+
+import numpy as np
+
+import fusednet as fn
+
+out, kind, gb, steps, use_dp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+fn.set_num_threads(1)
+comm = fn.distribution.initialize()
+if use_dp:
+    fn.distribution.set_distribution(fn.distribution.DataParallel())
+fn.utils.set_random_seed(1234)    # same seed on every rank (rank 0 weights are broadcast anyway)
+rng = np.random.default_rng(7)
+n = gb * 10
+if kind == "mlp":
+    x = rng.standard_normal((n, 13)).astype(np.float32)
+    y = rng.integers(0, 5, n)
+    model = fn.Sequential([fn.Input((13,)), fn.layers.Dense(17, activation="relu"), fn.layers.Dense(5)])
+else:
+    x = rng.standard_normal((n, 8, 8, 2)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    model = fn.Sequential([fn.Input((8, 8, 2)), fn.layers.Conv2D(4, 3, activation="relu"),
+                           fn.layers.Flatten(), fn.layers.Dense(3)])
+model.compile(optimizer=fn.optimizers.SGD(0.05, momentum=0.9),
+              loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+epochs = steps // 10
+h = model.fit(x, y, batch_size=gb, epochs=epochs, verbose=0, shuffle=True)
+if comm.rank == 0:
+    np.savez(out, *model.get_weights(), loss=np.array(h.history["loss"]))
