@@ -1,0 +1,109 @@
+"""fusednet.distribution: DataParallel fit over MPI (mpirun -np 2/3 on loopback, spawned from
+pytest) against the single-process fit of the same global batch; bitwise run to run; the world
+size 1 path; the Communicator's argument checks."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fusednet as fn
+from tolerances import TOL
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCRIPT = os.path.join(HERE, "dist_scripts", "dp_fit.py")
+PYPATH = os.path.join(os.path.dirname(HERE), "python")
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = PYPATH + os.pathsep + env.get("PYTHONPATH", "")
+    env["FUSEDNET_NUM_THREADS"] = "1"
+    env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+    return env
+
+
+def _run(out, kind, gb, steps, np_=None):
+    cmd = [sys.executable, SCRIPT, str(out), kind, str(gb), str(steps), "1" if np_ else "0"]
+    if np_:
+        cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np_)] + cmd
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return np.load(out)
+
+
+def _need_mpi():
+    pytest.importorskip("mpi4py")
+    if shutil.which("mpirun") is None:
+        pytest.skip("mpirun (Open MPI) is not installed")
+
+
+def _rel(a, b):
+    return np.abs(a - b).max() / max(np.abs(a).max(), 1e-30)
+
+
+@pytest.mark.parametrize("kind,gb,nranks", [("cnn", 8, 2), ("mlp", 7, 3)])
+def test_n_ranks_match_one_rank_of_the_global_batch(tmp_path, kind, gb, nranks):
+    # 100 steps; gb=7 over 3 ranks: uneven shards (2/2/3) and the fixed-order (Allgather) path
+    _need_mpi()
+    one = _run(tmp_path / "one.npz", kind, gb, 100)
+    dp = _run(tmp_path / "dp.npz", kind, gb, 100, np_=nranks)
+    ws = [k for k in one.files if k.startswith("arr_")]
+    assert len(ws) == 4
+    for k in ws:
+        assert not np.array_equal(one[k], 0 * one[k])
+        assert _rel(one[k], dp[k]) <= TOL["data_parallel"], (k, _rel(one[k], dp[k]))
+    np.testing.assert_allclose(dp["loss"], one["loss"], rtol=TOL["data_parallel"] * 10)
+
+
+def test_two_ranks_bitwise_run_to_run(tmp_path):
+    _need_mpi()
+    a = _run(tmp_path / "a.npz", "mlp", 6, 30, np_=2)
+    b = _run(tmp_path / "b.npz", "mlp", 6, 30, np_=2)
+    for k in a.files:
+        assert np.array_equal(a[k], b[k]), k
+
+
+def _model():
+    m = fn.Sequential([fn.Input((5,)), fn.layers.Dense(7, activation="tanh"), fn.layers.Dense(3)])
+    m.compile(optimizer=fn.optimizers.Adam(0.01),
+              loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+def test_world_size_one_equals_plain_fit_bitwise():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((37, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 37)
+    runs = []
+    for dp in (False, True):
+        fn.utils.set_random_seed(11)
+        m = _model()
+        if dp:
+            fn.distribution.set_distribution(fn.distribution.DataParallel())
+        try:
+            h = m.fit(x, y, batch_size=8, epochs=3, verbose=0)
+        finally:
+            fn.distribution.set_distribution(None)
+        runs.append((m.get_weights(), h.history["loss"]))
+    for a, b in zip(runs[0][0], runs[1][0]):
+        assert np.array_equal(a, b)
+    assert runs[0][1] == runs[1][1]
+
+
+def test_single_process_world():
+    c = fn.distribution.initialize()
+    if "OMPI_COMM_WORLD_SIZE" not in os.environ:
+        assert (c.size, c.rank, fn.distribution.world_size(), fn.distribution.rank()) == (1, 0, 1, 0)
+    buf = np.arange(5, dtype=np.float32)
+    assert np.array_equal(c.allreduce_sum_(buf.copy()), buf * c.size)
+    with pytest.raises(TypeError, match="allreduce_sum_"):
+        c.allreduce_sum_([1.0, 2.0])
+    with pytest.raises(TypeError, match="set_distribution"):
+        fn.distribution.set_distribution("dp")
+    dp = fn.distribution.DataParallel()
+    with dp.scope():
+        assert fn.distribution.distribution() is dp
+    assert fn.distribution.distribution() is None
