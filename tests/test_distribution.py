@@ -25,11 +25,13 @@ def _env():
     return env
 
 
-def _run(out, kind, gb, steps, np_=None):
+def _run(out, kind, gb, steps, np_=None, extra_env=None, check=True):
     cmd = [sys.executable, SCRIPT, str(out), kind, str(gb), str(steps), "1" if np_ else "0"]
     if np_:
         cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np_)] + cmd
-    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    p = subprocess.run(cmd, env=dict(_env(), **(extra_env or {})), capture_output=True, text=True, timeout=120)
+    if not check:
+        return p
     assert p.returncode == 0, p.stdout + p.stderr
     return np.load(out)
 
@@ -64,6 +66,21 @@ def test_two_ranks_bitwise_run_to_run(tmp_path):
     b = _run(tmp_path / "b.npz", "mlp", 6, 30, np_=2)
     for k in a.files:
         assert np.array_equal(a[k], b[k]), k
+
+
+def test_a_dying_rank_ends_the_job_with_an_error(tmp_path):
+    # rank 1 os._exit(1)s after its 3rd step while rank 0 waits in the gradient allreduce: Open
+    # MPI's launcher must abort the job (non-zero exit, the failed process named) within the
+    # subprocess timeout instead of hanging
+    _need_mpi()
+    import time
+    t0 = time.monotonic()
+    p = _run(tmp_path / "x.npz", "mlp", 6, 100, np_=2, extra_env={"DP_DIE_AT_STEP": "3"}, check=False)
+    assert p.returncode != 0
+    assert time.monotonic() - t0 < 60
+    out = p.stdout + p.stderr
+    assert "exit" in out.lower() and "non-zero" in out.lower(), out
+    assert not (tmp_path / "x.npz").exists()
 
 
 def _model():

@@ -29,6 +29,14 @@ else:
 model.compile(optimizer=fn.optimizers.SGD(0.05, momentum=0.9),
               loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True))
 epochs = steps // 10
-h = model.fit(x, y, batch_size=gb, epochs=epochs, verbose=0, shuffle=True)
+cbs = []
+die = int(__import__("os").environ.get("DP_DIE_AT_STEP", "-1"))
+if die >= 0 and comm.rank == 1:      # the fault test: rank 1 dies mid-fit
+    class Die(fn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == die:
+                __import__("os")._exit(1)
+    cbs.append(Die())
+h = model.fit(x, y, batch_size=gb, epochs=epochs, verbose=0, shuffle=True, callbacks=cbs)
 if comm.rank == 0:
     np.savez(out, *model.get_weights(), loss=np.array(h.history["loss"]))
