@@ -58,6 +58,9 @@ def test_n_ranks_match_one_rank_of_the_global_batch(tmp_path, kind, gb, nranks):
         assert not np.array_equal(one[k], 0 * one[k])
         assert _rel(one[k], dp[k]) <= TOL["data_parallel"], (k, _rel(one[k], dp[k]))
     np.testing.assert_allclose(dp["loss"], one["loss"], rtol=TOL["data_parallel"] * 10)
+    # accuracy over the global epoch (rows gathered from every rank): the same counts
+    assert np.array_equal(dp["accuracy"], one["accuracy"])
+    assert len(np.unique(one["accuracy"])) > 1      # it moves: not a constant
 
 
 def test_two_ranks_bitwise_run_to_run(tmp_path):

@@ -27,7 +27,7 @@ else:
     model = fn.Sequential([fn.Input((8, 8, 2)), fn.layers.Conv2D(4, 3, activation="relu"),
                            fn.layers.Flatten(), fn.layers.Dense(3)])
 model.compile(optimizer=fn.optimizers.SGD(0.05, momentum=0.9),
-              loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+              loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 epochs = steps // 10
 cbs = []
 die = int(__import__("os").environ.get("DP_DIE_AT_STEP", "-1"))
@@ -39,4 +39,5 @@ if die >= 0 and comm.rank == 1:      # the fault test: rank 1 dies mid-fit
     cbs.append(Die())
 h = model.fit(x, y, batch_size=gb, epochs=epochs, verbose=0, shuffle=True, callbacks=cbs)
 if comm.rank == 0:
-    np.savez(out, *model.get_weights(), loss=np.array(h.history["loss"]))
+    np.savez(out, *model.get_weights(), loss=np.array(h.history["loss"]),
+             accuracy=np.array(h.history["accuracy"]))

@@ -72,6 +72,10 @@ class Communicator:
         """A small picklable object from rank ``root`` (e.g. an RNG key)."""
         return obj if self.size == 1 else self.mpi.bcast(obj, root=root)
 
+    def allgather_obj(self, obj):
+        """Every rank's ``obj`` (picklable), in rank order."""
+        return [obj] if self.size == 1 else self.mpi.allgather(obj)
+
     def barrier(self):
         if self.size > 1:
             self.mpi.Barrier()

@@ -20,7 +20,8 @@ import numpy as np
 from .. import _C
 from .. import random as _random
 from .epoch_iterator import peek
-from .logs import _cb_module, array_sum, needs_batch_hooks
+from .data_adapters import host_np
+from .logs import _cb_module, array_sum, needs_batch_hooks, probs
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
@@ -36,6 +37,23 @@ def _broadcast_weights(model, comm):
     for w in ws:
         comm.bcast_(w, 0)
     model.set_weights(ws)
+
+
+def _metrics_over_ranks(comm, out_metrics, seen):
+    """Epoch metrics over the whole global epoch: every rank's (y_true, y_pred) rows gathered
+    (rank order) and fed to every rank's metrics, so all ranks log the same values. Why gather
+    rows rather than sum metric states: built-in metrics keep plain Python state, not only
+    ``add_variable`` variables; rows work for every metric (cost: n x outputs floats/epoch)."""
+    for ms, rows in zip(out_metrics, seen):
+        if not ms:
+            continue
+        local = (np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])) if rows else None
+        for m in ms:
+            m.reset_state()
+        for part in comm.allgather_obj(local):
+            if part is not None:
+                for m in ms:
+                    m.update_state(part[0], part[1])
 
 
 def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks, shuffle,
@@ -75,6 +93,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
     # has the progress bar)
     hooks = bool(comm.allreduce_sum_(np.array([float(needs_batch_hooks(cbs))]))[0] > 0)
     stats = np.zeros(2, np.float64)
+    out_metrics = model._out_metrics
 
     def batches(epoch):
         perm = None
@@ -99,17 +118,22 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
             return None
         cbs.on_epoch_begin(epoch)
         loc = np.zeros(2, np.float64)         # local (loss sum, samples)
+        seen = [[] for _ in out_metrics]      # local (y_true, y_pred) host rows per metered output
         for step, (xb, yb, wb, nl, nb) in enumerate(feed):
             if hooks:
                 cbs.on_train_batch_begin(step)
             if nl > 0:
-                per, _, _, grads = plan.train_step(xb, yb, nl, wb)
+                per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
                 views = _flat_views(grads)
                 for j, v in enumerate(views):
                     flat[offs[j]:offs[j + 1]] = v
                 np.multiply(flat, np.float32(nl / nb), out=flat)
                 loc[0] += array_sum(per)
                 loc[1] += nl
+                for i, ms in enumerate(out_metrics):
+                    if ms:
+                        seen[i].append((np.array(host_np(yb[i])),
+                                        np.array(host_np(probs(outs[i], plan.fuse[i], plan.out_acts[i])))))
             else:
                 flat[:] = 0.0
             comm.allreduce_sum_(flat)
@@ -123,7 +147,8 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                 break
         np.copyto(stats, loc)
         comm.allreduce_sum_(stats)
-        return {"loss": float(stats[0] / max(stats[1], 1.0))}
+        _metrics_over_ranks(comm, out_metrics, seen)
+        return model._results(float(stats[0] / max(stats[1], 1.0)), [None] * len(out_metrics), out_metrics)
 
     return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, None, {}, 1)
 
