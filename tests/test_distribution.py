@@ -25,8 +25,8 @@ def _env():
     return env
 
 
-def _run(out, kind, gb, steps, np_=None, extra_env=None, check=True):
-    cmd = [sys.executable, SCRIPT, str(out), kind, str(gb), str(steps), "1" if np_ else "0"]
+def _run(out, kind, gb, steps, np_=None, extra_env=None, check=True, dp="1"):
+    cmd = [sys.executable, SCRIPT, str(out), kind, str(gb), str(steps), dp if np_ else "0"]
     if np_:
         cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np_)] + cmd
     p = subprocess.run(cmd, env=dict(_env(), **(extra_env or {})), capture_output=True, text=True, timeout=120)
@@ -46,12 +46,13 @@ def _rel(a, b):
     return np.abs(a - b).max() / max(np.abs(a).max(), 1e-30)
 
 
-@pytest.mark.parametrize("kind,gb,nranks", [("cnn", 8, 2), ("mlp", 7, 3)])
-def test_n_ranks_match_one_rank_of_the_global_batch(tmp_path, kind, gb, nranks):
-    # 100 steps; gb=7 over 3 ranks: uneven shards (2/2/3) and the fixed-order (Allgather) path
+@pytest.mark.parametrize("kind,gb,nranks,dp", [("cnn", 8, 2, "1"), ("mlp", 7, 3, "1"), ("mlp", 7, 3, "2")])
+def test_n_ranks_match_one_rank_of_the_global_batch(tmp_path, kind, gb, nranks, dp):
+    # 100 steps; gb=7 over 3 ranks: uneven shards (2/2/3), the fixed-order (Allgather) path and
+    # (dp="2") DataParallel(ordered=False), MPI's Allreduce
     _need_mpi()
     one = _run(tmp_path / "one.npz", kind, gb, 100)
-    dp = _run(tmp_path / "dp.npz", kind, gb, 100, np_=nranks)
+    dp = _run(tmp_path / "dp.npz", kind, gb, 100, np_=nranks, dp=dp)
     ws = [k for k in one.files if k.startswith("arr_")]
     assert len(ws) == 4
     for k in ws:

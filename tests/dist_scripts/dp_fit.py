@@ -1,7 +1,7 @@
 """Run by tests/test_distribution.py (under mpirun or alone): fit an MLP / small CNN with a
 global batch, optionally under DataParallel, and save the final weights (rank 0) to argv[1].
 
-argv: out.npz  model(mlp|cnn)  global_batch  steps  use_dp(0|1)
+argv: out.npz  model(mlp|cnn)  global_batch  steps  use_dp(0 | 1 | 2: unordered Allreduce)
 """
 import sys
 
@@ -13,7 +13,7 @@ out, kind, gb, steps, use_dp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(s
 fn.set_num_threads(1)
 comm = fn.distribution.initialize()
 if use_dp:
-    fn.distribution.set_distribution(fn.distribution.DataParallel())
+    fn.distribution.set_distribution(fn.distribution.DataParallel(ordered=use_dp == 1))
 fn.utils.set_random_seed(1234)    # same seed on every rank (rank 0 weights are broadcast anyway)
 rng = np.random.default_rng(7)
 n = gb * 10
