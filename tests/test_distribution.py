@@ -87,6 +87,44 @@ def test_a_dying_rank_ends_the_job_with_an_error(tmp_path):
     assert not (tmp_path / "x.npz").exists()
 
 
+BACKUP = os.path.join(HERE, "dist_scripts", "backup_fit.py")
+
+
+def _backup_run(out, bdir, die, np_=None):
+    cmd = [sys.executable, BACKUP, str(out), str(bdir), str(die), "1" if np_ else "0"]
+    if np_:
+        cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np_)] + cmd
+    return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("nranks", [None, 2])
+def test_backup_and_restore_resumes_a_killed_run_bitwise(tmp_path, nranks):
+    if nranks:
+        _need_mpi()
+    ref = _backup_run(tmp_path / "ref.npz", tmp_path / "b_ref", -1, nranks)
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    assert not (tmp_path / "b_ref" / "backup.npz").exists()        # deleted after a clean end
+    killed = _backup_run(tmp_path / "k.npz", tmp_path / "b", 2, nranks)
+    assert killed.returncode != 0 and not (tmp_path / "k.npz").exists()
+    assert (tmp_path / "b" / "backup.npz").exists()
+    with np.load(tmp_path / "b" / "backup.npz") as z:
+        assert int(z["epoch"]) == 2
+        w_epoch2 = z["w/0000"]
+    resumed = _backup_run(tmp_path / "k.npz", tmp_path / "b", -1, nranks)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "k.npz")
+    for k in a.files:
+        assert np.array_equal(a[k], b[k]), k
+    assert not np.array_equal(w_epoch2, b["arr_0"])      # epochs 3-5 trained after the restore
+
+
+def test_backup_and_restore_arguments():
+    with pytest.raises(ValueError, match="BackupAndRestore"):
+        fn.callbacks.BackupAndRestore("")
+    with pytest.raises(ValueError, match="save_freq"):
+        fn.callbacks.BackupAndRestore("/tmp/x", save_freq=3)
+
+
 def _model():
     m = fn.Sequential([fn.Input((5,)), fn.layers.Dense(7, activation="tanh"), fn.layers.Dense(3)])
     m.compile(optimizer=fn.optimizers.Adam(0.01),

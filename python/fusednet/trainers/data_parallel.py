@@ -25,7 +25,7 @@ from .logs import _cb_module, array_sum, needs_batch_hooks, probs
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
-_RANK0_ONLY = ("ModelCheckpoint", "TensorBoard", "CSVLogger", "BackupAndRestore")
+_RANK0_ONLY = ("ModelCheckpoint", "TensorBoard", "CSVLogger")   # BackupAndRestore: rank 0 writes, all restore
 
 
 def _flat_views(arrays):

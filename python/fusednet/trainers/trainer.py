@@ -165,6 +165,7 @@ class Trainer(Steps, DataParallelFit):
         self.stop_training = False
         cbs.on_train_begin()
         logs = {}
+        initial_epoch = max(initial_epoch, self.__dict__.pop("_resume_epoch", 0))   # BackupAndRestore
         for epoch in range(initial_epoch, epochs):
             elogs = run_epoch(epoch)
             if elogs is None:
