@@ -125,6 +125,30 @@ def test_backup_and_restore_arguments():
         fn.callbacks.BackupAndRestore("/tmp/x", save_freq=3)
 
 
+def test_a_hanging_rank_trips_the_collective_watchdog(tmp_path):
+    # rank 1 sleeps in a callback (alive, so mpirun sees nothing): rank 0's watchdog must name the
+    # stuck collective and abort the job after FUSEDNET_DIST_TIMEOUT=3 s
+    _need_mpi()
+    import time
+    t0 = time.monotonic()
+    p = _run(tmp_path / "x.npz", "mlp", 6, 100, np_=2, check=False,
+             extra_env={"DP_DIE_AT_STEP": "2", "DP_HANG": "1", "FUSEDNET_DIST_TIMEOUT": "3"})
+    assert p.returncode != 0
+    assert time.monotonic() - t0 < 60
+    out = p.stdout + p.stderr
+    assert "rank 0: collective 'allreduce' did not complete within 3 s" in out, out
+
+
+def test_bad_watchdog_timeout(monkeypatch):
+    from fusednet.distribution import comm
+    monkeypatch.setenv("FUSEDNET_DIST_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="FUSEDNET_DIST_TIMEOUT"):
+        comm._timeout_s()
+    monkeypatch.setenv("FUSEDNET_DIST_TIMEOUT", "-1")
+    with pytest.raises(ValueError, match=">= 0"):
+        comm._timeout_s()
+
+
 def _model():
     m = fn.Sequential([fn.Input((5,)), fn.layers.Dense(7, activation="tanh"), fn.layers.Dense(3)])
     m.compile(optimizer=fn.optimizers.Adam(0.01),

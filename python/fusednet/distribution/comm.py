@@ -10,7 +10,11 @@ bits. For N > 2 Open MPI may pick algorithms that sum in rank-dependent orders, 
 the buffers and add them in rank order 0..N-1 on every rank (N x the traffic of a ring
 allreduce; documented as a gap: a fixed-order reduce-scatter would cut it).
 """
+import contextlib
 import os
+import sys
+import threading
+import time
 
 import numpy as np
 
@@ -19,6 +23,64 @@ __all__ = ["initialize", "rank", "world_size", "Communicator", "DataParallel", "
 
 _MPI_ENV = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
 _STATE = {"comm": None, "dist": None}
+
+
+def _timeout_s():
+    """Collective watchdog limit: FUSEDNET_DIST_TIMEOUT seconds (default 300; 0 disables)."""
+    v = os.environ.get("FUSEDNET_DIST_TIMEOUT", "300")
+    try:
+        t = float(v)
+    except ValueError:
+        raise ValueError(f"fusednet.distribution: FUSEDNET_DIST_TIMEOUT must be a number of seconds, "
+                         f"got {v!r}") from None
+    if t < 0:
+        raise ValueError(f"fusednet.distribution: FUSEDNET_DIST_TIMEOUT must be >= 0, got {v!r}")
+    return t
+
+
+class _Watchdog:
+    """Aborts the MPI job when one collective blocks longer than the limit (a peer died without
+    the launcher noticing, or hangs): prints which rank and collective, then MPI_Abort, so no
+    rank waits forever. Why a thread: a blocking mpi4py call cannot time out by itself."""
+
+    def __init__(self, comm, limit):
+        self.comm, self.limit = comm, limit
+        self.what, self.since = None, 0.0
+        threading.Thread(target=self._run, name="fusednet-dist-watchdog", daemon=True).start()
+
+    def _run(self):
+        while True:
+            time.sleep(min(1.0, self.limit / 4))
+            what, since = self.what, self.since
+            if what is not None and time.monotonic() - since > self.limit:
+                sys.stderr.write(f"fusednet.distribution: rank {self.comm.rank}: collective '{what}' did "
+                                 f"not complete within {self.limit:g} s (FUSEDNET_DIST_TIMEOUT): a rank "
+                                 f"died or hangs; aborting the job\n")
+                sys.stderr.flush()
+                try:
+                    self.comm.mpi.Abort(1)
+                finally:
+                    os._exit(1)
+
+    def __call__(self, what):
+        return _Guard(self, what)
+
+
+class _Guard:
+    def __init__(self, dog, what):
+        self.dog, self.what = dog, what
+
+    def __enter__(self):
+        self.dog.since = time.monotonic()
+        self.dog.what = self.what
+
+    def __exit__(self, *exc):
+        self.dog.what = None
+        return False
+
+
+def _noguard(what):
+    return contextlib.nullcontext()
 
 
 def _launched_by_mpi():
@@ -34,6 +96,9 @@ class Communicator:
     Shape:
         Buffers are contiguous NumPy arrays (float32 / float64), reduced in place.
 
+    Every blocking collective runs under a watchdog (size > 1): past FUSEDNET_DIST_TIMEOUT
+    seconds (default 300, 0 = off) the rank prints which collective hung and aborts the job.
+
     ``ordered=False`` uses MPI's Allreduce for every N (ring-class cost, 2(N-1)/N x the bytes per
     rank instead of the ordered path's (N-1) x): fast, but the summation order is Open MPI's.
 
@@ -42,11 +107,14 @@ class Communicator:
         >>> buf = np.ones(4, np.float32); c.allreduce_sum_(buf)   # buf == size everywhere
     """
 
-    def __init__(self, mpi_comm=None, ordered=True):
+    def __init__(self, mpi_comm=None, ordered=True, watchdog=None):
         self.mpi = mpi_comm
         self.ordered = ordered
         self.rank = 0 if mpi_comm is None else int(mpi_comm.Get_rank())
         self.size = 1 if mpi_comm is None else int(mpi_comm.Get_size())
+        if watchdog is None and self.size > 1 and _timeout_s() > 0:
+            watchdog = _Watchdog(self, _timeout_s())
+        self.guard = watchdog if watchdog is not None else _noguard
 
     def allreduce_sum_(self, buf):
         """Sum ``buf`` (contiguous NumPy array) over ranks, in place, bitwise identical on every
@@ -57,10 +125,12 @@ class Communicator:
             return buf
         from mpi4py import MPI
         if self.size == 2 or not self.ordered:
-            self.mpi.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            with self.guard("allreduce"):
+                self.mpi.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
             return buf
         allb = np.empty((self.size,) + buf.shape, buf.dtype)
-        self.mpi.Allgather(buf, allb)
+        with self.guard("allgather"):
+            self.mpi.Allgather(buf, allb)
         np.copyto(buf, allb[0])
         for r in range(1, self.size):      # rank order: the same bits on every rank
             buf += allb[r]
@@ -69,20 +139,28 @@ class Communicator:
     def bcast_(self, buf, root=0):
         """Overwrite ``buf`` (contiguous NumPy array) with rank ``root``'s contents."""
         if self.size > 1 and buf.size:
-            self.mpi.Bcast(buf, root=root)
+            with self.guard("bcast"):
+                self.mpi.Bcast(buf, root=root)
         return buf
 
     def bcast_obj(self, obj, root=0):
         """A small picklable object from rank ``root`` (e.g. an RNG key)."""
-        return obj if self.size == 1 else self.mpi.bcast(obj, root=root)
+        if self.size == 1:
+            return obj
+        with self.guard("bcast"):
+            return self.mpi.bcast(obj, root=root)
 
     def allgather_obj(self, obj):
         """Every rank's ``obj`` (picklable), in rank order."""
-        return [obj] if self.size == 1 else self.mpi.allgather(obj)
+        if self.size == 1:
+            return [obj]
+        with self.guard("allgather"):
+            return self.mpi.allgather(obj)
 
     def barrier(self):
         if self.size > 1:
-            self.mpi.Barrier()
+            with self.guard("barrier"):
+                self.mpi.Barrier()
 
 
 def initialize():
@@ -158,7 +236,7 @@ class DataParallel:
     def __init__(self, devices=None, ordered=True):
         self.devices = devices
         base = initialize()
-        self.comm = base if ordered else Communicator(base.mpi, ordered=False)
+        self.comm = base if ordered else Communicator(base.mpi, ordered=False, watchdog=base.guard)
 
     @property
     def rank(self):
