@@ -68,8 +68,59 @@ def test_two_ranks_bitwise_run_to_run(tmp_path):
     _need_mpi()
     a = _run(tmp_path / "a.npz", "mlp", 6, 30, np_=2)
     b = _run(tmp_path / "b.npz", "mlp", 6, 30, np_=2)
+    # tiny buckets (~100 B: one per small tensor, several for the big ones) leave while backward
+    # runs; the elementwise sums are the same, so the bits are too
+    c = _run(tmp_path / "c.npz", "mlp", 6, 30, np_=2, extra_env={"DP_BUCKET_MB": "0.0001"})
     for k in a.files:
         assert np.array_equal(a[k], b[k]), k
+        assert np.array_equal(a[k], c[k]), k
+
+
+class _Twice:
+    """A fake 2-rank group whose peer holds the same gradients: sum = 2 x buf."""
+    size, rank = 2, 0
+
+    def __init__(self):
+        self.calls = 0
+
+    def allreduce_sum_(self, buf):
+        self.calls += 1
+        np.multiply(buf, np.float32(2.0), out=buf)
+        return buf
+
+
+def test_grad_buckets_leave_during_backward_and_sum_exactly():
+    from fusednet.trainers.grad_buckets import GradBuckets
+    fn.utils.set_random_seed(4)
+    m = fn.Sequential([fn.Input((6,)), fn.layers.Dense(5, activation="relu"), fn.layers.Dense(4, activation="relu"),
+                       fn.layers.Dense(3)])
+    m.compile(optimizer="sgd", loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x = fn.asarray(rng.standard_normal((11, 6)).astype(np.float32))
+    y = m._to_device([rng.integers(0, 3, 11)])[0]
+    plan = m._get_plan()
+    params = plan.param_arrays
+    comm = _Twice()
+    gb = GradBuckets(plan, params, comm, bucket_bytes=16)
+    try:
+        assert len(gb.buckets) >= 4
+        _, _, _, ref = plan.train_step([x], [y], 11, None)
+        gb.begin(0.5)
+        plan.grad_hook = gb.ready
+        try:
+            _, _, _, grads = plan.train_step([x], [y], 11, None)
+        finally:
+            plan.grad_hook = None
+        sent_during_backward = gb.next_bucket
+        out = gb.finish(grads)
+    finally:
+        gb.close()
+    assert 0 < sent_during_backward < len(gb.buckets)      # overlapped, and the first layer last
+    assert comm.calls == len(gb.buckets)
+    for a, b in zip(ref, out):
+        assert np.array_equal(a.numpy(), b.numpy())         # x 0.5 then x 2: exact
+    with pytest.raises(ValueError, match="bucket_mb"):
+        fn.distribution.DataParallel(bucket_mb=0)
 
 
 def test_a_dying_rank_ends_the_job_with_an_error(tmp_path):

@@ -13,7 +13,8 @@ out, kind, gb, steps, use_dp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(s
 fn.set_num_threads(1)
 comm = fn.distribution.initialize()
 if use_dp:
-    fn.distribution.set_distribution(fn.distribution.DataParallel(ordered=use_dp == 1))
+    fn.distribution.set_distribution(fn.distribution.DataParallel(
+        ordered=use_dp == 1, bucket_mb=float(__import__("os").environ.get("DP_BUCKET_MB", "4"))))
 fn.utils.set_random_seed(1234)    # same seed on every rank (rank 0 weights are broadcast anyway)
 rng = np.random.default_rng(7)
 n = gb * 10

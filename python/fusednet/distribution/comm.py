@@ -223,6 +223,7 @@ class DataParallel:
         devices: unused (Keras signature); one process per device / core, launched by mpirun.
         ordered: True (default): gradient sums in rank order on every rank for N > 2 (Allgather;
             bitwise reproducible, N x the traffic); False: MPI Allreduce (for many ranks).
+        bucket_mb: gradient bucket size in MB; buckets are allreduced while backward runs.
 
     Shape:
         ``fit(batch_size=B)``: B is the global batch; rank r gets rows
@@ -233,8 +234,11 @@ class DataParallel:
         >>> model.fit(x, y, batch_size=64, epochs=2)
     """
 
-    def __init__(self, devices=None, ordered=True):
+    def __init__(self, devices=None, ordered=True, bucket_mb=4.0):
+        if not float(bucket_mb) > 0:
+            raise ValueError(f"DataParallel: bucket_mb must be > 0, got {bucket_mb}")
         self.devices = devices
+        self.bucket_bytes = int(float(bucket_mb) * (1 << 20))
         base = initialize()
         self.comm = base if ordered else Communicator(base.mpi, ordered=False, watchdog=base.guard)
 

@@ -4,14 +4,11 @@ Per epoch: one Philox permutation of the n samples (key drawn on rank 0 as a sin
 would draw it, broadcast); global batch k is rows ``[k B, (k+1) B)`` of it and rank r takes the
 contiguous slice ``[floor(r nb / N), floor((r+1) nb / N))`` of those nb rows. The plan's
 forward/backward runs on the local rows (loss = local per-sample mean), the gradients are packed
-into one flat float32 buffer scaled by ``n_r / nb`` (so the sum over ranks is the global-batch
-mean gradient), summed over ranks (:meth:`Communicator.allreduce_sum_`, bitwise identical on every
+into fixed buckets of one flat float32 buffer scaled by ``n_r / nb`` (so the sum over ranks is
+the global-batch mean gradient), summed over ranks by a communication thread while backward
+still runs (:mod:`.grad_buckets`) (:meth:`Communicator.allreduce_sum_`, bitwise identical on every
 rank), unpacked, and every rank applies the identical optimizer step. Loss logs are the global
 per-sample mean (sums and counts allreduced at epoch end, and per batch when batch hooks run).
-
-Why one flat buffer after backward (not buckets overlapped with backward): the simplest correct
-shape; overlap needs the plan to hand gradients over while backward runs (left, see
-docs/DISTRIBUTED.md).
 """
 import math
 
@@ -20,16 +17,13 @@ import numpy as np
 from .. import _C
 from .. import random as _random
 from .epoch_iterator import peek
+from .grad_buckets import GradBuckets
 from .data_adapters import host_np
 from .logs import _cb_module, array_sum, needs_batch_hooks, probs
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
 _RANK0_ONLY = ("ModelCheckpoint", "TensorBoard", "CSVLogger")   # BackupAndRestore: rank 0 writes, all restore
-
-
-def _flat_views(arrays):
-    return [a.numpy().reshape(-1) for a in arrays]
 
 
 def _broadcast_weights(model, comm):
@@ -81,9 +75,6 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
     params = plan.param_arrays
     opt._check_match(params)
     _broadcast_weights(model, comm)
-    sizes = [int(np.prod(p.shape)) for p in params]
-    offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    flat = np.zeros(int(offs[-1]), np.float32)
     if r != 0:
         verbose = 0
         callbacks = [c for c in (callbacks or []) if type(c).__name__ not in _RANK0_ONLY]
@@ -122,12 +113,14 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
         for step, (xb, yb, wb, nl, nb) in enumerate(feed):
             if hooks:
                 cbs.on_train_batch_begin(step)
+            gb.begin(nl / nb)
             if nl > 0:
-                per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
-                views = _flat_views(grads)
-                for j, v in enumerate(views):
-                    flat[offs[j]:offs[j + 1]] = v
-                np.multiply(flat, np.float32(nl / nb), out=flat)
+                plan.grad_hook = gb.ready          # buckets leave while backward runs
+                try:
+                    per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
+                finally:
+                    plan.grad_hook = None
+                grads = gb.finish(grads)
                 loc[0] += array_sum(per)
                 loc[1] += nl
                 for i, ms in enumerate(out_metrics):
@@ -135,9 +128,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                         seen[i].append((np.array(host_np(yb[i])),
                                         np.array(host_np(probs(outs[i], plan.fuse[i], plan.out_acts[i])))))
             else:
-                flat[:] = 0.0
-            comm.allreduce_sum_(flat)
-            grads = [_C.asarray(flat[offs[j]:offs[j + 1]].reshape(tuple(p.shape))) for j, p in enumerate(params)]
+                grads = gb.finish(None)            # an empty shard: zeros, the same buckets
             opt._apply_arrays(params, grads)
             if hooks:
                 np.copyto(stats, loc)
@@ -150,7 +141,11 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
         _metrics_over_ranks(comm, out_metrics, seen)
         return model._results(float(stats[0] / max(stats[1], 1.0)), [None] * len(out_metrics), out_metrics)
 
-    return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, None, {}, 1)
+    gb = GradBuckets(plan, params, comm, dist.bucket_bytes)
+    try:
+        return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, None, {}, 1)
+    finally:
+        gb.close()
 
 
 class DataParallelFit:
