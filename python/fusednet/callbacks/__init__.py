@@ -17,6 +17,8 @@ from .model_checkpoint import ModelCheckpoint
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from .logging import CSVLogger, LambdaCallback, TerminateOnNaN
 from .tensorboard import TensorBoard
+from .backup_and_restore import BackupAndRestore
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping", "ModelCheckpoint",
-           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "LambdaCallback", "TensorBoard"]
+           "LearningRateScheduler", "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "LambdaCallback", "TensorBoard",
+           "BackupAndRestore"]

@@ -5,7 +5,8 @@ from .. import _C
 from ..tensor import Tensor
 from .data_adapters import host_np
 
-__all__ = ["MetricFeeder", "to_float", "needs_batch_hooks", "find_history", "probs", "array_sum", "log_values"]
+__all__ = ["MetricFeeder", "to_float", "needs_batch_hooks", "find_history", "probs", "array_sum", "log_values",
+           "reg_penalty"]
 
 
 def _cb_module():
@@ -98,6 +99,17 @@ def probs(out, fuse, act):
     if not fuse:
         return out
     return _C.softmax_forward(out) if act == "softmax" else _C.activation_forward(out, "sigmoid", 0.0)
+
+
+def reg_penalty(layers):
+    """The summed weight-regularization penalty of ``layers`` (a float, for the loss logs)."""
+    total = 0.0
+    for l in layers:
+        for w, reg in l._regularized:
+            p = reg.penalty_array(w.data)
+            if p is not None:
+                total += float(p.item())
+    return total
 
 
 def array_sum(a):

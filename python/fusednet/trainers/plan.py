@@ -274,7 +274,10 @@ class GraphPlan:
                 g[s] = d if g[s] is None else _C.binary("add", g[s], d)
         pg = [None] * len(self.params)
         steps = self.steps
+        hook = self.__dict__.get("grad_hook")    # DataParallel: step i+1's weight grads are final
         for i in range(len(steps) - 1, -1, -1):
+            if hook is not None and i + 1 < len(steps):
+                hook(i + 1, pg)
             st = steps[i]
             dy = g[st.out_slot]
             ctx = ctxs[i]

@@ -17,13 +17,15 @@ from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch, warn_user
-from .logs import MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, to_float
+from .logs import (MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, reg_penalty,
+                   to_float)
+from .data_parallel import DataParallelFit
 from .steps import Steps
 
 __all__ = ["Trainer"]
 
 
-class Trainer(Steps):
+class Trainer(Steps, DataParallelFit):
     """Mixin of :class:`fusednet.Model`: the training / evaluation / prediction loops."""
 
     # ------------------------------------------------------------------ data
@@ -163,6 +165,7 @@ class Trainer(Steps):
         self.stop_training = False
         cbs.on_train_begin()
         logs = {}
+        initial_epoch = max(initial_epoch, self.__dict__.pop("_resume_epoch", 0))   # BackupAndRestore
         for epoch in range(initial_epoch, epochs):
             elogs = run_epoch(epoch)
             if elogs is None:
@@ -206,6 +209,10 @@ class Trainer(Steps):
         ``verbose`` 'auto'/1 = progress bar, 2 = one line per epoch, 0 = silent.
         """
         batch_size, verbose = self._check_fit_args(batch_size, verbose, epochs, validation_split)
+        if self._dp_active():      # DataParallel over MPI (world size > 1): .data_parallel
+            return self._fit_dp(self._dp_active(), x, y, batch_size, epochs, verbose, callbacks,
+                                validation_split, validation_data, shuffle, class_weight, sample_weight,
+                                initial_epoch, steps_per_epoch)
         val = self._validation_source(validation_data)
         val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
         src = as_source(x, "fit")
@@ -302,7 +309,7 @@ class Trainer(Steps):
                             out_acc[i] += array_sum(p)
                 seen += nb
                 if reg_layers:
-                    reg_sum += self._reg_penalty(reg_layers) * nb
+                    reg_sum += reg_penalty(reg_layers) * nb
                 for i, f in enumerate(feeders):
                     if f is not None:
                         f.add(yb[i], probs(outs[i], plan.fuse[i], plan.out_acts[i]))
@@ -326,15 +333,6 @@ class Trainer(Steps):
                 src.close()
             if isinstance(val, BatchSource):
                 val.close()
-
-    def _reg_penalty(self, layers):
-        total = 0.0
-        for l in layers:
-            for w, reg in l._regularized:
-                p = reg.penalty_array(w.data)
-                if p is not None:
-                    total += float(p.item())
-        return total
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
@@ -420,7 +418,7 @@ class Trainer(Steps):
                 f.flush()
         reg_layers = [l for l in self._flat_layers() if l._regularized]
         done = max(done, 1)
-        loss = total / done + (self._reg_penalty(reg_layers) if reg_layers else 0.0)
+        loss = total / done + (reg_penalty(reg_layers) if reg_layers else 0.0)
         res = self._results(loss, [t / done if l is not None else None for t, l in zip(out_tot, self._out_losses)],
                             out_metrics)
         cbs.on_test_end(res)
