@@ -14,7 +14,8 @@ from tolerances import TOL
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "dist_scripts", "dp_fit.py")
-PYPATH = os.path.join(os.path.dirname(HERE), "python")
+# the fusednet the test process imported (the source tree in a dev run, site-packages in CI)
+PYPATH = os.path.dirname(os.path.dirname(os.path.abspath(fn.__file__)))
 
 
 def _env():
