@@ -115,6 +115,9 @@ class Communicator:
         if watchdog is None and self.size > 1 and _timeout_s() > 0:
             watchdog = _Watchdog(self, _timeout_s())
         self.guard = watchdog if watchdog is not None else _noguard
+        if mpi_comm is not None:
+            from mpi4py import MPI
+            self._in_place, self._sum = MPI.IN_PLACE, MPI.SUM
 
     def allreduce_sum_(self, buf):
         """Sum ``buf`` (contiguous NumPy array) over ranks, in place, bitwise identical on every
@@ -123,11 +126,20 @@ class Communicator:
             raise TypeError(f"allreduce_sum_: expected a C-contiguous NumPy array, got {type(buf).__name__}")
         if self.size == 1 or buf.size == 0:
             return buf
-        from mpi4py import MPI
         if self.size == 2 or not self.ordered:
-            with self.guard("allreduce"):
-                self.mpi.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            # the hot path for small buckets: no context-manager object, MPI constants looked up
+            # once (a 4 KB allreduce takes ~3 us; each Python-level extra costs ~0.3 us)
+            dog = self.guard if isinstance(self.guard, _Watchdog) else None
+            if dog is not None:
+                dog.since = time.monotonic()
+                dog.what = "allreduce"
+            try:
+                self.mpi.Allreduce(self._in_place, buf, op=self._sum)
+            finally:
+                if dog is not None:
+                    dog.what = None
             return buf
+        from mpi4py import MPI
         allb = np.empty((self.size,) + buf.shape, buf.dtype)
         with self.guard("allgather"):
             self.mpi.Allgather(buf, allb)
