@@ -54,10 +54,11 @@ class PruningSchedule:
             raise ValueError(f"{owner}: {variable_name} must be in range [0,1), got {sparsity}")
 
     def __call__(self, step):  # pragma: no cover
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a PruningSchedule subclass must define "
+                                  f"__call__(step) -> (should_prune, sparsity)")
 
     def get_config(self):  # pragma: no cover
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: a PruningSchedule subclass must define get_config()")
 
     @classmethod
     def from_config(cls, config):

@@ -173,6 +173,10 @@ class GraphPlan:
     (Tensors; gradients are returned in this order). ``input_dtypes``: one dtype name per graph
     input (default float32); integer inputs are cast for the layers that need floats."""
 
+    # DataParallel sets this to ``fn(i, weight_grads)`` for the duration of a step: called in
+    # backward once step i's weight gradients are final, so their allreduce starts early
+    grad_hook = None
+
     def __init__(self, graph, params, inputs_need_grad=False, fuse=True, input_dtypes=None, inference=False):
         graph = with_casts(graph, input_dtypes)
         self.graph = graph
@@ -274,7 +278,7 @@ class GraphPlan:
                 g[s] = d if g[s] is None else _C.binary("add", g[s], d)
         pg = [None] * len(self.params)
         steps = self.steps
-        hook = self.__dict__.get("grad_hook")    # DataParallel: step i+1's weight grads are final
+        hook = self.grad_hook
         for i in range(len(steps) - 1, -1, -1):
             if hook is not None and i + 1 < len(steps):
                 hook(i + 1, pg)

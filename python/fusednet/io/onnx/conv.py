@@ -77,17 +77,18 @@ def _avgpool(ctx, layer, inputs):       # count_include_pad=0: Keras averages ov
     return [ctx.from_nchw(y, 4)]
 
 
-def _global(op):
+def global_pool(op, rank):
+    """Converter for a Global*Pooling layer on rank-``rank`` input (ONNX pools to [N, C, 1...])."""
     def conv(ctx, layer, inputs):
-        y, = ctx.node(op, [ctx.to_nchw(inputs[0], 4)])           # [N, C, 1, 1]
+        y, = ctx.node(op, [ctx.to_nchw(inputs[0], rank)])
         if layer.keepdims:
-            return [ctx.from_nchw(y, 4)]
+            return [ctx.from_nchw(y, rank)]
         return ctx.node("Flatten", [y], axis=1)
     return conv
 
 
-register_converter(L.GlobalAveragePooling2D)(_global("GlobalAveragePool"))
-register_converter(L.GlobalMaxPooling2D)(_global("GlobalMaxPool"))
+register_converter(L.GlobalAveragePooling2D)(global_pool("GlobalAveragePool", 4))
+register_converter(L.GlobalMaxPooling2D)(global_pool("GlobalMaxPool", 4))
 
 
 @register_converter(L.BatchNormalization)

@@ -10,6 +10,7 @@ Keras's rule for 'same' / 'valid' and any ``output_padding``.
 from ... import layers as L
 from ...layers.conv_transpose import conv_transpose_geometry
 from ._registry import register_converter
+from .conv import global_pool
 from .core import activation
 
 __all__ = []
@@ -49,17 +50,8 @@ register_converter(L.MaxPooling1D)(_pool1d("MaxPool"))
 register_converter(L.AveragePooling1D)(_pool1d("AveragePool", count_include_pad=0))
 
 
-def _global1d(op):
-    def conv(ctx, layer, inputs):
-        y, = ctx.node(op, [ctx.to_nchw(inputs[0], 3)])                         # [N, C, 1]
-        if layer.keepdims:
-            return [ctx.from_nchw(y, 3)]
-        return ctx.node("Flatten", [y], axis=1)
-    return conv
-
-
-register_converter(L.GlobalAveragePooling1D)(_global1d("GlobalAveragePool"))
-register_converter(L.GlobalMaxPooling1D)(_global1d("GlobalMaxPool"))
+register_converter(L.GlobalAveragePooling1D)(global_pool("GlobalAveragePool", 3))
+register_converter(L.GlobalMaxPooling1D)(global_pool("GlobalMaxPool", 3))
 
 
 @register_converter(L.SeparableConv2D)

@@ -154,14 +154,15 @@ def _lambda(ctx, layer, inputs):
 
 
 # ---------------------------------------------------------------------------------------------- merges
-@register_converter(L.Add)
-def _add(ctx, layer, inputs):
-    return pointwise(ctx, inputs, lambda xs: ctx.node("Sum", xs)[0])
+def _merge(op):
+    """Converter for a merge layer that is one variadic (or binary) ONNX op."""
+    def conv(ctx, layer, inputs):
+        return pointwise(ctx, inputs, lambda xs: ctx.node(op, xs)[0])
+    return conv
 
 
-@register_converter(L.Subtract)
-def _sub(ctx, layer, inputs):
-    return pointwise(ctx, inputs, lambda xs: ctx.node("Sub", xs)[0])
+for _cls, _op in ((L.Add, "Sum"), (L.Subtract, "Sub"), (L.Maximum, "Max"), (L.Minimum, "Min")):
+    register_converter(_cls)(_merge(_op))
 
 
 @register_converter(L.Multiply)
@@ -177,16 +178,6 @@ def _mul(ctx, layer, inputs):
 @register_converter(L.Average)
 def _avg(ctx, layer, inputs):
     return pointwise(ctx, inputs, lambda xs: _mul_const(ctx, ctx.node("Sum", xs)[0], 1.0 / len(xs), "inv_n"))
-
-
-@register_converter(L.Maximum)
-def _max(ctx, layer, inputs):
-    return pointwise(ctx, inputs, lambda xs: ctx.node("Max", xs)[0])
-
-
-@register_converter(L.Minimum)
-def _min(ctx, layer, inputs):
-    return pointwise(ctx, inputs, lambda xs: ctx.node("Min", xs)[0])
 
 
 @register_converter(L.Concatenate)
