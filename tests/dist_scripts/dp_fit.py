@@ -27,6 +27,8 @@ else:
     y = rng.integers(0, 3, n)
     model = fn.Sequential([fn.Input((8, 8, 2)), fn.layers.Conv2D(4, 3, activation="relu"),
                            fn.layers.Flatten(), fn.layers.Dense(3)])
+if __import__("os").environ.get("DP_DEVICE") == "cuda":     # NCCL: one GPU per rank
+    model.to(fn.distribution.local_cuda_device())
 model.compile(optimizer=fn.optimizers.SGD(0.05, momentum=0.9),
               loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 epochs = steps // 10

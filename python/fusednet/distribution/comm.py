@@ -262,6 +262,15 @@ class DataParallel:
     def world_size(self):
         return self.comm.size
 
+    def nccl(self, device):
+        """The NCCL communicator for CUDA ``device`` (made on first use, collectively: every
+        rank must call it; see :mod:`fusednet.distribution.nccl`)."""
+        cache = self.__dict__.setdefault("_nccl", {})
+        if str(device) not in cache:
+            from .nccl import NcclCommunicator
+            cache[str(device)] = NcclCommunicator(self.comm, device)
+        return cache[str(device)]
+
     def scope(self):
         """Context manager setting this distribution for the block (Keras)."""
         return _Scope(self)

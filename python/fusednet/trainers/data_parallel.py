@@ -17,7 +17,7 @@ import numpy as np
 from .. import _C
 from .. import random as _random
 from .epoch_iterator import peek
-from .grad_buckets import GradBuckets
+from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
 from .logs import _cb_module, array_sum, needs_batch_hooks, probs
 
@@ -55,9 +55,6 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
     """The compiled-plan fit loop across ranks (arrays only). Args as :meth:`Model.fit`."""
     comm = dist.comm
     N, r = comm.size, comm.rank
-    if model._device != "cpu":
-        raise ValueError("fit: DataParallel runs on CPU arrays over MPI only (NCCL for CUDA is not "
-                         "implemented yet)")
     if y is None:
         raise ValueError("fit: y is required")
     xs, ys, Ys, sw = model._prepare_xy(x, y, sample_weight, "fit")
@@ -141,7 +138,10 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
         _metrics_over_ranks(comm, out_metrics, seen)
         return model._results(float(stats[0] / max(stats[1], 1.0)), [None] * len(out_metrics), out_metrics)
 
-    gb = GradBuckets(plan, params, comm, dist.bucket_bytes)
+    if str(model._device).startswith("cuda"):
+        gb = NcclGrads(params, dist.nccl(model._device))     # CUDA arrays: NCCL, on the device
+    else:
+        gb = GradBuckets(plan, params, comm, dist.bucket_bytes)
     try:
         return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, None, {}, 1)
     finally:
