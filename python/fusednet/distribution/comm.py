@@ -262,6 +262,14 @@ class DataParallel:
     def world_size(self):
         return self.comm.size
 
+    def sync_comm(self):
+        """The communicator synchronized layers (BatchNormalization(synchronized=True)) reduce
+        over: a duplicate of the gradient one (made on first use, collectively), so their
+        collectives never interleave with the gradient thread's on one MPI communicator."""
+        if self.__dict__.get("_sync") is None:
+            self._sync = Communicator(self.comm.mpi.Dup() if self.comm.mpi is not None else None)
+        return self._sync
+
     def nccl(self, device):
         """The NCCL communicator for CUDA ``device`` (made on first use, collectively: every
         rank must call it; see :mod:`fusednet.distribution.nccl`)."""

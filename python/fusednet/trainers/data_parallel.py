@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _C
 from .. import random as _random
+from ..distribution import sync as _sync
 from .epoch_iterator import peek
 from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
@@ -62,6 +63,16 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
         raise ValueError("fit: weight regularizers are not supported with DataParallel yet (each rank "
                          "would add the penalty gradient)")
     n = xs[0].shape[0]
+    synced = any(getattr(l, "synchronized", False) and l._trainable for l in model._flat_layers())
+    if synced and str(model._device).startswith("cuda"):
+        raise ValueError("fit: BatchNormalization(synchronized=True) under DataParallel needs CPU arrays "
+                         "(synchronized statistics on CUDA are not implemented)")
+    if synced and n > 0 and min(batch_size, n - (int(math.ceil(n / batch_size)) - 1) * batch_size) < N:
+        raise ValueError(f"fit: BatchNormalization(synchronized=True) needs every rank to hold rows of "
+                         f"every global batch; with {n} samples, batch_size={batch_size} and {N} ranks "
+                         f"a batch has fewer rows than ranks (choose batch_size and n so that each "
+                         f"batch, the last included, has >= {N} rows)")
+    sync_comm = dist.sync_comm() if synced else None
     X, Y = model._to_device(xs), model._to_device(Ys)
     W = model._to_device([sw])[0] if sw is not None else None
     steps = int(math.ceil(n / batch_size))
@@ -114,7 +125,8 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
             if nl > 0:
                 plan.grad_hook = gb.ready          # buckets leave while backward runs
                 try:
-                    per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
+                    with _sync.step(sync_comm, nl / nb):
+                        per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
                 finally:
                     plan.grad_hook = None
                 grads = gb.finish(grads)
