@@ -20,6 +20,9 @@ TOL = {
     # abs diff ~ 2e-7: dbeta = Σ dy cancels, and split batches round it differently), <= 4.4e-7
     # elsewhere; everything else in the model stays within the 1e-6 of "data_parallel"
     "sync_batchnorm_fit": 3e-6,
+    # sharded predict vs one process, after fits that agree to "data_parallel": outputs of weights
+    # that differ by <= 1e-6 relative
+    "dist_outputs": (1e-5, 1e-6),
     # float32 kernel vs float64 reference, elementwise maths (exp/log/tanh/erf)
     "pointwise": (1e-5, 1e-6),
     # transcendental-heavy pointwise (gelu erf, mish, softplus) — libm vs vectorised approximations

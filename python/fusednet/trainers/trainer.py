@@ -210,9 +210,9 @@ class Trainer(Steps, DataParallelFit):
         """
         batch_size, verbose = self._check_fit_args(batch_size, verbose, epochs, validation_split)
         if self._dp_active():      # DataParallel over MPI (world size > 1): .data_parallel
-            return self._fit_dp(self._dp_active(), x, y, batch_size, epochs, verbose, callbacks,
-                                validation_split, validation_data, shuffle, class_weight, sample_weight,
-                                initial_epoch, steps_per_epoch)
+            return self._fit_dp(self._dp_active(), x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         val = self._validation_source(validation_data)
         val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
         src = as_source(x, "fit")
@@ -343,8 +343,9 @@ class Trainer(Steps, DataParallelFit):
         if not self.compiled:
             raise ValueError("You must call compile() before evaluate()")
         batch_size = check_batch_size(batch_size, "evaluate")
-        if verbose == "auto":
-            verbose = 1
+        if self._dp_active():      # sharded over the DataParallel ranks: .data_parallel_eval
+            return self._evaluate_dp(x, y, batch_size, sample_weight, steps, callbacks, return_dict, _callbacks)
+        verbose = 1 if verbose == "auto" else verbose
         src = as_source(x, "evaluate")
         if src is not None:
             check_no_targets("evaluate", y, sample_weight)
@@ -434,6 +435,8 @@ class Trainer(Steps, DataParallelFit):
         ``steps`` of them at most): a NumPy array (a list / dict of them for several outputs);
         probabilities for softmax/sigmoid outputs."""
         batch_size = check_batch_size(batch_size, "predict")
+        if self._dp_active():
+            return self._predict_dp(x, batch_size, steps, callbacks)
         src = as_source(x, "predict")
         if self._overrides("predict_step"):
             return self._predict_custom(x, src, batch_size, steps, callbacks)

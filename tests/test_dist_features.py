@@ -1,0 +1,52 @@
+"""DataParallel beyond plain arrays (issue 14 part 3), 2 and 3 ranks against one process:
+validation_split (the last rows, evaluated sharded), class_weight x sample_weight, an L2 kernel
+regularizer (its gradient added on every rank, weighted by the rank's share: once in the sum),
+sharded evaluate / predict on arrays and on a Dataset, and fit on a Dataset with a Dataset as
+validation_data (tests/dist_scripts/dp_features.py)."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from test_distribution import _env, _need_mpi, _rel
+from tolerances import TOL
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_scripts", "dp_features.py")
+
+
+def _run(out, np_=None):
+    cmd = [sys.executable, SCRIPT, str(out), "1" if np_ else "0"]
+    if np_:
+        cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np_)] + cmd
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    return np.load(out)
+
+
+@pytest.fixture(scope="module")
+def one(tmp_path_factory):
+    _need_mpi()
+    return _run(tmp_path_factory.mktemp("one") / "one.npz")
+
+
+@pytest.mark.parametrize("nranks", [2, 3])
+def test_features_match_one_process(one, tmp_path, nranks):
+    dp = _run(tmp_path / "dp.npz", nranks)
+    assert set(dp.files) == set(one.files)
+    assert {"h1_val_loss", "h1_val_accuracy", "h2_val_loss", "h2_val_accuracy"} <= set(one.files)
+    for k in one.files:
+        a, b = one[k], dp[k]
+        if k.startswith("w"):
+            assert _rel(a, b) <= TOL["data_parallel"], (k, _rel(a, b))
+        elif k.endswith("accuracy"):
+            assert np.array_equal(a, b), (k, a, b)     # counts over the same rows
+        elif k.startswith("pr_"):
+            assert a.shape == b.shape and a.shape[0] == 83
+            np.testing.assert_allclose(b, a, *TOL["dist_outputs"], err_msg=k)
+        else:                                           # losses (with the L2 penalty), evaluate lists
+            np.testing.assert_allclose(b, a, rtol=TOL["data_parallel"] * 10, err_msg=k)
+    # not constants: training moved the validation loss and the regularized loss
+    assert len(np.unique(one["h1_val_loss"])) > 1 and len(np.unique(one["h2_loss"])) > 1
