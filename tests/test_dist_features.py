@@ -50,3 +50,45 @@ def test_features_match_one_process(one, tmp_path, nranks):
             np.testing.assert_allclose(b, a, rtol=TOL["data_parallel"] * 10, err_msg=k)
     # not constants: training moved the validation loss and the regularized loss
     assert len(np.unique(one["h1_val_loss"])) > 1 and len(np.unique(one["h2_loss"])) > 1
+
+
+class _FakeTwo:
+    """A 2-rank group that is never reached: the argument checks raise before any collective."""
+    size, rank, mpi = 2, 0, None
+
+    def guard(self, what):
+        raise AssertionError(f"no collective expected, got {what}")
+
+
+def test_unsupported_under_data_parallel_raise_value_errors():
+    import fusednet as fn
+    dp = fn.distribution.DataParallel()
+    dp.comm = _FakeTwo()
+
+    class Custom(fn.Sequential):
+        def train_step(self, data):
+            return {}
+
+        def test_step(self, data):
+            return {}
+
+        def predict_step(self, data):
+            return data
+
+    m = Custom([fn.Input((3,)), fn.layers.Dense(2)])
+    m.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    fn.distribution.set_distribution(dp)
+    try:
+        with pytest.raises(ValueError, match="fit: DataParallel runs the compiled step only"):
+            m.fit(x, y, verbose=0)
+        with pytest.raises(ValueError, match="evaluate: DataParallel runs the compiled step only"):
+            m.evaluate(x, y, verbose=0)
+        with pytest.raises(ValueError, match="predict: DataParallel runs the compiled step only"):
+            m.predict(x, verbose=0)
+        bn = fn.Sequential([fn.Input((3,)), fn.layers.BatchNormalization(synchronized=True), fn.layers.Dense(2)])
+        bn.compile(optimizer="sgd", loss="mse")
+        with pytest.raises(ValueError, match="a batch of 1 rows over 2 ranks"):
+            bn.fit(np.zeros((5, 3), np.float32), np.zeros((5, 2), np.float32), batch_size=4, verbose=0)
+    finally:
+        fn.distribution.set_distribution(None)
