@@ -77,6 +77,24 @@ def test_two_ranks_bitwise_run_to_run(tmp_path):
         assert np.array_equal(a[k], c[k]), k
 
 
+@pytest.mark.parametrize("nranks", [2, 3, 4])
+def test_allreduce_is_the_rank_ordered_sum_on_every_rank(nranks):
+    # N > 2: the fixed-order reduce-scatter + allgather; N = 2: MPI's Allreduce (a + b == b + a)
+    _need_mpi()
+    cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(nranks), sys.executable,
+           os.path.join(HERE, "dist_scripts", "comm_check.py")]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and f"ok {nranks}" in p.stdout, p.stdout + p.stderr
+
+
+def test_three_ranks_bitwise_run_to_run(tmp_path):
+    _need_mpi()
+    a = _run(tmp_path / "a.npz", "mlp", 7, 20, np_=3)
+    b = _run(tmp_path / "b.npz", "mlp", 7, 20, np_=3)
+    for k in a.files:
+        assert np.array_equal(a[k], b[k]), k
+
+
 class _Twice:
     """A fake 2-rank group whose peer holds the same gradients: sum = 2 x buf."""
     size, rank = 2, 0

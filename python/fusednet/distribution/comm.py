@@ -6,9 +6,9 @@ MPI launch) the world is one process and everything here is a no-op.
 
 Determinism: the gradient sum must be bitwise the same on every rank and run to run. For N = 2 an
 MPI SUM is one float add per element, a + b == b + a, so any Allreduce algorithm gives the same
-bits. For N > 2 Open MPI may pick algorithms that sum in rank-dependent orders, so we Allgather
-the buffers and add them in rank order 0..N-1 on every rank (N x the traffic of a ring
-allreduce; documented as a gap: a fixed-order reduce-scatter would cut it).
+bits. For N > 2 Open MPI may pick algorithms that sum in rank-dependent orders, so we run a
+fixed-order reduce-scatter (Alltoall of N chunks, each summed in rank order 0..N-1 by its owner)
+and an Allgather of the sums: a ring allreduce's traffic, the same bits everywhere.
 """
 import contextlib
 import os
@@ -99,8 +99,8 @@ class Communicator:
     Every blocking collective runs under a watchdog (size > 1): past FUSEDNET_DIST_TIMEOUT
     seconds (default 300, 0 = off) the rank prints which collective hung and aborts the job.
 
-    ``ordered=False`` uses MPI's Allreduce for every N (ring-class cost, 2(N-1)/N x the bytes per
-    rank instead of the ordered path's (N-1) x): fast, but the summation order is Open MPI's.
+    ``ordered=False`` uses MPI's Allreduce for every N (one call, the algorithm and summation
+    order Open MPI's); the ordered path (N > 2) is two calls with the same bytes per rank.
 
     Example:
         >>> c = fusednet.distribution.initialize()
@@ -139,13 +139,28 @@ class Communicator:
                 if dog is not None:
                     dog.what = None
             return buf
-        from mpi4py import MPI
-        allb = np.empty((self.size,) + buf.shape, buf.dtype)
+        return self._ordered_reduce_scatter_(buf)
+
+    def _ordered_reduce_scatter_(self, buf):
+        """Fixed-order allreduce for N > 2: the buffer is cut into N chunks (zero-padded to a
+        multiple of N); an Alltoall hands rank r every rank's chunk r, which it sums in rank
+        order 0..N-1; an Allgather returns the summed chunks to everyone. Each element is summed
+        once, by one rank, in rank order, so every rank (and every run) gets the same bits; the
+        traffic is a ring allreduce's 2(N-1)/N x the bytes per rank instead of the (N-1) x of
+        gathering whole buffers."""
+        N, m = self.size, buf.size
+        c = -(-m // N)
+        send = np.zeros(N * c, buf.dtype)
+        send[:m] = buf.reshape(-1)
+        recv = np.empty((N, c), buf.dtype)
+        with self.guard("alltoall"):
+            self.mpi.Alltoall(send.reshape(N, c), recv)
+        part = recv[0].copy()
+        for r in range(1, N):              # rank order: the same bits on every rank
+            part += recv[r]
         with self.guard("allgather"):
-            self.mpi.Allgather(buf, allb)
-        np.copyto(buf, allb[0])
-        for r in range(1, self.size):      # rank order: the same bits on every rank
-            buf += allb[r]
+            self.mpi.Allgather(part, send.reshape(N, c))
+        buf.reshape(-1)[...] = send[:m]
         return buf
 
     def bcast_(self, buf, root=0):
@@ -233,8 +248,8 @@ class DataParallel:
 
     Args:
         devices: unused (Keras signature); one process per device / core, launched by mpirun.
-        ordered: True (default): gradient sums in rank order on every rank for N > 2 (Allgather;
-            bitwise reproducible, N x the traffic); False: MPI Allreduce (for many ranks).
+        ordered: True (default): gradient sums in rank order for N > 2 (a fixed-order
+            reduce-scatter + allgather; bitwise reproducible, ring traffic); False: MPI's Allreduce.
         bucket_mb: gradient bucket size in MB; buckets are allreduced while backward runs.
 
     Shape:
