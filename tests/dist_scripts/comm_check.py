@@ -9,7 +9,7 @@ import numpy as np
 import fusednet as fn
 
 comm = fn.distribution.initialize()
-for size in (1, 2, 7, 1031, 4099, 65536 + 5):
+for size in (1, 2, 7, 1031, 4099, 65536 + 5, 300007):      # the last two: both N > 2 paths
     for dtype in (np.float32, np.float64):
         rng = np.random.default_rng(1000 * comm.rank + size)
         mine = (rng.standard_normal(size) * 10.0 ** rng.integers(-3, 4, size)).astype(dtype)
