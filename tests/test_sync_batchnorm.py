@@ -127,6 +127,7 @@ def test_two_thread_ranks_match_one_batch_of_all_rows(rows, C):
         t.start()
     for t in ts:
         t.join()
+    assert sync.current() is None and all(o is not None for o in out)     # per-thread steps, closed
     tol = TOL["sync_batchnorm"]
     np.testing.assert_allclose(np.concatenate([out[0][0], out[1][0]]), y.numpy(), *tol)
     np.testing.assert_allclose(np.concatenate([out[0][1], out[1][1]]), dx.numpy(), *tol)

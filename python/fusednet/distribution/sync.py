@@ -8,10 +8,19 @@ Outside a step (single process, evaluate, predict) :func:`current` is None and s
 layers behave exactly as unsynchronized ones.
 """
 import contextlib
+import threading
 
 __all__ = ["step", "current"]
 
-_state = {"comm": None, "scale": 1.0}
+# per thread: the step belongs to the thread running the plan (the gradient thread only sums)
+_local = threading.local()
+
+
+def _state():
+    st = _local.__dict__
+    if "comm" not in st:
+        st.update(comm=None, scale=1.0)
+    return st
 
 
 @contextlib.contextmanager
@@ -26,22 +35,24 @@ def step(comm, scale):
     Example:
         >>> with step(comm, 0.5): plan.train_step(...)        # doctest: +SKIP
     """
-    prev = dict(_state)
-    _state["comm"], _state["scale"] = comm, float(scale)
+    st = _state()
+    prev = dict(st)
+    st["comm"], st["scale"] = comm, float(scale)
     try:
         yield
     finally:
-        _state.update(prev)
+        st.update(prev)
 
 
 def current():
-    """(comm, scale) of the open step, or None outside one (or for a world of one).
+    """(comm, scale) of the step open on this thread, or None outside one (or for a world of one).
 
     Example:
         >>> current() is None
         True
     """
-    c = _state["comm"]
+    st = _state()
+    c = st["comm"]
     if c is None or c.size == 1:
         return None
-    return c, _state["scale"]
+    return c, st["scale"]

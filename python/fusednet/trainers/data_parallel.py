@@ -18,7 +18,7 @@ from .. import _C
 from .. import random as _random
 from ..distribution import sync as _sync
 from .data_parallel_eval import evaluate_data_parallel, metrics_over_ranks, predict_data_parallel, shard_batches
-from .epoch_iterator import BatchSource, as_source, check_no_targets, peek
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed
 from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
 from .logs import _cb_module, array_sum, needs_batch_hooks, probs, reg_penalty
@@ -106,9 +106,11 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
 
     def batches(epoch):
         if src is not None:                # every rank reads the same batches and keeps its rows
-            yield from shard_batches(model, comm, ("source", src.epoch(steps_per_epoch)), True, class_weight,
-                                     "fit")
-            return
+            return resumed(model, shard_batches(model, comm, ("source", src.epoch(steps_per_epoch)), True,
+                                                class_weight, "fit"))
+        return resumed(model, array_batches(epoch))
+
+    def array_batches(epoch):
         perm = None
         if shuffle:
             key = comm.bcast_obj(_random.next_key() if r == 0 else None)

@@ -16,7 +16,7 @@ import numpy as np
 from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
-from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch, warn_user
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed, unpack_batch, warn_user
 from .logs import (MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, reg_penalty,
                    to_float)
 from .data_parallel import DataParallelFit
@@ -232,8 +232,8 @@ class Trainer(Steps, DataParallelFit):
         dev = self._device
         if src is not None:
             def batches(epoch):
-                for b in src.epoch(steps_per_epoch):
-                    yield self._source_batch(b, "fit", class_weight)
+                return resumed(self, (self._source_batch(b, "fit", class_weight)
+                                      for b in src.epoch(steps_per_epoch)))
         else:
             if y is None:
                 raise ValueError("fit: y is required")
@@ -266,7 +266,7 @@ class Trainer(Steps, DataParallelFit):
                     perm = _C.permutation(n, s, off)
                     if dev != "cpu":
                         perm = perm.to(dev)
-                return self._array_batches(X, Y, W, n, batch_size, steps, perm)
+                return resumed(self, self._array_batches(X, Y, W, n, batch_size, steps, perm))
         plan = self._get_plan()
         opt = self.optimizer
         params = plan.param_arrays
