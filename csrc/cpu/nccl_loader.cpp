@@ -42,7 +42,9 @@ std::string load(const std::vector<std::string>& candidates) {
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
       const char* e = dlerror();
-      why += "\n  " + path + ": " + (e ? e : "not found");
+      std::string msg = e ? e : "not found";
+      // glibc's message already starts with the path; other loaders' may not
+      why += "\n  " + (msg.rfind(path, 0) == 0 ? msg : path + ": " + msg);
       continue;
     }
     Api a{};
