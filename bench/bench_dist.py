@@ -10,6 +10,7 @@ Each configuration is a fresh launch; runs are interleaved and repeated, medians
 machine is shared and noisy: treat the figures as indicative.
 
 Usage: python3 bench/bench_dist.py [--repeats 3] [--samples 2048] [--batch 64]
+       python3 bench/bench_dist.py --sync-bn     # cost of BatchNormalization(synchronized=True)
 """
 import argparse
 import json
@@ -38,7 +39,7 @@ def _worker(args):
     if comm.size > 1:
         fn.distribution.set_distribution(fn.distribution.DataParallel())
     x, y = make_cnn_data(args.samples)
-    m = fusednet_cnn()
+    m = fusednet_cnn() if args.bn == "none" else _bn_cnn(fn, args.bn == "sync")
     m.fit(x[:args.batch * 4], y[:args.batch * 4], batch_size=args.batch, epochs=1, verbose=0)   # warm-up
     ts = []
     for _ in range(3):
@@ -49,6 +50,18 @@ def _worker(args):
         ts.append(time.perf_counter() - t0)
     if comm.rank == 0:
         print("RESULT " + json.dumps({"samples_per_s": args.samples / statistics.median(ts)}))
+
+
+def _bn_cnn(fn, synchronized):
+    """The seed CNN with a BatchNormalization after each conv and the hidden dense layer."""
+    L = fn.layers
+    bn = (lambda: L.BatchNormalization(synchronized=synchronized))
+    m = fn.Sequential([fn.Input(shape=(28, 28, 1)), L.Conv2D(32, 3, use_bias=False), bn(), L.Activation("relu"),
+                       L.MaxPooling2D(), L.Conv2D(64, 3, use_bias=False), bn(), L.Activation("relu"),
+                       L.MaxPooling2D(), L.Flatten(), L.Dense(128, use_bias=False), bn(), L.Activation("relu"),
+                       L.Dense(10, activation="softmax")])
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return m
 
 
 def _allreduce_worker(comm):
@@ -97,12 +110,18 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--samples", type=int, default=2048)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--bn", choices=("none", "plain", "sync"), default="none",
+                    help=argparse.SUPPRESS)    # worker: the CNN with BatchNormalization layers
+    ap.add_argument("--sync-bn", action="store_true",
+                    help="only compare 2 ranks x B of a BN CNN, per-rank vs synchronized statistics")
     args = ap.parse_args()
     if args.worker:
         return _worker(args)
     if shutil.which("mpirun") is None:
         sys.exit("bench_dist: mpirun not found (apt-get install openmpi-bin libopenmpi-dev; pip install mpi4py)")
     b = args.batch
+    if args.sync_bn:
+        return _sync_bn(args, b)
     runs = {"1 rank  x B": [], "2 ranks, global B": [], "2 ranks x B (global 2B)": []}
     for _ in range(args.repeats):
         runs["1 rank  x B"].append(_launch(args, 1, b)["samples_per_s"])
@@ -123,6 +142,18 @@ def main():
             nbytes = int(kb) * 1024
             print(f"  {int(kb):>6}KB {nbytes / tf / 1e9:>14.3f} {nbytes / tm / 1e9:>12.3f} {tm / tf:>6.2f}x"
                   f"{'' if tm / tf >= 0.8 else '  (< 0.8x target)'}")
+
+
+def _sync_bn(args, b):
+    runs = {"plain": [], "sync": []}
+    for _ in range(args.repeats):           # interleaved launches, 2 ranks x B each
+        for k in runs:
+            runs[k].append(_launch(args, 2, 2 * b, ["--bn", k])["samples_per_s"])
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print(f"BN CNN (3 BatchNormalization layers), 2 ranks x {b}, {args.samples} samples/epoch, {args.repeats} "
+          f"launches (medians; shared noisy machine)")
+    for k, v in med.items():
+        print(f"  {k:<6} {v:>10,.0f} samples/s  {v / med['plain']:5.3f}x")
 
 
 if __name__ == "__main__":
