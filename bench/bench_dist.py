@@ -154,6 +154,43 @@ def _sync_bn(args, b):
           f"launches (medians; shared noisy machine)")
     for k, v in med.items():
         print(f"  {k:<6} {v:>10,.0f} samples/s  {v / med['plain']:5.3f}x")
+    _bn_split_kernels()
+
+
+def _bn_split_kernels():
+    """One process, one thread: BatchNormalization forward + backward, the fused kernels vs the
+    synchronized path's split ones (with an allreduce that does nothing), side by side."""
+    sys.path.insert(0, os.path.join(ROOT, "python"))
+    import fusednet as fn
+    from fusednet.distribution import sync
+    fn.set_num_threads(1)
+
+    class Noop:
+        size, rank = 2, 0
+
+        def allreduce_sum_(self, b):
+            return b
+
+    class Ctx:
+        pass
+    rng = np.random.default_rng(0)
+    shape = (64, 26, 26, 32)
+    x = fn.asarray(rng.standard_normal(shape).astype(np.float32))
+    dy = fn.asarray(rng.standard_normal(shape).astype(np.float32))
+    bn = fn.layers.BatchNormalization(synchronized=True)
+    bn.build((None,) + shape[1:])
+    ts = {"fused": [], "split": []}
+    for _ in range(30):
+        for k in ts:                   # interleaved
+            c = Ctx()
+            t0 = time.perf_counter()
+            with sync.step(Noop() if k == "split" else None, 0.5):
+                bn.forward(c, x, True)
+                bn.backward(c, dy, True)
+            ts[k].append(time.perf_counter() - t0)
+    f, sp = statistics.median(ts["fused"]), statistics.median(ts["split"])
+    print(f"BatchNormalization fwd+bwd {shape}, 1 thread, medians of 30: fused {f * 1e3:.2f} ms, "
+          f"split (synchronized, no-op allreduce) {sp * 1e3:.2f} ms ({sp / f:.2f}x)")
 
 
 if __name__ == "__main__":
