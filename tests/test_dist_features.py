@@ -92,3 +92,15 @@ def test_unsupported_under_data_parallel_raise_value_errors():
             bn.fit(np.zeros((5, 3), np.float32), np.zeros((5, 2), np.float32), batch_size=4, verbose=0)
     finally:
         fn.distribution.set_distribution(None)
+
+
+def test_bucket_overlap_needs_thread_multiple_only_with_synced_batchnorm():
+    from fusednet.trainers.data_parallel import _overlap_ok
+
+    class C:
+        thread_multiple = False
+    assert _overlap_ok(C(), False) and not _overlap_ok(C(), True)
+    C.thread_multiple = True
+    assert _overlap_ok(C(), True)
+    import fusednet as fn
+    assert fn.distribution.initialize().thread_multiple      # a world of one: no MPI threads

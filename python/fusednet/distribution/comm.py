@@ -120,9 +120,11 @@ class Communicator:
         if watchdog is None and self.size > 1 and _timeout_s() > 0:
             watchdog = _Watchdog(self, _timeout_s())
         self.guard = watchdog if watchdog is not None else _noguard
+        self.thread_multiple = True        # (no MPI: one thread talks to nobody)
         if mpi_comm is not None:
             from mpi4py import MPI
             self._in_place, self._sum = MPI.IN_PLACE, MPI.SUM
+            self.thread_multiple = MPI.Query_thread() >= MPI.THREAD_MULTIPLE
 
     def allreduce_sum_(self, buf):
         """Sum ``buf`` (contiguous NumPy array) over ranks, in place, bitwise identical on every

@@ -35,6 +35,14 @@ def _broadcast_weights(model, comm):
     model.set_weights(ws)
 
 
+def _overlap_ok(comm, synced):
+    """Whether buckets may leave while backward runs. Synchronized BatchNorm's backward calls
+    MPI from the main thread while the bucket thread may be inside its Allreduce: that needs
+    MPI_THREAD_MULTIPLE (mpi4py's default request; Open MPI provides it). Below it, every bucket
+    is sent after backward instead (the same sums, no overlap)."""
+    return not synced or getattr(comm, "thread_multiple", True)
+
+
 def _check_synced_batch(nb, N):
     if nb < N:
         raise ValueError(f"fit: BatchNormalization(synchronized=True) needs every rank to hold rows of "
@@ -87,6 +95,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
     sync_comm = dist.sync_comm() if synced else None
+    overlap = _overlap_ok(comm, synced)
     plan = model._get_plan()
     opt = model.optimizer
     params = plan.param_arrays
@@ -143,7 +152,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                 cbs.on_train_batch_begin(step)
             gb.begin(nl / nb)
             if nl > 0:
-                plan.grad_hook = gb.ready          # buckets leave while backward runs
+                plan.grad_hook = gb.ready if overlap else None     # buckets leave while backward runs
                 try:
                     with _sync.step(sync_comm, nl / nb):
                         per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
