@@ -206,7 +206,10 @@ def test_backup_every_3_batches_resumes_mid_epoch_bitwise(tmp_path, nranks):
     a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "k.npz")
     for k in a.files:
         assert np.array_equal(a[k], b[k]), k
-    # the test has teeth: resuming at the epoch's start instead (step forgotten) diverges
+    if nranks:
+        return
+    # the test has teeth (one process is enough): resuming at the epoch's start instead (the
+    # step forgotten) diverges
     killed2 = _backup_run(tmp_path / "k2.npz", tmp_path / "b2", 2, nranks, 3)
     assert killed2.returncode != 0
     z = dict(np.load(tmp_path / "b2" / "backup.npz"))

@@ -188,5 +188,3 @@ def test_n_ranks_synced_match_one_rank_of_the_global_batch(tmp_path, nranks, gb)
     if nranks == 2:
         plain = _run(tmp_path / "plain.npz", "bn", gb, 60, np_=2, extra_env={"DP_SYNC": "0"})
         assert max(_rel(one[k], plain[k]) for k in ws) > 1e-4      # per-rank statistics: far off
-    with pytest.raises(AssertionError, match="fewer rows than ranks"):
-        _run(tmp_path / "bad.npz", "bn", 1, 10, np_=2)
