@@ -25,6 +25,13 @@ __all__ = ["shard_rows", "shard_batches", "metrics_over_ranks", "evaluate_data_p
 def shard_rows(comm, nb):
     """Rank ``comm.rank``'s rows ``(lo, hi)`` of a global batch of ``nb`` rows.
 
+    Args:
+        comm: the process group (``rank``, ``size``).
+        nb: rows in the global batch.
+
+    Returns:
+        ``(floor(r nb / N), floor((r+1) nb / N))``.
+
     Example:
         >>> shard_rows(comm, 7)        # 3 ranks: (0, 2), (2, 4), (4, 7)
     """
@@ -67,7 +74,16 @@ def metrics_over_ranks(comm, out_metrics, seen):
     """Feed every rank's (y_true, y_pred) host rows (rank order) to every rank's metrics, so all
     ranks log the same values. Why gather rows rather than sum metric states: built-in metrics
     keep plain Python state, not only ``add_variable`` variables; rows work for every metric
-    (cost: rows x outputs floats per call)."""
+    (cost: rows x outputs floats per call).
+
+    Args:
+        comm: the process group.
+        out_metrics: per output, its list of metrics (empty: not metered).
+        seen: per output, this rank's list of ``(y_true, y_pred)`` host arrays.
+
+    Example:
+        >>> metrics_over_ranks(comm, model._out_metrics, seen)     # doctest: +SKIP
+    """
     for ms, rows in zip(out_metrics, seen):
         if not ms:
             continue
@@ -101,8 +117,19 @@ def _raw_feed(model, x, y, sample_weight, batch_size, steps, what, need_y):
 
 def evaluate_data_parallel(model, dist, x, y, batch_size, sample_weight, steps, callbacks, return_dict,
                            _callbacks):
-    """:meth:`Model.evaluate` across ranks (compiled step; args as evaluate). Per-batch test
-    hooks are not called (their logs would need a collective per batch); on_test_begin / end are."""
+    """:meth:`Model.evaluate` across ranks (compiled step). Per-batch test hooks are not called
+    (their logs would need a collective per batch) and no progress bar is shown; on_test_begin /
+    on_test_end are called.
+
+    Args:
+        model, dist: the model and its :class:`DataParallel`; the rest as :meth:`Model.evaluate`.
+
+    Returns:
+        As :meth:`Model.evaluate`, the same on every rank.
+
+    Example:
+        >>> model.evaluate(x, y)          # under DataParallel: sharded    # doctest: +SKIP
+    """
     comm = dist.comm
     if model._overrides("test_step"):
         raise ValueError("evaluate: DataParallel runs the compiled step only (no overridden test_step)")
@@ -153,7 +180,17 @@ def evaluate_data_parallel(model, dist, x, y, batch_size, sample_weight, steps, 
 
 
 def predict_data_parallel(model, dist, x, batch_size, steps, callbacks):
-    """:meth:`Model.predict` across ranks (args as predict); every rank returns all outputs."""
+    """:meth:`Model.predict` across ranks; every rank returns all outputs, in input order.
+
+    Args:
+        model, dist: the model and its :class:`DataParallel`; the rest as :meth:`Model.predict`.
+
+    Returns:
+        As :meth:`Model.predict`.
+
+    Example:
+        >>> model.predict(x)              # under DataParallel: sharded    # doctest: +SKIP
+    """
     comm = dist.comm
     if model._overrides("predict_step"):
         raise ValueError("predict: DataParallel runs the compiled step only (no overridden predict_step)")
