@@ -1,8 +1,8 @@
 """DataParallel beyond plain arrays (issue 14 part 3), 2 and 3 ranks against one process:
 validation_split (the last rows, evaluated sharded), class_weight x sample_weight, an L2 kernel
 regularizer (its gradient added on every rank, weighted by the rank's share: once in the sum),
-sharded evaluate / predict on arrays and on a Dataset, and fit on a Dataset with a Dataset as
-validation_data (tests/dist_scripts/dp_features.py)."""
+sharded evaluate / predict on arrays and on a Dataset, fit on a Dataset with a Dataset as
+validation_data, and fit on a generator (tests/dist_scripts/dp_features.py)."""
 import os
 import shutil
 import subprocess
@@ -36,7 +36,7 @@ def one(tmp_path_factory):
 def test_features_match_one_process(one, tmp_path, nranks):
     dp = _run(tmp_path / "dp.npz", nranks)
     assert set(dp.files) == set(one.files)
-    assert {"h1_val_loss", "h1_val_accuracy", "h2_val_loss", "h2_val_accuracy"} <= set(one.files)
+    assert {"h1_val_loss", "h1_val_accuracy", "h2_val_loss", "h2_val_accuracy", "h3_loss", "w3_0"} <= set(one.files)
     for k in one.files:
         a, b = one[k], dp[k]
         if k.startswith("w"):

@@ -1,7 +1,8 @@
 """Run by tests/test_dist_features.py (under mpirun or alone): DataParallel fit with
 validation_split, class_weight + sample_weight and an L2 kernel regularizer; then sharded
 evaluate / predict on arrays and on a fusednet Dataset; then a fit on a Dataset with a Dataset as
-validation_data. Rank 0 saves everything to argv[1].
+validation_data; then a fit on a generator of (x, y, sample_weight) batches. Rank 0 saves
+everything to argv[1].
 
 argv: out.npz  use_dp(0|1)
 """
@@ -54,5 +55,17 @@ for k, v in h2.history.items():
     res["h2_" + k] = np.array(v)
 for i, w in enumerate(m2.get_weights()):
     res[f"w2_{i}"] = w
+
+
+def gen():                               # a one-pass generator: every rank builds the same one
+    for i in range(0, 80, 10):
+        yield x[i:i + 10], y[i:i + 10], sw[i:i + 10]
+
+
+m3 = make()
+h3 = m3.fit(gen(), epochs=1, verbose=0)
+res["h3_loss"] = np.array(h3.history["loss"])
+for i, w in enumerate(m3.get_weights()):
+    res[f"w3_{i}"] = w
 if comm.rank == 0:
     np.savez(out, **res)
