@@ -36,7 +36,8 @@ def one(tmp_path_factory):
 def test_features_match_one_process(one, tmp_path, nranks):
     dp = _run(tmp_path / "dp.npz", nranks)
     assert set(dp.files) == set(one.files)
-    assert {"h1_val_loss", "h1_val_accuracy", "h2_val_loss", "h2_val_accuracy", "h3_loss", "w3_0"} <= set(one.files)
+    want = {"h1_val_loss", "h1_val_accuracy", "h2_val_loss", "h2_val_accuracy", "h3_loss", "w3_0"}
+    assert want <= set(one.files)
     for k in one.files:
         a, b = one[k], dp[k]
         if k.startswith("w"):

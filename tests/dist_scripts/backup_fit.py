@@ -46,6 +46,7 @@ class DieMidEpoch(fn.callbacks.Callback):
 
 
 model.fit(x, y, batch_size=8, epochs=6, verbose=0,
-          callbacks=[fn.callbacks.BackupAndRestore(bdir, save_freq=freq), Die() if freq == "epoch" else DieMidEpoch()])
+          callbacks=[fn.callbacks.BackupAndRestore(bdir, save_freq=freq),
+                     Die() if freq == "epoch" else DieMidEpoch()])
 if comm.rank == 0:
     np.savez(out, *model.get_weights())

@@ -26,7 +26,8 @@ sw = rng.uniform(0.5, 2.0, n).astype(np.float32)
 
 
 def make():
-    m = fn.Sequential([fn.Input((9,)), fn.layers.Dense(11, activation="tanh", kernel_regularizer=fn.regularizers.L2(0.01)),
+    m = fn.Sequential([fn.Input((9,)),
+                       fn.layers.Dense(11, activation="tanh", kernel_regularizer=fn.regularizers.L2(0.01)),
                        fn.layers.Dense(4)])
     m.compile(optimizer=fn.optimizers.SGD(0.05, momentum=0.9),
               loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
