@@ -77,6 +77,24 @@ def test_two_ranks_bitwise_run_to_run(tmp_path):
         assert np.array_equal(a[k], c[k]), k
 
 
+@pytest.mark.parametrize("nranks", [2, 3, 4])
+def test_allreduce_is_the_rank_ordered_sum_on_every_rank(nranks):
+    # N > 2: the fixed-order reduce-scatter + allgather; N = 2: MPI's Allreduce (a + b == b + a)
+    _need_mpi()
+    cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(nranks), sys.executable,
+           os.path.join(HERE, "dist_scripts", "comm_check.py")]
+    p = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and f"ok {nranks}" in p.stdout, p.stdout + p.stderr
+
+
+def test_three_ranks_bitwise_run_to_run(tmp_path):
+    _need_mpi()
+    a = _run(tmp_path / "a.npz", "mlp", 7, 20, np_=3)
+    b = _run(tmp_path / "b.npz", "mlp", 7, 20, np_=3)
+    for k in a.files:
+        assert np.array_equal(a[k], b[k]), k
+
+
 class _Twice:
     """A fake 2-rank group whose peer holds the same gradients: sum = 2 x buf."""
     size, rank = 2, 0
@@ -142,8 +160,8 @@ def test_a_dying_rank_ends_the_job_with_an_error(tmp_path):
 BACKUP = os.path.join(HERE, "dist_scripts", "backup_fit.py")
 
 
-def _backup_run(out, bdir, die, np_=None):
-    cmd = [sys.executable, BACKUP, str(out), str(bdir), str(die), "1" if np_ else "0"]
+def _backup_run(out, bdir, die, np_=None, freq="epoch"):
+    cmd = [sys.executable, BACKUP, str(out), str(bdir), str(die), "1" if np_ else "0", str(freq)]
     if np_:
         cmd = [shutil.which("mpirun"), "--allow-run-as-root", "--oversubscribe", "-np", str(np_)] + cmd
     return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
@@ -170,11 +188,55 @@ def test_backup_and_restore_resumes_a_killed_run_bitwise(tmp_path, nranks):
     assert not np.array_equal(w_epoch2, b["arr_0"])      # epochs 3-5 trained after the restore
 
 
+@pytest.mark.parametrize("nranks", [None, 2])
+def test_backup_every_3_batches_resumes_mid_epoch_bitwise(tmp_path, nranks):
+    # 8 batches per epoch, a backup every 3 (counted across epochs): killed at batch 5 of epoch 2
+    # (batch 22 overall), the last backup is after batch 4 of epoch 2 (batch 21); the resumed
+    # run replays epoch 2's permutation, skips its batches 0-4 and must end bitwise equal
+    if nranks:
+        _need_mpi()
+    ref = _backup_run(tmp_path / "ref.npz", tmp_path / "b_ref", -1, nranks, 3)
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    killed = _backup_run(tmp_path / "k.npz", tmp_path / "b", 2, nranks, 3)
+    assert killed.returncode != 0 and not (tmp_path / "k.npz").exists()
+    with np.load(tmp_path / "b" / "backup.npz") as z:
+        assert (int(z["epoch"]), int(z["step"])) == (2, 4)
+    resumed = _backup_run(tmp_path / "k.npz", tmp_path / "b", -1, nranks, 3)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "k.npz")
+    for k in a.files:
+        assert np.array_equal(a[k], b[k]), k
+    if nranks:
+        return
+    # the test has teeth (one process is enough): resuming at the epoch's start instead (the
+    # step forgotten) diverges
+    killed2 = _backup_run(tmp_path / "k2.npz", tmp_path / "b2", 2, nranks, 3)
+    assert killed2.returncode != 0
+    z = dict(np.load(tmp_path / "b2" / "backup.npz"))
+    z["step"] = np.array(-1)
+    z["epoch"] = np.array(1)
+    np.savez(tmp_path / "b2" / "backup.npz", **z)
+    wrong = _backup_run(tmp_path / "k2.npz", tmp_path / "b2", -1, nranks, 3)
+    assert wrong.returncode == 0, wrong.stdout + wrong.stderr
+    c = np.load(tmp_path / "k2.npz")
+    assert not all(np.array_equal(a[k], c[k]) for k in a.files)
+
+
 def test_backup_and_restore_arguments():
     with pytest.raises(ValueError, match="BackupAndRestore"):
         fn.callbacks.BackupAndRestore("")
-    with pytest.raises(ValueError, match="save_freq"):
-        fn.callbacks.BackupAndRestore("/tmp/x", save_freq=3)
+    for bad in (0, -2, 2.5, True, "batch"):
+        with pytest.raises(ValueError, match="save_freq"):
+            fn.callbacks.BackupAndRestore("/tmp/x", save_freq=bad)
+    from fusednet.trainers.logs import needs_batch_hooks
+
+    class _L:
+        def __init__(self, cb):
+            self.callbacks = [cb]
+    # only the per-batch variant declares a batch hook (epoch backups keep fits hook-free)
+    assert not needs_batch_hooks(_L(fn.callbacks.BackupAndRestore("/tmp/x")))
+    cb = fn.callbacks.BackupAndRestore("/tmp/x", save_freq=3)
+    assert needs_batch_hooks(_L(cb)) and isinstance(cb, fn.callbacks.BackupAndRestore) and cb.save_freq == 3
 
 
 def test_a_hanging_rank_trips_the_collective_watchdog(tmp_path):

@@ -1,5 +1,9 @@
 // norm.cpp (bindings) — BatchNormalization (channels last) and LayerNormalization (last axis);
 // formulas in csrc/cpu/norm.h. x may have any rank >= 1; it is viewed as [M, C] (C = last axis).
+#include <pybind11/numpy.h>
+
+#include <cmath>
+
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
 #ifdef FUSEDNET_WITH_CUDA
@@ -31,9 +35,149 @@ const float* ptr(const std::optional<Array>& a) { return a ? a->f32() : nullptr;
   FN_DISPATCH(op, arr, { py::gil_scoped_release nogil; stmt; },                \
               { namespace cpu = ::fusednet::cuda; py::gil_scoped_release nogil; stmt; })
 
+// Synchronized BatchNorm's pieces run on host arrays only (their float64 sums are NumPy arrays,
+// allreduced over MPI between the calls); CUDA models use the fused kernels unsynchronized.
+void host_only(const char* op, const Array& x) {
+  if (x.is_cuda())
+    throw TypeError(std::string(op) + ": synchronized BatchNormalization is not implemented for CUDA arrays "
+                    "(got " + x.describe() + ")");
+}
+
+using F64 = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+const double* f64_vec(const char* op, const char* name, const F64& a, i64 n) {
+  if (a.ndim() != 1 || a.shape(0) != n)
+    throw ValueError(std::string(op) + ": " + name + " must be a float64 vector of " + std::to_string(n) +
+                     " values, got " + std::to_string(a.size()) + " in " + std::to_string(a.ndim()) + " dims");
+  return a.data();
+}
+
+i64 rows_arg(const char* op, i64 Mg, i64 M) {
+  if (Mg < M) throw ValueError(std::string(op) + ": global rows " + std::to_string(Mg) + " < local rows " +
+                               std::to_string(M));
+  return Mg;
+}
+
 }  // namespace
 
 FN_BIND(norm) {
+  m.def(
+      "batch_norm_sums",
+      [](const Array& x, std::optional<Array> center) {
+        const char* op = "batch_norm_sums";
+        const i64 C = last_dim(op, x), M = C ? x.numel() / C : 0;
+        host_only(op, x);
+        check_vec(op, "center", center, C, x);
+        if (center) host_only(op, *center);
+        F64 out(C);
+        double* po = out.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          cpu::batch_norm_sums(po, x.f32(), ptr(center), M, C);
+        }
+        return out;
+      },
+      py::arg("x"), py::arg("center") = py::none(),
+      "float64 per-channel sums over all axes but the last: Σ x (center None) or Σ (x - center)²; "
+      "the forward_train kernel's own partial sums (synchronized BatchNorm allreduces them).");
+  m.def(
+      "batch_norm_mean",
+      [](const F64& s1, i64 Mg) {
+        const char* op = "batch_norm_mean";
+        if (Mg < 0) throw ValueError(std::string(op) + ": rows must be >= 0, got " + std::to_string(Mg));
+        const i64 C = s1.ndim() == 1 ? s1.shape(0) : -1;
+        const double* p = f64_vec(op, "s1", s1, C < 0 ? 0 : C);
+        Array mean = Array::empty({C}, DType::F32);
+        cpu::batch_norm_mean(mean.f32(), p, Mg, C);
+        return mean;
+      },
+      py::arg("s1"), py::arg("rows"), "float32(s1 / rows) per channel (0 for rows = 0).");
+  m.def(
+      "batch_norm_forward_finish",
+      [](const Array& x, std::optional<Array> gamma, std::optional<Array> beta, Array moving_mean,
+         Array moving_var, const Array& mean, const F64& s2, i64 Mg, float momentum, float epsilon) {
+        const char* op = "batch_norm_forward_finish";
+        const i64 C = last_dim(op, x), M = C ? x.numel() / C : 0;
+        host_only(op, x);
+        check_vec(op, "gamma", gamma, C, x);
+        check_vec(op, "beta", beta, C, x);
+        check_vec(op, "moving_mean", moving_mean, C, x);
+        check_vec(op, "moving_var", moving_var, C, x);
+        check_vec(op, "mean", mean, C, x);
+        check_writable(op, "moving_mean", moving_mean);
+        check_writable(op, "moving_var", moving_var);
+        if (same_memory(moving_mean, moving_var))
+          throw ValueError(std::string(op) + ": moving_mean and moving_var must not share memory");
+        if (!(epsilon > 0.f)) throw ValueError(std::string(op) + ": epsilon must be > 0, got " + std::to_string(epsilon));
+        check_same_device(op, {&x, gamma ? &*gamma : nullptr, beta ? &*beta : nullptr, &moving_mean, &moving_var, &mean});
+        const double* p2 = f64_vec(op, "s2", s2, C);
+        rows_arg(op, Mg, M);
+        Array y = Array::empty(x.shape, DType::F32, x.device());
+        Array inv = Array::empty({C}, DType::F32, x.device());
+        {
+          py::gil_scoped_release nogil;
+          cpu::batch_norm_forward_finish(y.f32(), inv.f32(), moving_mean.f32(), moving_var.f32(), x.f32(), ptr(gamma),
+                                         ptr(beta), mean.f32(), p2, M, C, Mg, momentum, epsilon);
+        }
+        return py::make_tuple(y, inv);
+      },
+      py::arg("x"), py::arg("gamma"), py::arg("beta"), py::arg("moving_mean"), py::arg("moving_var"),
+      py::arg("mean"), py::arg("s2"), py::arg("rows"), py::arg("momentum") = 0.99f, py::arg("epsilon") = 1e-3f,
+      "-> (y, inv_std) from the (global) mean and centred sum of squares s2 over `rows` rows; updates the "
+      "moving statistics in place as batch_norm_forward_train does.");
+  m.def(
+      "batch_norm_backward_sums",
+      [](const Array& dY, const Array& x, const Array& mean, const Array& inv_std) {
+        const char* op = "batch_norm_backward_sums";
+        const i64 C = last_dim(op, x), M = C ? x.numel() / C : 0;
+        host_only(op, x);
+        check_f32(op, "dY", dY);
+        check_shape(op, "dY", dY, x.shape);
+        check_vec(op, "mean", mean, C, x);
+        check_vec(op, "inv_std", inv_std, C, x);
+        check_same_device(op, {&dY, &x, &mean, &inv_std});
+        F64 out(2 * C);
+        double* po = out.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          cpu::batch_norm_backward_sums(po, dY.f32(), x.f32(), mean.f32(), inv_std.f32(), M, C);
+        }
+        return out;
+      },
+      py::arg("dY"), py::arg("x"), py::arg("mean"), py::arg("inv_std"),
+      "float64 [2C]: Σ dy (dbeta) then Σ dy·x̂ (dgamma), per channel.");
+  m.def(
+      "batch_norm_backward_finish",
+      [](const Array& dY, const Array& x, std::optional<Array> gamma, const Array& mean, const Array& inv_std,
+         const F64& s, const F64& sg, double rescale, i64 Mg, bool training) {
+        const char* op = "batch_norm_backward_finish";
+        const i64 C = last_dim(op, x), M = C ? x.numel() / C : 0;
+        host_only(op, x);
+        check_f32(op, "dY", dY);
+        check_shape(op, "dY", dY, x.shape);
+        check_vec(op, "gamma", gamma, C, x);
+        check_vec(op, "mean", mean, C, x);
+        check_vec(op, "inv_std", inv_std, C, x);
+        check_same_device(op, {&dY, &x, gamma ? &*gamma : nullptr, &mean, &inv_std});
+        const double* ps = f64_vec(op, "s", s, 2 * C);
+        const double* pg = f64_vec(op, "sg", sg, 2 * C);
+        rows_arg(op, Mg, M);
+        if (!std::isfinite(rescale)) throw ValueError(std::string(op) + ": rescale must be finite");
+        Array dX = Array::empty(x.shape, DType::F32, x.device());
+        Array dg = Array::empty({C}, DType::F32, x.device());
+        Array db = Array::empty({C}, DType::F32, x.device());
+        {
+          py::gil_scoped_release nogil;
+          cpu::batch_norm_backward_finish(dX.f32(), dg.f32(), db.f32(), dY.f32(), x.f32(), ptr(gamma), mean.f32(),
+                                          inv_std.f32(), ps, pg, rescale, M, C, Mg, training);
+        }
+        return py::make_tuple(dX, dg, db);
+      },
+      py::arg("dY"), py::arg("x"), py::arg("gamma"), py::arg("mean"), py::arg("inv_std"), py::arg("s"),
+      py::arg("sg"), py::arg("rescale"), py::arg("rows"), py::arg("training") = true,
+      "-> (dX, dgamma, dbeta): dgamma/dbeta from the local sums s, dX's coefficients from the global sums "
+      "sg * rescale over `rows` rows (s = sg, rescale 1, rows = M: batch_norm_backward).");
+
   m.def(
       "batch_norm_forward_train",
       [](const Array& x, std::optional<Array> gamma, std::optional<Array> beta, Array moving_mean,

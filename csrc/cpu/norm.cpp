@@ -68,37 +68,58 @@ inline double lane_sum(const float* v, i64 n) {
 }  // namespace
 
 // ------------------------------------------------------------------ BatchNorm
+// The training forward is sums -> mean -> centred sums -> finish, exactly the pieces synchronized
+// BatchNorm runs with an allreduce between them (so world size 1 and the fused call agree bitwise).
+void batch_norm_sums(double* out, const float* X, const float* center, i64 M, i64 C) {
+  FtzScope ftz_scope;
+  if (!center) {
+    col_reduce<1>(out, M, C, [&](i64 r, float* acc) {
+      const float* x = X + r * C;
+      for (i64 c = 0; c < C; ++c) acc[c] += x[c];
+    });
+    return;
+  }
+  col_reduce<1>(out, M, C, [&](i64 r, float* acc) {
+    const float* x = X + r * C;
+    for (i64 c = 0; c < C; ++c) {
+      const float d = x[c] - center[c];
+      acc[c] += d * d;
+    }
+  });
+}
+
+void batch_norm_mean(float* mean, const double* s1, i64 Mg, i64 C) {
+  FtzScope ftz_scope;
+  for (i64 c = 0; c < C; ++c) mean[c] = Mg ? float(s1[c] / double(Mg)) : 0.f;
+}
+
+void batch_norm_forward_finish(float* Y, float* inv_std, float* moving_mean, float* moving_var, const float* X,
+                               const float* gamma, const float* beta, const float* mean, const double* s2,
+                               i64 M, i64 C, i64 Mg, float momentum, float eps) {
+  FtzScope ftz_scope;
+  std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
+  for (i64 c = 0; c < C; ++c) {
+    const double var = Mg ? s2[c] / double(Mg) : 0.0;
+    const float inv = float(1.0 / std::sqrt(var + double(eps)));
+    inv_std[c] = inv;
+    scale[c] = (gamma ? gamma[c] : 1.f) * inv;
+    shift[c] = (beta ? beta[c] : 0.f) - mean[c] * scale[c];
+    moving_mean[c] = moving_mean[c] * momentum + mean[c] * (1.f - momentum);
+    moving_var[c] = moving_var[c] * momentum + float(var) * (1.f - momentum);
+  }
+  affine_rows(Y, X, scale.data(), shift.data(), M, C);
+}
+
 void batch_norm_forward_train(float* Y, float* mean, float* inv_std, float* moving_mean, float* moving_var,
                               const float* X, const float* gamma, const float* beta, i64 M, i64 C,
                               float momentum, float eps) {
   FtzScope ftz_scope;
   std::vector<double> s1(static_cast<size_t>(C)), s2(static_cast<size_t>(C));
-  col_reduce<1>(s1.data(), M, C, [&](i64 r, float* acc) {
-    const float* x = X + r * C;
-    for (i64 c = 0; c < C; ++c) acc[c] += x[c];
-  });
-  std::vector<float> mu(static_cast<size_t>(C));
-  for (i64 c = 0; c < C; ++c) mu[c] = M ? float(s1[c] / double(M)) : 0.f;
-  const float* mup = mu.data();
-  col_reduce<1>(s2.data(), M, C, [&](i64 r, float* acc) {
-    const float* x = X + r * C;
-    for (i64 c = 0; c < C; ++c) {
-      const float d = x[c] - mup[c];
-      acc[c] += d * d;
-    }
-  });
-  std::vector<float> scale(static_cast<size_t>(C)), shift(static_cast<size_t>(C));
-  for (i64 c = 0; c < C; ++c) {
-    const double var = M ? s2[c] / double(M) : 0.0;
-    const float inv = float(1.0 / std::sqrt(var + double(eps)));
-    mean[c] = mu[c];
-    inv_std[c] = inv;
-    scale[c] = (gamma ? gamma[c] : 1.f) * inv;
-    shift[c] = (beta ? beta[c] : 0.f) - mu[c] * scale[c];
-    moving_mean[c] = moving_mean[c] * momentum + mu[c] * (1.f - momentum);
-    moving_var[c] = moving_var[c] * momentum + float(var) * (1.f - momentum);
-  }
-  affine_rows(Y, X, scale.data(), shift.data(), M, C);
+  batch_norm_sums(s1.data(), X, nullptr, M, C);
+  batch_norm_mean(mean, s1.data(), M, C);
+  batch_norm_sums(s2.data(), X, mean, M, C);
+  batch_norm_forward_finish(Y, inv_std, moving_mean, moving_var, X, gamma, beta, mean, s2.data(), M, C, M,
+                            momentum, eps);
 }
 
 void batch_norm_forward_infer(float* Y, const float* X, const float* gamma, const float* beta,
@@ -113,12 +134,10 @@ void batch_norm_forward_infer(float* Y, const float* X, const float* gamma, cons
   affine_rows(Y, X, scale.data(), shift.data(), M, C);
 }
 
-void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
-                         const float* gamma, const float* mean, const float* inv_std, i64 M, i64 C,
-                         bool training) {
+void batch_norm_backward_sums(double* s, const float* dY, const float* X, const float* mean,
+                              const float* inv_std, i64 M, i64 C) {
   FtzScope ftz_scope;
-  std::vector<double> s(static_cast<size_t>(2 * C));
-  col_reduce<2>(s.data(), M, C, [&](i64 r, float* acc) {
+  col_reduce<2>(s, M, C, [&](i64 r, float* acc) {
     const float* x = X + r * C;
     const float* dy = dY + r * C;
     float* a0 = acc;
@@ -128,18 +147,24 @@ void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY
       a1[c] += dy[c] * (x[c] - mean[c]) * inv_std[c];
     }
   });
+}
+
+void batch_norm_backward_finish(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
+                                const float* gamma, const float* mean, const float* inv_std, const double* s,
+                                const double* sg, double rescale, i64 M, i64 C, i64 Mg, bool training) {
+  FtzScope ftz_scope;
   // dx = a*dy + b*(x-mean) + k   (per channel), folding x̂ = (x-mean)*inv
   std::vector<float> ka(static_cast<size_t>(C)), kb(static_cast<size_t>(C)), kc(static_cast<size_t>(C));
   for (i64 c = 0; c < C; ++c) {
     const double g = gamma ? gamma[c] : 1.0, inv = inv_std[c];
-    const double db = s[c], dg = s[C + c];
-    if (dbeta) dbeta[c] = float(db);
-    if (dgamma) dgamma[c] = float(dg);
-    if (training && M > 0) {
+    if (dbeta) dbeta[c] = float(s[c]);
+    if (dgamma) dgamma[c] = float(s[C + c]);
+    const double db = sg[c] * rescale, dg = sg[C + c] * rescale;   // rescale 1: exact
+    if (training && Mg > 0) {
       const double a = g * inv;
       ka[c] = float(a);
-      kb[c] = float(-a * inv * dg / double(M));  // coefficient of (x - mean)
-      kc[c] = float(-a * db / double(M));
+      kb[c] = float(-a * inv * dg / double(Mg));  // coefficient of (x - mean)
+      kc[c] = float(-a * db / double(Mg));
     } else {
       ka[c] = float(g * inv);
       kb[c] = 0.f;
@@ -153,6 +178,16 @@ void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY
     float* dx = dX + r * C;
     for (i64 c = 0; c < C; ++c) dx[c] = pa[c] * dy[c] + pb[c] * (x[c] - pm[c]) + pc[c];
   });
+}
+
+void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
+                         const float* gamma, const float* mean, const float* inv_std, i64 M, i64 C,
+                         bool training) {
+  FtzScope ftz_scope;
+  std::vector<double> s(static_cast<size_t>(2 * C));
+  batch_norm_backward_sums(s.data(), dY, X, mean, inv_std, M, C);
+  batch_norm_backward_finish(dX, dgamma, dbeta, dY, X, gamma, mean, inv_std, s.data(), s.data(), 1.0, M, C, M,
+                             training);
 }
 
 void fold_batchnorm(float* w_out, float* b_out, const float* w, const float* b, const float* gamma,

@@ -31,6 +31,21 @@ void batch_norm_forward_infer(float* Y, const float* X, const float* gamma, cons
 void batch_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
                          const float* gamma, const float* mean, const float* inv_std, i64 M, i64 C,
                          bool training);
+// The pieces of the two above, for synchronized BatchNorm (sums allreduced between them; Mg = the
+// global row count, M the local one). batch_norm_sums: out[c] = Σ_r x (center null) or
+// Σ_r (x-center)². batch_norm_mean: mean = float(s1/Mg). backward_sums: s[c] = Σ_r dy,
+// s[C+c] = Σ_r dy·x̂ (local: dgamma/dbeta come from s); backward_finish takes the dx coefficients
+// from sg·rescale (the global sums; rescale undoes the rank's loss-scale, 1 = plain).
+void batch_norm_sums(double* out, const float* X, const float* center, i64 M, i64 C);
+void batch_norm_mean(float* mean, const double* s1, i64 Mg, i64 C);
+void batch_norm_forward_finish(float* Y, float* inv_std, float* moving_mean, float* moving_var, const float* X,
+                               const float* gamma, const float* beta, const float* mean, const double* s2,
+                               i64 M, i64 C, i64 Mg, float momentum, float eps);
+void batch_norm_backward_sums(double* s, const float* dY, const float* X, const float* mean,
+                              const float* inv_std, i64 M, i64 C);
+void batch_norm_backward_finish(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
+                                const float* gamma, const float* mean, const float* inv_std, const double* s,
+                                const double* sg, double rescale, i64 M, i64 C, i64 Mg, bool training);
 // w [R, O] (any leading shape flattened, output channels last), b [O] or null.
 void fold_batchnorm(float* w_out, float* b_out, const float* w, const float* b, const float* gamma,
                     const float* beta, const float* mean, const float* var, i64 R, i64 O, float eps);

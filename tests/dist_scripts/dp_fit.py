@@ -1,7 +1,7 @@
 """Run by tests/test_distribution.py (under mpirun or alone): fit an MLP / small CNN with a
 global batch, optionally under DataParallel, and save the final weights (rank 0) to argv[1].
 
-argv: out.npz  model(mlp|cnn)  global_batch  steps  use_dp(0 | 1 | 2: unordered Allreduce)
+argv: out.npz  model(mlp|cnn|bn)  global_batch  steps  use_dp(0 | 1 | 2: unordered Allreduce)
 """
 import sys
 
@@ -22,11 +22,21 @@ if kind == "mlp":
     x = rng.standard_normal((n, 13)).astype(np.float32)
     y = rng.integers(0, 5, n)
     model = fn.Sequential([fn.Input((13,)), fn.layers.Dense(17, activation="relu"), fn.layers.Dense(5)])
+elif kind == "bn":       # BatchNormalization(synchronized=DP_SYNC) after a conv and a dense layer
+    sync = __import__("os").environ.get("DP_SYNC", "1") == "1"
+    x = (rng.standard_normal((n, 6, 6, 2)) * 2 + 1).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    model = fn.Sequential([fn.Input((6, 6, 2)), fn.layers.Conv2D(4, 3, use_bias=False),
+                           fn.layers.BatchNormalization(synchronized=sync, momentum=0.9),
+                           fn.layers.Activation("relu"), fn.layers.Flatten(), fn.layers.Dense(6, use_bias=False),
+                           fn.layers.BatchNormalization(synchronized=sync, momentum=0.9), fn.layers.Dense(3)])
 else:
     x = rng.standard_normal((n, 8, 8, 2)).astype(np.float32)
     y = rng.integers(0, 3, n)
     model = fn.Sequential([fn.Input((8, 8, 2)), fn.layers.Conv2D(4, 3, activation="relu"),
                            fn.layers.Flatten(), fn.layers.Dense(3)])
+if __import__("os").environ.get("DP_DEVICE") == "cuda":     # NCCL: one GPU per rank
+    model.to(fn.distribution.local_cuda_device())
 model.compile(optimizer=fn.optimizers.SGD(0.05, momentum=0.9),
               loss=fn.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 epochs = steps // 10

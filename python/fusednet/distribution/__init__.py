@@ -11,6 +11,7 @@ See docs/DISTRIBUTED.md for the semantics (shards, reduction order, logs, what i
 """
 from .comm import (Communicator, DataParallel, distribution, initialize, rank, set_distribution,
                    world_size)
+from .nccl import local_cuda_device
 
 __all__ = ["initialize", "rank", "world_size", "DataParallel", "set_distribution", "distribution",
-           "Communicator"]
+           "Communicator", "local_cuda_device"]

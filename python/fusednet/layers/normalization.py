@@ -2,8 +2,11 @@
 with their differentiable ops. Each forward and backward is one native call; the training
 forward of BatchNormalization updates the moving statistics in place (Keras 3 rule:
 moving = moving*momentum + batch*(1-momentum), biased batch variance)."""
+import numpy as np
+
 from .. import _C
 from .. import functional as F
+from ..distribution import sync as _sync
 from .. import initializers as _init
 from .. import regularizers as _reg
 from ..tensor import Function, Tensor, _state
@@ -106,6 +109,34 @@ def _affine_grads(layer, dg, db):
     return grads
 
 
+def _synced_forward(comm, x, gd, bd, mm, mv, momentum, eps):
+    """Training BatchNorm with the global batch's statistics: the fused kernel's two passes with
+    their float64 per-channel sums (and the row count) allreduced between them."""
+    s1 = _C.batch_norm_sums(x)
+    c = s1.shape[0]
+    buf = np.empty(c + 1, np.float64)
+    buf[:c] = s1
+    buf[c] = x.size // c if c else 0
+    comm.allreduce_sum_(buf)
+    rows = int(buf[c])
+    mean = _C.batch_norm_mean(buf[:c], rows)
+    s2 = _C.batch_norm_sums(x, mean)
+    comm.allreduce_sum_(s2)
+    y, inv = _C.batch_norm_forward_finish(x, gd, bd, mm, mv, mean, s2, rows, momentum, eps)
+    return y, mean, inv, rows
+
+
+def _synced_backward(comm, scale, dy, x, gd, mean, inv, rows):
+    """dX through the global statistics. Each rank's dy is 1/scale times its share of the global
+    loss's, so the local sums are scaled by ``scale`` before the allreduce (the global-loss sums)
+    and the dX coefficients by 1/scale after (back to this rank's loss); dgamma / dbeta stay
+    local (the gradient allreduce scales and sums them like every other parameter's)."""
+    s = _C.batch_norm_backward_sums(dy, x, mean, inv)
+    sg = s * scale
+    comm.allreduce_sum_(sg)
+    return _C.batch_norm_backward_finish(dy, x, gd, mean, inv, s, sg, 1.0 / scale, rows, True)
+
+
 class BatchNormalization(Layer):
     """Batch normalization (Keras ``BatchNormalization``) over the last (channel) axis.
 
@@ -117,12 +148,21 @@ class BatchNormalization(Layer):
     Args:
         axis: the feature axis; only the last axis (-1 or ndim-1) is supported.
         momentum: default 0.99. epsilon: default 1e-3.
+        synchronized: under a :class:`fusednet.distribution.DataParallel` ``fit`` (world size >
+            1), normalise with the statistics of the whole global batch: the per-channel sum and
+            centred sum of squares of the forward, and the two per-channel sums of the backward,
+            are allreduced over the ranks (3 small allreduces per layer and step; CPU arrays).
+            Anywhere else it is plain BatchNorm (bitwise).
         center / scale: learn beta / gamma (default True).
         beta_initializer 'zeros', gamma_initializer 'ones', moving_mean_initializer 'zeros',
         moving_variance_initializer 'ones'; beta_regularizer / gamma_regularizer optional.
 
     Shape:
         Any rank >= 2; output has the input's shape.
+
+    Example:
+        >>> bn = fusednet.layers.BatchNormalization(synchronized=True)
+        >>> y = bn(fusednet.asarray(np.ones((4, 3), np.float32)), training=True)
     """
 
 
@@ -148,6 +188,7 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = _init.get(moving_variance_initializer)
         self.beta_regularizer = _reg.get(beta_regularizer)
         self.gamma_regularizer = _reg.get(gamma_regularizer)
+        self.synchronized = bool(synchronized)
         self.gamma = self.beta = None
 
     def build(self, input_shape):
@@ -183,7 +224,11 @@ class BatchNormalization(Layer):
         ctx.x = x
         # Keras 3: a frozen BatchNormalization runs in inference mode even inside fit()
         ctx.training = bool(training) and self._trainable
-        if ctx.training:
+        ctx.sync = _sync.current() if ctx.training and self.synchronized else None
+        if ctx.sync is not None:
+            y, ctx.mean, ctx.inv, ctx.rows = _synced_forward(ctx.sync[0], x, gd, bd, mm, mv, self.momentum,
+                                                             self.epsilon)
+        elif ctx.training:
             y, ctx.mean, ctx.inv = _C.batch_norm_forward_train(x, gd, bd, mm, mv, self.momentum, self.epsilon)
         else:
             y = _C.batch_norm_forward_infer(x, gd, bd, mm, mv, self.epsilon)
@@ -195,13 +240,16 @@ class BatchNormalization(Layer):
         mean, inv = ctx.mean, ctx.inv
         if mean is None:
             mean, inv = self.moving_mean.data, _inv_std(self.moving_variance.data, self.epsilon)
-        dx, dg, db = _C.batch_norm_backward(dy, ctx.x, gd, mean, inv, ctx.training)
+        if ctx.__dict__.get("sync") is not None:
+            dx, dg, db = _synced_backward(ctx.sync[0], ctx.sync[1], dy, ctx.x, gd, mean, inv, ctx.rows)
+        else:
+            dx, dg, db = _C.batch_norm_backward(dy, ctx.x, gd, mean, inv, ctx.training)
         return dx, _affine_grads(self, dg, db)
 
     def get_config(self):
         ser = _init.serialize
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
+                "center": self.center, "scale": self.scale, "synchronized": self.synchronized,
                 "beta_initializer": ser(self.beta_initializer), "gamma_initializer": ser(self.gamma_initializer),
                 "moving_mean_initializer": ser(self.moving_mean_initializer),
                 "moving_variance_initializer": ser(self.moving_variance_initializer),

@@ -16,10 +16,12 @@ import numpy as np
 
 from .. import _C
 from .. import random as _random
-from .epoch_iterator import peek
-from .grad_buckets import GradBuckets
+from ..distribution import sync as _sync
+from .data_parallel_eval import evaluate_data_parallel, metrics_over_ranks, predict_data_parallel, shard_batches
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed
+from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
-from .logs import _cb_module, array_sum, needs_batch_hooks, probs
+from .logs import _cb_module, array_sum, needs_batch_hooks, probs, reg_penalty
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
@@ -33,47 +35,72 @@ def _broadcast_weights(model, comm):
     model.set_weights(ws)
 
 
-def _metrics_over_ranks(comm, out_metrics, seen):
-    """Epoch metrics over the whole global epoch: every rank's (y_true, y_pred) rows gathered
-    (rank order) and fed to every rank's metrics, so all ranks log the same values. Why gather
-    rows rather than sum metric states: built-in metrics keep plain Python state, not only
-    ``add_variable`` variables; rows work for every metric (cost: n x outputs floats/epoch)."""
-    for ms, rows in zip(out_metrics, seen):
-        if not ms:
-            continue
-        local = (np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])) if rows else None
-        for m in ms:
-            m.reset_state()
-        for part in comm.allgather_obj(local):
-            if part is not None:
-                for m in ms:
-                    m.update_state(part[0], part[1])
+def _overlap_ok(comm, synced):
+    """Whether buckets may leave while backward runs. Synchronized BatchNorm's backward calls
+    MPI from the main thread while the bucket thread may be inside its Allreduce: that needs
+    MPI_THREAD_MULTIPLE (mpi4py's default request; Open MPI provides it). Below it, every bucket
+    is sent after backward instead (the same sums, no overlap)."""
+    return not synced or getattr(comm, "thread_multiple", True)
 
 
-def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks, shuffle,
-                      sample_weight, initial_epoch, steps_per_epoch):
-    """The compiled-plan fit loop across ranks (arrays only). Args as :meth:`Model.fit`."""
+def _check_synced_batch(nb, N):
+    if nb < N:
+        raise ValueError(f"fit: BatchNormalization(synchronized=True) needs every rank to hold rows of "
+                         f"every global batch; a batch of {nb} rows over {N} ranks leaves a rank without "
+                         f"rows (fewer rows than ranks: choose batch_size and the data so that each "
+                         f"batch, the last included, has >= {N} rows)")
+
+
+def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                      validation_data, shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch,
+                      validation_steps=None, validation_batch_size=None, validation_freq=1):
+    """The compiled-plan fit loop across ranks. Args as :meth:`Model.fit`."""
     comm = dist.comm
     N, r = comm.size, comm.rank
-    if model._device != "cpu":
-        raise ValueError("fit: DataParallel runs on CPU arrays over MPI only (NCCL for CUDA is not "
-                         "implemented yet)")
-    if y is None:
-        raise ValueError("fit: y is required")
-    xs, ys, Ys, sw = model._prepare_xy(x, y, sample_weight, "fit")
-    if any(l._regularized for l in model._flat_layers()):
-        raise ValueError("fit: weight regularizers are not supported with DataParallel yet (each rank "
-                         "would add the penalty gradient)")
-    n = xs[0].shape[0]
-    X, Y = model._to_device(xs), model._to_device(Ys)
-    W = model._to_device([sw])[0] if sw is not None else None
-    steps = int(math.ceil(n / batch_size))
-    if steps_per_epoch is not None:
-        steps = min(steps, int(steps_per_epoch))
+    val = model._validation_source(validation_data)
+    val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
+    src = as_source(x, "fit")
+    synced = any(getattr(l, "synchronized", False) and l._trainable for l in model._flat_layers())
+    if synced and str(model._device).startswith("cuda"):
+        raise ValueError("fit: BatchNormalization(synchronized=True) under DataParallel needs CPU arrays "
+                         "(synchronized statistics on CUDA are not implemented)")
+    if src is not None:
+        check_no_targets("fit", y, sample_weight)
+        if validation_split:
+            raise ValueError("fit: validation_split is only supported for NumPy arrays / Arrays / "
+                             "Tensors; pass validation_data= with a dataset or generator")
+        steps = src.check_steps(steps_per_epoch)
+    else:
+        if y is None:
+            raise ValueError("fit: y is required")
+        xs, ys, Ys, sw = model._prepare_xy(x, y, sample_weight, "fit")
+        sw = model._class_weighted(sw, ys, class_weight, "fit")
+        n = xs[0].shape[0]
+        if validation_data is None and validation_split:     # the last rows, before shuffling (Keras)
+            split_at = int(math.floor(n * (1.0 - validation_split)))
+            if split_at == 0 or split_at == n:
+                raise ValueError(f"fit: validation_split={validation_split} leaves an empty training or "
+                                 f"validation set for {n} samples")
+            val = (model._pack_inputs([a[split_at:] for a in xs]),
+                   model._pack_outputs([None if a is None else np.asarray(a)[split_at:] for a in ys]))
+            xs = [a[:split_at] for a in xs]
+            Ys = [None if a is None else _C.slice_axis(a, 0, 0, split_at) for a in Ys]
+            sw = sw[:split_at] if sw is not None else None
+            n = split_at
+        if synced and n > 0:
+            _check_synced_batch(min(batch_size, n - (int(math.ceil(n / batch_size)) - 1) * batch_size), N)
+        X, Y = model._to_device(xs), model._to_device(Ys)
+        W = model._to_device([sw])[0] if sw is not None else None
+        steps = int(math.ceil(n / batch_size))
+        if steps_per_epoch is not None:
+            steps = min(steps, int(steps_per_epoch))
+    sync_comm = dist.sync_comm() if synced else None
+    overlap = _overlap_ok(comm, synced)
     plan = model._get_plan()
     opt = model.optimizer
     params = plan.param_arrays
     opt._check_match(params)
+    reg_layers = [l for l in model._flat_layers() if l._regularized]
     _broadcast_weights(model, comm)
     if r != 0:
         verbose = 0
@@ -87,12 +114,20 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
     out_metrics = model._out_metrics
 
     def batches(epoch):
+        if src is not None:                # every rank reads the same batches and keeps its rows
+            return resumed(model, shard_batches(model, comm, ("source", src.epoch(steps_per_epoch)), True,
+                                                class_weight, "fit"))
+        return resumed(model, array_batches(epoch))
+
+    def array_batches(epoch):
         perm = None
         if shuffle:
             key = comm.bcast_obj(_random.next_key() if r == 0 else None)
             if r != 0:
                 _random.next_key()         # keep every rank's generator in step with rank 0's
             perm = _C.permutation(n, key[0], key[1])
+            if model._device != "cpu":
+                perm = perm.to(model._device)
         for k in range(steps):
             start, nb = k * batch_size, min(batch_size, n - k * batch_size)
             lo, hi = start + (r * nb) // N, start + ((r + 1) * nb) // N
@@ -111,13 +146,16 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
         loc = np.zeros(2, np.float64)         # local (loss sum, samples)
         seen = [[] for _ in out_metrics]      # local (y_true, y_pred) host rows per metered output
         for step, (xb, yb, wb, nl, nb) in enumerate(feed):
+            if synced:
+                _check_synced_batch(nb, N)
             if hooks:
                 cbs.on_train_batch_begin(step)
             gb.begin(nl / nb)
             if nl > 0:
-                plan.grad_hook = gb.ready          # buckets leave while backward runs
+                plan.grad_hook = gb.ready if overlap else None     # buckets leave while backward runs
                 try:
-                    per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
+                    with _sync.step(sync_comm, nl / nb):
+                        per, _, outs, grads = plan.train_step(xb, yb, nl, wb)
                 finally:
                     plan.grad_hook = None
                 grads = gb.finish(grads)
@@ -130,6 +168,8 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
             else:
                 grads = gb.finish(None)            # an empty shard: zeros, the same buckets
             opt._apply_arrays(params, grads)
+            if reg_layers and nl:                  # the updated weights' penalty per row (as fit logs it)
+                loc[0] += reg_penalty(reg_layers) * nl
             if hooks:
                 np.copyto(stats, loc)
                 comm.allreduce_sum_(stats)
@@ -138,14 +178,21 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                 break
         np.copyto(stats, loc)
         comm.allreduce_sum_(stats)
-        _metrics_over_ranks(comm, out_metrics, seen)
+        metrics_over_ranks(comm, out_metrics, seen)
         return model._results(float(stats[0] / max(stats[1], 1.0)), [None] * len(out_metrics), out_metrics)
 
-    gb = GradBuckets(plan, params, comm, dist.bucket_bytes)
+    if str(model._device).startswith("cuda"):
+        gb = NcclGrads(params, dist.nccl(model._device))     # CUDA arrays: NCCL, on the device
+    else:
+        gb = GradBuckets(plan, params, comm, dist.bucket_bytes)
     try:
-        return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, None, {}, 1)
+        return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, val, val_kwargs, validation_freq)
     finally:
         gb.close()
+        if src is not None:
+            src.close()
+        if isinstance(val, BatchSource):
+            val.close()
 
 
 class DataParallelFit:
@@ -162,14 +209,13 @@ class DataParallelFit:
         d = distribution()
         return d if d is not None and d.world_size > 1 else None
 
-    def _fit_dp(self, dist, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                validation_data, shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch):
-        from .epoch_iterator import as_source
-        if as_source(x, "fit") is not None or self._overrides("train_step"):
-            raise ValueError("fit: DataParallel supports in-memory arrays with the compiled step only "
-                             "(no datasets/generators or overridden train_step yet)")
-        if validation_split or validation_data is not None or class_weight is not None:
-            raise ValueError("fit: DataParallel does not support validation_split / validation_data / "
-                             "class_weight yet; evaluate on rank 0 after fit")
-        return fit_data_parallel(self, dist, x, y, batch_size, epochs, verbose, callbacks, shuffle,
-                                 sample_weight, initial_epoch, steps_per_epoch)
+    def _fit_dp(self, dist, *args):
+        if self._overrides("train_step"):
+            raise ValueError("fit: DataParallel runs the compiled step only (no overridden train_step yet)")
+        return fit_data_parallel(self, dist, *args)
+
+    def _evaluate_dp(self, *args):
+        return evaluate_data_parallel(self, self._dp_active(), *args)
+
+    def _predict_dp(self, *args):
+        return predict_data_parallel(self, self._dp_active(), *args)

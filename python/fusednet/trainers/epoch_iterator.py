@@ -322,3 +322,40 @@ def peek(gen):
             yield from gen
         return first, chained()
     return None, iter(())
+
+
+_END = object()
+
+
+def resumed(model, batches):
+    """The epoch's batches, minus those a mid-epoch backup already trained on.
+
+    ``BackupAndRestore(save_freq=<int>)`` leaves ``model._resume_step = (done, seed, offset)``
+    when it restores a backup taken after ``done`` steps of an epoch: the epoch starts from the
+    global random stream as it was at the epoch's start (so its shuffle permutation is the same),
+    the first ``done`` batches are drawn and dropped, and the stream jumps to the state after the
+    backed-up step (so later dropout keys are the same). Without a pending resume: ``batches``.
+
+    Args:
+        model: the model being fitted.
+        batches: the epoch's iterator of batches.
+
+    Returns:
+        An iterator of the remaining batches.
+
+    Example:
+        >>> feed = resumed(model, batches(epoch))
+    """
+    pos = model.__dict__.pop("_resume_step", None)
+    return batches if pos is None else _skip(batches, *pos)
+
+
+def _skip(batches, done, seed, offset):
+    from .. import random as _random
+    it = iter(batches)
+    for _ in range(done):
+        if next(it, _END) is _END:
+            break
+    _random.seed(seed)
+    _random._stream.offset = offset
+    yield from it

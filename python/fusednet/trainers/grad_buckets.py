@@ -128,3 +128,42 @@ class GradBuckets:
     def close(self):
         self.q.put(None)
         self.thread.join()
+
+
+class NcclGrads:
+    """The CUDA twin of :class:`GradBuckets`: the same begin / ready / finish / close protocol,
+    gradients summed in place on the device by one grouped NCCL allreduce after backward (NCCL
+    fuses the group into one launch on fusednet's stream, so it overlaps with nothing on the
+    host and needs no bucket thread; overlapping with backward would need a second stream: a gap).
+
+    Args:
+        params: the parameter Arrays (plan order, on the CUDA device).
+        nccl: the :class:`fusednet.distribution.nccl.NcclCommunicator`.
+
+    Shape:
+        ``finish()`` returns one float32 Array per parameter, shaped like it.
+
+    Example:
+        >>> ng = NcclGrads(params, nc); ng.begin(0.5); ...backward...; grads = ng.finish(pg)
+    """
+
+    def __init__(self, params, nccl):
+        self.params, self.nccl = params, nccl
+        self.device = str(params[0].device) if params else "cuda"
+
+    def begin(self, scale):
+        self.scale = float(scale)
+
+    def ready(self, i, pg):
+        pass
+
+    def finish(self, pg=None):
+        if pg is None:                       # an empty shard: zeros, the same collective
+            grads = [_C.zeros(list(p.shape), "float32", self.device) for p in self.params]
+        else:
+            grads = [_C.scale(g, self.scale) for g in pg]   # fresh: the plan may reuse its buffers
+        self.nccl.allreduce_sum_(grads)
+        return grads
+
+    def close(self):
+        pass

@@ -25,7 +25,7 @@ from .. import _C
 from .. import random as _random
 from ..tensor import GradientTape, Tensor, no_grad
 from .data_adapters import as_host_array, check_batch_size, host_np
-from .epoch_iterator import peek, unpack_batch, warn_user
+from .epoch_iterator import peek, resumed, unpack_batch, warn_user
 from .logs import log_values
 
 __all__ = ["Steps"]
@@ -427,7 +427,7 @@ class Steps:
                                         verbose=verbose, epochs=epochs, steps=steps)
 
         def run_epoch(epoch):
-            first, feed = peek(epoch_data())
+            first, feed = peek(resumed(self, epoch_data()))
             if first is None:
                 return None
             self.reset_metrics()

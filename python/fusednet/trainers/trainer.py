@@ -16,7 +16,7 @@ import numpy as np
 from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
-from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, unpack_batch, warn_user
+from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed, unpack_batch, warn_user
 from .logs import (MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, reg_penalty,
                    to_float)
 from .data_parallel import DataParallelFit
@@ -210,9 +210,9 @@ class Trainer(Steps, DataParallelFit):
         """
         batch_size, verbose = self._check_fit_args(batch_size, verbose, epochs, validation_split)
         if self._dp_active():      # DataParallel over MPI (world size > 1): .data_parallel
-            return self._fit_dp(self._dp_active(), x, y, batch_size, epochs, verbose, callbacks,
-                                validation_split, validation_data, shuffle, class_weight, sample_weight,
-                                initial_epoch, steps_per_epoch)
+            return self._fit_dp(self._dp_active(), x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
         val = self._validation_source(validation_data)
         val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
         src = as_source(x, "fit")
@@ -232,8 +232,8 @@ class Trainer(Steps, DataParallelFit):
         dev = self._device
         if src is not None:
             def batches(epoch):
-                for b in src.epoch(steps_per_epoch):
-                    yield self._source_batch(b, "fit", class_weight)
+                return resumed(self, (self._source_batch(b, "fit", class_weight)
+                                      for b in src.epoch(steps_per_epoch)))
         else:
             if y is None:
                 raise ValueError("fit: y is required")
@@ -266,7 +266,7 @@ class Trainer(Steps, DataParallelFit):
                     perm = _C.permutation(n, s, off)
                     if dev != "cpu":
                         perm = perm.to(dev)
-                return self._array_batches(X, Y, W, n, batch_size, steps, perm)
+                return resumed(self, self._array_batches(X, Y, W, n, batch_size, steps, perm))
         plan = self._get_plan()
         opt = self.optimizer
         params = plan.param_arrays
@@ -343,8 +343,9 @@ class Trainer(Steps, DataParallelFit):
         if not self.compiled:
             raise ValueError("You must call compile() before evaluate()")
         batch_size = check_batch_size(batch_size, "evaluate")
-        if verbose == "auto":
-            verbose = 1
+        if self._dp_active():      # sharded over the DataParallel ranks: .data_parallel_eval
+            return self._evaluate_dp(x, y, batch_size, sample_weight, steps, callbacks, return_dict, _callbacks)
+        verbose = 1 if verbose == "auto" else verbose
         src = as_source(x, "evaluate")
         if src is not None:
             check_no_targets("evaluate", y, sample_weight)
@@ -434,6 +435,8 @@ class Trainer(Steps, DataParallelFit):
         ``steps`` of them at most): a NumPy array (a list / dict of them for several outputs);
         probabilities for softmax/sigmoid outputs."""
         batch_size = check_batch_size(batch_size, "predict")
+        if self._dp_active():
+            return self._predict_dp(x, batch_size, steps, callbacks)
         src = as_source(x, "predict")
         if self._overrides("predict_step"):
             return self._predict_custom(x, src, batch_size, steps, callbacks)

@@ -1,0 +1,220 @@
+"""Sharded ``evaluate`` / ``predict`` under :class:`fusednet.distribution.DataParallel`.
+
+One rule for every input kind, the fit's: the data is cut into global batches of
+``batch_size`` rows (in order, no shuffle; a data source's own batches, which every rank must
+yield identically), and rank r takes rows ``[floor(r nb / N), floor((r+1) nb / N))`` of each.
+Each rank runs the inference forward on its rows only. evaluate: weighted loss sums and row
+counts are allreduced, and the metered outputs' (y_true, y_pred) rows are gathered so every
+rank's metrics see every row (all ranks return the same logs). predict: the per-batch outputs
+are gathered and put back in (batch, rank) order, which is the input order, so every rank
+returns the full predictions.
+"""
+import math
+
+import numpy as np
+
+from .. import _C
+from .data_adapters import host_np
+from .epoch_iterator import as_source, check_no_targets
+from .logs import _cb_module, array_sum, probs, reg_penalty
+
+__all__ = ["shard_rows", "shard_batches", "metrics_over_ranks", "evaluate_data_parallel",
+           "predict_data_parallel"]
+
+
+def shard_rows(comm, nb):
+    """Rank ``comm.rank``'s rows ``(lo, hi)`` of a global batch of ``nb`` rows.
+
+    Args:
+        comm: the process group (``rank``, ``size``).
+        nb: rows in the global batch.
+
+    Returns:
+        ``(floor(r nb / N), floor((r+1) nb / N))``.
+
+    Example:
+        >>> shard_rows(comm, 7)        # 3 ranks: (0, 2), (2, 4), (4, 7)
+    """
+    return (comm.rank * nb) // comm.size, ((comm.rank + 1) * nb) // comm.size
+
+
+def _slice(arrays, lo, hi):
+    return [None if a is None else _C.slice_axis(a, 0, lo, hi) for a in arrays]
+
+
+def shard_batches(model, comm, raw, need_y=True, class_weight=None, what="evaluate"):
+    """This rank's slice ``(xb, Yb, wb, n_local, nb)`` of each global batch.
+
+    Args:
+        model: the model (prepares and moves the data).
+        comm: the process group.
+        raw: ``("arrays", X, Y, W, n, batch_size, steps)`` (device Arrays) or
+            ``("source", iterable of raw batches)``.
+        need_y / class_weight / what: as :meth:`Model._source_batch`.
+
+    Example:
+        >>> for xb, yb, wb, nl, nb in shard_batches(model, comm, raw): ...    # doctest: +SKIP
+    """
+    if raw[0] == "arrays":
+        _, X, Y, W, n, batch_size, steps = raw
+        for k in range(steps):
+            start, nb = k * batch_size, min(batch_size, n - k * batch_size)
+            lo, hi = shard_rows(comm, nb)
+            yield _slice(X, start + lo, start + hi), _slice(Y, start + lo, start + hi), \
+                _slice([W], start + lo, start + hi)[0], hi - lo, nb
+        return
+    for b in raw[1]:
+        xb, Yb, wb, nb = model._source_batch(b, what, class_weight, need_y=need_y)
+        lo, hi = shard_rows(comm, nb)
+        yield _slice(xb, lo, hi), (_slice(Yb, lo, hi) if Yb is not None else None), \
+            _slice([wb], lo, hi)[0], hi - lo, nb
+
+
+def metrics_over_ranks(comm, out_metrics, seen):
+    """Feed every rank's (y_true, y_pred) host rows (rank order) to every rank's metrics, so all
+    ranks log the same values. Why gather rows rather than sum metric states: built-in metrics
+    keep plain Python state, not only ``add_variable`` variables; rows work for every metric
+    (cost: rows x outputs floats per call).
+
+    Args:
+        comm: the process group.
+        out_metrics: per output, its list of metrics (empty: not metered).
+        seen: per output, this rank's list of ``(y_true, y_pred)`` host arrays.
+
+    Example:
+        >>> metrics_over_ranks(comm, model._out_metrics, seen)     # doctest: +SKIP
+    """
+    for ms, rows in zip(out_metrics, seen):
+        if not ms:
+            continue
+        local = (np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows])) if rows else None
+        for m in ms:
+            m.reset_state()
+        for part in comm.allgather_obj(local):
+            if part is not None:
+                for m in ms:
+                    m.update_state(part[0], part[1])
+
+
+def _raw_feed(model, x, y, sample_weight, batch_size, steps, what, need_y):
+    """(raw, source or None) for :func:`shard_batches`."""
+    src = as_source(x, what)
+    if src is not None:
+        check_no_targets(what, y, sample_weight)
+        src.check_steps(steps, "steps")
+        return ("source", src.epoch(steps, warn=False)), src
+    if need_y:
+        xs, _, Ys, sw = model._prepare_xy(x, y, sample_weight, what)
+    else:
+        xs, Ys, sw = model._prepare_inputs(x, what), [], None
+    n = xs[0].shape[0]
+    nsteps = int(math.ceil(n / batch_size))
+    if steps is not None:
+        nsteps = min(nsteps, int(steps))
+    W = model._to_device([sw])[0] if sw is not None else None
+    return ("arrays", model._to_device(xs), model._to_device(Ys), W, n, batch_size, nsteps), None
+
+
+def evaluate_data_parallel(model, dist, x, y, batch_size, sample_weight, steps, callbacks, return_dict,
+                           _callbacks):
+    """:meth:`Model.evaluate` across ranks (compiled step). Per-batch test hooks are not called
+    (their logs would need a collective per batch) and no progress bar is shown; on_test_begin /
+    on_test_end are called.
+
+    Args:
+        model, dist: the model and its :class:`DataParallel`; the rest as :meth:`Model.evaluate`.
+
+    Returns:
+        As :meth:`Model.evaluate`, the same on every rank.
+
+    Example:
+        >>> model.evaluate(x, y)          # under DataParallel: sharded    # doctest: +SKIP
+    """
+    comm = dist.comm
+    if model._overrides("test_step"):
+        raise ValueError("evaluate: DataParallel runs the compiled step only (no overridden test_step)")
+    if all(l is None for l in model._out_losses):
+        raise ValueError("evaluate: the model was compiled without a loss; pass loss= to compile()")
+    raw, src = _raw_feed(model, x, y, sample_weight, batch_size, steps, "evaluate", True)
+    cbs = _callbacks if _callbacks is not None else _cb_module().CallbackList(
+        callbacks, add_history=False, add_progbar=False, model=model, verbose=0, epochs=1, steps=None)
+    cbs.on_test_begin()
+    plan = model._get_plan()
+    nout = len(model._out_losses)
+    out_metrics = model._out_metrics
+    loc = np.zeros(2 + nout, np.float64)      # loss sum, rows, per-output loss sums
+    seen = [[] for _ in out_metrics]
+    try:
+        for xb, Yb, wb, nl, nb in shard_batches(model, comm, raw, what="evaluate"):
+            if nl == 0:
+                continue
+            outs = plan.forward(xb, False, plan.strip, record=False)[0]
+            for i, (out, yb) in enumerate(zip(outs, Yb)):
+                if yb is None:
+                    continue
+                per, _ = plan.output_loss(i, out, yb, nl, None, False)
+                if wb is not None:
+                    per = _C.binary("mul", per, wb)
+                v = array_sum(per)
+                loc[0] += v
+                loc[2 + i] += v
+                if out_metrics[i]:
+                    seen[i].append((np.array(host_np(yb)),
+                                    np.array(host_np(probs(out, plan.fuse[i], plan.out_acts[i])))))
+            loc[1] += nl
+    finally:
+        if src is not None:
+            src.close()
+    comm.allreduce_sum_(loc)
+    if loc[1] == 0:
+        raise ValueError("evaluate: the data yielded no batches")
+    metrics_over_ranks(comm, out_metrics, seen)
+    reg_layers = [l for l in model._flat_layers() if l._regularized]
+    loss = float(loc[0] / loc[1]) + (reg_penalty(reg_layers) if reg_layers else 0.0)
+    res = model._results(loss, [float(loc[2 + i] / loc[1]) if l is not None else None
+                                for i, l in enumerate(model._out_losses)], out_metrics)
+    cbs.on_test_end(res)
+    if return_dict:
+        return res
+    return loss if len(res) == 1 else list(res.values())
+
+
+def predict_data_parallel(model, dist, x, batch_size, steps, callbacks):
+    """:meth:`Model.predict` across ranks; every rank returns all outputs, in input order.
+
+    Args:
+        model, dist: the model and its :class:`DataParallel`; the rest as :meth:`Model.predict`.
+
+    Returns:
+        As :meth:`Model.predict`.
+
+    Example:
+        >>> model.predict(x)              # under DataParallel: sharded    # doctest: +SKIP
+    """
+    comm = dist.comm
+    if model._overrides("predict_step"):
+        raise ValueError("predict: DataParallel runs the compiled step only (no overridden predict_step)")
+    raw, src = _raw_feed(model, x, None, None, batch_size, steps, "predict", False)
+    model._require_built("predict")
+    cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
+                                    verbose=0, epochs=1, steps=None)
+    cbs.on_predict_begin()
+    model._inference_plan(refresh=True)
+    local = []
+    try:
+        for xb, _, _, nl, nb in shard_batches(model, comm, raw, need_y=False, what="predict"):
+            local.append([np.array(host_np(o), copy=True) for o in model._predict_arrays(xb)]
+                         if nl else None)
+    finally:
+        if src is not None:
+            src.close()
+    parts = comm.allgather_obj(local)
+    if len({len(p) for p in parts}) != 1:
+        raise ValueError(f"predict: the ranks' data yielded different numbers of batches "
+                         f"({[len(p) for p in parts]}): a data source must yield the same batches on every rank")
+    pieces = [p[b] for b in range(len(local)) for p in parts if p[b] is not None]
+    if not pieces:
+        raise ValueError("predict: the data yielded no batches")
+    results = [np.concatenate([pc[j] for pc in pieces], 0) for j in range(len(pieces[0]))]
+    cbs.on_predict_end()
+    return model._pack_outputs(results)
