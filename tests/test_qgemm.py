@@ -81,6 +81,26 @@ def test_quantize_rows_dynamic_matches_formula(M, K):
         assert zp[1] == 0
 
 
+@pytest.mark.parametrize("M,K", [(1, 1), (3, 7), (5, 8), (4, 17), (9, 100), (2, 1000)])
+@pytest.mark.parametrize("scale", [None, 0.07])
+def test_quantize_rows_every_isa_bitwise(M, K, scale):
+    rng = np.random.default_rng(M + K)
+    x = (rng.standard_normal((M, K)) * 5).astype(np.float32)
+    x.flat[:: max(K // 3, 1)] = np.nan
+    if x.size > 2:
+        x.flat[1] = np.inf
+    x.flat[-1] = 0.035  # 0.035 / 0.07: a tie (round half to even)
+    outs = [_C.quantize_rows(fusednet.asarray(x), scale, 17, isa) for isa in ISAS]
+    for q, s, z in outs[1:]:
+        np.testing.assert_array_equal(q, outs[0][0])
+        np.testing.assert_array_equal(s, outs[0][1])
+        np.testing.assert_array_equal(z, outs[0][2])
+    q, s, z = outs[0]
+    for i in range(M):
+        si, zi = (s[i], z[i]) if scale is None else (s[0], z[0])
+        np.testing.assert_array_equal(q[i], ref_quantize(x[i], si, zi))
+
+
 def test_quantize_rows_static_nan_inf_clamp():
     x = np.array([[0.0, 1.0, -1.0, 1e9, -1e9, np.nan, np.inf, -np.inf, 0.05, 0.15]], np.float32)
     q, s, zp = _C.quantize_rows(fusednet.asarray(x), 0.1, 10)

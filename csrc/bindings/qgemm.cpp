@@ -251,8 +251,10 @@ py::array_t<int32_t> qgemm_s32_ref_py(const py::array& a_in, const py::array& b_
   return out;
 }
 
-py::tuple quantize_rows_py(const Array& x, std::optional<double> scale, int zero_point) {
+py::tuple quantize_rows_py(const Array& x, std::optional<double> scale, int zero_point,
+                           const std::string& isa) {
   const char* op = "quantize_rows";
+  const int lvl = isa_arg(op, isa);
   check_dtype(op, "x", x, DType::F32);
   check_ndim(op, "x", x, 2);
   if (!x.is_cpu()) throw TypeError(std::string(op) + ": x must be on the CPU, got " + x.describe());
@@ -270,7 +272,7 @@ py::tuple quantize_rows_py(const Array& x, std::optional<double> scale, int zero
     int32_t* z = zp.mutable_data();
     uint8_t* o = out.mutable_data();
     py::gil_scoped_release nogil;
-    cpu::quantize_rows(o, s, z, x.f32(), M, K, K, q.dynamic);
+    cpu::quantize_rows(o, s, z, x.f32(), M, K, K, q.dynamic, lvl);
   }
   return py::make_tuple(out, sa, zp);
 }
@@ -337,7 +339,7 @@ FN_BIND(qgemm) {
         py::arg("activation") = py::none(), py::arg("isa") = "auto",
         "int8 conv2d, NHWC; w packed from the Keras kernel viewed as [kh*kw*Cin, Cout]");
   m.def("quantize_rows", &quantize_rows_py, py::arg("x"), py::arg("scale") = py::none(),
-        py::arg("zero_point") = 0,
+        py::arg("zero_point") = 0, py::arg("isa") = "auto",
         "x float32 [M, K] -> (q uint8 [M, K], scale, zero_point); per-row min/max when scale is None");
   m.def("qgemm_s32", &qgemm_s32_py, py::arg("a"), py::arg("w"), py::arg("isa") = "auto",
         "int32 [M, N] = a (uint8 [M, K]) @ w (raw sums, no zero-point correction)");

@@ -32,6 +32,10 @@ using QKernel = void (*)(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, int
 #if FN_X86
 void qgemm_block_avx512vnni(int32_t*, i64, const uint8_t*, i64, int, const int8_t*, i64, int, void*);
 void qgemm_block_avx2(int32_t*, i64, const uint8_t*, i64, int, const int8_t*, i64, int, void*);
+void qminmax_avx512(const float* x, i64 K, float* lo, float* hi);
+void qminmax_avx2(const float* x, i64 K, float* lo, float* hi);
+void qquant_row_avx512(uint8_t* q, const float* x, i64 K, float s, int32_t zp);
+void qquant_row_avx2(uint8_t* q, const float* x, i64 K, float s, int32_t zp);
 #endif
 }  // namespace qgemm_detail
 
@@ -100,8 +104,40 @@ inline uint8_t quant1(float x, float s, int32_t zp) {
   return uint8_t(std::min(std::max(q, int32_t(0)), int32_t(255)));
 }
 
-constexpr i64 kTM = 64;   // task rows (a multiple of every MR's block loop; not required)
-constexpr i64 kTN = 256;  // task columns: 16 panels
+void qminmax_portable(const float* x, i64 K, float* lo, float* hi) {
+  float a = 0.f, b = 0.f;
+  for (i64 k = 0; k < K; ++k) {
+    const float v = x[k];
+    a = v < a ? v : a;
+    b = v > b ? v : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+void qquant_row_portable(uint8_t* q, const float* x, i64 K, float s, int32_t zp) {
+  for (i64 k = 0; k < K; ++k) q[k] = quant1(x[k], s, zp);
+}
+
+struct QRowFns {
+  void (*minmax)(const float*, i64, float*, float*);
+  void (*quant)(uint8_t*, const float*, i64, float, int32_t);
+};
+
+QRowFns qrow_fns(int isa) {
+  int lvl = isa_level();  // the AVX-512 F/BW row code needs no VNNI
+  if (isa >= 0 && isa < lvl) lvl = isa;
+#if FN_X86
+  if (lvl == 2) return {qminmax_avx512, qquant_row_avx512};
+  if (lvl == 1) return {qminmax_avx2, qquant_row_avx2};
+#endif
+  return {qminmax_portable, qquant_row_portable};
+}
+
+// Tasks of kTM rows × kTN columns: M = 64, N = 128 (the seed MLP's first layer) still gives two
+// tasks for two threads; large shapes give many, taken dynamically.
+constexpr i64 kTM = 32;
+constexpr i64 kTN = 128;
 
 // Task-local int32 tile; thread_local so steady-state calls do not allocate.
 thread_local std::vector<int32_t> tl_tile;
@@ -185,28 +221,18 @@ void quant_params(float lo, float hi, float* sa, int32_t* zp) {
 }
 
 void quantize_rows(uint8_t* q, float* sa, int32_t* zp, const float* x, i64 M, i64 K, i64 ldq,
-                   bool per_row) {
-  const int T = M * K < (i64(1) << 16) ? 1 : num_threads();
+                   bool per_row, int isa) {
+  const QRowFns f = qrow_fns(isa);
+  const int T = M * K < (i64(1) << 15) ? 1 : num_threads();
   parallel_for_if(T > 1 && M > 1, M, T, [&](i64 i) {
     const float* xr = x + i * K;
     uint8_t* qr = q + i * ldq;
-    float s;
-    int32_t z;
-    if (per_row) {
-      float lo = 0.f, hi = 0.f;
-      for (i64 k = 0; k < K; ++k) {  // fused row min/max (the dynamic mode's one extra pass)
-        const float v = xr[k];
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-      }
+    if (per_row) {  // the dynamic mode's one extra pass: row min/max (L1/L2-resident row)
+      float lo, hi;
+      f.minmax(xr, K, &lo, &hi);
       quant_params(lo, hi, &sa[i], &zp[i]);
-      s = sa[i];
-      z = zp[i];
-    } else {
-      s = sa[0];
-      z = zp[0];
     }
-    for (i64 k = 0; k < K; ++k) qr[k] = quant1(xr[k], s, z);
+    f.quant(qr, xr, K, per_row ? sa[i] : sa[0], per_row ? zp[i] : zp[0]);
     if (ldq > K) std::memset(qr + K, 0, size_t(ldq - K));
   });
 }
@@ -255,7 +281,7 @@ void qdense_forward(float* C, const float* X, const QPacked& B, const float* w_s
   uint8_t* q = reinterpret_cast<uint8_t*>(qbuf.p);
   std::vector<float> sa(dynamic ? size_t(M) : 1, in_scale);
   std::vector<int32_t> zp(dynamic ? size_t(M) : 1, in_zp);
-  quantize_rows(q, sa.data(), zp.data(), X, M, B.K, Kp, dynamic);
+  quantize_rows(q, sa.data(), zp.data(), X, M, B.K, Kp, dynamic, isa);
   qgemm_f32(C, q, Kp, sa.data(), zp.data(), dynamic, B, w_scale, bias, M, act, isa);
 }
 
@@ -269,7 +295,7 @@ void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_
   uint8_t* xq = reinterpret_cast<uint8_t*>(xbuf.p);
   std::vector<float> sa_img(dynamic ? size_t(N) : 1, in_scale);
   std::vector<int32_t> zp_img(dynamic ? size_t(N) : 1, in_zp);
-  quantize_rows(xq, sa_img.data(), zp_img.data(), X, N, HWC, HWC, dynamic);
+  quantize_rows(xq, sa_img.data(), zp_img.data(), X, N, HWC, HWC, dynamic, isa);
   // 2. Chunks of whole output rows: u8 im2col (zero point = real 0.0 as padding), then qgemm.
   const i64 chunk = std::max<i64>(kTM, (i64(4) << 20) / std::max<i64>(Kp, 1) / kTM * kTM);
   HostBuf cbuf(size_t((std::min(chunk, M) * Kp + 3) / 4));

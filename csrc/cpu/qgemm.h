@@ -40,7 +40,7 @@ void qpack_weights(QPacked& P, const int8_t* B, i64 K, i64 N);
 // so 0 is exact: padding stays exact) and written; else sa[0], zp[0] are inputs used for all rows.
 // q = clamp(round_half_even(x / sa) + zp, 0, 255); NaN quantizes to zp (0.0).
 void quantize_rows(uint8_t* q, float* sa, int32_t* zp, const float* x, i64 M, i64 K, i64 ldq,
-                   bool per_row);
+                   bool per_row, int isa = -1);
 // (sa, zp) for the range [lo, hi] (extended to include 0): sa = (hi − lo)/255, zp = round(−lo/sa).
 void quant_params(float lo, float hi, float* sa, int32_t* zp);
 

@@ -77,6 +77,59 @@ void qgemm_block_avx2(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, int ro
   }
 }
 
+// Row min/max and quantization, same rules as qgemm_avx512.cpp (tails in scalar code written
+// with the same operations).
+void qminmax_avx2(const float* x, i64 K, float* lo, float* hi) {
+  __m256 l = _mm256_setzero_ps(), h = _mm256_setzero_ps();
+  i64 k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const __m256 v = _mm256_loadu_ps(x + k);
+    l = _mm256_min_ps(v, l);
+    h = _mm256_max_ps(v, h);
+  }
+  alignas(32) float lb[8], hb[8];
+  _mm256_store_ps(lb, l);
+  _mm256_store_ps(hb, h);
+  float a = 0.f, b = 0.f;
+  for (int i = 0; i < 8; ++i) {
+    a = lb[i] < a ? lb[i] : a;
+    b = hb[i] > b ? hb[i] : b;
+  }
+  for (; k < K; ++k) {
+    a = x[k] < a ? x[k] : a;
+    b = x[k] > b ? x[k] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+void qquant_row_avx2(uint8_t* q, const float* x, i64 K, float s, int32_t zp) {
+  const __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-512.f), hi = _mm256_set1_ps(512.f);
+  const __m256i vz = _mm256_set1_epi32(zp), z0 = _mm256_setzero_si256(), z255 = _mm256_set1_epi32(255);
+  i64 k = 0;
+  for (; k < K; k += 8) {
+    alignas(32) float buf[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+    const i64 n = K - k < 8 ? K - k : 8;
+    const float* src = x + k;
+    if (n < 8) {
+      for (i64 i = 0; i < n; ++i) buf[i] = x[k + i];
+      src = buf;
+    }
+    __m256 t = _mm256_div_ps(_mm256_loadu_ps(src), vs);
+    t = _mm256_and_ps(t, _mm256_cmp_ps(t, t, _CMP_ORD_Q));  // NaN -> 0
+    t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
+    __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(t), vz);
+    v = _mm256_min_epi32(_mm256_max_epi32(v, z0), z255);
+    // 8 x int32 in [0, 255] -> 8 bytes: pack to u16 then u8 (in-lane), lanes' low dwords
+    const __m256i p16 = _mm256_packus_epi32(v, v);
+    const __m256i p8 = _mm256_packus_epi16(p16, p16);
+    alignas(8) uint32_t w[2] = {uint32_t(_mm_cvtsi128_si32(_mm256_castsi256_si128(p8))),
+                                uint32_t(_mm_cvtsi128_si32(_mm256_extracti128_si256(p8, 1)))};
+    const uint8_t* wb = reinterpret_cast<const uint8_t*>(w);
+    for (i64 i = 0; i < n; ++i) q[k + i] = wb[i];
+  }
+}
+
 }  // namespace fusednet::cpu::qgemm_detail
 
 FN_ISA_END

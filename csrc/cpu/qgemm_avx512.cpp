@@ -68,6 +68,42 @@ void qgemm_block_avx512vnni(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, 
   if (p < np) avx512::qrows_avx512<1>(acc + p * 16, ldacc, A, lda, rows, Bp + p * ps, Kp);
 }
 
+// Row min/max (starting from 0, NaN ignored: min_ps/max_ps return the second operand, the
+// running value, on NaN — the scalar `v < lo ? v : lo` rule) and row quantization
+// q = clamp(rint(clamp(nan0(x / s), ±512)) + zp, 0, 255): cvtps2dq rounds to nearest even under
+// the default MXCSR, the same integer the portable magic-number rounding gives.
+void qminmax_avx512(const float* x, i64 K, float* lo, float* hi) {
+  __m512 l = _mm512_setzero_ps(), h = _mm512_setzero_ps();
+  i64 k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const __m512 v = _mm512_loadu_ps(x + k);
+    l = _mm512_min_ps(v, l);
+    h = _mm512_max_ps(v, h);
+  }
+  if (k < K) {  // masked-off lanes load 0.0, which cannot move a range that contains 0
+    const __mmask16 m = __mmask16((1u << (K - k)) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + k);
+    l = _mm512_min_ps(v, l);
+    h = _mm512_max_ps(v, h);
+  }
+  *lo = _mm512_reduce_min_ps(l);
+  *hi = _mm512_reduce_max_ps(h);
+}
+
+void qquant_row_avx512(uint8_t* q, const float* x, i64 K, float s, int32_t zp) {
+  const __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-512.f), hi = _mm512_set1_ps(512.f);
+  const __m512i vz = _mm512_set1_epi32(zp), z0 = _mm512_setzero_si512(), z255 = _mm512_set1_epi32(255);
+  for (i64 k = 0; k < K; k += 16) {
+    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (K - k)) - 1u);
+    __m512 t = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + k), vs);
+    t = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, t, _CMP_ORD_Q), t);  // NaN -> 0
+    t = _mm512_min_ps(_mm512_max_ps(t, lo), hi);
+    __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(t), vz);
+    v = _mm512_min_epi32(_mm512_max_epi32(v, z0), z255);
+    _mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(v));
+  }
+}
+
 }  // namespace fusednet::cpu::qgemm_detail
 
 FN_ISA_END
