@@ -165,7 +165,7 @@ def test_every_isa_gives_the_same_predictions():
 def test_quantized_dense_rank3_and_direct_call():
     fn.random.set_random_seed(5)
     m = fn.Sequential([L.Input((4, 6)), L.Dense(5, activation="tanh")])
-    q = Q.quantize(m)
+    q = Q.quantize(m, min_depth=1)
     x = _x(3, 2, (4, 6))
     y = q.predict(x, verbose=0)
     assert y.shape == (3, 4, 5)
@@ -179,25 +179,27 @@ def test_quantized_dense_rank3_and_direct_call():
 def test_inference_only_and_bad_arguments():
     fn.random.set_random_seed(6)
     m = fn.Sequential([L.Input((5,)), L.Dense(4), L.Dense(2)])
-    q = Q.quantize(m)
+    q = Q.quantize(m, min_depth=1)
     with pytest.raises(RuntimeError, match="quantized layers are inference-only"):
         q.layers[0].backward(None, None, True)
     assert q.trainable_weights == []
     # a trainable float layer in front of a quantized one needs its backward: fit fails clearly
     mixed = fn.Sequential([L.Input((5,)), L.Dense(4), L.Dense(2)])
-    qm = Q.quantize(fn.Sequential([L.Input((4,)), L.Dense(2)]))
+    qm = Q.quantize(fn.Sequential([L.Input((4,)), L.Dense(2)]), min_depth=1)
     mixed2 = fn.Sequential([L.Input((5,)), mixed.layers[0], qm.layers[0]])
     mixed2.compile("sgd", "mse")
     with pytest.raises(RuntimeError, match="inference-only"):
         mixed2.fit(np.ones((4, 5), np.float32), np.ones((4, 2), np.float32), verbose=0)
     with pytest.raises(ValueError, match="mode must be"):
-        Q.quantize(m, mode="int4")
+        Q.quantize(m, mode="int4", min_depth=1)
     with pytest.raises(ValueError, match="needs calibration_data"):
-        Q.quantize(m, mode="static")
+        Q.quantize(m, mode="static", min_depth=1)
     with pytest.raises(ValueError, match="calibration must be"):
-        Q.quantize(m, np.ones((2, 5), np.float32), mode="static", calibration="kl")
+        Q.quantize(m, np.ones((2, 5), np.float32), mode="static", calibration="kl", min_depth=1)
     with pytest.raises(ValueError, match="no Dense or Conv2D"):
         Q.quantize(fn.Sequential([L.Input((5,)), L.ReLU()]))
+    with pytest.raises(ValueError, match="min_depth=16"):
+        Q.quantize(m)   # both kernels have depth < 16: nothing worth quantizing
     with pytest.raises(ValueError, match="not built"):
         Q.quantize(fn.Sequential([L.Dense(3)]))
     with pytest.raises(TypeError, match="Sequential or functional"):
@@ -268,6 +270,8 @@ def test_mnist_int8_accuracy_within_half_a_point(arch):
     assert acc_f > 93
     for mode in ["dynamic", "static"]:
         q = Q.quantize(m, xt[:1000] if mode == "static" else None, mode=mode)
+        kinds = [type(l).__name__ for l in q.layers]
+        assert kinds.count("QuantizedDense") == 2 and kinds.count("QuantizedConv2D") == (1 if arch == "cnn" else 0)
         acc_q = 100 * float(np.mean(np.argmax(q.predict(xv, verbose=0), 1) == yv))
         print(arch, mode, "float32", acc_f, "int8", acc_q)
         assert acc_q >= acc_f - TOL["quant_accuracy_points"], (arch, mode, acc_f, acc_q)

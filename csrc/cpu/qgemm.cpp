@@ -82,7 +82,7 @@ QPath qpath(int isa) {
   int lvl = qgemm_isa_level();
   if (isa >= 0 && isa < lvl) lvl = isa;
 #if FN_X86
-  if (lvl == 2) return {qgemm_block_avx512vnni, 8};
+  if (lvl == 2) return {qgemm_block_avx512vnni, 6};
   if (lvl == 1) return {qgemm_block_avx2, 6};
 #endif
   return {qgemm_block_portable, 4};
@@ -309,14 +309,28 @@ void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_
       const i64 m = m0 + r, n = m / P, p = m % P, oh = p / g.Wo, ow = p % g.Wo;
       const uint8_t pad = uint8_t(dynamic ? zp_img[size_t(n)] : zp_img[0]);
       uint8_t* dst = col + r * Kp;
+      const i64 iw0 = ow * g.sw - g.pl;
+      // undilated kernel row fully inside the image: its kw·C bytes are contiguous in NHWC
+      const bool row_inside = g.dw == 1 && iw0 >= 0 && iw0 + g.kw <= g.W;
       for (i64 i = 0; i < g.kh; ++i) {
         const i64 ih = oh * g.sh - g.pt + i * g.dh;
+        if (ih < 0 || ih >= g.H) {
+          std::memset(dst, pad, size_t(g.kw * g.C));
+          dst += g.kw * g.C;
+          continue;
+        }
+        const uint8_t* src = xq + n * HWC + ih * g.W * g.C;
+        if (row_inside) {
+          std::memcpy(dst, src + iw0 * g.C, size_t(g.kw * g.C));
+          dst += g.kw * g.C;
+          continue;
+        }
         for (i64 j = 0; j < g.kw; ++j, dst += g.C) {
-          const i64 iw = ow * g.sw - g.pl + j * g.dw;
-          if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W)
+          const i64 iw = iw0 + j * g.dw;
+          if (iw < 0 || iw >= g.W)
             std::memset(dst, pad, size_t(g.C));
           else
-            std::memcpy(dst, xq + n * HWC + (ih * g.W + iw) * g.C, size_t(g.C));
+            std::memcpy(dst, src + iw * g.C, size_t(g.C));
         }
       }
       if (Kp > g.K()) std::memset(dst, 0, size_t(Kp - g.K()));

@@ -216,7 +216,7 @@ def _qentry(entry, cls, cfg):
 
 
 def quantize(model, calibration_data=None, mode="dynamic", per_channel=True, calibration="minmax",
-             percentile=99.99, batch_size=64):
+             percentile=99.99, batch_size=64, min_depth=16):
     """Post-training int8 quantization: a new model whose Dense / Conv2D layers run int8 kernels.
 
     Args:
@@ -230,6 +230,10 @@ def quantize(model, calibration_data=None, mode="dynamic", per_channel=True, cal
         calibration: "minmax" (default) or "percentile" (static mode only).
         percentile: the upper percentile for ``calibration="percentile"`` (default 99.99).
         batch_size: calibration batch size for array input.
+        min_depth: layers whose reduction depth (Dense input size, conv ``kh*kw*Cin``) is below
+            this stay float32 (default 16): with so few products per output the int8 GEMM cannot
+            pay for quantizing its input (the seed CNN's first conv, K = 9, is ~10x slower in int8,
+            and it keeps its fused float Conv2D+MaxPooling2D step).
 
     Returns:
         A new (uncompiled) model of the same class, inference only: ``predict`` works;
@@ -260,16 +264,18 @@ def quantize(model, calibration_data=None, mode="dynamic", per_channel=True, cal
     seq = isinstance(model, Sequential)
     entries, producers, consumers, outputs, calls = _structure(cfg, seq)
     layers = {l.name: l for l in model.layers}
-    targets = [n for n, l in layers.items() if _is(l, _DENSE) or _is(l, _CONV)]
+    targets = [n for n, l in layers.items() if (_is(l, _DENSE) or _is(l, _CONV)) and l.built and
+               int(np.prod(l.kernel.shape[:-1])) >= min_depth]
     if not targets:
-        raise ValueError(f"quantize: model '{model.name}' has no Dense or Conv2D layer to quantize")
+        raise ValueError(f"quantize: model '{model.name}' has no Dense or Conv2D layer with a reduction "
+                         f"depth >= min_depth={min_depth} to quantize")
     folds = {}   # conv name -> bn name
     for n, l in layers.items():
         if not _is(l, _BN) or l.axis not in (-1, 3) or calls.get(n, 1) != 1 or len(producers.get(n, [])) != 1:
             continue
         p = producers[n][0]
         pl = layers.get(p)
-        if pl is not None and _is(pl, _CONV) and pl.activation == "linear" and consumers.get(p) == 1 \
+        if p in targets and _is(pl, _CONV) and pl.activation == "linear" and consumers.get(p) == 1 \
                 and p not in outputs and calls.get(p, 1) == 1:
             folds[p] = n
     qp = _calibrate(model, targets, calibration_data, calibration, percentile, batch_size) \
