@@ -85,6 +85,6 @@ TOL["onnx"] = (0.0, 1e-5)
 TOL["qgemm_epilogue"] = (2e-6, 2e-6)
 # quantized model accuracy on MNIST may drop at most this many percentage points (issue 13 target)
 TOL["quant_accuracy_points"] = 0.5
-# onnxruntime QDQ graph vs QuantizedModel.predict: absolute error in units of the largest
-# output-layer quantization step (scale_in * w_scale * |colsum|-sized): a few steps, issue 13
+# onnxruntime QDQ graph vs the quantized model's predict: max absolute difference in units of one
+# uint8 step of the output's range ((max - min) / 255): "a few quantization steps" (issue 13)
 TOL["onnx_qdq_steps"] = 4.0

@@ -6,6 +6,7 @@ See docs/QUANTIZATION.md.
 """
 from .layers import Int8Weight, QuantizedConv2D, QuantizedDense
 from .post_training import activation_qparams, quantize, quantize_weights
+from . import onnx_qdq  # noqa: F401,E402  (registers the QDQ converters with fusednet.io.onnx)
 
 __all__ = ["quantize", "quantize_weights", "activation_qparams", "QuantizedDense", "QuantizedConv2D",
            "Int8Weight"]
