@@ -36,6 +36,8 @@ void qminmax_avx512(const float* x, i64 K, float* lo, float* hi);
 void qminmax_avx2(const float* x, i64 K, float* lo, float* hi);
 void qquant_row_avx512(uint8_t* q, const float* x, i64 K, float s, int32_t zp);
 void qquant_row_avx2(uint8_t* q, const float* x, i64 K, float s, int32_t zp);
+void qepilogue_avx512(float*, const int32_t*, i64, int32_t, float, const int32_t*, const float*, const float*, bool);
+void qepilogue_avx2(float*, const int32_t*, i64, int32_t, float, const int32_t*, const float*, const float*, bool);
 #endif
 }  // namespace qgemm_detail
 
@@ -82,7 +84,7 @@ QPath qpath(int isa) {
   int lvl = qgemm_isa_level();
   if (isa >= 0 && isa < lvl) lvl = isa;
 #if FN_X86
-  if (lvl == 2) return {qgemm_block_avx512vnni, 6};
+  if (lvl == 2) return {qgemm_block_avx512vnni, 8};
   if (lvl == 1) return {qgemm_block_avx2, 6};
 #endif
   return {qgemm_block_portable, 4};
@@ -119,19 +121,33 @@ void qquant_row_portable(uint8_t* q, const float* x, i64 K, float s, int32_t zp)
   for (i64 k = 0; k < K; ++k) q[k] = quant1(x[k], s, zp);
 }
 
+using QEpilogue = void (*)(float*, const int32_t*, i64, int32_t, float, const int32_t*, const float*,
+                          const float*, bool);
+
+// Portable row epilogue (also the ISA versions' specification): no FMA on baseline x86-64.
+void qepilogue_portable(float* c, const int32_t* t, i64 n, int32_t z, float s, const int32_t* cs,
+                        const float* ws, const float* b, bool relu) {
+  for (i64 j = 0; j < n; ++j) {
+    float v = float(t[j] - z * cs[j]) * (s * ws[j]);
+    if (b) v += b[j];
+    c[j] = relu ? (v > 0.f ? v : 0.f) : v;
+  }
+}
+
 struct QRowFns {
   void (*minmax)(const float*, i64, float*, float*);
   void (*quant)(uint8_t*, const float*, i64, float, int32_t);
+  QEpilogue epi;
 };
 
 QRowFns qrow_fns(int isa) {
   int lvl = isa_level();  // the AVX-512 F/BW row code needs no VNNI
   if (isa >= 0 && isa < lvl) lvl = isa;
 #if FN_X86
-  if (lvl == 2) return {qminmax_avx512, qquant_row_avx512};
-  if (lvl == 1) return {qminmax_avx2, qquant_row_avx2};
+  if (lvl == 2) return {qminmax_avx512, qquant_row_avx512, qepilogue_avx512};
+  if (lvl == 1) return {qminmax_avx2, qquant_row_avx2, qepilogue_avx2};
 #endif
-  return {qminmax_portable, qquant_row_portable};
+  return {qminmax_portable, qquant_row_portable, qepilogue_portable};
 }
 
 // Tasks of kTM rows × kTN columns: M = 64, N = 128 (the seed MLP's first layer) still gives two
@@ -250,24 +266,18 @@ void qgemm_f32(float* C, const uint8_t* A, i64 lda, const float* sa, const int32
                Act act, int isa) {
   const i64 N = B.N;
   const int32_t* cs = B.colsum.data();
+  const QEpilogue epi = qrow_fns(isa).epi;
+  const bool simple = act == Act::None || act == Act::Relu;
   qgemm_run(A, lda, B, M, isa, [&](const int32_t* tile, i64 ldt, i64 i0, i64 rows, i64 j0, i64 cols) {
     for (i64 r = 0; r < rows; ++r) {
       const i64 i = i0 + r;
       const float s = per_row ? sa[i] : sa[0];
       const int32_t z = per_row ? zp[i] : zp[0];
-      const int32_t* t = tile + r * ldt;
       float* c = C + i * N + j0;
-      for (i64 j = 0; j < cols; ++j) {
-        const float scale = s * w_scale[j0 + j];
-        float v = float(t[j] - z * cs[j0 + j]) * scale;
-        if (bias) v += bias[j0 + j];
-        c[j] = v;
-      }
-      if (act == Act::Relu) {
-        for (i64 j = 0; j < cols; ++j) c[j] = c[j] > 0.f ? c[j] : 0.f;
-      } else if (act != Act::None) {
+      epi(c, tile + r * ldt, cols, z, s, cs + j0, w_scale + j0, bias ? bias + j0 : nullptr,
+          act == Act::Relu);
+      if (!simple)
         for (i64 j = 0; j < cols; ++j) c[j] = apply_act(c[j], act);
-      }
     }
   });
 }

@@ -130,6 +130,29 @@ void qquant_row_avx2(uint8_t* q, const float* x, i64 K, float s, int32_t zp) {
   }
 }
 
+// Row epilogue, the portable expression operation for operation (see qgemm_avx512.cpp).
+void qepilogue_avx2(float* c, const int32_t* t, i64 n, int32_t z, float s, const int32_t* cs,
+                    const float* ws, const float* b, bool relu) {
+  const __m256i vz = _mm256_set1_epi32(z);
+  const __m256 vs = _mm256_set1_ps(s), zero = _mm256_setzero_ps();
+  i64 j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i d = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(t + j)),
+                                       _mm256_mullo_epi32(vz, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(cs + j))));
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_mul_ps(vs, _mm256_loadu_ps(ws + j)));
+    __asm__("" : "+x"(v));
+    if (b) v = _mm256_add_ps(v, _mm256_loadu_ps(b + j));
+    if (relu) v = _mm256_max_ps(v, zero);
+    _mm256_storeu_ps(c + j, v);
+  }
+  for (; j < n; ++j) {
+    float v = float(t[j] - z * cs[j]) * (s * ws[j]);
+    __asm__("" : "+x"(v));
+    if (b) v += b[j];
+    c[j] = relu ? (v > 0.f ? v : 0.f) : v;
+  }
+}
+
 }  // namespace fusednet::cpu::qgemm_detail
 
 FN_ISA_END

@@ -1,10 +1,11 @@
-// qgemm_avx512.cpp — AVX-512 VNNI int8 micro-kernels (6 rows × 64 columns; 8 × 32 for the rest).
+// qgemm_avx512.cpp — AVX-512 VNNI int8 micro-kernel (8 rows × 32 columns).
 //
 //   acc[r, j] += Σ_{k in group} A_u8[r, k] · B_s8[k, j]     one vpdpbusd per (row, 16 columns, 4 k)
 // B arrives packed (qgemm.h): per group of 4 k, 16 columns × 4 bytes = one zmm, exactly the
 // operand vpdpbusd wants; the row's 4 activation bytes are broadcast as one dword. vpdpbusd
 // (not the saturating vpdpbusds) adds the four u8·s8 products into the s32 lane exactly.
-// 16 accumulators + 2 B vectors + 1 broadcast: no spills. Compiled for AVX-512 F/VL/BW/DQ+VNNI
+// 16 accumulators + 2 B vectors + 1 broadcast: no spills. (A 6 × 64 variant, 24 accumulators and
+// fewer loads per vpdpbusd, measured 1.2-1.6x slower on Zen 4.) Compiled for AVX-512 F/VL/BW/DQ+VNNI
 // inside an FN_ISA_BEGIN region (cpu/isa.h); called only when CPUID reports avx512vnni.
 #include <immintrin.h>
 
@@ -41,20 +42,6 @@ inline void qblock_avx512(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, co
     for (int q = 0; q < NP; ++q) _mm512_storeu_si512(acc + r * ldacc + q * 16, c[r][q]);
 }
 
-// 6 rows × 64 columns: 24 accumulators + 4 B vectors + 1 broadcast (29 of 32 zmm); 10 loads
-// per 24 vpdpbusd instead of 10 per 16 for 8 × 32 (the loads, not the multiplies, bound it).
-inline void qrows6x4_avx512(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, int rows,
-                            const int8_t* Bp, i64 Kp) {
-  switch (rows) {
-    case 6: return qblock_avx512<6, 4>(acc, ldacc, A, lda, Bp, Kp);
-    case 5: return qblock_avx512<5, 4>(acc, ldacc, A, lda, Bp, Kp);
-    case 4: return qblock_avx512<4, 4>(acc, ldacc, A, lda, Bp, Kp);
-    case 3: return qblock_avx512<3, 4>(acc, ldacc, A, lda, Bp, Kp);
-    case 2: return qblock_avx512<2, 4>(acc, ldacc, A, lda, Bp, Kp);
-    default: return qblock_avx512<1, 4>(acc, ldacc, A, lda, Bp, Kp);
-  }
-}
-
 template <int NP>
 inline void qrows_avx512(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, int rows,
                          const int8_t* Bp, i64 Kp) {
@@ -77,9 +64,6 @@ void qgemm_block_avx512vnni(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, 
                             const int8_t* Bp, i64 Kp, int np, void*) {
   const i64 ps = Kp * 16;
   int p = 0;
-  if (rows <= 6)
-    for (; p + 4 <= np; p += 4)
-      avx512::qrows6x4_avx512(acc + p * 16, ldacc, A, lda, rows, Bp + p * ps, Kp);
   for (; p + 2 <= np; p += 2)
     avx512::qrows_avx512<2>(acc + p * 16, ldacc, A, lda, rows, Bp + p * ps, Kp);
   if (p < np) avx512::qrows_avx512<1>(acc + p * 16, ldacc, A, lda, rows, Bp + p * ps, Kp);
@@ -118,6 +102,25 @@ void qquant_row_avx512(uint8_t* q, const float* x, i64 K, float s, int32_t zp) {
     __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(t), vz);
     v = _mm512_min_epi32(_mm512_max_epi32(v, z0), z255);
     _mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(v));
+  }
+}
+
+// Epilogue of one row: c[j] = relu?((float(t[j] - z·cs[j]) · (s·ws[j])) + b[j]), the portable
+// expression operation for operation. The empty asm keeps the compiler from contracting the
+// multiply and the bias add into an FMA (one rounding instead of two: different bits).
+void qepilogue_avx512(float* c, const int32_t* t, i64 n, int32_t z, float s, const int32_t* cs,
+                      const float* ws, const float* b, bool relu) {
+  const __m512i vz = _mm512_set1_epi32(z);
+  const __m512 vs = _mm512_set1_ps(s), zero = _mm512_setzero_ps();
+  for (i64 j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - j)) - 1u);
+    const __m512i d = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, t + j),
+                                       _mm512_mullo_epi32(vz, _mm512_maskz_loadu_epi32(m, cs + j)));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(vs, _mm512_maskz_loadu_ps(m, ws + j)));
+    __asm__("" : "+v"(v));
+    if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + j));
+    if (relu) v = _mm512_max_ps(v, zero);  // NaN and -0 give +0, as `v > 0 ? v : 0`
+    _mm512_mask_storeu_ps(c + j, m, v);
   }
 }
 
