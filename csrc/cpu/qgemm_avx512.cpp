@@ -42,9 +42,40 @@ inline void qblock_avx512(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, co
     for (int q = 0; q < NP; ++q) _mm512_storeu_si512(acc + r * ldacc + q * 16, c[r][q]);
 }
 
+// The full 8 × 32 block with named accumulators: with the c[R][NP] array GCC 12 shuffled the
+// accumulators through extra register moves and a stack spill every k step (perf annotate).
+inline void qblock8x2_avx512(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, const int8_t* Bp,
+                             i64 Kp) {
+  const i64 G = Kp / 4, ps = Kp * 16;
+  __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+          c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00,
+          c70 = c00, c71 = c00;
+  const uint8_t* a = A;
+  const int8_t* b0p = Bp;
+  const int8_t* b1p = Bp + ps;
+  for (i64 g = 0; g < G; ++g, a += 4, b0p += 64, b1p += 64) {
+    const __m512i b0 = _mm512_loadu_si512(b0p), b1 = _mm512_loadu_si512(b1p);
+#define FN_QROW(r, x0, x1)                                                   \
+    {                                                                        \
+      int32_t a4;                                                            \
+      __builtin_memcpy(&a4, a + (r) * lda, 4);                               \
+      const __m512i av = _mm512_set1_epi32(a4);                              \
+      x0 = _mm512_dpbusd_epi32(x0, av, b0);                                  \
+      x1 = _mm512_dpbusd_epi32(x1, av, b1);                                  \
+    }
+    FN_QROW(0, c00, c01) FN_QROW(1, c10, c11) FN_QROW(2, c20, c21) FN_QROW(3, c30, c31)
+    FN_QROW(4, c40, c41) FN_QROW(5, c50, c51) FN_QROW(6, c60, c61) FN_QROW(7, c70, c71)
+#undef FN_QROW
+  }
+  const __m512i out[16] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71};
+  for (int r = 0; r < 8; ++r)
+    for (int q = 0; q < 2; ++q) _mm512_storeu_si512(acc + r * ldacc + q * 16, out[2 * r + q]);
+}
+
 template <int NP>
 inline void qrows_avx512(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, int rows,
                          const int8_t* Bp, i64 Kp) {
+  if (NP == 2 && rows == 8) return qblock8x2_avx512(acc, ldacc, A, lda, Bp, Kp);
   switch (rows) {
     case 8: return qblock_avx512<8, NP>(acc, ldacc, A, lda, Bp, Kp);
     case 7: return qblock_avx512<7, NP>(acc, ldacc, A, lda, Bp, Kp);
