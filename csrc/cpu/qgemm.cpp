@@ -85,7 +85,7 @@ QPath qpath(int isa) {
   if (isa >= 0 && isa < lvl) lvl = isa;
 #if FN_X86
   if (lvl == 2) return {qgemm_block_avx512vnni, 8};
-  if (lvl == 1) return {qgemm_block_avx2, 6};
+  if (lvl == 1) return {qgemm_block_avx2, 4};
 #endif
   return {qgemm_block_portable, 4};
 }

@@ -1,4 +1,4 @@
-// qgemm_avx2.cpp — AVX2 int8 micro-kernel (6 rows × 8 columns), exact s16 arithmetic.
+// qgemm_avx2.cpp — AVX2 int8 micro-kernel (4 rows × 8 columns), exact s16 arithmetic.
 //
 //   acc[r, j] += Σ_k A_u8[r, k] · B_s8[k, j]
 // Why not vpmaddubsw: it multiplies u8·s8 and adds adjacent pairs into a *saturating* int16,
@@ -12,7 +12,8 @@
 // Register use: per group of 4 k the packed layout holds 16 columns × 4 bytes; this kernel takes
 // 8 columns (32 bytes = two ymm of 4 columns × 4 k once widened). vpmaddwd leaves two partial
 // sums per column (k pairs 0-1 and 2-3) in adjacent lanes; they are added by one vphaddd at the
-// end. 12 accumulators + 2 B + 1 broadcast = 15 of 16 ymm registers.
+// end. 8 accumulators + 2 B + 1 broadcast + 2 vpmaddwd results = 13 of 16 ymm registers (6 rows
+// spilled accumulators to the stack every k step).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -68,8 +69,6 @@ void qgemm_block_avx2(int32_t* acc, i64 ldacc, const uint8_t* A, i64 lda, int ro
   for (int r = 0; r < rows; ++r)  // widen the block's rows once; reused by every panel
     for (i64 k = 0; k < Kp; ++k) a16[r * Kp + k] = int16_t(A[r * lda + k]);
   switch (rows) {
-    case 6: return avx2::qpanels_avx2<6>(acc, ldacc, a16, Bp, Kp, np);
-    case 5: return avx2::qpanels_avx2<5>(acc, ldacc, a16, Bp, Kp, np);
     case 4: return avx2::qpanels_avx2<4>(acc, ldacc, a16, Bp, Kp, np);
     case 3: return avx2::qpanels_avx2<3>(acc, ldacc, a16, Bp, Kp, np);
     case 2: return avx2::qpanels_avx2<2>(acc, ldacc, a16, Bp, Kp, np);
