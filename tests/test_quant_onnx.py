@@ -42,15 +42,22 @@ def test_qdq_export_matches_predict_in_onnxruntime(arch, mode, tmp_path):
     assert ops.count("QuantizeLinear") == (n_q if mode == "static" else 0)
     int8 = [i for i in m.graph.initializer if i.data_type == onnx.TensorProto.INT8 and len(i.dims) >= 2]
     assert len(int8) == n_q          # the kernels are stored as int8
-    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
+    # ORT_ENABLE_BASIC evaluates the QDQ graph as written; the default (extended) level fuses
+    # DequantizeLinear(int8 weights) + MatMul into MatMulNBits, which requantizes the activations
+    # its own way (measured ~1 step in dynamic mode): both must stay within a few steps.
+    basic = ort.SessionOptions()
+    basic.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    sessions = {"basic": ort.InferenceSession(path, basic, providers=["CPUExecutionProvider"]),
+                "default": ort.InferenceSession(path, providers=["CPUExecutionProvider"])}
     for b in (1, 7):
         x = rng.standard_normal((b,) + shape).astype(np.float32)
-        got, = sess.run(None, {name: x})
         want = q.predict(x, verbose=0)
         step = (want.max() - want.min()) / 255.0
-        assert got.shape == want.shape
-        err = float(np.abs(got - want).max())
-        assert err <= TOL["onnx_qdq_steps"] * step, (err, step)
+        for kind, sess in sessions.items():
+            got, = sess.run(None, {sess.get_inputs()[0].name: x})
+            assert got.shape == want.shape
+            err = float(np.abs(got - want).max())
+            limit = TOL["onnx_qdq_steps"] * step * (0.01 if kind == "basic" else 1.0)
+            assert err <= limit, (kind, err, step)
         # and the int8 model is still a good approximation of the float one
         assert np.abs(want - model.predict(x, verbose=0)).max() < 0.1 * max(np.abs(want).max(), 1e-3)
