@@ -7,8 +7,8 @@
 // Work split: C is cut into tasks of TM rows × TN columns (TN a multiple of 16: whole panels);
 // each task runs the ISA micro-kernel over MR-row blocks into a task-local int32 tile and then
 // the epilogue on that tile while it is in L1. K is never split, integer sums are exact, and the
-// epilogue is this file's one (baseline-compiled: no FMA contraction), so every ISA path and
-// every thread count gives the same bits.
+// epilogue / quantizer ISA versions repeat the portable operations one for one (no FMA
+// contraction), so every ISA path and every thread count gives the same bits.
 #include "cpu/qgemm.h"
 
 #include <algorithm>
