@@ -222,6 +222,7 @@ CONVS = [  # (N, H, W, C, O, k, strides, padding, dilation)
     (2, 10, 13, 5, 17, (3, 2), (2, 3), "same", (1, 1)),
     (1, 12, 12, 4, 7, (3, 3), (1, 1), "valid", (2, 2)),
     (2, 6, 6, 16, 33, (1, 1), (1, 1), "valid", (1, 1)),
+    (3, 7, 6, 8, 130, (3, 3), (1, 1), "same", (1, 1)),   # > 128 outputs: the materialized im2col path
 ]
 
 

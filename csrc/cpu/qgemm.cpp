@@ -158,9 +158,17 @@ constexpr i64 kTN = 128;
 // Task-local int32 tile; thread_local so steady-state calls do not allocate.
 thread_local std::vector<int32_t> tl_tile;
 thread_local std::vector<int16_t> tl_a16;
+thread_local std::vector<uint8_t> tl_arows;
 
-template <class Epi>
-void qgemm_run(const uint8_t* A, i64 lda, const QPacked& B, i64 M, int isa, Epi&& epi) {
+// A rows [i0, i0 + rows) of the GEMM: a pointer and row stride (the rows may be produced on
+// demand into `buf`, kTM·Kp bytes: the conv's block-local im2col).
+struct ARows {
+  const uint8_t* p;
+  i64 ld;
+};
+
+template <class AFn, class Epi>
+void qgemm_run(AFn&& arows, const QPacked& B, i64 M, int isa, Epi&& epi) {
   if (M <= 0 || B.N <= 0) return;
   const QPath path = qpath(isa);
   const i64 tm = (M + kTM - 1) / kTM, tn = (B.Np + kTN - 1) / kTN;
@@ -172,15 +180,21 @@ void qgemm_run(const uint8_t* A, i64 lda, const QPacked& B, i64 M, int isa, Epi&
     const i64 rows = std::min(kTM, M - i0), cols = std::min(kTN, B.Np - j0);
     if (tl_tile.size() < size_t(kTM * kTN)) tl_tile.resize(size_t(kTM * kTN));
     if (tl_a16.size() < size_t(8 * B.Kp)) tl_a16.resize(size_t(8 * B.Kp));
+    if (tl_arows.size() < size_t(kTM * B.Kp)) tl_arows.resize(size_t(kTM * B.Kp));
     int32_t* tile = tl_tile.data();
+    const ARows a = arows(i0, rows, tl_arows.data());
     const int8_t* bp = B.data.data() + (j0 / 16) * B.Kp * 16;
     for (i64 r = 0; r < rows; r += path.mr) {
       const int rr = int(std::min<i64>(path.mr, rows - r));
-      path.k(tile + r * kTN, kTN, A + (i0 + r) * lda, lda, rr, bp, B.Kp, int(cols / 16),
-             tl_a16.data());
+      path.k(tile + r * kTN, kTN, a.p + r * a.ld, a.ld, rr, bp, B.Kp, int(cols / 16), tl_a16.data());
     }
     epi(tile, kTN, i0, rows, j0, std::min(cols, B.N - j0));
   });
+}
+
+template <class Epi>
+void qgemm_run(const uint8_t* A, i64 lda, const QPacked& B, i64 M, int isa, Epi&& epi) {
+  qgemm_run([&](i64 i0, i64, uint8_t*) { return ARows{A + i0 * lda, lda}; }, B, M, isa, epi);
 }
 
 inline float apply_act(float v, Act act) {
@@ -261,14 +275,15 @@ void qgemm_s32(int32_t* acc, const uint8_t* A, i64 lda, const QPacked& B, i64 M,
   });
 }
 
-void qgemm_f32(float* C, const uint8_t* A, i64 lda, const float* sa, const int32_t* zp,
-               bool per_row, const QPacked& B, const float* w_scale, const float* bias, i64 M,
-               Act act, int isa) {
+namespace {
+template <class AFn>
+void qgemm_f32_impl(float* C, AFn&& arows, const float* sa, const int32_t* zp, bool per_row,
+                    const QPacked& B, const float* w_scale, const float* bias, i64 M, Act act, int isa) {
   const i64 N = B.N;
   const int32_t* cs = B.colsum.data();
   const QEpilogue epi = qrow_fns(isa).epi;
   const bool simple = act == Act::None || act == Act::Relu;
-  qgemm_run(A, lda, B, M, isa, [&](const int32_t* tile, i64 ldt, i64 i0, i64 rows, i64 j0, i64 cols) {
+  qgemm_run(arows, B, M, isa, [&](const int32_t* tile, i64 ldt, i64 i0, i64 rows, i64 j0, i64 cols) {
     for (i64 r = 0; r < rows; ++r) {
       const i64 i = i0 + r;
       const float s = per_row ? sa[i] : sa[0];
@@ -280,6 +295,14 @@ void qgemm_f32(float* C, const uint8_t* A, i64 lda, const float* sa, const int32
         for (i64 j = 0; j < cols; ++j) c[j] = apply_act(c[j], act);
     }
   });
+}
+}  // namespace
+
+void qgemm_f32(float* C, const uint8_t* A, i64 lda, const float* sa, const int32_t* zp,
+               bool per_row, const QPacked& B, const float* w_scale, const float* bias, i64 M,
+               Act act, int isa) {
+  qgemm_f32_impl(C, [&](i64 i0, i64, uint8_t*) { return ARows{A + i0 * lda, lda}; }, sa, zp, per_row, B,
+                 w_scale, bias, M, act, isa);
 }
 
 void qdense_forward(float* C, const float* X, const QPacked& B, const float* w_scale,
@@ -306,16 +329,9 @@ void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_
   std::vector<float> sa_img(dynamic ? size_t(N) : 1, in_scale);
   std::vector<int32_t> zp_img(dynamic ? size_t(N) : 1, in_zp);
   quantize_rows(xq, sa_img.data(), zp_img.data(), X, N, HWC, HWC, dynamic, isa);
-  // 2. Chunks of whole output rows: u8 im2col (zero point = real 0.0 as padding), then qgemm.
-  const i64 chunk = std::max<i64>(kTM, (i64(4) << 20) / std::max<i64>(Kp, 1) / kTM * kTM);
-  HostBuf cbuf(size_t((std::min(chunk, M) * Kp + 3) / 4));
-  uint8_t* col = reinterpret_cast<uint8_t*>(cbuf.p);
-  std::vector<float> sa_row;
-  std::vector<int32_t> zp_row;
-  const int T = num_threads();
-  for (i64 m0 = 0; m0 < M; m0 += chunk) {
-    const i64 mc = std::min(chunk, M - m0);
-    parallel_for_if(T > 1 && mc * Kp > (i64(1) << 16), mc, T, [&](i64 r) {
+  // 2. u8 im2col (zero point = real 0.0 as padding) of output rows [m, m + n) into dst [n, Kp].
+  auto im2col = [&](uint8_t* col, i64 m0, i64 nrows) {
+    for (i64 r = 0; r < nrows; ++r) {
       const i64 m = m0 + r, n = m / P, p = m % P, oh = p / g.Wo, ow = p % g.Wo;
       const uint8_t pad = uint8_t(dynamic ? zp_img[size_t(n)] : zp_img[0]);
       uint8_t* dst = col + r * Kp;
@@ -344,17 +360,42 @@ void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_
         }
       }
       if (Kp > g.K()) std::memset(dst, 0, size_t(Kp - g.K()));
-    });
-    if (dynamic) {
-      sa_row.resize(size_t(mc));
-      zp_row.resize(size_t(mc));
-      for (i64 r = 0; r < mc; ++r) {
-        sa_row[size_t(r)] = sa_img[size_t((m0 + r) / P)];
-        zp_row[size_t(r)] = zp_img[size_t((m0 + r) / P)];
-      }
     }
-    qgemm_f32(Y + m0 * g.O, col, Kp, dynamic ? sa_row.data() : sa_img.data(),
-              dynamic ? zp_row.data() : zp_img.data(), dynamic, B, w_scale, bias, mc, act, isa);
+  };
+  std::vector<float> sa_row;
+  std::vector<int32_t> zp_row;
+  if (dynamic) {  // per output row: its image's pair
+    sa_row.resize(size_t(M));
+    zp_row.resize(size_t(M));
+    for (i64 m = 0; m < M; ++m) {
+      sa_row[size_t(m)] = sa_img[size_t(m / P)];
+      zp_row[size_t(m)] = zp_img[size_t(m / P)];
+    }
+  }
+  const float* sa = dynamic ? sa_row.data() : sa_img.data();
+  const int32_t* zp = dynamic ? zp_row.data() : zp_img.data();
+  if (B.Np <= kTN) {
+    // One column task per row block: each block's im2col rows are built right where the GEMM
+    // reads them (L1/L2), never written out as a whole [M, Kp] matrix.
+    qgemm_f32_impl(Y, [&](i64 i0, i64 rows, uint8_t* buf) {
+      im2col(buf, i0, rows);
+      return ARows{buf, Kp};
+    }, sa, zp, dynamic, B, w_scale, bias, M, act, isa);
+    return;
+  }
+  // Wide outputs (several column tasks per row block): materialize chunks of ~4 MB once.
+  const i64 chunk = std::max<i64>(kTM, (i64(4) << 20) / std::max<i64>(Kp, 1) / kTM * kTM);
+  HostBuf cbuf(size_t((std::min(chunk, M) * Kp + 3) / 4));
+  uint8_t* col = reinterpret_cast<uint8_t*>(cbuf.p);
+  const int T = num_threads();
+  for (i64 m0 = 0; m0 < M; m0 += chunk) {
+    const i64 mc = std::min(chunk, M - m0);
+    const i64 nb = (mc + kTM - 1) / kTM;
+    parallel_for_if(T > 1 && mc * Kp > (i64(1) << 16), nb, T, [&](i64 b) {
+      im2col(col + b * kTM * Kp, m0 + b * kTM, std::min(kTM, mc - b * kTM));
+    });
+    qgemm_f32(Y + m0 * g.O, col, Kp, dynamic ? sa + m0 : sa, dynamic ? zp + m0 : zp, dynamic, B, w_scale,
+              bias, mc, act, isa);
   }
 }
 
