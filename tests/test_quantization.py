@@ -240,13 +240,17 @@ def test_save_load_int8_round_trip_and_4x_smaller(tmp_path, ext):
 
 
 # ---------------------------------------------------------------- MNIST accuracy (issue 13 target)
-def _mnist():
-    from fusednet.datasets import mnist
+def _mnist_dir():
     for d in [os.environ.get("FUSEDNET_MNIST", ""), os.path.join(HERE, "..", "..", "shared", "data", "mnist"),
               os.path.join(HERE, "..", "..", "..", "..", "shared", "data", "mnist")]:
         if d and glob.glob(os.path.join(d, "t10k-images*")):
-            return mnist.load_test_split(d, download=False)
+            return d
     pytest.skip("MNIST files (shared/data/mnist) not found")
+
+
+def _mnist():
+    from fusednet.datasets import mnist
+    return mnist.load_test_split(_mnist_dir(), download=False)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -275,3 +279,15 @@ def test_mnist_int8_accuracy_within_half_a_point(arch):
         acc_q = 100 * float(np.mean(np.argmax(q.predict(xv, verbose=0), 1) == yv))
         print(arch, mode, "float32", acc_f, "int8", acc_q)
         assert acc_q >= acc_f - TOL["quant_accuracy_points"], (arch, mode, acc_f, acc_q)
+
+
+def test_quantize_example_runs():
+    import importlib.util
+    data = _mnist_dir()   # skips without the data
+    spec = importlib.util.spec_from_file_location("quantize_mnist", os.path.join(HERE, "..", "examples",
+                                                                                 "quantize_mnist.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.main(["--epochs", "1", "--limit", "2000", "--arch", "mlp", "--data", data])
+    assert res["mlp", "float32"] > 80
+    assert abs(res["mlp", "int8 static"] - res["mlp", "float32"]) < 2
