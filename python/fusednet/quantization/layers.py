@@ -35,7 +35,12 @@ class _Int8Data:
         self._owner = owner
 
     def copy_(self, src):
-        self._owner.assign(np.asarray(src))
+        self._owner.assign(np.asarray(src.to("cpu") if getattr(src, "device", "cpu") != "cpu" else src))
+
+    def to(self, device):
+        # Model.to(device): the packed kernel stays in its host QWeight, which uploads its own
+        # device copy on the first call with a CUDA input (the float scales / bias move as Tensors)
+        return self
 
 
 class Int8Weight:
