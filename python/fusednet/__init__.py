@@ -54,6 +54,7 @@ from . import applications  # noqa: E402
 from . import text  # noqa: E402
 from . import preprocessing  # noqa: E402
 from . import pruning  # noqa: E402
+from . import quantization  # noqa: E402
 from . import distribution  # noqa: E402
 
 # Keras spells the schedules module ``keras.optimizers.schedules``: the same module object.
@@ -65,7 +66,7 @@ __all__ = [
     "Model", "Sequential", "Input", "clear_session",
     "layers", "models", "losses", "optimizers", "metrics", "callbacks", "initializers",
     "regularizers", "schedules", "activations", "datasets", "data", "io", "saving", "utils", "random",
-    "cuda", "ops", "functional", "applications", "text", "preprocessing", "pruning",
+    "cuda", "ops", "functional", "applications", "text", "preprocessing", "pruning", "quantization",
     "distribution",
     "no_grad", "enable_grad", "is_grad_enabled",
     "set_num_threads", "get_num_threads", "set_matmul_precision", "get_matmul_precision",

@@ -1,0 +1,133 @@
+"""int8 inference vs float32 fusednet (issue 13 targets: Dense/conv >= 2x float32 at batch 64,
+weights 4x smaller on disk), side by side in one run.
+
+Kernels (one native call each, bias + relu fused on both sides):
+  dense  batch 64: 784->128 (seed MLP layer 1), 1024->1024; batch 1024: 1024->1024
+  conv   seed CNN conv2 (batch 64, 13x13x32 -> 3x3x64 valid); 3x3 56x56x64 -> 64 'same' (batch 4)
+  float32: _C.matmul / _C.conv2d_forward;  int8: _C.qdense / _C.qconv2d, dynamic (per-sample
+  scales computed in the call) and static (calibrated scale)
+Models: seed MLP (784-128-10) and seed CNN (conv32-pool-conv64-pool-dense128-dense10) predict,
+one batch of 64 and 2048 samples at batch 64; float32 model vs quantize(mode=dynamic/static).
+Disk: .keras size of the float32 and int8 models.
+
+Every figure is the median over --repeats of the mean time of --iters calls; float32 and int8
+timings alternate within each repeat. Ratios > 1 mean int8 is faster. The machine is shared and
+noisy: compare ratios from one run, not absolute times across runs.
+
+Usage: PYTHONPATH=python python3 bench/bench_quant.py [--repeats 7] [--iters 20]
+"""
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+import fusednet as fn
+from fusednet import _C, layers, quantization
+
+
+def timeit(f, iters):
+    f()
+    t = time.perf_counter()
+    for _ in range(iters):
+        f()
+    return (time.perf_counter() - t) / iters
+
+
+def race(fns, repeats, iters):
+    """{name: median seconds} with the candidates interleaved in every repeat."""
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            times[k].append(timeit(f, iters))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def report(title, med, ref="float32"):
+    base = med[ref]
+    parts = [f"{k} {v * 1e3:8.3f} ms" + ("" if k == ref else f" ({base / v:4.2f}x)") for k, v in med.items()]
+    print(f"{title:44s} " + " | ".join(parts), flush=True)
+
+
+def dense_case(M, K, N, rng, repeats, iters):
+    x = fn.asarray(rng.standard_normal((M, K)).astype(np.float32))
+    w = rng.standard_normal((K, N)).astype(np.float32) * 0.05
+    b = fn.asarray(rng.standard_normal(N).astype(np.float32))
+    wq, ws = quantization.quantize_weights(w)
+    W, WS, Wf = _C.QWeight(wq), fn.asarray(ws), fn.asarray(w)
+    s, z = quantization.activation_qparams(-4.0, 4.0)
+    med = race({"float32": lambda: _C.matmul(x, Wf, False, False, b, "relu"),
+                "int8 dynamic": lambda: _C.qdense(x, W, WS, b, None, 0, "relu"),
+                "int8 static": lambda: _C.qdense(x, W, WS, b, s, z, "relu")}, repeats, iters)
+    report(f"dense {M}x{K} -> {N} relu", med)
+    return med
+
+
+def conv_case(N, H, C, O, padding, rng, repeats, iters):
+    x = fn.asarray(rng.standard_normal((N, H, H, C)).astype(np.float32))
+    w = rng.standard_normal((3, 3, C, O)).astype(np.float32) * 0.05
+    b = fn.asarray(rng.standard_normal(O).astype(np.float32))
+    wq, ws = quantization.quantize_weights(w)
+    W, WS, Wf = _C.QWeight(wq.reshape(-1, O)), fn.asarray(ws), fn.asarray(w)
+    s, z = quantization.activation_qparams(-4.0, 4.0)
+    med = race({"float32": lambda: _C.conv2d_forward(x, Wf, b, 1, padding, 1, "relu"),
+                "int8 dynamic": lambda: _C.qconv2d(x, W, 3, WS, b, 1, padding, 1, None, 0, "relu"),
+                "int8 static": lambda: _C.qconv2d(x, W, 3, WS, b, 1, padding, 1, s, z, "relu")},
+               repeats, iters)
+    report(f"conv {N}x{H}x{H}x{C} 3x3 -> {O} {padding} relu", med)
+    return med
+
+
+def seed_models():
+    fn.random.set_random_seed(0)
+    mlp = fn.Sequential([fn.Input(shape=(784,)), layers.Dense(128, activation="relu"),
+                         layers.Dense(10, activation="softmax")])
+    cnn = fn.Sequential([fn.Input(shape=(28, 28, 1)), layers.Conv2D(32, 3, activation="relu"),
+                         layers.MaxPooling2D(), layers.Conv2D(64, 3, activation="relu"),
+                         layers.MaxPooling2D(), layers.Flatten(), layers.Dense(128, activation="relu"),
+                         layers.Dense(10, activation="softmax")])
+    return {"mlp": mlp, "cnn": cnn}
+
+
+def model_cases(rng, repeats, iters):
+    tmp = tempfile.mkdtemp()
+    for name, m in seed_models().items():
+        shape = (784,) if name == "mlp" else (28, 28, 1)
+        calib = rng.uniform(0, 1, (256,) + shape).astype(np.float32)
+        qd = quantization.quantize(m)
+        qs = quantization.quantize(m, calib, mode="static")
+        for n in (64, 2048):
+            x = rng.uniform(0, 1, (n,) + shape).astype(np.float32)
+            it = max(1, iters // (n // 64)) if name == "mlp" else max(1, iters // (4 * (n // 64)))
+            med = race({"float32": lambda: m.predict(x, batch_size=64, verbose=0),
+                        "int8 dynamic": lambda: qd.predict(x, batch_size=64, verbose=0),
+                        "int8 static": lambda: qs.predict(x, batch_size=64, verbose=0)}, repeats, it)
+            report(f"seed {name} predict {n} samples, batch 64", med)
+        f32, i8 = os.path.join(tmp, name + "_f32.keras"), os.path.join(tmp, name + "_int8.keras")
+        m.save(f32)
+        qs.save(i8)
+        a, b = os.path.getsize(f32), os.path.getsize(i8)
+        print(f"seed {name} .keras on disk: float32 {a / 1024:8.1f} KiB | int8 {b / 1024:8.1f} KiB "
+              f"({a / b:4.2f}x smaller)", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--iters", type=int, default=20)
+    a = ap.parse_args(argv)
+    rng = np.random.default_rng(0)
+    print(f"fusednet int8 vs float32; qgemm path {_C.qgemm_isa()}, sgemm threads {fn.get_num_threads()}; "
+          f"median of {a.repeats} x {a.iters} calls (shared machine: noisy)", flush=True)
+    dense_case(64, 784, 128, rng, a.repeats, a.iters)
+    dense_case(64, 1024, 1024, rng, a.repeats, a.iters)
+    dense_case(1024, 1024, 1024, rng, a.repeats, max(1, a.iters // 4))
+    conv_case(64, 13, 32, 64, "valid", rng, a.repeats, max(1, a.iters // 4))
+    conv_case(4, 56, 64, 64, "same", rng, a.repeats, max(1, a.iters // 4))
+    model_cases(rng, a.repeats, a.iters)
+
+
+if __name__ == "__main__":
+    main()
