@@ -4,12 +4,13 @@ Shape of the design (docs/DECISIONS.md "2026-12-03 Pruning"): no wrapper layer. 
 keeps its class (so the fusion rules of trainers/fusion.py, which match layer classes, still
 apply and the fast path is unchanged) and carries a :class:`PruningState` in ``layer._pruning``:
 the schedule, the step, and one float32 0/1 mask Array per kernel (biases are never pruned).
-The masks are applied right after every fused optimizer step by ONE native in-place multiply
-per masked tensor (``_C.binary("mul", w, mask, out=w)``), driven by the
-:class:`~fusednet.pruning.UpdatePruningStep` callback that registers a :class:`Pruner` on the
-optimizer. Mask update (tfmot ``Pruning._update_mask``): keep ``k = max(round(n·(1-s)), 1)``
-entries, threshold = k-th largest ``|w|``, mask = ``|w| >= threshold`` (ties are kept, so the
-sparsity can fall short of ``s`` on ties).
+The masks are applied INSIDE the fused optimizer step: the :class:`Pruner` that the
+:class:`~fusednet.pruning.UpdatePruningStep` callback registers on the optimizer hands each step
+one mask per parameter (``masks=`` of ``_C.adam_step`` & co.), and the kernel zeroes the pruned
+weights and their optimizer state in its update loop (no separate pass). Mask update (tfmot
+``Pruning._update_mask``, native ``_C.magnitude_mask``: an exact radix select): keep
+``k = max(round(n·(1-s)), 1)`` entries, threshold = k-th largest ``|w|``, mask = ``|w| >= threshold``
+(ties are kept, so the sparsity can fall short of ``s`` on ties).
 """
 import numpy as np
 
@@ -78,14 +79,10 @@ class PruningState:
         """Recompute every mask at ``sparsity`` from the current magnitudes (tfmot's rule)."""
         for attr, mask in self.masks.items():
             w = getattr(self.layer, attr).data
-            absw = _C.unary("abs", w)
             n = int(np.prod(w.shape))
             k = int(max(np.round(np.float32(n) * (np.float32(1.0) - np.float32(sparsity))), 1))
-            # the k-th largest |w|: a selection on a host copy (known gap: native selection kernel)
-            flat = np.asarray(absw.numpy(), np.float32).reshape(-1)
-            thr = np.float32(np.partition(flat, n - k)[n - k])
-            t = _C.full([], float(thr), device=w.device)
-            _C.binary("greater_equal", absw, t, out=mask)
+            # the k-th largest |w| and the mask |w| >= it, in one native call (exact radix select)
+            _, thr = _C.magnitude_mask(w, k, out=mask)
             self.thresholds[attr] = float(thr)
 
     def apply_masks(self):
@@ -95,10 +92,11 @@ class PruningState:
 
 
 class Pruner:
-    """The optimizer hook: after each fused step, re-apply masks and advance the pruning step.
+    """The optimizer hook: masks for each fused step, then the pruning step and its mask updates.
 
     Registered by :class:`~fusednet.pruning.UpdatePruningStep` as ``optimizer._pruning``; the
-    optimizer calls :meth:`after_step` right after its native update kernel.
+    optimizer passes :meth:`masks_for` to its native update kernel (which zeroes pruned weights
+    and their optimizer state in the same loop) and calls :meth:`after_step` after it.
 
     Args:
         states: the :class:`PruningState` of every pruned layer of the model.
@@ -112,6 +110,20 @@ class Pruner:
 
     def __init__(self, states):
         self.states = list(states)
+        self._key = None       # data pointers of the params list the cached masks belong to
+        self._masks = None
+
+    def masks_for(self, params):
+        """One mask Array (or None: not pruned) per entry of ``params``, or None when none is pruned.
+
+        Matched by data pointer, cached per params list (a fit passes the same list every step)."""
+        key = tuple(p.data_ptr for p in params)
+        if key != self._key:
+            by_ptr = {w.data_ptr: m for st in self.states for w, m in st.pairs()}
+            masks = [by_ptr.get(p) for p in key]
+            self._masks = masks if any(m is not None for m in masks) else None
+            self._key = key
+        return self._masks
 
     def _maybe_update(self):
         for st in self.states:
@@ -125,23 +137,28 @@ class Pruner:
             st.ensure_masks()
             if st.step < 0:
                 st.step = 0
+        self._key = self._masks = None
         self._maybe_update()
         bump_weights_version()
         for st in self.states:
             st.apply_masks()
 
     def after_step(self):
-        """Masks the just-updated weights, steps on, and updates masks due at the new step.
+        """Steps on and updates the masks due at the new step (the step itself already applied them).
 
         tfmot updates the mask at the start of step t's forward from the weights left by step
-        t-1; doing it right after step t-1's update is the same computation."""
+        t-1; doing it right after step t-1's update is the same computation. Newly pruned weights
+        are zeroed here (one pass, on pruning steps only); their optimizer state becomes 0 in the
+        next fused step."""
+        due = []
         for st in self.states:
-            st.apply_masks()
             st.step += 1
-        if any(st.schedule(st.step)[0] for st in self.states):
-            self._maybe_update()
-            for st in self.states:
-                st.apply_masks()
+            should, sparsity = st.schedule(st.step)
+            if should:
+                due.append((st, sparsity))
+        for st, sparsity in due:
+            st.update_masks(sparsity)
+            st.apply_masks()
 
 
 def _layers(model):
