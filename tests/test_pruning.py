@@ -172,7 +172,7 @@ def test_pruned_weights_stay_zero_through_fit(make_opt):
 
 @pytest.mark.parametrize("make_opt", OPTIMIZERS)
 def test_masked_step_is_unmasked_step_times_mask(make_opt):
-    """One fused step, then the mask: equal bitwise to the unmasked step multiplied by the mask; with
+    """One fused step with the mask inside it: equal bitwise to the unmasked step times the mask; with
     an all-ones mask the pruned run equals the plain run bitwise."""
     rng = np.random.default_rng(3)
     w0 = rng.normal(size=(9, 5)).astype(np.float32)
