@@ -153,11 +153,10 @@ class Pruner:
         due = []
         for st in self.states:
             st.step += 1
-            should, sparsity = st.schedule(st.step)
-            if should:
-                due.append((st, sparsity))
-        for st, sparsity in due:
-            st.update_masks(sparsity)
+            if st.schedule.should_prune(st.step):      # integer arithmetic only on most steps
+                due.append(st)
+        for st in due:
+            st.update_masks(st.schedule(st.step)[1])
             st.apply_masks()
 
 
