@@ -59,8 +59,10 @@ def test_magnitude_mask_many_ties_large():
 
 
 def test_magnitude_mask_inf_nan_denormal():
-    tiny = np.float32(1e-45)                                   # the smallest denormal
-    w = np.array([np.inf, -np.inf, 1.0, tiny, -2 * tiny, np.nan, 0.0, -3.0], np.float32)
+    # denormals built from their bits: no float arithmetic, so a flush-to-zero mode left on the
+    # calling thread cannot turn them into zeros before the kernel sees them
+    w = np.array([np.inf, -np.inf, 1.0, 0.0, 0.0, np.nan, 0.0, -3.0], np.float32)
+    w.view(np.uint32)[3], w.view(np.uint32)[4] = 1, 0x80000002         # 1e-45 and -2.8e-45
     mask, thr = C_.magnitude_mask(fn.asarray(w), 1)          # |NaN| ranks above +Inf
     assert np.isnan(thr)
     np.testing.assert_array_equal(mask.numpy(), [0, 0, 0, 0, 0, 1, 0, 0])
@@ -68,7 +70,7 @@ def test_magnitude_mask_inf_nan_denormal():
     assert thr == np.inf
     np.testing.assert_array_equal(mask.numpy(), [1, 1, 0, 0, 0, 1, 0, 0])
     mask, thr = C_.magnitude_mask(fn.asarray(w), 6)          # denormals are exact magnitudes
-    assert thr == 2 * tiny
+    assert thr == float(np.abs(w[4]))
     np.testing.assert_array_equal(mask.numpy(), [1, 1, 1, 0, 1, 1, 0, 1])
 
 
