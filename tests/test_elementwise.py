@@ -368,3 +368,16 @@ def test_against_torch(rng):
     np.testing.assert_allclose(np.asarray(_C.reduce("mean", A(b), [0])), tb.mean(0).numpy(), *TOL["torch"])
     np.testing.assert_array_equal(np.asarray(_C.transpose(A(a), [2, 0, 1])), ta.permute(2, 0, 1).numpy())
     np.testing.assert_array_equal(np.asarray(_C.argmax(A(b), 1)), tb.argmax(1).numpy())
+
+
+def test_threaded_elementwise_and_reduce_keep_callers_denormals():
+    """Large (threaded) elementwise ops and reductions set FTZ/DAZ on the pool's threads, the
+    calling Python thread included; the caller's mode must be restored on return (a fit's loss
+    reduction used to leave NumPy flushing denormals to zero)."""
+    tiny = np.array([1], np.uint32).view(np.float32)[0]          # 1.4e-45, built from bits
+    assert tiny * np.float32(1) != 0                            # IEEE denormals before
+    x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
+    for run in (lambda: _C.reduce("sum", x), lambda: _C.reduce("max", x), lambda: _C.binary("mul", x, x),
+                lambda: _C.unary("abs", x)):
+        run()
+        assert tiny * np.float32(1) != 0
