@@ -380,3 +380,47 @@ def test_functional_cnn_and_unbuilt_sequential_are_pruned():
     seq.fit(rng.normal(size=(32, 6)).astype(np.float32), rng.integers(0, 3, 32), epochs=1, verbose=0,
             callbacks=[pruning.UpdatePruningStep()])
     assert sorted(pruning.get_sparsity(seq).values()) == [0.5, 0.5]
+
+
+# ---------------------------------------------------------------- nested models, the fit hook
+def test_nested_models_prunable_layers_are_found(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    inner = fn.Sequential([layers.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(5)])
+    i = fn.Input((6,))
+    mid = fn.Model(i, layers.Dense(7)(layers.Activation("relu")(inner(i))))       # functional around a Sequential
+    outer = fn.Sequential([layers.Input((6,)), mid, layers.Dense(3)])
+    pr = pruning.prune_low_magnitude(outer, pruning.ConstantSparsity(0.5, 0, frequency=3))
+    names = [st.layer.name for st in pruning.prune.pruned_states(pr)]
+    assert len(names) == 4 and len(set(names)) == 4                              # 2 inner + mid + outer Dense
+    assert all(getattr(l, "_pruning", None) is None for l in pruning.prune._layers(outer))   # the original is untouched
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pr.fit(x, y, epochs=2, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    for st in pruning.prune.pruned_states(pr):
+        m = st.masks["kernel"].numpy()
+        w = st.layer.kernel.numpy()
+        np.testing.assert_array_equal(w[m == 0], 0.0)
+        assert int(m.sum()) == int(np.round(np.float32(m.size) * np.float32(0.5)))
+    f = str(tmp_path / "nested.keras")
+    pr.save(f)
+    back = fn.models.load_model(f)
+    assert [st.step for st in pruning.prune.pruned_states(back)] == [st.step for st in pruning.prune.pruned_states(pr)]
+    np.testing.assert_array_equal(back.predict(x, verbose=0), pr.predict(x, verbose=0))
+    plain = pruning.strip_pruning(pr)
+    assert pruning.prune.pruned_states(plain) == []
+    sp = pruning.get_sparsity(plain)
+    assert len(sp) == 4 and sp == pruning.get_sparsity(pr)
+    with pytest.raises(ValueError, match="UpdatePruningStep"):
+        pr.fit(x, y, epochs=1, verbose=0)
+
+
+def test_fit_hook_lives_in_the_pruning_package():
+    from fusednet.pruning.callbacks import check_fit_callbacks
+    pr = pruning.prune_low_magnitude(_mlp())
+    check_fit_callbacks(pr, [pruning.UpdatePruningStep()])
+    check_fit_callbacks(_mlp(), [])                                        # unpruned: nothing needed
+    with pytest.raises(ValueError, match="UpdatePruningStep"):
+        check_fit_callbacks(pr, [fn.callbacks.History()])
+    # a plain CallbackList no longer knows about pruning (no pruning logic in callbacks/base.py)
+    fn.callbacks.CallbackList([], add_history=True, model=pr)

@@ -161,8 +161,16 @@ class Pruner:
 
 
 def _layers(model):
+    """Every layer of ``model``, nested models (Sequential / functional used as layers) walked
+    recursively in place of themselves, each layer once."""
     fl = getattr(model, "_flat_layers", None)
-    return list(fl()) if fl is not None else list(getattr(model, "layers", []))
+    out, seen = [], set()
+    for l in (fl() if fl is not None else getattr(model, "layers", [])):
+        for x in (_layers(l) if hasattr(l, "_flat_layers") else [l]):
+            if id(x) not in seen:
+                seen.add(id(x))
+                out.append(x)
+    return out
 
 
 def pruned_states(model):
