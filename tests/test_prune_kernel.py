@@ -133,3 +133,67 @@ def test_cuda_magnitude_mask_matches_cpu(n):
         m_gpu, t_gpu = C_.magnitude_mask(fn.asarray(w).to("cuda"), k)
         np.testing.assert_array_equal(m_gpu.numpy(), m_cpu.numpy())
         assert t_gpu == t_cpu
+
+
+# ---------------------------------------------------------------- block sparsity
+def ref_block_magnitude(w, bh, bw, pooling):
+    R, C = w.shape
+    RB, CB = -(-R // bh), -(-C // bw)
+    a = np.abs(w.astype(np.float64))
+    out = np.zeros((RB, CB))
+    for rb in range(RB):
+        for cb in range(CB):
+            blk = a[rb * bh:(rb + 1) * bh, cb * bw:(cb + 1) * bw]
+            out[rb, cb] = blk.max() if pooling == "MAX" else blk.mean()
+    return out
+
+
+@pytest.mark.parametrize("shape,block", [((1, 1), (1, 1)), ((1, 7), (1, 3)), ((13, 17), (2, 2)), ((16, 8), (4, 4)),
+                                         ((31, 5), (3, 7)), ((8, 12), (8, 1)), ((5, 3), (11, 13))])
+@pytest.mark.parametrize("pooling", ["AVG", "MAX"])
+def test_block_magnitude_and_expand_vs_numpy(shape, block, pooling):
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    w = rng.normal(size=shape).astype(np.float32)
+    bh, bw = block
+    p = C_.block_magnitude(fn.asarray(w), bh, bw, pooling).numpy()
+    want = ref_block_magnitude(w, bh, bw, pooling)
+    assert p.shape == want.shape
+    np.testing.assert_array_equal(p, want.astype(np.float32))     # double sums of a few floats: exact
+    bm = (rng.random(want.shape) > 0.5).astype(np.float32)
+    mask = C_.block_mask_expand(fn.asarray(bm), bh, bw, list(shape)).numpy()
+    np.testing.assert_array_equal(mask, np.kron(bm, np.ones((bh, bw), np.float32))[:shape[0], :shape[1]])
+
+
+def test_block_kernels_errors():
+    w = fn.asarray(np.ones((4, 6), np.float32))
+    with pytest.raises(ValueError, match=r"block_magnitude: w must be 2-D \(R, C\), got shape \(24,\)"):
+        C_.block_magnitude(fn.asarray(np.ones(24, np.float32)), 2, 2)
+    with pytest.raises(ValueError, match=r"block_magnitude: block sizes must be in \[1, 2\^31\], got \(0, 2\)"):
+        C_.block_magnitude(w, 0, 2)
+    with pytest.raises(ValueError, match="block_magnitude: block sizes"):
+        C_.block_magnitude(w, 2, 2 ** 62)
+    with pytest.raises(ValueError, match="block_magnitude: pooling must be 'AVG' or 'MAX'"):
+        C_.block_magnitude(w, 2, 2, "SUM")
+    with pytest.raises(TypeError, match="block_magnitude: w must be float32"):
+        C_.block_magnitude(fn.asarray(np.ones((4, 6), np.int32)), 2, 2)
+    with pytest.raises(ValueError, match=r"block_mask_expand: block_mask has shape \(2, 2\) but \(4, 6\) in blocks "
+                                         r"of \(2, 2\) needs \(2, 3\)"):
+        C_.block_mask_expand(fn.asarray(np.ones((2, 2), np.float32)), 2, 2, [4, 6])
+    with pytest.raises(ValueError, match="block_mask_expand: needs a 2-D shape"):
+        C_.block_mask_expand(fn.asarray(np.ones((2, 2), np.float32)), 2, 2, [4, 6, 1])
+    with pytest.raises(ValueError, match="block_mask_expand"):
+        C_.block_mask_expand(fn.asarray(np.ones((2, 3), np.float32)), 2, 2, [4, 6],
+                             out=fn.asarray(np.ones((6, 4), np.float32)))
+
+
+@pytest.mark.cuda
+def test_cuda_block_kernels_match_cpu():
+    rng = np.random.default_rng(9)
+    w = rng.normal(size=(257, 131)).astype(np.float32)
+    for pooling in ("AVG", "MAX"):
+        a = C_.block_magnitude(fn.asarray(w), 4, 3, pooling).numpy()
+        b = C_.block_magnitude(fn.asarray(w).to("cuda"), 4, 3, pooling).numpy()
+        np.testing.assert_array_equal(b, a)
+    bm = (rng.random((65, 44)) > 0.5).astype(np.float32)
+    np.testing.assert_array_equal(C_.block_mask_expand(fn.asarray(bm).to("cuda"), 4, 3, [257, 131]).numpy(),
+                                  C_.block_mask_expand(fn.asarray(bm), 4, 3, [257, 131]).numpy())

@@ -23,6 +23,13 @@ namespace fusednet::cpu {
 // unless it is W itself.
 float magnitude_mask(float* mask, const float* W, i64 n, i64 k);
 
+// Block sparsity (tfmot block_size, 2-D kernels W[R, C]): blocks of bh x bw aligned at (0, 0);
+// an edge block holds only its valid entries (ceil(R/bh) x ceil(C/bw) blocks).
+//   P[rb, cb] = mean (use_max: max) of |W[r, c]| over block (rb, cb)   (mean: double sum / count)
+//   mask[r, c] = BM[r / bh, c / bw]                                       (block mask -> W's shape)
+void block_magnitude(float* P, const float* W, i64 R, i64 C, i64 bh, i64 bw, bool use_max);
+void block_mask_expand(float* mask, const float* BM, i64 R, i64 C, i64 bh, i64 bw);
+
 // The key above, shared by the CPU and CUDA kernels.
 FN_HD uint32_t magnitude_key(float x) {
 #ifdef __CUDA_ARCH__

@@ -102,6 +102,8 @@ void clip_by_norm_inplace(float* const* arrays, TensorList tl, double max_norm);
 // Same contract as csrc/cpu/prune.h (exact radix select; ties kept; k == 0: mask 0, +Inf).
 // Synchronises (4 small histogram copies to the host); returns the threshold.
 float magnitude_mask(float* mask, const float* W, i64 n, i64 k);
+void block_magnitude(float* P, const float* W, i64 R, i64 C, i64 bh, i64 bw, bool use_max);
+void block_mask_expand(float* mask, const float* BM, i64 R, i64 C, i64 bh, i64 bw);
 
 // ------------------------------------------------------------------ random (random.cu)
 // Philox4x32-10 streams per csrc/common/philox.h: element i of (seed, offset) is bit-identical to
