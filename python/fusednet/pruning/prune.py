@@ -140,11 +140,12 @@ class Pruner:
     def masks_for(self, params):
         """One mask Array (or None: not pruned) per entry of ``params``, or None when none is pruned.
 
-        Matched by data pointer, cached per params list (a fit passes the same list every step)."""
+        Matched by data pointer and shape, cached per params list (a fit passes the same list every
+        step, so a step costs one tuple of pointers)."""
         key = tuple(p.data_ptr for p in params)
         if key != self._key:
-            by_ptr = {w.data_ptr: m for st in self.states for w, m in st.pairs()}
-            masks = [by_ptr.get(p) for p in key]
+            by_ptr = {(w.data_ptr, tuple(w.shape)): m for st in self.states for w, m in st.pairs()}
+            masks = [by_ptr.get((p.data_ptr, tuple(p.shape))) for p in params]
             self._masks = masks if any(m is not None for m in masks) else None
             self._key = key
         return self._masks
