@@ -370,14 +370,26 @@ def test_against_torch(rng):
     np.testing.assert_array_equal(np.asarray(_C.argmax(A(b), 1)), tb.argmax(1).numpy())
 
 
+_FTZ_SCRIPT = r"""
+import numpy as np
+import fusednet as fn
+tiny = np.array([1], np.uint32).view(np.float32)[0]          # 1.4e-45, built from bits
+assert tiny * np.float32(1) != 0, "denormals flushed before any kernel ran"
+x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
+for name, run in (("reduce sum", lambda: fn._C.reduce("sum", x)), ("reduce max", lambda: fn._C.reduce("max", x)),
+                  ("binary mul", lambda: fn._C.binary("mul", x, x)), ("unary abs", lambda: fn._C.unary("abs", x))):
+    run()
+    assert tiny * np.float32(1) != 0, name + " left FTZ/DAZ on the calling thread"
+print("ok")
+"""
+
+
 def test_threaded_elementwise_and_reduce_keep_callers_denormals():
     """Large (threaded) elementwise ops and reductions set FTZ/DAZ on the pool's threads, the
     calling Python thread included; the caller's mode must be restored on return (a fit's loss
-    reduction used to leave NumPy flushing denormals to zero)."""
-    tiny = np.array([1], np.uint32).view(np.float32)[0]          # 1.4e-45, built from bits
-    assert tiny * np.float32(1) != 0                            # IEEE denormals before
-    x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
-    for run in (lambda: _C.reduce("sum", x), lambda: _C.reduce("max", x), lambda: _C.binary("mul", x, x),
-                lambda: _C.unary("abs", x)):
-        run()
-        assert tiny * np.float32(1) != 0
+    reduction used to leave NumPy flushing denormals to zero). In a fresh process: the mode is
+    per-thread state that any earlier test could have changed."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _FTZ_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
