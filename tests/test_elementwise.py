@@ -377,7 +377,9 @@ tiny = np.array([1], np.uint32).view(np.float32)[0]          # 1.4e-45, built fr
 assert tiny * np.float32(1) != 0, "denormals flushed before any kernel ran"
 x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
 for name, run in (("reduce sum", lambda: fn._C.reduce("sum", x)), ("reduce max", lambda: fn._C.reduce("max", x)),
-                  ("binary mul", lambda: fn._C.binary("mul", x, x)), ("unary abs", lambda: fn._C.unary("abs", x))):
+                  ("binary mul", lambda: fn._C.binary("mul", x, x)), ("unary abs", lambda: fn._C.unary("abs", x)),
+                  ("activation", lambda: fn._C.activation_forward(x, "linear")),
+                  ("permutation", lambda: fn._C.permutation(1 << 20, 1, 0))):
     run()
     assert tiny * np.float32(1) != 0, name + " left FTZ/DAZ on the calling thread"
 print("ok")
@@ -385,10 +387,10 @@ print("ok")
 
 
 def test_threaded_elementwise_and_reduce_keep_callers_denormals():
-    """Large (threaded) elementwise ops and reductions set FTZ/DAZ on the pool's threads, the
-    calling Python thread included; the caller's mode must be restored on return (a fit's loss
-    reduction used to leave NumPy flushing denormals to zero). In a fresh process: the mode is
-    per-thread state that any earlier test could have changed."""
+    """Threaded kernels set FTZ/DAZ on the pool's threads, the calling Python thread included;
+    parallel_team restores the caller's mode on return (a fit's loss reduction, large activations
+    and permutations used to leave NumPy flushing denormals to zero). In a fresh process: the mode
+    is per-thread state that any earlier test could have changed."""
     import subprocess
     import sys
     r = subprocess.run([sys.executable, "-c", _FTZ_SCRIPT], capture_output=True, text=True, timeout=120)

@@ -23,7 +23,6 @@
 #include <vector>
 
 #include "common/scalar_math.h"
-#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
 
@@ -46,10 +45,6 @@ void for_chunks(i64 n, i64 chunk, bool parallel, Body body) {
     body(0, n);
     return;
   }
-  // parallel_for sets FTZ/DAZ on every thread of the team, the calling (Python) thread included:
-  // restore the caller's mode on return, or NumPy maths after any large elementwise op (a fit's
-  // loss reduction) would flush denormals to zero.
-  FtzScope guard;
   parallel_for(nchunks, num_threads(), [&](i64 c) { body(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 
