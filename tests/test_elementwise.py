@@ -379,7 +379,8 @@ x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
 for name, run in (("reduce sum", lambda: fn._C.reduce("sum", x)), ("reduce max", lambda: fn._C.reduce("max", x)),
                   ("binary mul", lambda: fn._C.binary("mul", x, x)), ("unary abs", lambda: fn._C.unary("abs", x)),
                   ("activation", lambda: fn._C.activation_forward(x, "linear")),
-                  ("permutation", lambda: fn._C.permutation(1 << 20, 1, 0))):
+                  ("permutation", lambda: fn._C.permutation(1 << 20, 1, 0)),
+                  ("one-task team", lambda: (fn.set_num_threads(1), fn._C.reduce("sum", x)))):   # last: 1 thread
     run()
     assert tiny * np.float32(1) != 0, name + " left FTZ/DAZ on the calling thread"
 print("ok")

@@ -150,6 +150,11 @@ void run_inline(int T, TaskFn fn, void* ctx) {
 
 bool in_parallel() { return tl_in_task; }
 
+void parallel_single_impl(TaskFn fn, void* ctx) {
+  FtzScope restore_caller_fp_mode;
+  fn(ctx, 0, 1);
+}
+
 void parallel_team_impl(int T, TaskFn fn, void* ctx) {
   // Tasks set FTZ/DAZ on the thread that runs them, the calling (Python) thread included; restore
   // the caller's mode on every return path, or NumPy maths after any threaded kernel that has no
