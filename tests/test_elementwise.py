@@ -376,11 +376,22 @@ import fusednet as fn
 tiny = np.array([1], np.uint32).view(np.float32)[0]          # 1.4e-45, built from bits
 assert tiny * np.float32(1) != 0, "denormals flushed before any kernel ran"
 x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
+
+
+def one_thread_attention():       # parallel_for with T = 1 (a one-task team) inside attention_backward
+    fn.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    q, k, v, dO = (fn.asarray(rng.standard_normal(s).astype(np.float32))
+                   for s in ((2, 3, 150, 16), (2, 3, 170, 16), (2, 3, 170, 16), (2, 3, 150, 16)))
+    o, lse = fn._C.attention_forward(q, k, v, False)
+    fn._C.attention_backward(dO, q, k, v, o, lse, False)
+
+
 for name, run in (("reduce sum", lambda: fn._C.reduce("sum", x)), ("reduce max", lambda: fn._C.reduce("max", x)),
                   ("binary mul", lambda: fn._C.binary("mul", x, x)), ("unary abs", lambda: fn._C.unary("abs", x)),
                   ("activation", lambda: fn._C.activation_forward(x, "linear")),
                   ("permutation", lambda: fn._C.permutation(1 << 20, 1, 0)),
-                  ("one-task team", lambda: (fn.set_num_threads(1), fn._C.reduce("sum", x)))):   # last: 1 thread
+                  ("one-task team", lambda: one_thread_attention())):          # last: sets 1 thread
     run()
     assert tiny * np.float32(1) != 0, name + " left FTZ/DAZ on the calling thread"
 print("ok")
