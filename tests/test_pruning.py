@@ -484,3 +484,18 @@ def test_block_pruning_of_a_1x1_conv_kernel():
     st.update_masks(0.5)
     want, _ = _ref_block_mask(w.reshape(8, 6), 0.5, 2, 3, "AVG")
     np.testing.assert_array_equal(st.masks["kernel"].numpy(), want.reshape(1, 1, 8, 6))
+
+
+def test_no_separate_mask_pass_per_step(monkeypatch):
+    """The masks are applied inside the fused step: weights are multiplied by their mask only at
+    fit start, on pruning steps and at epoch ends (tfmot), never once per training step."""
+    x, y = _data()
+    pr = pruning.prune_low_magnitude(_mlp(), pruning.ConstantSparsity(0.7, begin_step=0, end_step=0))
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    calls = []
+    orig = pruning.prune.PruningState.apply_masks
+    monkeypatch.setattr(pruning.prune.PruningState, "apply_masks", lambda self: (calls.append(1), orig(self)))
+    pr.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[pruning.UpdatePruningStep()])   # 18 steps
+    assert len(calls) == 2 * (1 + 3)                 # 2 pruned layers x (fit start + 3 epoch ends)
+    for l in pr.layers:
+        np.testing.assert_array_equal(l.kernel.numpy()[l._pruning.masks["kernel"].numpy() == 0], 0.0)
