@@ -368,3 +368,42 @@ def test_against_torch(rng):
     np.testing.assert_allclose(np.asarray(_C.reduce("mean", A(b), [0])), tb.mean(0).numpy(), *TOL["torch"])
     np.testing.assert_array_equal(np.asarray(_C.transpose(A(a), [2, 0, 1])), ta.permute(2, 0, 1).numpy())
     np.testing.assert_array_equal(np.asarray(_C.argmax(A(b), 1)), tb.argmax(1).numpy())
+
+
+_FTZ_SCRIPT = r"""
+import numpy as np
+import fusednet as fn
+tiny = np.array([1], np.uint32).view(np.float32)[0]          # 1.4e-45, built from bits
+assert tiny * np.float32(1) != 0, "denormals flushed before any kernel ran"
+x = fn.asarray(np.random.default_rng(0).random(1 << 20).astype(np.float32))
+
+
+def one_thread_attention():       # parallel_for with T = 1 (a one-task team) inside attention_backward
+    fn.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    q, k, v, dO = (fn.asarray(rng.standard_normal(s).astype(np.float32))
+                   for s in ((2, 3, 150, 16), (2, 3, 170, 16), (2, 3, 170, 16), (2, 3, 150, 16)))
+    o, lse = fn._C.attention_forward(q, k, v, False)
+    fn._C.attention_backward(dO, q, k, v, o, lse, False)
+
+
+for name, run in (("reduce sum", lambda: fn._C.reduce("sum", x)), ("reduce max", lambda: fn._C.reduce("max", x)),
+                  ("binary mul", lambda: fn._C.binary("mul", x, x)), ("unary abs", lambda: fn._C.unary("abs", x)),
+                  ("activation", lambda: fn._C.activation_forward(x, "linear")),
+                  ("permutation", lambda: fn._C.permutation(1 << 20, 1, 0)),
+                  ("one-task team", lambda: one_thread_attention())):          # last: sets 1 thread
+    run()
+    assert tiny * np.float32(1) != 0, name + " left FTZ/DAZ on the calling thread"
+print("ok")
+"""
+
+
+def test_threaded_elementwise_and_reduce_keep_callers_denormals():
+    """Threaded kernels set FTZ/DAZ on the pool's threads, the calling Python thread included;
+    parallel_team restores the caller's mode on return (a fit's loss reduction, large activations
+    and permutations used to leave NumPy flushing denormals to zero). In a fresh process: the mode
+    is per-thread state that any earlier test could have changed."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _FTZ_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

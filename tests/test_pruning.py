@@ -172,7 +172,7 @@ def test_pruned_weights_stay_zero_through_fit(make_opt):
 
 @pytest.mark.parametrize("make_opt", OPTIMIZERS)
 def test_masked_step_is_unmasked_step_times_mask(make_opt):
-    """One fused step, then the mask: equal bitwise to the unmasked step multiplied by the mask; with
+    """One fused step with the mask inside it: equal bitwise to the unmasked step times the mask; with
     an all-ones mask the pruned run equals the plain run bitwise."""
     rng = np.random.default_rng(3)
     w0 = rng.normal(size=(9, 5)).astype(np.float32)
@@ -268,8 +268,12 @@ def test_bad_arguments_raise():
         pruning.prune_low_magnitude(layers.Flatten())
     with pytest.raises(TypeError, match="PruningSchedule"):
         pruning.prune_low_magnitude(_mlp(), pruning_schedule=0.5)
-    with pytest.raises(ValueError, match="block_size"):
-        pruning.prune_low_magnitude(_mlp(), block_size=(2, 2))
+    with pytest.raises(ValueError, match="block_size must be a pair"):
+        pruning.prune_low_magnitude(_mlp(), block_size=(0, 2))
+    with pytest.raises(ValueError, match=r"block_size=\(2, 2\) needs 2-D kernels .* shape \(3, 3, 2, 4\)"):
+        pruning.prune_low_magnitude(fn.Sequential([layers.Input((6, 6, 2)), layers.Conv2D(4, 3)]), block_size=(2, 2))
+    with pytest.raises(ValueError, match="block_pooling_type"):
+        pruning.prune_low_magnitude(_mlp(), block_size=(2, 2), block_pooling_type="MIN")
     with pytest.raises(TypeError, match="unexpected"):
         pruning.prune_low_magnitude(_mlp(), sparsity=0.5)
     with pytest.raises(ValueError, match="no prunable"):
@@ -380,3 +384,118 @@ def test_functional_cnn_and_unbuilt_sequential_are_pruned():
     seq.fit(rng.normal(size=(32, 6)).astype(np.float32), rng.integers(0, 3, 32), epochs=1, verbose=0,
             callbacks=[pruning.UpdatePruningStep()])
     assert sorted(pruning.get_sparsity(seq).values()) == [0.5, 0.5]
+
+
+# ---------------------------------------------------------------- nested models, the fit hook
+def test_nested_models_prunable_layers_are_found(tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    inner = fn.Sequential([layers.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(5)])
+    i = fn.Input((6,))
+    mid = fn.Model(i, layers.Dense(7)(layers.Activation("relu")(inner(i))))       # functional around a Sequential
+    outer = fn.Sequential([layers.Input((6,)), mid, layers.Dense(3)])
+    pr = pruning.prune_low_magnitude(outer, pruning.ConstantSparsity(0.5, 0, frequency=3))
+    names = [st.layer.name for st in pruning.prune.pruned_states(pr)]
+    assert len(names) == 4 and len(set(names)) == 4                              # 2 inner + mid + outer Dense
+    assert all(getattr(l, "_pruning", None) is None for l in pruning.prune._layers(outer))   # the original is untouched
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pr.fit(x, y, epochs=2, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    for st in pruning.prune.pruned_states(pr):
+        m = st.masks["kernel"].numpy()
+        w = st.layer.kernel.numpy()
+        np.testing.assert_array_equal(w[m == 0], 0.0)
+        assert int(m.sum()) == int(np.round(np.float32(m.size) * np.float32(0.5)))
+    f = str(tmp_path / "nested.keras")
+    pr.save(f)
+    back = fn.models.load_model(f)
+    assert [st.step for st in pruning.prune.pruned_states(back)] == [st.step for st in pruning.prune.pruned_states(pr)]
+    np.testing.assert_array_equal(back.predict(x, verbose=0), pr.predict(x, verbose=0))
+    plain = pruning.strip_pruning(pr)
+    assert pruning.prune.pruned_states(plain) == []
+    sp = pruning.get_sparsity(plain)
+    assert len(sp) == 4 and sp == pruning.get_sparsity(pr)
+    with pytest.raises(ValueError, match="UpdatePruningStep"):
+        pr.fit(x, y, epochs=1, verbose=0)
+
+
+def test_fit_hook_lives_in_the_pruning_package():
+    from fusednet.pruning.callbacks import check_fit_callbacks
+    pr = pruning.prune_low_magnitude(_mlp())
+    check_fit_callbacks(pr, [pruning.UpdatePruningStep()])
+    check_fit_callbacks(_mlp(), [])                                        # unpruned: nothing needed
+    with pytest.raises(ValueError, match="UpdatePruningStep"):
+        check_fit_callbacks(pr, [fn.callbacks.History()])
+    # a plain CallbackList no longer knows about pruning (no pruning logic in callbacks/base.py)
+    fn.callbacks.CallbackList([], add_history=True, model=pr)
+
+
+# ---------------------------------------------------------------- block sparsity (tfmot block_size)
+def _ref_block_mask(w, sparsity, bh, bw, pooling):
+    R, C = w.shape
+    a = np.abs(w.astype(np.float64))
+    RB, CB = -(-R // bh), -(-C // bw)
+    pooled = np.array([[(np.max if pooling == "MAX" else np.mean)(a[i * bh:(i + 1) * bh, j * bw:(j + 1) * bw])
+                        for j in range(CB)] for i in range(RB)])
+    bm, k = _ref_mask(pooled, sparsity)
+    return np.kron(bm, np.ones((bh, bw), np.float32))[:R, :C], k
+
+
+@pytest.mark.parametrize("in_dim,units,block", [(16, 8, (4, 4)), (13, 17, (2, 3)), (7, 1, (2, 1)), (64, 31, (1, 8))])
+@pytest.mark.parametrize("pooling", ["AVG", "MAX"])
+def test_block_mask_vs_numpy(in_dim, units, block, pooling):
+    l = _dense(units, in_dim, seed=in_dim + units)
+    st = pruning.prune_low_magnitude(l, pruning.ConstantSparsity(0.6, 0), block_size=block,
+                                     block_pooling_type=pooling)._pruning
+    w = l.kernel.numpy().copy()
+    st.update_masks(0.6)
+    want, k = _ref_block_mask(w, 0.6, *block, pooling)
+    np.testing.assert_array_equal(st.masks["kernel"].numpy(), want)
+    st.apply_masks()
+    np.testing.assert_array_equal(l.kernel.numpy(), w * want)
+
+
+def test_block_pruning_through_fit_keeps_whole_blocks_and_saves(tmp_path):
+    x, y = _data()
+    pr = pruning.prune_low_magnitude(_mlp(), pruning.ConstantSparsity(0.5, 0, frequency=4), block_size=(4, 2),
+                                     block_pooling_type="MAX")
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    pr.fit(x, y, epochs=2, verbose=0, callbacks=[pruning.UpdatePruningStep()])
+    for l in pr.layers:
+        w = l.kernel.numpy()
+        R, C = w.shape
+        blocks = np.pad(w, ((0, -R % 4), (0, -C % 2)), constant_values=1).reshape(-R // -4, 4, -C // -2, 2)
+        zero = np.all(blocks == 0, axis=(1, 3))
+        assert zero.mean() == pytest.approx(1 - np.round(zero.size * np.float32(0.5)) / zero.size)
+        np.testing.assert_array_equal(w == 0, np.kron(zero, np.ones((4, 2), bool))[:R, :C])   # whole blocks only
+    f = str(tmp_path / "blocks.keras")
+    pr.save(f)
+    back = fn.models.load_model(f)
+    for a, b in zip(pr.layers, back.layers):
+        assert b._pruning.block_size == (4, 2) and b._pruning.block_pooling_type == "MAX"
+        np.testing.assert_array_equal(b._pruning.masks["kernel"].numpy(), a._pruning.masks["kernel"].numpy())
+
+
+def test_block_pruning_of_a_1x1_conv_kernel():
+    conv = layers.Conv2D(6, 1)
+    conv.build((None, 5, 5, 8))                                  # kernel (1, 1, 8, 6) -> blocks of (8, 6)
+    st = pruning.prune_low_magnitude(conv, pruning.ConstantSparsity(0.5, 0), block_size=(2, 3))._pruning
+    w = conv.kernel.numpy().copy()
+    st.update_masks(0.5)
+    want, _ = _ref_block_mask(w.reshape(8, 6), 0.5, 2, 3, "AVG")
+    np.testing.assert_array_equal(st.masks["kernel"].numpy(), want.reshape(1, 1, 8, 6))
+
+
+def test_no_separate_mask_pass_per_step(monkeypatch):
+    """The masks are applied inside the fused step: weights are multiplied by their mask only at
+    fit start, on pruning steps and at epoch ends (tfmot), never once per training step."""
+    x, y = _data()
+    pr = pruning.prune_low_magnitude(_mlp(), pruning.ConstantSparsity(0.7, begin_step=0, end_step=0))
+    pr.compile("adam", fn.losses.SparseCategoricalCrossentropy(from_logits=True))
+    calls = []
+    orig = pruning.prune.PruningState.apply_masks
+    monkeypatch.setattr(pruning.prune.PruningState, "apply_masks", lambda self: (calls.append(1), orig(self)))
+    pr.fit(x, y, batch_size=32, epochs=3, verbose=0, callbacks=[pruning.UpdatePruningStep()])   # 18 steps
+    assert len(calls) == 2 * (1 + 3)                 # 2 pruned layers x (fit start + 3 epoch ends)
+    for l in pr.layers:
+        np.testing.assert_array_equal(l.kernel.numpy()[l._pruning.masks["kernel"].numpy() == 0], 0.0)

@@ -2,6 +2,9 @@
 // "optimizer"). Each step takes Python lists of Arrays (params first, then grads, then state),
 // validates every list (equal length, float32, same device, shapes equal to the params', params and
 // state writable), collects raw pointers, releases the GIL and runs one native call for all tensors.
+// `masks` (every step, optional): None, or a list with one entry per param, each None (dense) or a
+// float32 0/1 Array shaped like the param (pruning: see csrc/cpu/optimizer.h); a mask must not
+// overlap its param or that param's state.
 #include <cmath>
 
 #include "bindings/bind_util.h"
@@ -15,6 +18,7 @@ namespace {
 
 using ArrayList = std::vector<Array>;
 using OptList = std::optional<ArrayList>;
+using MaskList = std::optional<std::vector<std::optional<Array>>>;
 
 [[maybe_unused]] [[noreturn]] void cuda_not_yet(const char* op) {
   throw TypeError(std::string(op) + ": not implemented on CUDA yet; keep the parameters on the CPU");
@@ -76,6 +80,48 @@ Ptrs collect_params(const char* op, const ArrayList& params) {
 
 std::vector<const float*> const_ptrs(const std::vector<float*>& v) { return {v.begin(), v.end()}; }
 
+bool overlaps(const Array& a, const Array& b) {
+  const char* pa = static_cast<const char*>(a.raw());
+  const char* pb = static_cast<const char*>(b.raw());
+  if (!pa || !pb || a.nbytes() == 0 || b.nbytes() == 0) return false;
+  return pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
+// Validates the optional masks list; returns one pointer per param (nullptr = dense), or an empty
+// vector when no tensor is masked (the kernels then take the dense path, masks == nullptr).
+// `written` holds the param list and the state lists the step writes (a mask may alias none).
+std::vector<const float*> collect_masks(const char* op, const MaskList& masks, const ArrayList& params,
+                                        std::initializer_list<const ArrayList*> written) {
+  std::vector<const float*> out;
+  if (!masks) return out;
+  if (masks->size() != params.size())
+    throw ValueError(std::string(op) + ": masks has " + std::to_string(masks->size()) +
+                     " entries but params has " + std::to_string(params.size()));
+  out.assign(params.size(), nullptr);
+  bool any = false;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::optional<Array>& m = (*masks)[i];
+    if (!m) continue;
+    const std::string arg = "masks[" + std::to_string(i) + "]";
+    check_dtype(op, arg.c_str(), *m, DType::F32);
+    if (m->shape != params[i].shape)
+      throw ValueError(std::string(op) + ": " + arg + " has shape " + m->shape_str() + " but params[" +
+                       std::to_string(i) + "] has shape " + params[i].shape_str());
+    if (m->device() != params[i].device())
+      throw ValueError(std::string(op) + ": " + arg + " is on " + m->device().str() + " but params[" +
+                       std::to_string(i) + "] is on " + params[i].device().str());
+    for (const ArrayList* w : written)
+      if (w && i < w->size() && overlaps(*m, (*w)[i]))
+        throw ValueError(std::string(op) + ": " + arg + " overlaps params[" + std::to_string(i) +
+                         "] or its optimizer state (a mask must be its own array)");
+    out[i] = m->f32();
+    any = true;
+  }
+  if (!any) out.clear();
+  return out;
+}
+const float* const* mask_ptr(const std::vector<const float*>& mk) { return mk.empty() ? nullptr : mk.data(); }
+
 void check_range(const char* op, const char* name, double x, double lo, double hi, bool hi_open) {
   if (!(x >= lo && (hi_open ? x < hi : x <= hi)) || !std::isfinite(x))
     throw ValueError(std::string(op) + ": " + name + " must be in [" + std::to_string(lo) + ", " +
@@ -91,7 +137,7 @@ void check_nonneg(const char* op, const char* name, double x) {
 }
 
 void sgd_step(const ArrayList& params, const ArrayList& grads, const OptList& vel, double lr,
-              double momentum, bool nesterov, double wd) {
+              double momentum, bool nesterov, double wd, const MaskList& masks) {
   const char* op = "sgd_step";
   check_finite(op, "lr", lr);
   check_range(op, "momentum", momentum, 0.0, 1.0, false);
@@ -103,13 +149,15 @@ void sgd_step(const ArrayList& params, const ArrayList& grads, const OptList& ve
     if (!vel) throw ValueError("sgd_step: momentum=" + std::to_string(momentum) + " needs velocities (got None)");
     v = collect(op, "velocities", *vel, params, true);
   }
+  const auto mk = collect_masks(op, masks, params, {&params, momentum != 0.0 && vel ? &*vel : nullptr});
   py::gil_scoped_release nogil;
-  FN_OPT_CALL(P.on_cuda, sgd_step, P.p.data(), v.empty() ? nullptr : v.data(), g.data(), P.tl(), lr, momentum, nesterov, wd);
+  FN_OPT_CALL(P.on_cuda, sgd_step, P.p.data(), v.empty() ? nullptr : v.data(), g.data(), mask_ptr(mk), P.tl(), lr,
+              momentum, nesterov, wd);
 }
 
 void adam_step(const ArrayList& params, const ArrayList& grads, const ArrayList& m,
                const ArrayList& v, double lr, double b1, double b2, double eps, i64 step, double wd,
-               const OptList& vhat) {
+               const OptList& vhat, const MaskList& masks) {
   const char* op = "adam_step";
   check_finite(op, "lr", lr);
   check_range(op, "beta1", b1, 0.0, 1.0, true);
@@ -123,14 +171,15 @@ void adam_step(const ArrayList& params, const ArrayList& grads, const ArrayList&
   auto pv = collect(op, "v", v, params, true);
   std::vector<float*> ph;
   if (vhat) ph = collect(op, "vhat", *vhat, params, true);
+  const auto mk = collect_masks(op, masks, params, {&params, &m, &v, vhat ? &*vhat : nullptr});
   py::gil_scoped_release nogil;
-  FN_OPT_CALL(P.on_cuda, adam_step, P.p.data(), pm.data(), pv.data(), vhat ? ph.data() : nullptr, g.data(), P.tl(), lr,
-                 b1, b2, eps, step, wd);
+  FN_OPT_CALL(P.on_cuda, adam_step, P.p.data(), pm.data(), pv.data(), vhat ? ph.data() : nullptr, g.data(),
+              mask_ptr(mk), P.tl(), lr, b1, b2, eps, step, wd);
 }
 
 void rmsprop_step(const ArrayList& params, const ArrayList& grads, const ArrayList& vel,
                   const OptList& moms, const OptList& avg, double lr, double rho, double momentum,
-                  double eps, double wd) {
+                  double eps, double wd, const MaskList& masks) {
   const char* op = "rmsprop_step";
   check_finite(op, "lr", lr);
   check_range(op, "rho", rho, 0.0, 1.0, false);
@@ -146,13 +195,15 @@ void rmsprop_step(const ArrayList& params, const ArrayList& grads, const ArrayLi
     pm = collect(op, "momentums", *moms, params, true);
   }
   if (avg) pa = collect(op, "average_grads", *avg, params, true);
+  const auto mk = collect_masks(op, masks, params,
+                                {&params, &vel, momentum > 0.0 ? &*moms : nullptr, avg ? &*avg : nullptr});
   py::gil_scoped_release nogil;
   FN_OPT_CALL(P.on_cuda, rmsprop_step, P.p.data(), pv.data(), momentum > 0.0 ? pm.data() : nullptr,
-                    avg ? pa.data() : nullptr, g.data(), P.tl(), lr, rho, momentum, eps, wd);
+              avg ? pa.data() : nullptr, g.data(), mask_ptr(mk), P.tl(), lr, rho, momentum, eps, wd);
 }
 
 void adagrad_step(const ArrayList& params, const ArrayList& grads, const ArrayList& acc, double lr,
-                  double eps, double wd) {
+                  double eps, double wd, const MaskList& masks) {
   const char* op = "adagrad_step";
   check_finite(op, "lr", lr);
   check_nonneg(op, "eps", eps);
@@ -160,8 +211,9 @@ void adagrad_step(const ArrayList& params, const ArrayList& grads, const ArrayLi
   Ptrs P = collect_params(op, params);
   auto g = const_ptrs(collect(op, "grads", grads, params, false));
   auto pa = collect(op, "accumulators", acc, params, true);
+  const auto mk = collect_masks(op, masks, params, {&params, &acc});
   py::gil_scoped_release nogil;
-  FN_OPT_CALL(P.on_cuda, adagrad_step, P.p.data(), pa.data(), g.data(), P.tl(), lr, eps, wd);
+  FN_OPT_CALL(P.on_cuda, adagrad_step, P.p.data(), pa.data(), g.data(), mask_ptr(mk), P.tl(), lr, eps, wd);
 }
 
 // Arrays for the clipping helpers: validated like params (writable only when modified).
@@ -190,19 +242,26 @@ Ptrs collect_plain(const char* op, const ArrayList& arrs, bool writable) {
 FN_BIND(optimizer) {
   m.def("sgd_step", &sgd_step, py::arg("params"), py::arg("grads"), py::arg("velocities"),
         py::arg("lr"), py::arg("momentum") = 0.0, py::arg("nesterov") = false,
-        py::arg("weight_decay") = 0.0,
-        "Keras 3 SGD, in place over all tensors. velocities may be None when momentum == 0.");
+        py::arg("weight_decay") = 0.0, py::arg("masks") = py::none(),
+        "Keras 3 SGD, in place over all tensors. velocities may be None when momentum == 0. masks: None "
+        "or one None/0-1 Array per param (pruned entries and their state kept at 0, in the same pass).");
   m.def("adam_step", &adam_step, py::arg("params"), py::arg("grads"), py::arg("m"), py::arg("v"),
         py::arg("lr"), py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-7,
         py::arg("step") = 1, py::arg("weight_decay") = 0.0, py::arg("vhat") = py::none(),
-        "Keras 3 Adam/AdamW (decoupled weight decay first), amsgrad when vhat is given. step is 1-based.");
+        py::arg("masks") = py::none(),
+        "Keras 3 Adam/AdamW (decoupled weight decay first), amsgrad when vhat is given. step is 1-based. "
+        "masks: as sgd_step.");
   m.def("rmsprop_step", &rmsprop_step, py::arg("params"), py::arg("grads"), py::arg("velocities"),
         py::arg("momentums"), py::arg("average_grads"), py::arg("lr"), py::arg("rho") = 0.9,
         py::arg("momentum") = 0.0, py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0,
-        "Keras 3 RMSprop; centered when average_grads is given; momentums used iff momentum > 0.");
+        py::arg("masks") = py::none(),
+        "Keras 3 RMSprop; centered when average_grads is given; momentums used iff momentum > 0. "
+        "masks: as sgd_step.");
   m.def("adagrad_step", &adagrad_step, py::arg("params"), py::arg("grads"),
         py::arg("accumulators"), py::arg("lr"), py::arg("eps") = 1e-7, py::arg("weight_decay") = 0.0,
-        "Keras 3 Adagrad (initialise accumulators to initial_accumulator_value, Keras default 0.1).");
+        py::arg("masks") = py::none(),
+        "Keras 3 Adagrad (initialise accumulators to initial_accumulator_value, Keras default 0.1). "
+        "masks: as sgd_step (a pruned entry's accumulator is 0, not the initial value).");
   m.def("global_norm",
         [](const ArrayList& arrs) {
           Ptrs P = collect_plain("global_norm", arrs, false);

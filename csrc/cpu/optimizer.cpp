@@ -84,78 +84,153 @@ void for_blocks(TensorList tl, F&& f) {
 }
 
 // ---------------------------------------------------------------- elementwise update loops
-FN_BODY void adam_loop_body(float* __restrict p, float* __restrict m, float* __restrict v,
-                         const float* __restrict g, i64 n, float alpha, float c1, float c2,
-                         float eps, float lrwd) {
+// Each loop is one template over MASKED. MASKED = false is the dense update. MASKED = true runs the
+// same expressions, then keeps each result (parameter and every state) where mask != 0 and stores
+// +0 where mask == 0, in the same pass: the pruning mask costs one more read stream, not another
+// pass over p. A select, not a multiply: a kept entry keeps its exact bits (so an all-ones mask
+// gives the dense run bitwise) and a NaN/Inf update of a pruned entry cannot survive as 0*Inf.
+template <bool MASKED>
+FN_BODY float keep(const float* __restrict mk, i64 i, float x) {
+  if constexpr (MASKED) return mk[i] != 0.0f ? x : 0.0f;
+  else return x;
+}
+
+template <bool MASKED>
+FN_BODY void adam_core(float* __restrict p, float* __restrict m, float* __restrict v,
+                       const float* __restrict g, const float* __restrict mk, i64 n, float alpha,
+                       float c1, float c2, float eps, float lrwd) {
   for (i64 i = 0; i < n; ++i) {
     const float gi = g[i];
     const float mi = m[i] + (gi - m[i]) * c1;
     const float vi = v[i] + (gi * gi - v[i]) * c2;
-    m[i] = mi;
-    v[i] = vi;
     const float pi = p[i] - p[i] * lrwd;
-    p[i] = pi - (mi * alpha) / (std::sqrt(vi) + eps);
+    const float pn = pi - (mi * alpha) / (std::sqrt(vi) + eps);
+    m[i] = keep<MASKED>(mk, i, mi);
+    v[i] = keep<MASKED>(mk, i, vi);
+    p[i] = keep<MASKED>(mk, i, pn);
   }
 }
-FN_ISA_VARIANTS(adam_loop, (float* __restrict p, float* __restrict m, float* __restrict v,
-                         const float* __restrict g, i64 n, float alpha, float c1, float c2,
-                         float eps, float lrwd), (p, m, v, g, n, alpha, c1, c2, eps, lrwd))
+FN_BODY void adam_loop_body(float* __restrict p, float* __restrict m, float* __restrict v,
+                            const float* __restrict g, const float* __restrict mk, i64 n, float alpha,
+                            float c1, float c2, float eps, float lrwd) {
+  adam_core<false>(p, m, v, g, mk, n, alpha, c1, c2, eps, lrwd);
+}
+FN_BODY void adam_mloop_body(float* __restrict p, float* __restrict m, float* __restrict v,
+                             const float* __restrict g, const float* __restrict mk, i64 n, float alpha,
+                             float c1, float c2, float eps, float lrwd) {
+  adam_core<true>(p, m, v, g, mk, n, alpha, c1, c2, eps, lrwd);
+}
+#define FN_ADAM_PARAMS (float* __restrict p, float* __restrict m, float* __restrict v, \
+                        const float* __restrict g, const float* __restrict mk, i64 n, float alpha, \
+                        float c1, float c2, float eps, float lrwd)
+#define FN_ADAM_ARGS (p, m, v, g, mk, n, alpha, c1, c2, eps, lrwd)
+FN_ISA_VARIANTS(adam_loop, FN_ADAM_PARAMS, FN_ADAM_ARGS)
+FN_ISA_VARIANTS(adam_mloop, FN_ADAM_PARAMS, FN_ADAM_ARGS)
 
-FN_BODY void adam_amsgrad_loop_body(float* __restrict p, float* __restrict m, float* __restrict v,
-                                 float* __restrict vh, const float* __restrict g, i64 n,
-                                 float alpha, float c1, float c2, float eps, float lrwd) {
+template <bool MASKED>
+FN_BODY void adam_amsgrad_core(float* __restrict p, float* __restrict m, float* __restrict v,
+                               float* __restrict vh, const float* __restrict g, const float* __restrict mk,
+                               i64 n, float alpha, float c1, float c2, float eps, float lrwd) {
   for (i64 i = 0; i < n; ++i) {
     const float gi = g[i];
     const float mi = m[i] + (gi - m[i]) * c1;
     const float vi = v[i] + (gi * gi - v[i]) * c2;
     const float hi = std::max(vh[i], vi);
-    m[i] = mi;
-    v[i] = vi;
-    vh[i] = hi;
     const float pi = p[i] - p[i] * lrwd;
-    p[i] = pi - (mi * alpha) / (std::sqrt(hi) + eps);
+    const float pn = pi - (mi * alpha) / (std::sqrt(hi) + eps);
+    m[i] = keep<MASKED>(mk, i, mi);
+    v[i] = keep<MASKED>(mk, i, vi);
+    vh[i] = keep<MASKED>(mk, i, hi);
+    p[i] = keep<MASKED>(mk, i, pn);
   }
 }
-FN_ISA_VARIANTS(adam_amsgrad_loop, (float* __restrict p, float* __restrict m, float* __restrict v,
-                                 float* __restrict vh, const float* __restrict g, i64 n,
-                                 float alpha, float c1, float c2, float eps, float lrwd), (p, m, v, vh, g, n, alpha, c1, c2, eps, lrwd))
-
-FN_BODY void sgd_plain_loop_body(float* __restrict p, const float* __restrict g, i64 n, float lr, float lrwd) {
-  for (i64 i = 0; i < n; ++i) p[i] = (p[i] - p[i] * lrwd) - g[i] * lr;
+FN_BODY void adam_amsgrad_loop_body(float* __restrict p, float* __restrict m, float* __restrict v,
+                                    float* __restrict vh, const float* __restrict g,
+                                    const float* __restrict mk, i64 n, float alpha, float c1, float c2,
+                                    float eps, float lrwd) {
+  adam_amsgrad_core<false>(p, m, v, vh, g, mk, n, alpha, c1, c2, eps, lrwd);
 }
-FN_ISA_VARIANTS(sgd_plain_loop, (float* __restrict p, const float* __restrict g, i64 n, float lr, float lrwd), (p, g, n, lr, lrwd))
+FN_BODY void adam_amsgrad_mloop_body(float* __restrict p, float* __restrict m, float* __restrict v,
+                                     float* __restrict vh, const float* __restrict g,
+                                     const float* __restrict mk, i64 n, float alpha, float c1, float c2,
+                                     float eps, float lrwd) {
+  adam_amsgrad_core<true>(p, m, v, vh, g, mk, n, alpha, c1, c2, eps, lrwd);
+}
+#define FN_AMS_PARAMS (float* __restrict p, float* __restrict m, float* __restrict v, \
+                       float* __restrict vh, const float* __restrict g, const float* __restrict mk, \
+                       i64 n, float alpha, float c1, float c2, float eps, float lrwd)
+#define FN_AMS_ARGS (p, m, v, vh, g, mk, n, alpha, c1, c2, eps, lrwd)
+FN_ISA_VARIANTS(adam_amsgrad_loop, FN_AMS_PARAMS, FN_AMS_ARGS)
+FN_ISA_VARIANTS(adam_amsgrad_mloop, FN_AMS_PARAMS, FN_AMS_ARGS)
 
-FN_BODY void sgd_momentum_loop_body(float* __restrict p, float* __restrict m, const float* __restrict g,
-                                 i64 n, float lr, float mu, bool nesterov, float lrwd) {
+template <bool MASKED>
+FN_BODY void sgd_plain_core(float* __restrict p, const float* __restrict g, const float* __restrict mk,
+                            i64 n, float lr, float lrwd) {
+  for (i64 i = 0; i < n; ++i) p[i] = keep<MASKED>(mk, i, (p[i] - p[i] * lrwd) - g[i] * lr);
+}
+FN_BODY void sgd_plain_loop_body(float* __restrict p, const float* __restrict g, const float* __restrict mk,
+                                 i64 n, float lr, float lrwd) {
+  sgd_plain_core<false>(p, g, mk, n, lr, lrwd);
+}
+FN_BODY void sgd_plain_mloop_body(float* __restrict p, const float* __restrict g, const float* __restrict mk,
+                                  i64 n, float lr, float lrwd) {
+  sgd_plain_core<true>(p, g, mk, n, lr, lrwd);
+}
+#define FN_SGDP_PARAMS (float* __restrict p, const float* __restrict g, const float* __restrict mk, \
+                        i64 n, float lr, float lrwd)
+#define FN_SGDP_ARGS (p, g, mk, n, lr, lrwd)
+FN_ISA_VARIANTS(sgd_plain_loop, FN_SGDP_PARAMS, FN_SGDP_ARGS)
+FN_ISA_VARIANTS(sgd_plain_mloop, FN_SGDP_PARAMS, FN_SGDP_ARGS)
+
+template <bool MASKED>
+FN_BODY void sgd_momentum_core(float* __restrict p, float* __restrict m, const float* __restrict g,
+                               const float* __restrict mk, i64 n, float lr, float mu, bool nesterov,
+                               float lrwd) {
   if (nesterov) {
     for (i64 i = 0; i < n; ++i) {
       const float mi = m[i] * mu - g[i] * lr;
-      m[i] = mi;
-      p[i] = (p[i] - p[i] * lrwd) + (mi * mu - g[i] * lr);
+      const float pn = (p[i] - p[i] * lrwd) + (mi * mu - g[i] * lr);
+      m[i] = keep<MASKED>(mk, i, mi);
+      p[i] = keep<MASKED>(mk, i, pn);
     }
   } else {
     for (i64 i = 0; i < n; ++i) {
       const float mi = m[i] * mu - g[i] * lr;
-      m[i] = mi;
-      p[i] = (p[i] - p[i] * lrwd) + mi;
+      const float pn = (p[i] - p[i] * lrwd) + mi;
+      m[i] = keep<MASKED>(mk, i, mi);
+      p[i] = keep<MASKED>(mk, i, pn);
     }
   }
 }
-FN_ISA_VARIANTS(sgd_momentum_loop, (float* __restrict p, float* __restrict m, const float* __restrict g,
-                                 i64 n, float lr, float mu, bool nesterov, float lrwd), (p, m, g, n, lr, mu, nesterov, lrwd))
+FN_BODY void sgd_momentum_loop_body(float* __restrict p, float* __restrict m, const float* __restrict g,
+                                    const float* __restrict mk, i64 n, float lr, float mu, bool nesterov,
+                                    float lrwd) {
+  sgd_momentum_core<false>(p, m, g, mk, n, lr, mu, nesterov, lrwd);
+}
+FN_BODY void sgd_momentum_mloop_body(float* __restrict p, float* __restrict m, const float* __restrict g,
+                                     const float* __restrict mk, i64 n, float lr, float mu, bool nesterov,
+                                     float lrwd) {
+  sgd_momentum_core<true>(p, m, g, mk, n, lr, mu, nesterov, lrwd);
+}
+#define FN_SGDM_PARAMS (float* __restrict p, float* __restrict m, const float* __restrict g, \
+                        const float* __restrict mk, i64 n, float lr, float mu, bool nesterov, float lrwd)
+#define FN_SGDM_ARGS (p, m, g, mk, n, lr, mu, nesterov, lrwd)
+FN_ISA_VARIANTS(sgd_momentum_loop, FN_SGDM_PARAMS, FN_SGDM_ARGS)
+FN_ISA_VARIANTS(sgd_momentum_mloop, FN_SGDM_PARAMS, FN_SGDM_ARGS)
 
-FN_BODY void rmsprop_loop_body(float* __restrict p, float* __restrict v, float* __restrict mom,
-                            float* __restrict avg, const float* __restrict g, i64 n, float lr,
-                            float rho, float mu, float eps, float lrwd) {
+template <bool MASKED>
+FN_BODY void rmsprop_core(float* __restrict p, float* __restrict v, float* __restrict mom,
+                          float* __restrict avg, const float* __restrict g, const float* __restrict mk,
+                          i64 n, float lr, float rho, float mu, float eps, float lrwd) {
   const float c = 1.0f - rho;
   for (i64 i = 0; i < n; ++i) {
     const float gi = g[i];
     const float vi = rho * v[i] + c * (gi * gi);
-    v[i] = vi;
+    v[i] = keep<MASKED>(mk, i, vi);
     float denom;
     if (avg) {
       const float ai = rho * avg[i] + c * gi;
-      avg[i] = ai;
+      avg[i] = keep<MASKED>(mk, i, ai);
       denom = vi - ai * ai + eps;
     } else {
       denom = vi + eps;
@@ -164,28 +239,54 @@ FN_BODY void rmsprop_loop_body(float* __restrict p, float* __restrict v, float* 
     const float pi = p[i] - p[i] * lrwd;
     if (mom) {
       const float mo = mu * mom[i] + inc;
-      mom[i] = mo;
-      p[i] = pi - mo;
+      mom[i] = keep<MASKED>(mk, i, mo);
+      p[i] = keep<MASKED>(mk, i, pi - mo);
     } else {
-      p[i] = pi - inc;
+      p[i] = keep<MASKED>(mk, i, pi - inc);
     }
   }
 }
-FN_ISA_VARIANTS(rmsprop_loop, (float* __restrict p, float* __restrict v, float* __restrict mom,
-                            float* __restrict avg, const float* __restrict g, i64 n, float lr,
-                            float rho, float mu, float eps, float lrwd), (p, v, mom, avg, g, n, lr, rho, mu, eps, lrwd))
+FN_BODY void rmsprop_loop_body(float* __restrict p, float* __restrict v, float* __restrict mom,
+                               float* __restrict avg, const float* __restrict g, const float* __restrict mk,
+                               i64 n, float lr, float rho, float mu, float eps, float lrwd) {
+  rmsprop_core<false>(p, v, mom, avg, g, mk, n, lr, rho, mu, eps, lrwd);
+}
+FN_BODY void rmsprop_mloop_body(float* __restrict p, float* __restrict v, float* __restrict mom,
+                                float* __restrict avg, const float* __restrict g, const float* __restrict mk,
+                                i64 n, float lr, float rho, float mu, float eps, float lrwd) {
+  rmsprop_core<true>(p, v, mom, avg, g, mk, n, lr, rho, mu, eps, lrwd);
+}
+#define FN_RMS_PARAMS (float* __restrict p, float* __restrict v, float* __restrict mom, \
+                       float* __restrict avg, const float* __restrict g, const float* __restrict mk, \
+                       i64 n, float lr, float rho, float mu, float eps, float lrwd)
+#define FN_RMS_ARGS (p, v, mom, avg, g, mk, n, lr, rho, mu, eps, lrwd)
+FN_ISA_VARIANTS(rmsprop_loop, FN_RMS_PARAMS, FN_RMS_ARGS)
+FN_ISA_VARIANTS(rmsprop_mloop, FN_RMS_PARAMS, FN_RMS_ARGS)
 
-FN_BODY void adagrad_loop_body(float* __restrict p, float* __restrict acc, const float* __restrict g,
-                            i64 n, float lr, float eps, float lrwd) {
+template <bool MASKED>
+FN_BODY void adagrad_core(float* __restrict p, float* __restrict acc, const float* __restrict g,
+                          const float* __restrict mk, i64 n, float lr, float eps, float lrwd) {
   for (i64 i = 0; i < n; ++i) {
     const float gi = g[i];
     const float a = acc[i] + gi * gi;
-    acc[i] = a;
-    p[i] = (p[i] - p[i] * lrwd) - (lr * gi) / std::sqrt(a + eps);
+    const float pn = (p[i] - p[i] * lrwd) - (lr * gi) / std::sqrt(a + eps);
+    acc[i] = keep<MASKED>(mk, i, a);
+    p[i] = keep<MASKED>(mk, i, pn);
   }
 }
-FN_ISA_VARIANTS(adagrad_loop, (float* __restrict p, float* __restrict acc, const float* __restrict g,
-                            i64 n, float lr, float eps, float lrwd), (p, acc, g, n, lr, eps, lrwd))
+FN_BODY void adagrad_loop_body(float* __restrict p, float* __restrict acc, const float* __restrict g,
+                               const float* __restrict mk, i64 n, float lr, float eps, float lrwd) {
+  adagrad_core<false>(p, acc, g, mk, n, lr, eps, lrwd);
+}
+FN_BODY void adagrad_mloop_body(float* __restrict p, float* __restrict acc, const float* __restrict g,
+                                const float* __restrict mk, i64 n, float lr, float eps, float lrwd) {
+  adagrad_core<true>(p, acc, g, mk, n, lr, eps, lrwd);
+}
+#define FN_ADAG_PARAMS (float* __restrict p, float* __restrict acc, const float* __restrict g, \
+                        const float* __restrict mk, i64 n, float lr, float eps, float lrwd)
+#define FN_ADAG_ARGS (p, acc, g, mk, n, lr, eps, lrwd)
+FN_ISA_VARIANTS(adagrad_loop, FN_ADAG_PARAMS, FN_ADAG_ARGS)
+FN_ISA_VARIANTS(adagrad_mloop, FN_ADAG_PARAMS, FN_ADAG_ARGS)
 
 // Σ x² in double with a fixed 8-way association (independent of ISA and threads).
 double sumsq(const float* x, i64 n) {
@@ -227,60 +328,76 @@ std::vector<double> block_sumsq(const float* const* arrays, TensorList tl, std::
 
 }  // namespace
 
+// masks[t] (when masks != nullptr and masks[t] != nullptr) selects the masked loop for tensor t.
+#define FN_MASK_AT(t, o) (masks && masks[t] ? masks[t] + (o) : nullptr)
+
 void adam_step(float* const* params, float* const* m, float* const* v, float* const* vhat,
-               const float* const* grads, TensorList tl, double lr, double beta1, double beta2,
-               double eps, i64 step, double weight_decay) {
+               const float* const* grads, const float* const* masks, TensorList tl, double lr,
+               double beta1, double beta2, double eps, i64 step, double weight_decay) {
   const double t = static_cast<double>(step);
   const float alpha = static_cast<float>(lr * std::sqrt(1.0 - std::pow(beta2, t)) / (1.0 - std::pow(beta1, t)));
   const float c1 = static_cast<float>(1.0 - beta1), c2 = static_cast<float>(1.0 - beta2);
   const float fe = static_cast<float>(eps), lrwd = static_cast<float>(lr * weight_decay);
   for_blocks(tl, [&](const Block& b) {
     const i64 o = b.begin;
-    if (vhat)
-      adam_amsgrad_loop(params[b.t] + o, m[b.t] + o, v[b.t] + o, vhat[b.t] + o, grads[b.t] + o, b.len,
-                        alpha, c1, c2, fe, lrwd);
-    else
-      adam_loop(params[b.t] + o, m[b.t] + o, v[b.t] + o, grads[b.t] + o, b.len, alpha, c1, c2, fe, lrwd);
+    const float* mk = FN_MASK_AT(b.t, o);
+    if (vhat) {
+      auto f = mk ? adam_amsgrad_mloop : adam_amsgrad_loop;
+      f(params[b.t] + o, m[b.t] + o, v[b.t] + o, vhat[b.t] + o, grads[b.t] + o, mk, b.len, alpha, c1, c2, fe, lrwd);
+    } else {
+      auto f = mk ? adam_mloop : adam_loop;
+      f(params[b.t] + o, m[b.t] + o, v[b.t] + o, grads[b.t] + o, mk, b.len, alpha, c1, c2, fe, lrwd);
+    }
   });
 }
 
 void sgd_step(float* const* params, float* const* velocities, const float* const* grads,
-              TensorList tl, double lr, double momentum, bool nesterov, double weight_decay) {
+              const float* const* masks, TensorList tl, double lr, double momentum, bool nesterov,
+              double weight_decay) {
   const float flr = static_cast<float>(lr), mu = static_cast<float>(momentum);
   const float lrwd = static_cast<float>(lr * weight_decay);
   const bool use_m = momentum != 0.0;
   for_blocks(tl, [&](const Block& b) {
     const i64 o = b.begin;
-    if (use_m)
-      sgd_momentum_loop(params[b.t] + o, velocities[b.t] + o, grads[b.t] + o, b.len, flr, mu, nesterov, lrwd);
-    else
-      sgd_plain_loop(params[b.t] + o, grads[b.t] + o, b.len, flr, lrwd);
+    const float* mk = FN_MASK_AT(b.t, o);
+    if (use_m) {
+      auto f = mk ? sgd_momentum_mloop : sgd_momentum_loop;
+      f(params[b.t] + o, velocities[b.t] + o, grads[b.t] + o, mk, b.len, flr, mu, nesterov, lrwd);
+    } else {
+      auto f = mk ? sgd_plain_mloop : sgd_plain_loop;
+      f(params[b.t] + o, grads[b.t] + o, mk, b.len, flr, lrwd);
+    }
   });
 }
 
 void rmsprop_step(float* const* params, float* const* velocities, float* const* moms,
-                  float* const* avg_grads, const float* const* grads, TensorList tl, double lr,
-                  double rho, double momentum, double eps, double weight_decay) {
+                  float* const* avg_grads, const float* const* grads, const float* const* masks,
+                  TensorList tl, double lr, double rho, double momentum, double eps, double weight_decay) {
   const float flr = static_cast<float>(lr), frho = static_cast<float>(rho);
   const float mu = static_cast<float>(momentum), fe = static_cast<float>(eps);
   const float lrwd = static_cast<float>(lr * weight_decay);
   const bool use_m = momentum > 0.0 && moms;
   for_blocks(tl, [&](const Block& b) {
     const i64 o = b.begin;
-    rmsprop_loop(params[b.t] + o, velocities[b.t] + o, use_m ? moms[b.t] + o : nullptr,
-                 avg_grads ? avg_grads[b.t] + o : nullptr, grads[b.t] + o, b.len, flr, frho, mu, fe, lrwd);
+    const float* mk = FN_MASK_AT(b.t, o);
+    auto f = mk ? rmsprop_mloop : rmsprop_loop;
+    f(params[b.t] + o, velocities[b.t] + o, use_m ? moms[b.t] + o : nullptr,
+      avg_grads ? avg_grads[b.t] + o : nullptr, grads[b.t] + o, mk, b.len, flr, frho, mu, fe, lrwd);
   });
 }
 
 void adagrad_step(float* const* params, float* const* accumulators, const float* const* grads,
-                  TensorList tl, double lr, double eps, double weight_decay) {
+                  const float* const* masks, TensorList tl, double lr, double eps, double weight_decay) {
   const float flr = static_cast<float>(lr), fe = static_cast<float>(eps);
   const float lrwd = static_cast<float>(lr * weight_decay);
   for_blocks(tl, [&](const Block& b) {
     const i64 o = b.begin;
-    adagrad_loop(params[b.t] + o, accumulators[b.t] + o, grads[b.t] + o, b.len, flr, fe, lrwd);
+    const float* mk = FN_MASK_AT(b.t, o);
+    auto f = mk ? adagrad_mloop : adagrad_loop;
+    f(params[b.t] + o, accumulators[b.t] + o, grads[b.t] + o, mk, b.len, flr, fe, lrwd);
   });
 }
+#undef FN_MASK_AT
 
 void tensor_norms(double* norms, const float* const* arrays, TensorList tl) {
   std::vector<Block> blocks;

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "cpu/ftz_scope.h"
 #include "cpu/runtime.h"
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
@@ -149,7 +150,16 @@ void run_inline(int T, TaskFn fn, void* ctx) {
 
 bool in_parallel() { return tl_in_task; }
 
+void parallel_single_impl(TaskFn fn, void* ctx) {
+  FtzScope restore_caller_fp_mode;
+  fn(ctx, 0, 1);
+}
+
 void parallel_team_impl(int T, TaskFn fn, void* ctx) {
+  // Tasks set FTZ/DAZ on the thread that runs them, the calling (Python) thread included; restore
+  // the caller's mode on every return path, or NumPy maths after any threaded kernel that has no
+  // FtzScope of its own (elementwise ops, reductions, activations, permutation) flush denormals.
+  FtzScope restore_caller_fp_mode;
   const int nt = num_threads();
   if (T <= 1 || nt <= 1 || tl_in_task) return run_inline(T, fn, ctx);
   Pool& P = pool();

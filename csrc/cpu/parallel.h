@@ -35,15 +35,18 @@ void parallel_team_impl(int T, TaskFn fn, void* ctx);
 // True on a pool worker, and on the calling thread while it runs tasks of a parallel_team.
 bool in_parallel();
 
+// fn(ctx, 0, 1) on the calling thread (nesting state unchanged), the caller's FTZ/DAZ mode
+// restored afterwards, as parallel_team_impl does: a one-task team must not leak the tasks'
+// set_ftz() into the Python thread either.
+void parallel_single_impl(TaskFn fn, void* ctx);
+
 template <class F>
 void parallel_team(int T, F&& body) {
-  if (T <= 1) {
-    body(0, 1);
-    return;
-  }
   using Fn = std::remove_reference_t<F>;
-  parallel_team_impl(T, [](void* c, int t, int n) { (*static_cast<Fn*>(c))(t, n); },
-                     const_cast<void*>(static_cast<const void*>(&body)));
+  const TaskFn fn = [](void* c, int t, int n) { (*static_cast<Fn*>(c))(t, n); };
+  void* ctx = const_cast<void*>(static_cast<const void*>(&body));
+  if (T <= 1) return parallel_single_impl(fn, ctx);
+  parallel_team_impl(T, fn, ctx);
 }
 
 // f(i) for i in [0, n) in T contiguous static blocks (block t = [n·t/T, n·(t+1)/T)), FTZ/DAZ

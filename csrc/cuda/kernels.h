@@ -82,20 +82,28 @@ void pointwise_loss(cpu::PointLoss kind, float* loss, float* dpred, const float*
 // tensor_norms synchronise (they return host values); clip_by_norm_ therefore does too.
 using cpu::TensorList;
 void adam_step(float* const* params, float* const* m, float* const* v, float* const* vhat,
-               const float* const* grads, TensorList tl, double lr, double beta1, double beta2,
-               double eps, i64 step, double weight_decay);
+               const float* const* grads, const float* const* masks, TensorList tl, double lr,
+               double beta1, double beta2, double eps, i64 step, double weight_decay);
 void sgd_step(float* const* params, float* const* velocities, const float* const* grads,
-              TensorList tl, double lr, double momentum, bool nesterov, double weight_decay);
+              const float* const* masks, TensorList tl, double lr, double momentum, bool nesterov,
+              double weight_decay);
 void rmsprop_step(float* const* params, float* const* velocities, float* const* moms,
-                  float* const* avg_grads, const float* const* grads, TensorList tl, double lr,
-                  double rho, double momentum, double eps, double weight_decay);
+                  float* const* avg_grads, const float* const* grads, const float* const* masks,
+                  TensorList tl, double lr, double rho, double momentum, double eps, double weight_decay);
 void adagrad_step(float* const* params, float* const* accumulators, const float* const* grads,
-                  TensorList tl, double lr, double eps, double weight_decay);
+                  const float* const* masks, TensorList tl, double lr, double eps, double weight_decay);
 double global_norm(const float* const* arrays, TensorList tl);
 void tensor_norms(double* norms, const float* const* arrays, TensorList tl);
 void scale_inplace(float* const* arrays, TensorList tl, double factor);
 void clip_by_value_inplace(float* const* arrays, TensorList tl, double clip);
 void clip_by_norm_inplace(float* const* arrays, TensorList tl, double max_norm);
+
+// ------------------------------------------------------------------ prune (prune.cu)
+// Same contract as csrc/cpu/prune.h (exact radix select; ties kept; k == 0: mask 0, +Inf).
+// Synchronises (4 small histogram copies to the host); returns the threshold.
+float magnitude_mask(float* mask, const float* W, i64 n, i64 k);
+void block_magnitude(float* P, const float* W, i64 R, i64 C, i64 bh, i64 bw, bool use_max);
+void block_mask_expand(float* mask, const float* BM, i64 R, i64 C, i64 bh, i64 bw);
 
 // ------------------------------------------------------------------ random (random.cu)
 // Philox4x32-10 streams per csrc/common/philox.h: element i of (seed, offset) is bit-identical to

@@ -8,6 +8,9 @@
 // kernel launch then updates all parameters, one 256-thread block per chunk (grid-stride over
 // chunks), each thread moving float4s when the chunk's pointers are 16-byte aligned (16 elements
 // in flight per thread per stream) and scalars otherwise / for the ragged tail.
+// Pruning masks ride in the chunk table (Chunk::mk, null = dense): after the op, a masked chunk
+// keeps p and every state where mask != 0 and stores +0 where mask == 0, in the same pass (the
+// CPU's select, csrc/cpu/optimizer.cpp); dense chunks run the unchanged path (a chunk-uniform branch).
 // The chunk table is uploaded only when it changes: parameters keep their addresses from step to
 // step, so the steady-state step is a memcmp on the host plus one launch (no H2D copy, no sync).
 //
@@ -38,6 +41,7 @@ struct Chunk {
   float* p;           // params (or the arrays of scale_/clip_)
   float* s[3];        // optimizer state, op-specific order (see each Op)
   const float* g;     // grads (null for grad-free ops)
+  const float* mk;    // pruning mask (null: dense)
   int64_t n;          // elements in this chunk
   float aux;          // per-chunk scalar (clip_by_norm: the tensor's scale factor)
   int vec;            // 1: every pointer used is 16-byte aligned → float4 path
@@ -47,7 +51,7 @@ bool al16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // Builds the chunk table. states[k] may be null (state k unused); aux (per tensor) may be null.
 std::vector<Chunk> make_chunks(float* const* p, float* const* const* states, const float* const* g,
-                               TensorList tl, const float* aux) {
+                               const float* const* masks, TensorList tl, const float* aux) {
   std::vector<Chunk> out;
   for (int t = 0; t < tl.count; ++t) {
     for (int64_t b = 0; b < tl.sizes[t]; b += kChunk) {
@@ -60,6 +64,8 @@ std::vector<Chunk> make_chunks(float* const* p, float* const* const* states, con
       }
       c.g = g ? g[t] + b : nullptr;
       if (c.g) vec = vec && al16(c.g);
+      c.mk = masks && masks[t] ? masks[t] + b : nullptr;
+      if (c.mk) vec = vec && al16(c.mk);
       c.n = tl.sizes[t] - b < kChunk ? tl.sizes[t] - b : kChunk;
       c.aux = aux ? aux[t] : 1.0f;
       c.vec = vec ? 1 : 0;
@@ -105,6 +111,16 @@ enum Slot { kSlotSgd = 0, kSlotAdam, kSlotRms, kSlotAdagrad, kSlotNorm, kSlotSca
 
 int grid_for(size_t nchunks) { return static_cast<int>(nchunks < 65535u * 4 ? nchunks : 65535u * 4); }
 
+// Pruned entry (mask == 0): parameter and all state +0; kept entry: untouched bits.
+template <int N>
+__device__ __forceinline__ void apply_mask(float mk, float& p, float (&s)[N]) {
+  if (mk == 0.f) {
+    p = 0.f;
+#pragma unroll
+    for (int k = 0; k < N; ++k) s[k] = 0.f;
+  }
+}
+
 // ---- the multi-tensor kernel: for every element, op(p, g, s[0..NS-1], aux).
 template <class Op>
 __global__ void __launch_bounds__(kThreads) mt_kernel(const Chunk* __restrict__ chunks, int64_t nchunks, Op op) {
@@ -122,6 +138,9 @@ __global__ void __launch_bounds__(kThreads) mt_kernel(const Chunk* __restrict__ 
         float4 s4[NSA];
 #pragma unroll
         for (int k = 0; k < NS; ++k) s4[k] = reinterpret_cast<const float4*>(ch.s[k])[v];
+        float4 k4 = make_float4(1.f, 1.f, 1.f, 1.f);
+        if (ch.mk) k4 = reinterpret_cast<const float4*>(ch.mk)[v];
+        const float kv[4] = {k4.x, k4.y, k4.z, k4.w};
         float pv[4] = {p4.x, p4.y, p4.z, p4.w};
         const float gv[4] = {g4.x, g4.y, g4.z, g4.w};
         float sv[NSA][4];
@@ -135,6 +154,7 @@ __global__ void __launch_bounds__(kThreads) mt_kernel(const Chunk* __restrict__ 
 #pragma unroll
           for (int k = 0; k < NS; ++k) st[k] = sv[k][l];
           op(pv[l], gv[l], st, ch.aux);
+          if (ch.mk) apply_mask(kv[l], pv[l], st);
 #pragma unroll
           for (int k = 0; k < NS; ++k) sv[k][l] = st[k];
         }
@@ -152,6 +172,7 @@ __global__ void __launch_bounds__(kThreads) mt_kernel(const Chunk* __restrict__ 
 #pragma unroll
       for (int k = 0; k < NS; ++k) st[k] = ch.s[k][i];
       op(pv, gv, st, ch.aux);
+      if (ch.mk) apply_mask(ch.mk[i], pv, st);
       ch.p[i] = pv;
 #pragma unroll
       for (int k = 0; k < NS; ++k) ch.s[k][i] = st[k];
@@ -335,40 +356,41 @@ std::vector<double> segment_norms(const std::vector<Chunk>& chunks, const std::v
 
 std::vector<Chunk> plain_chunks(const float* const* arrays, TensorList tl, const float* aux = nullptr) {
   float* const* const states[3] = {nullptr, nullptr, nullptr};
-  return make_chunks(const_cast<float* const*>(arrays), states, nullptr, tl, aux);
+  return make_chunks(const_cast<float* const*>(arrays), states, nullptr, nullptr, tl, aux);
 }
 
 }  // namespace
 
 void adam_step(float* const* params, float* const* m, float* const* v, float* const* vhat,
-               const float* const* grads, TensorList tl, double lr, double beta1, double beta2,
-               double eps, i64 step, double weight_decay) {
+               const float* const* grads, const float* const* masks, TensorList tl, double lr,
+               double beta1, double beta2, double eps, i64 step, double weight_decay) {
   const double t = static_cast<double>(step);
   const float alpha = static_cast<float>(lr * std::sqrt(1.0 - std::pow(beta2, t)) / (1.0 - std::pow(beta1, t)));
   const float c1 = static_cast<float>(1.0 - beta1), c2 = static_cast<float>(1.0 - beta2);
   const float fe = static_cast<float>(eps), lrwd = static_cast<float>(lr * weight_decay);
   float* const* const states[3] = {m, v, vhat};
-  const auto chunks = make_chunks(params, states, grads, tl, nullptr);
+  const auto chunks = make_chunks(params, states, grads, masks, tl, nullptr);
   if (vhat) run(kSlotAdam, chunks, AdamOp<true>{alpha, c1, c2, fe, lrwd});
   else run(kSlotAdam, chunks, AdamOp<false>{alpha, c1, c2, fe, lrwd});
 }
 
 void sgd_step(float* const* params, float* const* velocities, const float* const* grads,
-              TensorList tl, double lr, double momentum, bool nesterov, double weight_decay) {
+              const float* const* masks, TensorList tl, double lr, double momentum, bool nesterov,
+              double weight_decay) {
   const float flr = static_cast<float>(lr), mu = static_cast<float>(momentum);
   const float lrwd = static_cast<float>(lr * weight_decay);
   const bool use_m = momentum != 0.0;
   FN_CHECK(!use_m || velocities, "sgd_step: momentum needs velocities");
   float* const* const states[3] = {use_m ? velocities : nullptr, nullptr, nullptr};
-  const auto chunks = make_chunks(params, states, grads, tl, nullptr);
+  const auto chunks = make_chunks(params, states, grads, masks, tl, nullptr);
   if (!use_m) run(kSlotSgd, chunks, SgdOp<false, false>{flr, mu, lrwd});
   else if (nesterov) run(kSlotSgd, chunks, SgdOp<true, true>{flr, mu, lrwd});
   else run(kSlotSgd, chunks, SgdOp<true, false>{flr, mu, lrwd});
 }
 
 void rmsprop_step(float* const* params, float* const* velocities, float* const* moms,
-                  float* const* avg_grads, const float* const* grads, TensorList tl, double lr,
-                  double rho, double momentum, double eps, double weight_decay) {
+                  float* const* avg_grads, const float* const* grads, const float* const* masks,
+                  TensorList tl, double lr, double rho, double momentum, double eps, double weight_decay) {
   const float flr = static_cast<float>(lr), frho = static_cast<float>(rho);
   const float mu = static_cast<float>(momentum), fe = static_cast<float>(eps);
   const float lrwd = static_cast<float>(lr * weight_decay);
@@ -377,7 +399,7 @@ void rmsprop_step(float* const* params, float* const* velocities, float* const* 
   // State order must match RmsOp: velocity, [momentum], [average grad].
   float* const* const states[3] = {velocities, use_m ? moms : (use_a ? avg_grads : nullptr),
                                    use_m && use_a ? avg_grads : nullptr};
-  const auto chunks = make_chunks(params, states, grads, tl, nullptr);
+  const auto chunks = make_chunks(params, states, grads, masks, tl, nullptr);
   const RmsOp<false, false> base{flr, frho, mu, fe, lrwd};
   if (use_m && use_a) run(kSlotRms, chunks, RmsOp<true, true>{flr, frho, mu, fe, lrwd});
   else if (use_m) run(kSlotRms, chunks, RmsOp<true, false>{flr, frho, mu, fe, lrwd});
@@ -386,11 +408,11 @@ void rmsprop_step(float* const* params, float* const* velocities, float* const* 
 }
 
 void adagrad_step(float* const* params, float* const* accumulators, const float* const* grads,
-                  TensorList tl, double lr, double eps, double weight_decay) {
+                  const float* const* masks, TensorList tl, double lr, double eps, double weight_decay) {
   const float flr = static_cast<float>(lr), fe = static_cast<float>(eps);
   const float lrwd = static_cast<float>(lr * weight_decay);
   float* const* const states[3] = {accumulators, nullptr, nullptr};
-  run(kSlotAdagrad, make_chunks(params, states, grads, tl, nullptr), AdagradOp{flr, fe, lrwd});
+  run(kSlotAdagrad, make_chunks(params, states, grads, masks, tl, nullptr), AdagradOp{flr, fe, lrwd});
 }
 
 void tensor_norms(double* norms, const float* const* arrays, TensorList tl) {

@@ -2,7 +2,8 @@
 
 Every step is ONE multi-tensor native call over all parameters (``_C.adam_step`` ...); gradient
 clipping (``clipnorm`` per tensor, ``clipvalue``, ``global_clipnorm``) is one more native call
-when enabled. Learning-rate schedules are evaluated on the host (one float per step).
+when enabled. Pruning masks (``fusednet.pruning``) are passed to that same call (``masks=``): the
+kernel zeroes pruned weights and their optimizer state in its update loop, no extra pass. Learning-rate schedules are evaluated on the host (one float per step).
 
 Example:
     >>> opt = fusednet.optimizers.Adam(learning_rate=1e-3)
@@ -58,7 +59,7 @@ class Optimizer:
         self.iterations = 0
         self._vars = None      # list of Arrays being optimised (identity of the slots)
         self._slots = {}
-        self._pruning = None   # fusednet.pruning.Pruner: masks re-applied right after each step
+        self._pruning = None   # fusednet.pruning.Pruner: masks for the fused step, schedule after it
 
     # ------------------------------------------------------------------ learning rate
     @property
@@ -137,11 +138,16 @@ class Optimizer:
                 _C.scale_(grads, float(self.global_clipnorm) / n)
         lr = self._lr if self._schedule is None else float(self._schedule(self.iterations))
         self.iterations += 1
-        self._step(params, grads, lr)
-        if self._pruning is not None:
-            self._pruning.after_step()
+        pr = self._pruning
+        if pr is None:
+            self._step(params, grads, lr)
+            return
+        self._step(params, grads, lr, masks=pr.masks_for(params))
+        pr.after_step()
 
-    def _step(self, params, grads, lr):  # pragma: no cover
+    def _step(self, params, grads, lr, masks=None):  # pragma: no cover
+        """One native update of every param; ``masks``: None or one mask Array/None per param
+        (pruned entries and their optimizer state become 0 inside the same kernel)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ config
@@ -187,9 +193,9 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self._slot_names = ("momentum",) if self.momentum > 0 else ()
 
-    def _step(self, params, grads, lr):
+    def _step(self, params, grads, lr, masks=None):
         vel = self._slots["momentum"] if self.momentum > 0 else None
-        _C.sgd_step(params, grads, vel, lr, self.momentum, self.nesterov, self.weight_decay)
+        _C.sgd_step(params, grads, vel, lr, self.momentum, self.nesterov, self.weight_decay, masks)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -213,10 +219,10 @@ class Adam(Optimizer):
         if self.amsgrad:
             self._slot_names = ("m", "v", "vhat")
 
-    def _step(self, params, grads, lr):
+    def _step(self, params, grads, lr, masks=None):
         s = self._slots
         _C.adam_step(params, grads, s["m"], s["v"], lr, self.beta_1, self.beta_2, self.epsilon,
-                     self.iterations, self.weight_decay, s["vhat"] if self.amsgrad else None)
+                     self.iterations, self.weight_decay, s["vhat"] if self.amsgrad else None, masks)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -251,13 +257,13 @@ class RMSprop(Optimizer):
             names.append("average_gradient")
         self._slot_names = tuple(names)
 
-    def _step(self, params, grads, lr):
+    def _step(self, params, grads, lr, masks=None):
         s = self._slots
         if self.weight_decay:
             for p in params:
                 _C.axpy_(p, -lr * self.weight_decay, p)
         _C.rmsprop_step(params, grads, s["velocity"], s.get("momentum"), s.get("average_gradient"),
-                        lr, self.rho, self.momentum, self.epsilon)
+                        lr, self.rho, self.momentum, self.epsilon, 0.0, masks)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
@@ -280,11 +286,11 @@ class Adagrad(Optimizer):
     def _init_slot(self, name, v):
         return _C.full(list(v.shape), self.initial_accumulator_value, device=v.device)
 
-    def _step(self, params, grads, lr):
+    def _step(self, params, grads, lr, masks=None):
         if self.weight_decay:
             for p in params:
                 _C.axpy_(p, -lr * self.weight_decay, p)
-        _C.adagrad_step(params, grads, self._slots["accumulator"], lr, self.epsilon)
+        _C.adagrad_step(params, grads, self._slots["accumulator"], lr, self.epsilon, 0.0, masks)
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

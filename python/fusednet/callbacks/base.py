@@ -15,11 +15,6 @@ def _print(msg):
     sys.stdout.flush()
 
 
-def _has_pruned_layers(model):
-    layers = getattr(model, "_flat_layers", None)
-    return layers is not None and any(getattr(l, "_pruning", None) is not None for l in layers())
-
-
 class Callback:
     """Base class: override the hooks you need (all no-ops here).
 
@@ -129,10 +124,6 @@ class CallbackList(Callback):
         if add_progbar and self._progbar is None:
             self._progbar = ProgbarLogger()
             self.callbacks.append(self._progbar)
-        if add_history and model is not None and _has_pruned_layers(model) and not any(
-                getattr(c, "_is_update_pruning_step", False) for c in self.callbacks):
-            raise ValueError("fit: the model contains pruned layers (fusednet.pruning.prune_low_magnitude) "
-                             "but the fusednet.pruning.UpdatePruningStep() callback is not in callbacks=")
         if model is not None:
             self.set_model(model)
         if params:

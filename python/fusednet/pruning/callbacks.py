@@ -4,7 +4,26 @@ from ..callbacks.base import Callback
 from ..tensor import bump_weights_version
 from .prune import Pruner, pruned_states
 
-__all__ = ["UpdatePruningStep", "PruningSummaries"]
+__all__ = ["UpdatePruningStep", "PruningSummaries", "check_fit_callbacks"]
+
+
+def check_fit_callbacks(model, callbacks):
+    """The hook every ``fit`` calls (trainers/logs.py ``fit_callbacks``): a model with pruned
+    layers must be fitted with :class:`UpdatePruningStep` (as tfmot), else ValueError.
+
+    Args:
+        model: the model being fitted.
+        callbacks: the fit's callback objects.
+
+    Shape:
+        None.
+
+    Example:
+        >>> check_fit_callbacks(pruned, [UpdatePruningStep()])     # passes; [] raises
+    """
+    if pruned_states(model) and not any(isinstance(c, UpdatePruningStep) for c in callbacks):
+        raise ValueError("fit: the model contains pruned layers (fusednet.pruning.prune_low_magnitude) "
+                         "but the fusednet.pruning.UpdatePruningStep() callback is not in callbacks=")
 
 
 class UpdatePruningStep(Callback):
@@ -21,8 +40,6 @@ class UpdatePruningStep(Callback):
     Example:
         >>> pruned.fit(x, y, epochs=2, callbacks=[fusednet.pruning.UpdatePruningStep()])
     """
-
-    _is_update_pruning_step = True     # what CallbackList checks (no import cycle)
 
     def __init__(self):
         super().__init__()

@@ -60,6 +60,11 @@ class PruningSchedule:
     def get_config(self):  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__}: a PruningSchedule subclass must define get_config()")
 
+    def should_prune(self, step):
+        """``self(step)[0]`` without the sparsity arithmetic: what the per-training-step hook asks
+        (the built-in schedules answer with integer arithmetic only; a subclass may override)."""
+        return bool(self(step)[0])
+
     @classmethod
     def from_config(cls, config):
         """Rebuild from :meth:`get_config` (the ``"config"`` part, or the whole dict)."""
@@ -94,6 +99,9 @@ class ConstantSparsity(PruningSchedule):
     def __call__(self, step):
         return (self._should_prune_in_step(int(step), self.begin_step, self.end_step, self.frequency),
                 float(np.float32(self.target_sparsity)))
+
+    def should_prune(self, step):
+        return self._should_prune_in_step(int(step), self.begin_step, self.end_step, self.frequency)
 
     def get_config(self):
         return {"class_name": type(self).__name__,
@@ -142,6 +150,9 @@ class PolynomialDecay(PruningSchedule):
             + f(self.final_sparsity)
         return (self._should_prune_in_step(int(step), self.begin_step, self.end_step, self.frequency),
                 float(f(s)))
+
+    def should_prune(self, step):
+        return self._should_prune_in_step(int(step), self.begin_step, self.end_step, self.frequency)
 
     def get_config(self):
         return {"class_name": type(self).__name__,

@@ -21,7 +21,7 @@ from .data_parallel_eval import evaluate_data_parallel, metrics_over_ranks, pred
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed
 from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
-from .logs import _cb_module, array_sum, needs_batch_hooks, probs, reg_penalty
+from .logs import array_sum, fit_callbacks, needs_batch_hooks, probs, reg_penalty
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
@@ -105,8 +105,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
     if r != 0:
         verbose = 0
         callbacks = [c for c in (callbacks or []) if type(c).__name__ not in _RANK0_ONLY]
-    cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
-                                    verbose=verbose, epochs=epochs, steps=steps)
+    cbs = fit_callbacks(callbacks, model, verbose, epochs, steps)
     # per-batch logs need a collective per step: every rank must agree to run it (rank 0 alone
     # has the progress bar)
     hooks = bool(comm.allreduce_sum_(np.array([float(needs_batch_hooks(cbs))]))[0] > 0)

@@ -6,12 +6,23 @@ from ..tensor import Tensor
 from .data_adapters import host_np
 
 __all__ = ["MetricFeeder", "to_float", "needs_batch_hooks", "find_history", "probs", "array_sum", "log_values",
-           "reg_penalty"]
+           "reg_penalty", "fit_callbacks"]
 
 
 def _cb_module():
     from .. import callbacks as _cb
     return _cb
+
+
+def fit_callbacks(callbacks, model, verbose, epochs, steps):
+    """The CallbackList of a ``fit`` (History, progress bar), after the fit-time checks of the
+    packages that hook into ``fit``: ``fusednet.pruning`` (a model with pruned layers needs the
+    UpdatePruningStep callback). Every fit path (compiled, custom train_step, data parallel) calls it."""
+    cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=model,
+                                    verbose=verbose, epochs=epochs, steps=steps)
+    from ..pruning.callbacks import check_fit_callbacks
+    check_fit_callbacks(model, cbs.callbacks)
+    return cbs
 
 
 class MetricFeeder:

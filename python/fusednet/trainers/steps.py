@@ -26,7 +26,7 @@ from .. import random as _random
 from ..tensor import GradientTape, Tensor, no_grad
 from .data_adapters import as_host_array, check_batch_size, host_np
 from .epoch_iterator import peek, resumed, unpack_batch, warn_user
-from .logs import log_values
+from .logs import fit_callbacks, log_values
 
 __all__ = ["Steps"]
 
@@ -423,8 +423,7 @@ class Steps:
                 ((part(sample_weight, split_at, n),) if sample_weight is not None else ())
             x, y, sample_weight = part(x, 0, split_at), part(y, 0, split_at), part(sample_weight, 0, split_at)
         epoch_data, steps = self._step_data(x, y, sample_weight, src, batch_size, shuffle, steps_per_epoch, "fit")
-        cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                        verbose=verbose, epochs=epochs, steps=steps)
+        cbs = fit_callbacks(callbacks, self, verbose, epochs, steps)
 
         def run_epoch(epoch):
             first, feed = peek(resumed(self, epoch_data()))

@@ -17,8 +17,8 @@ from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed, unpack_batch, warn_user
-from .logs import (MetricFeeder, _cb_module, array_sum, find_history, needs_batch_hooks, probs, reg_penalty,
-                   to_float)
+from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callbacks, needs_batch_hooks, probs,
+                   reg_penalty, to_float)
 from .data_parallel import DataParallelFit
 from .steps import Steps
 
@@ -272,8 +272,7 @@ class Trainer(Steps, DataParallelFit):
         params = plan.param_arrays
         opt._check_match(params)
         out_metrics = self._out_metrics
-        cbs = _cb_module().CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-                                        verbose=verbose, epochs=epochs, steps=steps)
+        cbs = fit_callbacks(callbacks, self, verbose, epochs, steps)
         batch_hooks = needs_batch_hooks(cbs)
         reg_layers = [l for l in self._flat_layers() if l._regularized]
         nout = len(self._out_losses)
