@@ -17,8 +17,9 @@ TOL = {
     "sync_batchnorm": (2e-6, 1e-6),
     # synchronized BatchNorm fit, N ranks x b vs 1 rank x N*b, as "data_parallel" (max abs diff /
     # max |w| per tensor): measured 1.1-1.6e-6 on the small betas / moving means (|beta| ~ 0.1,
-    # abs diff ~ 2e-7: dbeta = Σ dy cancels, and split batches round it differently), <= 4.4e-7
-    # elsewhere; everything else in the model stays within the 1e-6 of "data_parallel"
+    # abs diff ~ 2e-7: dbeta = Σ dy cancels, and split batches round it differently); after the
+    # optimizer lost FP contraction (2026-12-04) a dense kernel behind a BN reached 1.1e-6 too, so
+    # a BN model is held to this bound on every tensor (models without BN: "data_parallel")
     "sync_batchnorm_fit": 3e-6,
     # sharded predict vs one process, after fits that agree to "data_parallel": outputs of weights
     # that differ by <= 1e-6 relative
