@@ -7,13 +7,19 @@ Forward = conv + bias + relu (fused here; conv2d + relu in PyTorch). Backward = 
 times each conv + pool as the training step runs it (one conv2d_maxpool call per direction; the
 GFLOP/s column counts the full conv, though the pair skips what the pool never reads).
 Timings are medians of interleaved repetitions (ours, torch, ours, ...), so drift on the shared
-machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time]
+machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time] [--isa avx2]
+--isa avx2 caps both libraries to their AVX2 kernels (bench/_isa_env.py): on an AVX-512 host an
+indicative figure for an AVX2 machine only, label it with the host.
 On a loaded machine (load average > cores) 2-thread wall times are dominated by descheduling
 at OpenMP barriers on both sides; use --threads 1 --cpu-time there for a like-for-like ratio.
 """
 import argparse
 import statistics
 import time
+
+import _isa_env
+
+ISA = _isa_env.apply()  # before numpy / torch / fusednet load (they read their ISA caps once)
 
 import numpy as np
 import torch
@@ -175,6 +181,7 @@ def main():
                     help="ResNet-50-like conv shapes (1x1, 3x3 s1/s2, 7x7 s2; 56^2-7^2, 64-2048 channels) at "
                          "--batches (default 8), PyTorch in channels_last")
     ap.add_argument("--threads", type=int, default=2)
+    _isa_env.add_argument(ap)
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with process CPU time instead of wall time: robust on an oversubscribed "
                          "machine, but only meaningful with --threads 1 (spinning threads count too)")
@@ -185,6 +192,7 @@ def main():
     torch.set_num_threads(args.threads)
     fusednet.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
+    print(_isa_env.describe())
     print(f"fusednet {_C.cpu_isa()} threads={args.threads} | torch {torch.__version__} threads={torch.get_num_threads()}")
     print(f"{'layer':34s} {'pass':4s} {'ours us':>9s} {'torch us':>9s} {'ours':>10s} {'torch':>10s} {'ratio':>6s}")
     if args.imagenet:
