@@ -21,6 +21,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "cpu/conv_direct.h"
@@ -146,77 +147,105 @@ void fwd_band(float* Yn, const float* src, i64 rs, const i64* offs, const float*
   }
 }
 
-// dz = dY·act'(Y) on one vector; the same operations, in the same order, as the AVX-512 dz_vec.
-inline __m256 dz_vec(const float* dY, const float* Y, bool last, const Tail& m, Act act) {
-  const __m256 d = ld(dY, last, m);
-  switch (act) {
-    case Act::Relu: {
-      const __m256 y = ld(Y, last, m);
-      return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), d);
-    }
-    case Act::Sigmoid: {
-      const __m256 y = ld(Y, last, m);
-      return _mm256_mul_ps(_mm256_mul_ps(d, y), _mm256_sub_ps(_mm256_set1_ps(1.f), y));
-    }
-    case Act::Tanh: {
-      const __m256 y = ld(Y, last, m);
-      return _mm256_mul_ps(d, _mm256_sub_ps(_mm256_set1_ps(1.f), _mm256_mul_ps(y, y)));
-    }
-    default: return d;
-  }
-}
-
-// dW rows [kb, kb+KB) × channels [ob, ob+8·NV) over every pixel of the band; db when dbn.
+// dW rows [kb, kb+KB) × channels [ob, ob+8·NV) over pixels [q0, q1) of the band; db when dbs.
+// The sums live in acc [K, ldz] / dbs [ldz] between pixel chunks (loaded into registers at the
+// start of a chunk, stored at its end): per element still one FMA chain over the pixels in order
+// from 0, so the bits are those of one sweep (and of the AVX-512 kernel). dz is the chunk's
+// dY·act'(Y), [q1 - q0, ldz], ldz a multiple of 16, zeros past O: the pixel loop has full loads
+// only and no branch. (dz computed inline, as the AVX-512 kernel does, put the act switch and
+// the tail test in the loop: 2x slower; one dz pass over the whole band streamed dY, Y and dz
+// through L2 with nothing to overlap: 1.5x slower than L1-sized chunks.)
 template <int NV, int KB>
-void dw_tile(float* dWn, float* dbn, const float* src, i64 rs, const i64* offs, const float* dY,
-             const float* Y, const ConvGeom& g, i64 nrows, Act act, i64 ob, const Tail& m) {
-  const i64 O = g.O, Wo = g.Wo, C = g.C;
+void dw_tile(float* acc_s, float* dbs, const float* src, i64 rs, const i64* offs, const float* dz,
+             i64 ldz, const ConvGeom& g, i64 q0, i64 q1, i64 ob) {
+  const i64 Wo = g.Wo, C = g.C;
   __m256 acc[KB][NV], dbv[NV];
 #pragma GCC unroll 12
   for (int kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[kk][v] = _mm256_setzero_ps();
+    for (int v = 0; v < NV; ++v) acc[kk][v] = _mm256_loadu_ps(acc_s + kk * ldz + ob + 8 * v);
 #pragma GCC unroll 2
-  for (int v = 0; v < NV; ++v) dbv[v] = _mm256_setzero_ps();
+  for (int v = 0; v < NV; ++v) dbv[v] = dbs ? _mm256_loadu_ps(dbs + ob + 8 * v) : _mm256_setzero_ps();
   i64 off[KB];
 #pragma GCC unroll 12
   for (int kk = 0; kk < KB; ++kk) off[kk] = offs[kk];
-  i64 q = 0;
-  for (i64 oh = 0; oh < nrows; ++oh) {
-    const float* prow = src + oh * g.sh * rs;
-    for (i64 ow = 0; ow < Wo; ++ow, ++q) {
-      const float* p = prow + ow * g.sw * C;
-      const float* dyq = dY + q * O + ob;
-      const float* yq = Y ? Y + q * O + ob : nullptr;
-      __m256 dz[NV];
+  const float* dzq = dz + ob;
+  i64 oh = q0 / Wo, ow = q0 % Wo;
+  const float* prow = src + oh * g.sh * rs;
+  for (i64 q = q0; q < q1; ++q, dzq += ldz) {
+    const float* p = prow + ow * g.sw * C;
+    if (++ow == Wo) ow = 0, prow += g.sh * rs;
+    __m256 d[NV];
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) dz[v] = dz_vec(dyq + 8 * v, yq ? yq + 8 * v : nullptr, v == NV - 1, m, act);
-      if (dbn)
+    for (int v = 0; v < NV; ++v) d[v] = _mm256_loadu_ps(dzq + 8 * v);
+    if (dbs)
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) dbv[v] = _mm256_add_ps(dbv[v], dz[v]);
+      for (int v = 0; v < NV; ++v) dbv[v] = _mm256_add_ps(dbv[v], d[v]);
 #pragma GCC unroll 12
-      for (int kk = 0; kk < KB; ++kk) {
-        const __m256 a = _mm256_broadcast_ss(p + off[kk]);
+    for (int kk = 0; kk < KB; ++kk) {
+      const __m256 a = _mm256_broadcast_ss(p + off[kk]);
 #pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) acc[kk][v] = _mm256_fmadd_ps(a, dz[v], acc[kk][v]);
-      }
+      for (int v = 0; v < NV; ++v) acc[kk][v] = _mm256_fmadd_ps(a, d[v], acc[kk][v]);
     }
   }
 #pragma GCC unroll 12
   for (int kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) st(dWn + kk * O + ob + 8 * v, acc[kk][v], v == NV - 1, m);
-  if (dbn)
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(acc_s + kk * ldz + ob + 8 * v, acc[kk][v]);
+  if (dbs)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) st(dbn + ob + 8 * v, dbv[v], v == NV - 1, m);
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(dbs + ob + 8 * v, dbv[v]);
 }
 
 template <int NV, int KB>
-void dw_rows(int kb_n, float* dWn, float* dbn, const float* src, i64 rs, const i64* offs,
-             const float* dY, const float* Y, const ConvGeom& g, i64 nrows, Act act, i64 ob, const Tail& m) {
+void dw_rows(int kb_n, float* acc_s, float* dbs, const float* src, i64 rs, const i64* offs,
+             const float* dz, i64 ldz, const ConvGeom& g, i64 q0, i64 q1, i64 ob) {
   if constexpr (KB >= 1) {
-    if (kb_n == KB) return dw_tile<NV, KB>(dWn, dbn, src, rs, offs, dY, Y, g, nrows, act, ob, m);
-    return dw_rows<NV, KB - 1>(kb_n, dWn, dbn, src, rs, offs, dY, Y, g, nrows, act, ob, m);
+    if (kb_n == KB) return dw_tile<NV, KB>(acc_s, dbs, src, rs, offs, dz, ldz, g, q0, q1, ob);
+    return dw_rows<NV, KB - 1>(kb_n, acc_s, dbs, src, rs, offs, dz, ldz, g, q0, q1, ob);
+  }
+}
+
+// dz [P, ldz] = dY·act'(Y) of P pixels, channels past O zero (maskload gives 0, and every act'
+// maps dY = Y = 0 to 0). The act is a template parameter: a switch per vector cost as much as
+// the dW tiles themselves on conv1 (O = 32).
+template <Act A>
+inline __m256 dz_one(__m256 d, const float* Y, bool part, __m256i m) {
+  if constexpr (A == Act::None) {
+    (void)Y, (void)part, (void)m;
+    return d;
+  } else {
+    const __m256 y = part ? _mm256_maskload_ps(Y, m) : _mm256_loadu_ps(Y);
+    if constexpr (A == Act::Relu) return _mm256_and_ps(_mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ), d);
+    if constexpr (A == Act::Sigmoid) return _mm256_mul_ps(_mm256_mul_ps(d, y), _mm256_sub_ps(_mm256_set1_ps(1.f), y));
+    return _mm256_mul_ps(d, _mm256_sub_ps(_mm256_set1_ps(1.f), _mm256_mul_ps(y, y)));   // Tanh
+  }
+}
+
+template <Act A>
+void dz_rows(float* dz, i64 ldz, const float* dY, const float* Y, i64 P, i64 O) {
+  const i64 O8 = O - O % 8;
+  const Tail t = tail_mask(O - O8);
+  for (i64 q = 0; q < P; ++q) {
+    const float* dy = dY + q * O;
+    const float* y = A == Act::None ? nullptr : Y + q * O;
+    float* z = dz + q * ldz;
+    i64 c = 0;
+    for (; c < O8; c += 8) _mm256_storeu_ps(z + c, dz_one<A>(_mm256_loadu_ps(dy + c), y ? y + c : nullptr, false, t.m));
+    if (c < O) {
+      _mm256_storeu_ps(z + c, dz_one<A>(_mm256_maskload_ps(dy + c, t.m), y ? y + c : nullptr, true, t.m));
+      c += 8;
+    }
+    for (; c < ldz; c += 8) _mm256_storeu_ps(z + c, _mm256_setzero_ps());
+  }
+}
+
+void dz_band(float* dz, i64 ldz, const float* dY, const float* Y, i64 P, i64 O, Act act) {
+  switch (Y ? act : Act::None) {   // no Y: the pooled path's dY already is dZ
+    case Act::Relu: return dz_rows<Act::Relu>(dz, ldz, dY, Y, P, O);
+    case Act::Sigmoid: return dz_rows<Act::Sigmoid>(dz, ldz, dY, Y, P, O);
+    case Act::Tanh: return dz_rows<Act::Tanh>(dz, ldz, dY, Y, P, O);
+    default: return dz_rows<Act::None>(dz, ldz, dY, Y, P, O);
   }
 }
 
@@ -231,21 +260,32 @@ void direct_fwd_image_avx2(float* Yn, const float* src, i64 rs, const i64* offs,
 
 void direct_dw_image_avx2(float* dWn, float* dbn, const float* src, i64 rs, const i64* offs,
                           const float* dYn, const float* Yn, const ConvGeom& g, Act act, i64 nrows) {
-  const i64 O = g.O, K = g.K();
-  for (i64 ob = 0; ob < O; ob += 16) {
-    const i64 rem = std::min<i64>(O - ob, 16);
-    const int NV = rem > 8 ? 2 : 1;
-    const Tail m = tail_mask(rem - 8 * (NV - 1));
-    const int kstep = dw_kstep_avx2(NV);
-    for (i64 kb = 0; kb < K; kb += kstep) {
-      const int kn = int(std::min<i64>(kstep, K - kb));
-      float* db = kb == 0 ? dbn : nullptr;
-      if (NV == 2)
-        dw_rows<2, dw_kstep_avx2(2)>(kn, dWn + kb * O, db, src, rs, offs + kb, dYn, Yn, g, nrows, act, ob, m);
-      else
-        dw_rows<1, dw_kstep_avx2(1)>(kn, dWn + kb * O, db, src, rs, offs + kb, dYn, Yn, g, nrows, act, ob, m);
+  const i64 O = g.O, K = g.K(), P = nrows * g.Wo, ldz = (O + 15) / 16 * 16;
+  const i64 CH = std::max<i64>(16, 2048 / ldz);   // pixels per chunk: dz chunk ≈ 8 KiB (L1)
+  // [dz chunk | acc K·ldz | db ldz], acc and db zeroed (the sums start from 0)
+  std::unique_ptr<float[]> buf(new float[size_t(CH * ldz + (K + 1) * ldz)]);
+  float* dz = buf.get();
+  float* acc = dz + CH * ldz;
+  float* dbs = dbn ? acc + K * ldz : nullptr;
+  for (i64 e = 0; e < (K + 1) * ldz; ++e) acc[e] = 0.f;
+  for (i64 q0 = 0; q0 < P; q0 += CH) {
+    const i64 q1 = std::min(P, q0 + CH);
+    dz_band(dz, ldz, dYn + q0 * O, Yn ? Yn + q0 * O : nullptr, q1 - q0, O, act);
+    for (i64 ob = 0; ob < O; ob += 16) {
+      const int NV = O - ob > 8 ? 2 : 1;
+      const int kstep = dw_kstep_avx2(NV);
+      for (i64 kb = 0; kb < K; kb += kstep) {
+        const int kn = int(std::min<i64>(kstep, K - kb));
+        float* db = kb == 0 ? dbs : nullptr;
+        if (NV == 2) dw_rows<2, dw_kstep_avx2(2)>(kn, acc + kb * ldz, db, src, rs, offs + kb, dz, ldz, g, q0, q1, ob);
+        else dw_rows<1, dw_kstep_avx2(1)>(kn, acc + kb * ldz, db, src, rs, offs + kb, dz, ldz, g, q0, q1, ob);
+      }
     }
   }
+  for (i64 k = 0; k < K; ++k)
+    for (i64 o = 0; o < O; ++o) dWn[k * O + o] = acc[k * ldz + o];
+  if (dbn)
+    for (i64 o = 0; o < O; ++o) dbn[o] = dbs[o];
 }
 
 
