@@ -1,6 +1,8 @@
-"""Conv2D / conv+pool / max-pool on every ISA path: FUSEDNET_ISA=portable (GEMM path, portable
-loops), avx2 (conv_avx2.cpp, pool_avx2.cpp) and avx512 (conv_avx512.cpp, pool_avx512.cpp), each
-run in its own process (the ISA is fixed at load).
+"""Conv2D / conv+pool / max-pool / DepthwiseConv2D on every ISA path: FUSEDNET_ISA=portable (GEMM
+path, portable loops), avx2 (conv_avx2.cpp, pool_avx2.cpp, depthwise_avx2.cpp) and avx512
+(conv_avx512.cpp, pool_avx512.cpp, depthwise_avx512.cpp), each run in its own process (the ISA is
+fixed at load). Depthwise: AVX2 bitwise as AVX-512 (both contract to FMAs, depthwise_impl.h),
+every ISA against the float64 reference.
 
 Checked: every path against the float64 NumPy reference of test_conv; the AVX2 direct kernels
 bitwise against the AVX-512 ones where both promise the same per-element operation order
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 
 from test_conv import conv_grad_ref, conv_ref
+from test_depthwise import dw_grad_ref, dw_ref
 from test_matmul import _cpu_isa_max
 from tolerances import TOL
 
@@ -46,6 +49,13 @@ PAIRS = [(2, 28, 28, 1, 32, False), (2, 13, 13, 32, 64, True), (1, 9, 9, 3, 13, 
 POOLS = [(2, 26, 26, 32, 2, None, "valid"), (3, 11, 11, 64, 2, None, "valid"), (1, 1, 1, 1, 1, None, "valid"),
          (2, 7, 5, 7, 2, None, "same"), (1, 9, 13, 13, 3, 2, "valid"), (2, 6, 6, 37, 2, 3, "same"),
          (1, 5, 7, 9, 2, 2, "same")]
+
+# depthwise: N, H, W, C, kh, kw, dm, strides, padding, dilation, act
+DEPTHWISE = [(2, 13, 11, 37, 3, 3, 1, (1, 1), "same", (1, 1), "relu"),     # C prime: vector tails
+             (1, 9, 8, 16, 5, 5, 1, (2, 2), "same", (1, 1), "none"),
+             (2, 7, 9, 5, 3, 2, 3, (1, 2), "valid", (2, 1), "tanh"),       # depth multiplier 3
+             (1, 1, 1, 1, 1, 1, 1, (1, 1), "valid", (1, 1), "sigmoid"),
+             (2, 14, 14, 64, 3, 3, 1, (2, 2), "same", (1, 1), "relu")]    # MobileNet-like
 
 _SCRIPT = r"""
 import sys, numpy as np
@@ -83,6 +93,12 @@ for i, (N, H, W, C, k, st, pad) in enumerate(T.POOLS):
     dxr = _C.max_pool2d_backward(A(dy), idx, x.shape, k, st, pad, A(relu_y))
     out[f"m{{i}}_y"], out[f"m{{i}}_idx"] = y, np.asarray(idx)
     out[f"m{{i}}_dx"], out[f"m{{i}}_dxr"] = np.asarray(dx), np.asarray(dxr)
+for i, (N, H, W, C, kh, kw, dm, s, pad, d, act) in enumerate(T.DEPTHWISE):
+    x, w, b, dyf = T.dw_inputs(i, N, H, W, C, kh, kw, dm)
+    y = np.asarray(_C.depthwise_conv2d_forward(A(x), A(w), A(b), s, pad, d, act))
+    dX, dW, db = _C.depthwise_conv2d_backward(A(dyf(y.shape)), A(x), A(w), A(y), act, s, pad, d, True, True)
+    out[f"d{{i}}_y"], out[f"d{{i}}_dX"], out[f"d{{i}}_dW"], out[f"d{{i}}_db"] = (y, np.asarray(dX), np.asarray(dW),
+                                                                         np.asarray(db))
 np.savez({path!r}, **out)
 """
 
@@ -93,6 +109,15 @@ def case_inputs(i, N, H, W, C, kh, kw, O):
     x = rng.standard_normal((N, H, W, C)).astype(np.float32)
     w = (rng.standard_normal((kh, kw, C, O)) / np.sqrt(kh * kw * C)).astype(np.float32)
     b = rng.standard_normal(O).astype(np.float32)
+    return x, w, b, lambda shape: rng.standard_normal(shape).astype(np.float32)
+
+
+def dw_inputs(i, N, H, W, C, kh, kw, dm):
+    """Seeded inputs of depthwise case i: x, w (kh, kw, C, dm), b (C·dm) and a dY maker."""
+    rng = np.random.default_rng(400 + i)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = (rng.standard_normal((kh, kw, C, dm)) / np.sqrt(kh * kw)).astype(np.float32)
+    b = rng.standard_normal(C * dm).astype(np.float32)
     return x, w, b, lambda shape: rng.standard_normal(shape).astype(np.float32)
 
 
@@ -213,3 +238,20 @@ def test_max_pool_portable_vs_reference(runs):
     idx = base["m0_idx"].reshape(N, -1, C)
     got = np.take_along_axis(x.reshape(N, H * W, C), idx.reshape(N, -1, C), axis=1)
     np.testing.assert_array_equal(got.reshape(ref.shape), ref)
+
+
+@pytest.mark.parametrize("i", range(len(DEPTHWISE)))
+def test_depthwise_every_isa_vs_reference_avx2_bitwise_as_avx512(runs, i):
+    N, H, W, C, kh, kw, dm, s, pad, d, act = DEPTHWISE[i]
+    for isa in _isas(runs, "portable"):
+        x, w, b, dyf = dw_inputs(i, N, H, W, C, kh, kw, dm)   # the subprocess's draws, replayed
+        r = runs[isa]
+        y = r[f"d{i}_y"]
+        _close(y, dw_ref(x, w, b, s, pad, d, act))
+        rdx, rdw, rdb = dw_grad_ref(x, w, _dz(dyf(y.shape), y, act), s, pad, d)
+        _close(r[f"d{i}_dX"], rdx)
+        _close(r[f"d{i}_dW"], rdw)
+        _close(r[f"d{i}_db"], rdb)
+    if "avx512" in runs:
+        for key in ("y", "dX", "dW", "db"):
+            np.testing.assert_array_equal(runs["avx2"][f"d{i}_{key}"], runs["avx512"][f"d{i}_{key}"], err_msg=key)
