@@ -7,13 +7,19 @@ Forward = conv + bias + relu (fused here; conv2d + relu in PyTorch). Backward = 
 times each conv + pool as the training step runs it (one conv2d_maxpool call per direction; the
 GFLOP/s column counts the full conv, though the pair skips what the pool never reads).
 Timings are medians of interleaved repetitions (ours, torch, ours, ...), so drift on the shared
-machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time]
+machine hits both sides alike. Run: PYTHONPATH=python python3 bench/bench_conv.py [--batches 32 128] [--threads 1 --cpu-time] [--isa avx2] [--depthwise | --imagenet]
+--isa avx2 caps both libraries to their AVX2 kernels (bench/_isa_env.py): on an AVX-512 host an
+indicative figure for an AVX2 machine only, label it with the host.
 On a loaded machine (load average > cores) 2-thread wall times are dominated by descheduling
 at OpenMP barriers on both sides; use --threads 1 --cpu-time there for a like-for-like ratio.
 """
 import argparse
 import statistics
 import time
+
+import _isa_env
+
+ISA = _isa_env.apply()  # before numpy / torch / fusednet load (they read their ISA caps once)
 
 import numpy as np
 import torch
@@ -96,6 +102,35 @@ def general_conv(N, H, W, C, O, k, stride, rng):
     return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, 2 * flops)
 
 
+def depthwise_layer(N, H, C, stride, rng):
+    """DepthwiseConv2D(3, strides=stride, padding='same', relu) fwd and bwd (dX + dW + db) vs
+    PyTorch's grouped conv2d (groups = C, channels_last) + relu."""
+    x = rng.standard_normal((N, H, H, C)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, C, 1)) / 3).astype(np.float32)
+    b = np.zeros(C, np.float32)
+    xa, wa, ba = _C.asarray(x), _C.asarray(w), _C.asarray(b)
+    y = _C.depthwise_conv2d_forward(xa, wa, ba, stride, "same", 1, "relu")
+    dy = _C.asarray(rng.standard_normal(y.shape).astype(np.float32))
+    xt = torch.tensor(x).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    wt = torch.tensor(w).permute(2, 3, 0, 1).contiguous().requires_grad_(True)   # [C, 1, 3, 3]
+    bt = torch.tensor(b).requires_grad_(True)
+    yt = torch.relu(F.conv2d(xt, wt, bt, stride=stride, padding=1, groups=C))
+    dyt = torch.tensor(np.asarray(dy)).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+    fwd_ours = lambda: _C.depthwise_conv2d_forward(xa, wa, ba, stride, "same", 1, "relu")
+    def fwd_torch():
+        with torch.no_grad():
+            torch.relu(F.conv2d(xt, wt, bt, stride=stride, padding=1, groups=C))
+    bwd_ours = lambda: _C.depthwise_conv2d_backward(dy, xa, wa, y, "relu", stride, "same", 1, True, True)
+    def bwd_torch():
+        wt.grad = bt.grad = xt.grad = None
+        yt.backward(dyt, retain_graph=True)
+    flops = 2.0 * N * y.shape[1] * y.shape[2] * 9 * C
+    return (fwd_ours, fwd_torch, flops), (bwd_ours, bwd_torch, 2 * flops)
+
+
+# MobileNet-like depthwise shapes: (H, C, stride)
+DEPTHWISE_SHAPES = [(56, 128, 1), (56, 128, 2), (28, 256, 1), (14, 512, 1), (7, 1024, 1)]
+
 # ResNet-50-like shapes (issue 11): (H, C, O, k, stride)
 IMAGENET_SHAPES = [(224, 3, 64, 7, 2), (56, 64, 64, 1, 1), (56, 64, 64, 3, 1), (56, 64, 256, 1, 1),
                    (56, 256, 64, 1, 1), (56, 256, 512, 1, 2), (56, 128, 128, 3, 2), (28, 128, 128, 3, 1),
@@ -174,7 +209,11 @@ def main():
     ap.add_argument("--imagenet", action="store_true",
                     help="ResNet-50-like conv shapes (1x1, 3x3 s1/s2, 7x7 s2; 56^2-7^2, 64-2048 channels) at "
                          "--batches (default 8), PyTorch in channels_last")
+    ap.add_argument("--depthwise", action="store_true",
+                    help="MobileNet-like DepthwiseConv2D(3) shapes at --batches (default 8), PyTorch grouped "
+                         "conv in channels_last")
     ap.add_argument("--threads", type=int, default=2)
+    _isa_env.add_argument(ap)
     ap.add_argument("--cpu-time", action="store_true",
                     help="time with process CPU time instead of wall time: robust on an oversubscribed "
                          "machine, but only meaningful with --threads 1 (spinning threads count too)")
@@ -185,8 +224,15 @@ def main():
     torch.set_num_threads(args.threads)
     fusednet.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
+    print(_isa_env.describe())
     print(f"fusednet {_C.cpu_isa()} threads={args.threads} | torch {torch.__version__} threads={torch.get_num_threads()}")
     print(f"{'layer':34s} {'pass':4s} {'ours us':>9s} {'torch us':>9s} {'ours':>10s} {'torch':>10s} {'ratio':>6s}")
+    if args.depthwise:
+        for N in (args.batches if args.batches != [32, 128] else [8]):
+            rows = [(f"dw 3x3 s{st} {H}x{H}x{C} N={N}", depthwise_layer(N, H, C, st, rng), "GFLOP/s")
+                    for H, C, st in DEPTHWISE_SHAPES]
+            table(rows, "sum of the depthwise layers", N, max(3, args.reps // 3))
+        return
     if args.imagenet:
         for N in (args.batches if args.batches != [32, 128] else [8]):
             rows = [(f"{k}x{k} s{st} {H}x{H} {C}->{O} N={N}", general_conv(N, H, H, C, O, k, st, rng), "GFLOP/s")

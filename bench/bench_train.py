@@ -8,11 +8,17 @@ measured with and without ``torch.set_flush_denormal(True)``; repeats are interl
 against the faster PyTorch variant. Also times one Adam step over the model's 101,770 params.
 
 Usage: PYTHONPATH=python python3 bench/bench_train.py [--repeats 3] [--samples 60000] [--quick]
-       [--models mlp cnn resnet] [--cnn-samples 8192] [--batch 32 128] [--threads N]
+       [--models mlp cnn resnet] [--cnn-samples 8192] [--batch 32 128] [--threads N] [--isa avx2]
+--isa avx2 caps both libraries to their AVX2 kernels (bench/_isa_env.py): on an AVX-512 host an
+indicative figure for an AVX2 machine only, label it with the host.
 """
 import argparse
 import statistics
 import time
+
+import _isa_env
+
+ISA = _isa_env.apply()  # before numpy / torch / fusednet load (they read their ISA caps once)
 
 import numpy as np
 
@@ -280,6 +286,7 @@ def main():
     ap.add_argument("--models", nargs="+", choices=["mlp", "cnn", "resnet"], default=["mlp", "cnn", "resnet"])
     ap.add_argument("--_peak-mem", dest="peak_mem", choices=["fusednet", "torch"], help=argparse.SUPPRESS)
     ap.add_argument("--cnn-samples", type=int, default=8192, help="CNN samples per timed epoch")
+    _isa_env.add_argument(ap)
     args = ap.parse_args()
     if args.peak_mem:
         print(resnet_peak_mem(args.peak_mem, 64))
@@ -296,6 +303,8 @@ def main():
         fn.set_num_threads(args.threads)
         if torch is not None:
             torch.set_num_threads(args.threads)
+    if torch is not None:
+        print(_isa_env.describe())
     print(f"fusednet {fn.__version__}, {fn.get_num_threads()} threads, ISA {fn._C.cpu_isa()}; "
           f"torch {torch.__version__ if torch else 'n/a'}, {torch.get_num_threads() if torch else 0} threads")
     if "mlp" not in args.models:

@@ -263,7 +263,8 @@ bool run_parallel(i64 work_items) {
 constexpr const char* kBadArgmax = "conv2d_maxpool_backward: argmax holds an index outside the pooled image";
 
 // ------------------------------------------------------------------ direct path (small K)
-// x86-64 only: the kernels are AVX-512 (conv_avx512.cpp); other targets always take the GEMM path.
+// x86-64 only: the kernels are AVX-512 (conv_avx512.cpp) or AVX2 + FMA (conv_avx2.cpp), picked by
+// isa_level() at each call; other targets (and x86-64 without AVX2) always take the GEMM path.
 #if FN_X86
 // Layers with K = kh·kw·C ≤ kDirectMaxK (first layers: C = 1 or 3) skip im2col and the GEMM
 // (conv_direct.h). Work is cut into units = (image, band of hb output rows), hb depending on the
@@ -286,7 +287,7 @@ struct DirectPlan {
 };
 
 bool direct_ok(const ConvGeom& g, i64 max_k = conv_detail::kDirectMaxK) {
-  return isa_level() >= 2 && g.K() > 0 && g.K() <= max_k && direct_enabled();
+  return isa_level() >= 1 && g.K() > 0 && g.K() <= max_k && direct_enabled();
 }
 
 DirectPlan make_direct(const ConvGeom& g) {
@@ -339,8 +340,9 @@ void direct_forward(float* Y, const float* X, const float* Wt, const float* bias
     i64 oh0, nr;
     const float* src = direct_src(d, g, X, u, &oh0, &nr);
     const i64 n = u / d.S;
-    conv_detail::direct_fwd_image_avx512(Y + ((n * g.Ho + oh0) * g.Wo) * g.O, src, d.rs, d.offs.data(), Wt,
-                                         bias, g, act, nr);
+    float* Yn = Y + ((n * g.Ho + oh0) * g.Wo) * g.O;
+    if (isa_level() >= 2) conv_detail::direct_fwd_image_avx512(Yn, src, d.rs, d.offs.data(), Wt, bias, g, act, nr);
+    else conv_detail::direct_fwd_image_avx2(Yn, src, d.rs, d.offs.data(), Wt, bias, g, act, nr);
   };
   for_units(d.units, run_parallel(d.units), Sched::Static, unit);
 }
@@ -378,8 +380,10 @@ void direct_backward(float* dW, float* db, const float* dY, const float* X, cons
           throw ValueError(kBadArgmax);
         dYu = z;
       }
-      conv_detail::direct_dw_image_avx512(part, db ? part + KO : nullptr, src, d.rs, d.offs.data(),
-                                          dYu, Y ? Y + q0 * O : nullptr, g, act, nr);
+      float* dbp = db ? part + KO : nullptr;
+      const float* Yu = Y ? Y + q0 * O : nullptr;
+      if (isa_level() >= 2) conv_detail::direct_dw_image_avx512(part, dbp, src, d.rs, d.offs.data(), dYu, Yu, g, act, nr);
+      else conv_detail::direct_dw_image_avx2(part, dbp, src, d.rs, d.offs.data(), dYu, Yu, g, act, nr);
       const i64 n_acc = db ? L : KO;
       for (i64 e = 0; e < n_acc; ++e) acc[e] += part[e];
     }
@@ -437,10 +441,14 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
     src = xpad->p;
   }
   // dW tiles
+  // (AVX-512: 64-channel blocks of up to 4 zmm; AVX2: 16-channel blocks of up to 2 ymm.)
+  const bool z512 = isa_level() >= 2;
+  const i64 oblk = z512 ? 64 : conv_detail::kDwBlockAvx2;
   std::vector<std::pair<i64, i64>> tiles;
-  for (i64 ob = 0; ob < O; ob += 64) {
-    const int nv = int((std::min<i64>(O - ob, 64) + 15) / 16);
-    for (i64 kb = 0; kb < K; kb += conv_detail::dw_kstep(nv)) tiles.emplace_back(kb, ob);
+  for (i64 ob = 0; ob < O; ob += oblk) {
+    const i64 rem = std::min<i64>(O - ob, oblk);
+    const i64 kstep = z512 ? conv_detail::dw_kstep(int((rem + 15) / 16)) : conv_detail::dw_kstep_avx2(rem > 8 ? 2 : 1);
+    for (i64 kb = 0; kb < K; kb += kstep) tiles.emplace_back(kb, ob);
   }
   const i64 nt = i64(tiles.size());
   // Images in L2-sized chunks (dZ + X of a chunk ≈ 384 KiB), every tile swept over a chunk before
@@ -453,8 +461,10 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
     const i64 n1 = std::min(g.N, n0 + nchunk);
     auto tile = [&](i64 t) {
       const i64 kb = tiles[size_t(t)].first, ob = tiles[size_t(t)].second;
-      conv_detail::direct_dw_tile_avx512(dW, kb == 0 ? db : nullptr, src, img_stride, d.rs, d.offs.data(), dZ,
-                                         g, kb, ob, n0, n1, sums.p + t * conv_detail::kDwSumFloats);
+      float* sum = sums.p + t * conv_detail::kDwSumFloats;
+      float* dbt = kb == 0 ? db : nullptr;
+      if (z512) conv_detail::direct_dw_tile_avx512(dW, dbt, src, img_stride, d.rs, d.offs.data(), dZ, g, kb, ob, n0, n1, sum);
+      else conv_detail::direct_dw_tile_avx2(dW, dbt, src, img_stride, d.rs, d.offs.data(), dZ, g, kb, ob, n0, n1, sum);
     };
     for_units(nt, run_parallel(nt), Sched::Dynamic, tile);
   }
@@ -465,7 +475,8 @@ void direct_backward_full(float* dX, float* dW, float* db, const float* dY, cons
     for (i64 o = 0; o < O; ++o) wt.p[o * K + k] = Wt[k * O + o];
   const i64 P = g.Ho * g.Wo;
   auto image = [&](i64 n) {
-    conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+    if (z512) conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+    else conv_detail::direct_dx_image_avx2(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
   };
   for_units(g.N, run_parallel(g.N), Sched::Static, image);
 }
@@ -659,7 +670,8 @@ void conv2d_backward_data(float* dX, const float* dZ, const float* Wt, const Con
   if (direct_full_ok(g)) {  // col2im fused into the tile's store, one thread per image
     const i64 P = g.Ho * g.Wo;
     for_units(g.N, run_parallel(g.N), Sched::Static, [&](i64 n) {
-      conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+      if (isa_level() >= 2) conv_detail::direct_dx_image_avx512(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
+      else conv_detail::direct_dx_image_avx2(dX + n * g.H * g.W * C, dZ + n * P * O, wt.p, g);
     });
     return;
   }

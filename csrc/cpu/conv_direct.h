@@ -28,8 +28,12 @@ constexpr i64 kDirectFwdMaxK = 2048;
 // Scratch size and K step of direct_dw_tile_avx512 (below).
 constexpr int kDwSumFloats = 13 * 64;
 constexpr int dw_kstep(int nv) { return nv >= 4 ? 6 : (nv == 3 ? 8 : 12); }
+// The AVX2 twins (conv_avx2.cpp): channel blocks of kDwBlockAvx2 = 16 (NV ≤ 2 ymm vectors), K step
+// 5 for NV = 2 (10 accumulators + 2 dz + 2 db + 1 broadcast of 16 ymm), 12 for NV = 1.
+constexpr i64 kDwBlockAvx2 = 16;
+constexpr int dw_kstep_avx2(int nv) { return nv >= 2 ? 5 : 12; }
 
-// The kernels exist on x86-64 only (conv_avx512.cpp); declaring them only there makes a call that
+// The kernels exist on x86-64 only (conv_avx512.cpp, conv_avx2.cpp); declaring them only there makes a call that
 // escapes conv.cpp's FN_X86 guards a compile error on other targets.
 #if FN_X86
 // A band of `nrows` output rows of one image (src at the window origin of its first pixel, Yn at
@@ -59,6 +63,17 @@ void direct_dw_tile_avx512(float* dW, float* db, const float* src, i64 img_strid
 
 // dXn [H, W, C] += col2im(dZn · Wᵀ) for one image (C % 16 == 0); WT = Wᵀ [O, K]; dZn [Ho·Wo, O].
 void direct_dx_image_avx512(float* dXn, const float* dZn, const float* WT, const ConvGeom& g);
+
+// AVX2 + FMA twins (conv_avx2.cpp), same contracts; forward, dW and db are bitwise the AVX-512
+// results (same per-element operation order), dX adds its terms in another fixed order.
+// direct_dw_tile_avx2 tiles are dW rows [kb, kb + dw_kstep_avx2(NV)) × channels [ob, ob+16).
+void direct_fwd_image_avx2(float* Yn, const float* src, i64 rs, const i64* offs, const float* Wt,
+                           const float* bias, const ConvGeom& g, Act act, i64 nrows);
+void direct_dw_image_avx2(float* dWn, float* dbn, const float* src, i64 rs, const i64* offs,
+                          const float* dYn, const float* Yn, const ConvGeom& g, Act act, i64 nrows);
+void direct_dw_tile_avx2(float* dW, float* db, const float* src, i64 img_stride, i64 rs, const i64* offs,
+                         const float* dZ, const ConvGeom& g, i64 kb, i64 ob, i64 n0, i64 n1, float* sum);
+void direct_dx_image_avx2(float* dXn, const float* dZn, const float* WT, const ConvGeom& g);
 #endif
 
 }  // namespace fusednet::cpu::conv_detail

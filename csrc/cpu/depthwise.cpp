@@ -20,10 +20,17 @@
 //   that depends on the shapes only; a group sums each row into a float row partial and adds it to
 //   its own double accumulator, rows in order; the G accumulators are summed in group order. So
 //   dW/db are bitwise independent of the thread count (DESIGN invariant 6).
+// * The row loops (depthwise_impl.h) are compiled per ISA (portable, _avx2, _avx512) and picked
+//   by isa_level(): the baseline x86-64 build vectorises them 4 floats wide only. Same tap order
+//   on every ISA; AVX2 and AVX-512 contract the multiply-adds into FMAs (bitwise equal to each
+//   other), the baseline build rounds the product first.
 // * Padding is handled by skipping taps outside the image (no padded copies): a depthwise layer
 //   is memory-bound, and an extra copy of X would cost as much as the convolution itself.
 #include "cpu/depthwise.h"
 
+#define FN_ISA_NS portable
+#include "cpu/depthwise_impl.h"
+#undef FN_ISA_NS
 
 #include <algorithm>
 #include <cmath>
@@ -32,10 +39,27 @@
 #include <vector>
 
 #include "cpu/ftz_scope.h"
+#include "cpu/isa.h"
 #include "cpu/runtime.h"
 #include "cpu/parallel.h"
 
 namespace fusednet::cpu {
+
+// The row loops, per ISA (depthwise_impl.h; bitwise the same results on every ISA).
+#if FN_X86
+#define FN_DW_DECL(ns)                                                                                   \
+  namespace ns {                                                                                         \
+  void depthwise_fwd_row(float*, const float*, const float*, const float*, const ConvGeom&, i64, i64);   \
+  void depthwise_dw_row(float*, float*, const float*, const float*, const ConvGeom&, i64, i64);          \
+  void depthwise_dx_row(float*, const float*, const float*, const ConvGeom&, i64, i64);                  \
+  }
+FN_DW_DECL(avx2)
+FN_DW_DECL(avx512)
+#undef FN_DW_DECL
+#define FN_PICK(fn) (isa_level() >= 2 ? avx512::fn : isa_level() == 1 ? avx2::fn : portable::fn)
+#else
+#define FN_PICK(fn) (portable::fn)
+#endif
 
 namespace {
 
@@ -60,38 +84,6 @@ void for_each_row(i64 n, double flops, F&& f) {
   } else {
     set_ftz();
     for (i64 r = 0; r < n; ++r) f(r);
-  }
-}
-
-// a[o] += w[o] · x[o / dm] for o < C·dm (one tap on one pixel).
-inline void tap_fma(float* __restrict a, const float* __restrict w, const float* __restrict x, i64 C, i64 dm) {
-  if (dm == 1) {
-#pragma omp simd
-    for (i64 c = 0; c < C; ++c) a[c] += w[c] * x[c];
-    return;
-  }
-  for (i64 c = 0; c < C; ++c) {
-    const float xv = x[c];
-    float* __restrict ac = a + c * dm;
-    const float* __restrict wc = w + c * dm;
-#pragma omp simd
-    for (i64 m = 0; m < dm; ++m) ac[m] += wc[m] * xv;
-  }
-}
-
-// d[c] += Σ_m z[c·dm+m] · w[c·dm+m] (one tap's contribution to one input pixel's gradient).
-inline void tap_dx(float* __restrict d, const float* __restrict z, const float* __restrict w, i64 C, i64 dm) {
-  if (dm == 1) {
-#pragma omp simd
-    for (i64 c = 0; c < C; ++c) d[c] += z[c] * w[c];
-    return;
-  }
-  for (i64 c = 0; c < C; ++c) {
-    const float* zc = z + c * dm;
-    const float* wc = w + c * dm;
-    float s = 0.f;
-    for (i64 m = 0; m < dm; ++m) s += zc[m] * wc[m];
-    d[c] += s;
   }
 }
 
@@ -122,28 +114,12 @@ void depthwise_conv2d_forward(float* Y, const float* X, const float* Wt, const f
   const i64 O = g.O, C = g.C, K = g.kh * g.kw;
   if (g.M() == 0 || O == 0) return;
   const i64 rows = g.N * g.Ho;
+  const auto row_fn = FN_PICK(depthwise_fwd_row);
   for_each_row(rows, 2.0 * double(g.M()) * double(O) * double(K), [&](i64 r) {
     const i64 n = r / g.Ho, oh = r % g.Ho;
-    const float* xn = X + n * g.H * g.W * C;
     float* yrow = Y + r * g.Wo * O;
-    const i64 h0 = oh * g.sh - g.pt;
-    for (i64 ow = 0; ow < g.Wo; ++ow) {
-      float* a = yrow + ow * O;
-      if (bias) std::memcpy(a, bias, size_t(O) * sizeof(float));
-      else zero_floats(a, O);
-      const i64 w0 = ow * g.sw - g.pl;
-      for (i64 i = 0; i < g.kh; ++i) {
-        const i64 h = h0 + i * g.dh;
-        if (h < 0 || h >= g.H) continue;
-        const float* xr = xn + h * g.W * C;
-        for (i64 j = 0; j < g.kw; ++j) {
-          const i64 w = w0 + j * g.dw;
-          if (w < 0 || w >= g.W) continue;
-          tap_fma(a, Wt + (i * g.kw + j) * O, xr + w * C, C, dm);
-        }
-      }
-      epilogue(a, O, act);
-    }
+    row_fn(yrow, X + n * g.H * g.W * C, Wt, bias, g, dm, oh);
+    epilogue(yrow, g.Wo * O, act);
   });
 }
 
@@ -182,34 +158,15 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
   while (G > 1 && G * L > (i64(4) << 20)) --G;  // accumulators ≤ 32 MiB of doubles
   std::vector<double> acc(size_t(G * L), 0.0);
   HostBuf part(size_t(G * L));
+  const auto dw_fn = FN_PICK(depthwise_dw_row);
   for_each_row(G, 2.0 * double(M) * double(KO), [&](i64 gi) {
     double* ag = acc.data() + gi * L;
     float* pw = part.p + gi * L;
     float* pb = pw + KO;
     for (i64 r = gi * rows / G; r < (gi + 1) * rows / G; ++r) {
       const i64 n = r / g.Ho, oh = r % g.Ho;
-      const float* xn = X + n * g.H * g.W * C;
-      const float* dzr = dZ + r * g.Wo * O;
-      const i64 h0 = oh * g.sh - g.pt;
       zero_floats(pw, L);
-      for (i64 ow = 0; ow < g.Wo; ++ow) {
-        const float* dz = dzr + ow * O;
-        if (db) {
-#pragma omp simd
-          for (i64 o = 0; o < O; ++o) pb[o] += dz[o];
-        }
-        const i64 w0 = ow * g.sw - g.pl;
-        for (i64 i = 0; i < g.kh; ++i) {
-          const i64 h = h0 + i * g.dh;
-          if (h < 0 || h >= g.H) continue;
-          const float* xr = xn + h * g.W * C;
-          for (i64 j = 0; j < g.kw; ++j) {
-            const i64 w = w0 + j * g.dw;
-            if (w < 0 || w >= g.W) continue;
-            tap_fma(pw + (i * g.kw + j) * O, dz, xr + w * C, C, dm);
-          }
-        }
-      }
+      dw_fn(pw, db ? pb : nullptr, X + n * g.H * g.W * C, dZ + r * g.Wo * O, g, dm, oh);
       for (i64 e = 0; e < L; ++e) ag[e] += pw[e];
     }
   });
@@ -223,28 +180,12 @@ void depthwise_conv2d_backward(float* dX, float* dW, float* db, const float* dY,
 
   if (!dX) return;
   // dX: gather over the N·H input rows; each element sums its taps in (i, j) order.
+  const auto dx_fn = FN_PICK(depthwise_dx_row);
   for_each_row(g.N * g.H, 2.0 * double(M) * double(KO), [&](i64 r) {
     const i64 n = r / g.H, h = r % g.H;
-    float* dxr = dX + r * g.W * C;
-    zero_floats(dxr, g.W * C);
-    for (i64 i = 0; i < g.kh; ++i) {
-      const i64 th = h + g.pt - i * g.dh;
-      if (th < 0 || th % g.sh) continue;
-      const i64 oh = th / g.sh;
-      if (oh >= g.Ho) continue;
-      const float* dzr = dZ + (n * g.Ho + oh) * g.Wo * O;
-      for (i64 w = 0; w < g.W; ++w) {
-        float* d = dxr + w * C;
-        for (i64 j = 0; j < g.kw; ++j) {
-          const i64 tw = w + g.pl - j * g.dw;
-          if (tw < 0 || tw % g.sw) continue;
-          const i64 ow = tw / g.sw;
-          if (ow >= g.Wo) continue;
-          tap_dx(d, dzr + ow * O, Wt + (i * g.kw + j) * O, C, dm);
-        }
-      }
-    }
+    dx_fn(dX + r * g.W * C, dZ + n * g.Ho * g.Wo * O, Wt, g, dm, h);
   });
 }
+#undef FN_PICK
 
 }  // namespace fusednet::cpu

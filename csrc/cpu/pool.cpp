@@ -21,10 +21,13 @@
 namespace fusednet::cpu {
 
 #if FN_X86
-namespace pool_detail {  // pool_avx512.cpp (called only when isa_level() == 2)
+namespace pool_detail {  // pool_avx512.cpp (isa_level() == 2), pool_avx2.cpp (isa_level() == 1)
 void max_pool_row_avx512(float* Y, int32_t* idx, const float* xn, const PoolGeom& g, i64 oh);
 bool max_pool_bwd_tiled_avx512(float* dx, const float* dy, const int32_t* id, const PoolGeom& g,
                                const float* relu_y);
+void max_pool_row_avx2(float* Y, int32_t* idx, const float* xn, const PoolGeom& g, i64 oh);
+bool max_pool_bwd_tiled_avx2(float* dx, const float* dy, const int32_t* id, const PoolGeom& g,
+                             const float* relu_y);
 }  // namespace pool_detail
 #endif
 
@@ -60,15 +63,19 @@ void max_pool2d_forward(float* Y, int32_t* idx, const float* X, const PoolGeom& 
   FtzScope ftz_scope;
   const i64 C = g.C, rows = g.N * g.Ho;
 #if FN_X86
-  const bool simd = isa_level() >= 2;
+  const int simd = isa_level();
 #endif
   parallel_for_if(par(rows) && rows * g.Wo * C > 16384, rows, num_threads(), [&](i64 row) {
     set_ftz();
     const i64 n = row / g.Ho, oh = row % g.Ho;
     const float* xn = X + n * g.H * g.W * C;
 #if FN_X86
-    if (simd) {
+    if (simd >= 2) {
       pool_detail::max_pool_row_avx512(Y + row * g.Wo * C, idx + row * g.Wo * C, xn, g, oh);
+      return;
+    }
+    if (simd == 1) {
+      pool_detail::max_pool_row_avx2(Y + row * g.Wo * C, idx + row * g.Wo * C, xn, g, oh);
       return;
     }
 #endif
@@ -103,7 +110,8 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
   // Non-overlapping windows (the usual pool_size == strides): dense masked stores per window
   // instead of a scatter; when the windows tile the image exactly nothing needs zeroing first.
 #if FN_X86
-  const bool tiled = isa_level() >= 2 && g.sh >= g.ph && g.sw >= g.pw;
+  const int level = isa_level();
+  const bool tiled = level >= 1 && g.sh >= g.ph && g.sw >= g.pw;
   const bool exact = tiled && g.pt == 0 && g.pl == 0 && g.sh == g.ph && g.sw == g.pw &&
                      g.Ho * g.ph == g.H && g.Wo * g.pw == g.W;
 #endif
@@ -117,7 +125,9 @@ bool max_pool2d_backward(float* dX, const float* dY, const int32_t* idx, const P
 #if FN_X86
     if (tiled) {
       if (!exact) std::memset(dx, 0, size_t(HW * C) * sizeof(float));
-      if (pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g, ry)) return;
+      if (level >= 2 ? pool_detail::max_pool_bwd_tiled_avx512(dx, dy, id, g, ry)
+                     : pool_detail::max_pool_bwd_tiled_avx2(dx, dy, id, g, ry))
+        return;
     }
 #endif
     std::memset(dx, 0, size_t(HW * C) * sizeof(float));
