@@ -152,3 +152,10 @@ def test_bmm_cuda_vs_cpu(ab, bb, M, K, N, rng):
     cpu = np.asarray(_C.bmm(_C.asarray(a), _C.asarray(b)))
     gpu = _C.bmm(_C.asarray(a).to("cuda"), _C.asarray(b).to("cuda")).to("cpu")
     np.testing.assert_allclose(np.asarray(gpu), cpu, *TOL["cuda_vs_cpu"])
+
+
+@pytest.mark.parametrize("sa,sb", [((2, 1, 3, 4), (1, 5, 4, 2)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (1, 4, 5)),
+                                   ((1, 1, 2), (3, 2, 1)), ((2, 2, 3, 5), (2, 1, 5, 3)), ((1, 7, 3), (7, 3, 2))])
+def test_ops_matmul_batched_grads_float64_fd(sa, sb, rng):
+    from test_ops_grad import gradcheck, normal
+    gradcheck(ops.matmul, np.matmul, [normal(rng, *sa), normal(rng, *sb)], rng)
