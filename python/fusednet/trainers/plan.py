@@ -249,9 +249,11 @@ class GraphPlan:
             self.out_layers.append(l if ok else None)
 
     # ------------------------------------------------------------------ running
-    def forward(self, xs, training, strip=(), record=True):
+    def forward(self, xs, training, strip=(), record=True, observe=None):
         """Run the graph on input Arrays; returns (outputs, contexts for :meth:`backward`).
-        ``strip``: output indices whose final softmax/sigmoid is skipped."""
+        ``strip``: output indices whose final softmax/sigmoid is skipped. ``observe``: optional
+        ``fn(i, values, ctx)`` called after step i ran, before its dead inputs are dropped
+        (:mod:`.memory` measures liveness with it)."""
         vals = [None] * self.nslots
         for s, x in zip(self.in_slots, xs):
             vals[s] = x
@@ -266,6 +268,8 @@ class GraphPlan:
             x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
             vals[st.out_slot] = st.fwd(ctx, x, training, st.out_slot in strip_slots)
             ctxs.append(ctx)
+            if observe is not None:
+                observe(len(ctxs) - 1, vals, ctx)
             for s in st.free:
                 vals[s] = None
         return [vals[s] for s in self.out_slots], ctxs
@@ -302,6 +306,11 @@ class GraphPlan:
                         if d is not None:
                             g[s] = d if g[s] is None else _C.binary("add", g[s], d)
         return [g[s] for s in self.in_slots], pg
+
+    def memory_report(self, xs, training=False, weights=()):
+        """Activation memory of one forward on input Arrays ``xs`` (see :mod:`.memory`)."""
+        from .memory import forward_report
+        return forward_report(self, xs, training, weights)
 
     # ------------------------------------------------------------------ training
     def set_losses(self, losses, weights=None):
