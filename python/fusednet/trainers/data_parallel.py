@@ -20,6 +20,7 @@ from .epoch_iterator import peek
 from .grad_buckets import GradBuckets
 from .data_adapters import host_np
 from .logs import _cb_module, array_sum, needs_batch_hooks, probs
+from .sample_weights import map_weights
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
@@ -66,7 +67,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                          "would add the penalty gradient)")
     n = xs[0].shape[0]
     X, Y = model._to_device(xs), model._to_device(Ys)
-    W = model._to_device([sw])[0] if sw is not None else None
+    W = model._weights_to_device(sw)
     steps = int(math.ceil(n / batch_size))
     if steps_per_epoch is not None:
         steps = min(steps, int(steps_per_epoch))
@@ -101,7 +102,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                 take = (lambda a: None if a is None else _C.take_rows(a, idx))
             else:
                 take = (lambda a: None if a is None else _C.slice_axis(a, 0, lo, hi))
-            yield [take(a) for a in X], [take(a) for a in Y], take(W), hi - lo, nb
+            yield [take(a) for a in X], [take(a) for a in Y], map_weights(W, take), hi - lo, nb
 
     def run_epoch(epoch):
         first, feed = peek(batches(epoch))

@@ -364,7 +364,7 @@ class GraphPlan:
                 douts.append(None)
                 pers.append(None)
                 continue
-            per, g = self.output_loss(i, o, yb, n, wb, True)
+            per, g = self.output_loss(i, o, yb, n, wb[i] if isinstance(wb, list) else wb, True)
             per_total = per if per_total is None else _C.binary("add", per_total, per)
             pers.append(per)
             douts.append(g)
