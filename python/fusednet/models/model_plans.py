@@ -53,10 +53,11 @@ class PlanMixin:
         multi = isinstance(x, (list, tuple))
         outs, ctx.ctxs = plan.forward(list(x) if multi else [x], training, (0,) if strip else ())
         ctx.plan, ctx.multi = plan, multi
-        return outs[0]
+        return outs[0] if len(outs) == 1 else list(outs)   # several: OutputSelect steps pick them
 
     def backward(self, ctx, dy, need_dx):
-        dxs, grads = ctx.plan.backward(ctx.ctxs, [dy])
+        # dy: one Array, or (several outputs) one entry per output, None where none arrived
+        dxs, grads = ctx.plan.backward(ctx.ctxs, list(dy) if isinstance(dy, list) else [dy])
         ctx.ctxs = None
         return (dxs if ctx.multi else dxs[0]), grads
 

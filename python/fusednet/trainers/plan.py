@@ -21,8 +21,13 @@ from .. import _C
 from ..layers.base import Context, call_losses
 from ..tensor import Tensor, enable_grad, no_grad
 from . import fusion
+from ..models.multi_output import add_grads
 
 __all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
+
+
+def _add(a, b):
+    return _C.binary("add", a, b)
 
 
 class Node:
@@ -298,7 +303,10 @@ class GraphPlan:
                 pg[j] = gr if pg[j] is None else _C.binary("add", pg[j], gr)
             if st.need_dx:
                 if not st.multi:
-                    if dx is not None:
+                    if isinstance(dx, list):   # into a multi-output sub-model's value (OutputSelect)
+                        s = st.in_slots[0]
+                        g[s] = add_grads(g[s], dx, _add)
+                    elif dx is not None:
                         s = st.in_slots[0]
                         g[s] = dx if g[s] is None else _C.binary("add", g[s], dx)
                 else:
