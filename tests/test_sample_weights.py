@@ -157,3 +157,34 @@ def test_class_weight_fit_matches_keras(rng):
     fm.fit(x, y, class_weight=cw, batch_size=N, epochs=2, shuffle=False, verbose=0)
     for kw, fw in zip(km.get_weights(), fm.get_weights()):
         np.testing.assert_allclose(fw, kw, *TOL["optimizer"])
+
+
+class _WeightedIdiom(fn.Model):
+    """keras.io 'Supporting sample_weight & class_weight' train_step (data is a 2- or 3-tuple)."""
+
+    def train_step(self, data):
+        x, y, sample_weight = data if len(data) == 3 else (*data, None)
+        with fn.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+        grads = tape.gradient(loss, self.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        return {"loss": loss}
+
+
+def test_per_output_weights_reach_a_custom_train_step_like_the_compiled_plan(rng):
+    def build(cls):
+        fn.random.seed(11)
+        x = fn.Input((5,), name="x")
+        h = layers.Dense(4, activation="relu", name="h")(x)
+        m = cls(x, [layers.Dense(3, activation="softmax", name="out_a")(h), layers.Dense(1, name="out_b")(h)])
+        m.compile(optimizer=fn.optimizers.SGD(0.1), loss={"out_a": "sparse_categorical_crossentropy", "out_b": "mse"},
+                  loss_weights={"out_a": 1.0, "out_b": 0.5})
+        return m
+    x, y, wa, wb = _data(rng)
+    ref, m = build(fn.Model), build(_WeightedIdiom)
+    for sw in ({"out_a": wa, "out_b": wb}, [wa, wb]):
+        ref.fit(x, y, sample_weight=sw, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        m.fit(x, y, sample_weight=sw, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        for a, b in zip(m.get_weights(), ref.get_weights()):
+            np.testing.assert_allclose(a, b, *TOL["train_step"])

@@ -16,7 +16,13 @@ import numpy as np
 
 from .data_adapters import as_host_array
 
-__all__ = ["sample_weights", "class_weighted", "map_weights", "output_weights"]
+__all__ = ["sample_weights", "class_weighted", "map_weights", "output_weights", "per_output_form"]
+
+
+def per_output_form(sample_weight, names):
+    """True when ``sample_weight`` gives weights per output: a dict, or a list/tuple on a model
+    with several outputs (on one output a list is the weights themselves)."""
+    return isinstance(sample_weight, dict) or (isinstance(sample_weight, (list, tuple)) and len(names) > 1)
 
 
 def sample_weights(names, sample_weight, n, what):
