@@ -146,12 +146,17 @@ def test_dot_layer_rank3_bitwise_the_per_sample_gemms(axes, rng):
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("ab,bb,M,K,N", SHAPES[:9])
-def test_bmm_cuda_vs_cpu(ab, bb, M, K, N, rng):
-    a = rng.standard_normal(ab + (M, K)).astype(np.float32)
-    b = rng.standard_normal(bb + (K, N)).astype(np.float32)
-    cpu = np.asarray(_C.bmm(_C.asarray(a), _C.asarray(b)))
-    gpu = _C.bmm(_C.asarray(a).to("cuda"), _C.asarray(b).to("cuda")).to("cpu")
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_bmm_cuda_vs_cpu(ab, bb, M, K, N, ta, tb, rng):
+    a = _stored(rng.standard_normal(ab + (M, K)).astype(np.float32), ta)
+    b = _stored(rng.standard_normal(bb + (K, N)).astype(np.float32), tb)
+    cpu = np.asarray(_C.bmm(_C.asarray(a), _C.asarray(b), trans_a=ta, trans_b=tb))
+    gpu = _C.bmm(_C.asarray(a).to("cuda"), _C.asarray(b).to("cuda"), trans_a=ta, trans_b=tb).to("cpu")
     np.testing.assert_allclose(np.asarray(gpu), cpu, *TOL["cuda_vs_cpu"])
+    c0 = rng.standard_normal(cpu.shape).astype(np.float32)   # out= / beta on the device
+    got = _C.bmm(_C.asarray(a).to("cuda"), _C.asarray(b).to("cuda"), trans_a=ta, trans_b=tb,
+                 out=_C.asarray(c0).to("cuda"), beta=2.0).to("cpu")
+    np.testing.assert_allclose(np.asarray(got), 2.0 * c0 + cpu, *TOL["cuda_vs_cpu"])
 
 
 @pytest.mark.parametrize("sa,sb", [((2, 1, 3, 4), (1, 5, 4, 2)), ((3, 4), (2, 4, 5)), ((2, 3, 4), (1, 4, 5)),

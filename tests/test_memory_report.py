@@ -121,5 +121,7 @@ def test_plan_memory_report_direct_and_errors(rng):
     plan = model._get_plan()
     rep = plan.memory_report([fn.asarray(x)], training=True, weights=model.weights)
     assert rep["peak_bytes"] >= expected_peak(spec, nin, outs)[0]
+    assert model.memory_report(x, training=True)["training"]["peak_bytes"] == rep["peak_bytes"]
+    assert set(model.memory_report(x)) == {"inference", "training"}
     with pytest.raises(ValueError, match="memory_report"):
         inspect.memory_report(model, np.zeros((B, nin + 1), np.float32))

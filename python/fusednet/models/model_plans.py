@@ -150,6 +150,22 @@ class PlanMixin:
             return None
         return fusion.inference_plan(self, refresh)
 
+    def memory_report(self, x, training=None):
+        """Measured peak activation bytes of the inference / training plans on the batch ``x``.
+
+        Args:
+            x: one input batch. training: None (both plans), True or False (one of them).
+
+        Returns:
+            dict ``{"inference": report, "training": report}``, see
+            :func:`fusednet.inspect.memory_report`.
+
+        Example:
+            >>> model.memory_report(x[:32])["training"]["peak_bytes"]
+        """
+        from .. import inspect
+        return inspect.memory_report(self, x, training)
+
     def intermediate(self, x, layer_names, batch_size=None):
         """Outputs of the named layer(s) for ``x`` at inference (see :func:`fusednet.inspect.feature_maps`)."""
         from .. import inspect
