@@ -32,6 +32,16 @@ def test_sort_argsort_vs_numpy_every_axis(shape, rng):
         np.testing.assert_array_equal(got, np.argsort(x, axis=ax, kind="stable"))
 
 
+def test_integer_inputs_keep_their_dtype(rng):
+    x = rng.integers(-50, 50, (4, 9)).astype(np.int32)
+    got = ops.sort(x)
+    assert got.dtype == "int32"
+    np.testing.assert_array_equal(got.numpy(), np.sort(x))
+    v, i = ops.top_k(x.astype(np.int64), 3)
+    assert v.dtype == "int64" and i.dtype == "int64"
+    np.testing.assert_array_equal(v.numpy(), -np.sort(-x, axis=-1)[:, :3])
+
+
 def test_sort_nan_last_and_top_k_nan_first_like_numpy_and_torch():
     x = np.array([[3.0, np.nan, -1.0, 2.0, np.nan, 0.0]], np.float32)
     np.testing.assert_array_equal(ops.sort(x).numpy(), np.sort(x))

@@ -11,7 +11,7 @@ import numbers
 
 from .. import _C
 from ..tensor import Function, Tensor
-from .core import float_tensor, need_grad, norm_axis
+from .core import as_tensor, cast, float_tensor, need_grad, norm_axis
 from .layout import moveaxis
 
 __all__ = ["sort", "argsort", "top_k"]
@@ -36,6 +36,11 @@ def _sorted_last(x, k, descending):
     return Tensor._from_op(v, fn, (x,)), idx
 
 
+def _keep_dtype(v, dtype):
+    """Values back in the input's integer dtype (Keras keeps it; sorted in float32, so exact to 2^24)."""
+    return v if dtype == "float32" else cast(v, dtype)
+
+
 def _along(x, axis, op):
     x = float_tensor(x, op)
     if x.ndim == 0:
@@ -51,17 +56,18 @@ def sort(x, axis=-1):
         x: tensor-like. axis: the axis to sort (default: last).
 
     Returns:
-        float32 Tensor of x's shape.
+        Tensor of x's shape and dtype (integers are sorted as float32: exact up to 2^24).
 
     Example:
         >>> ops.sort(ops.convert_to_tensor([3.0, 1.0, 2.0])).numpy()
         array([1., 2., 3.], dtype=float32)
     """
+    dt = as_tensor(x).dtype
     t, ax = _along(x, axis, "sort")
     v, _ = _sorted_last(t, -1, False)
     if t.ndim == 0:
-        return v.reshape(())
-    return v if ax is None else moveaxis(v, -1, ax)
+        return _keep_dtype(v.reshape(()), dt)
+    return _keep_dtype(v if ax is None else moveaxis(v, -1, ax), dt)
 
 
 def argsort(x, axis=-1):
@@ -95,7 +101,8 @@ def top_k(x, k, sorted=True):  # noqa: A002 - Keras name
             values keep the lower index first.
 
     Returns:
-        ``(values, indices)``: float32 Tensor ``[..., k]`` (differentiable) and int64 Tensor.
+        ``(values, indices)``: Tensor ``[..., k]`` in x's dtype (differentiable when float) and
+        an int64 Tensor.
 
     Example:
         >>> v, i = ops.top_k(ops.convert_to_tensor([1.0, 5.0, 3.0]), 2)
@@ -108,4 +115,4 @@ def top_k(x, k, sorted=True):  # noqa: A002 - Keras name
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 0 <= int(k) <= t.shape[-1]:
         raise ValueError(f"top_k: k must be an int in [0, {t.shape[-1]}] for x of shape {t.shape}, got {k!r}")
     v, idx = _sorted_last(t, int(k), True)
-    return v, Tensor._wrap(idx)
+    return _keep_dtype(v, as_tensor(x).dtype), Tensor._wrap(idx)
