@@ -259,3 +259,32 @@ def test_cuda_twins_match_cpu(rng):
                                    np.asarray(_C.special_backward(name, _C.asarray(g), _C.asarray(v))), RT, AT)
     with pytest.raises(ValueError, match="sort_backward"):
         _C.sort_backward(dev(np.ones((1, 2), np.float32)), dev(np.array([[0, 9]], np.int64)), 3)
+
+
+def test_same_results_as_keras_ops(rng):
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("real Keras is loaded with a non-torch backend")
+    kops = keras.ops
+    x = distinct(rng, (3, 4, 7))
+    np.testing.assert_array_equal(ops.sort(x, axis=1).numpy(), kops.convert_to_numpy(kops.sort(x, axis=1)))
+    np.testing.assert_array_equal(ops.argsort(x, axis=0).numpy(), kops.convert_to_numpy(kops.argsort(x, axis=0)))
+    kv, ki = kops.top_k(x, 3)
+    v, i = ops.top_k(x, 3)
+    np.testing.assert_array_equal(v.numpy(), kops.convert_to_numpy(kv))
+    np.testing.assert_array_equal(i.numpy(), kops.convert_to_numpy(ki))
+    for ax in (None, 0, 2):
+        np.testing.assert_allclose(ops.cumsum(x, axis=ax).numpy(), kops.convert_to_numpy(kops.cumsum(x, axis=ax)),
+                                   *TOL["reduce"])
+        np.testing.assert_allclose(ops.cumprod(x / 10, axis=ax).numpy(),
+                                   kops.convert_to_numpy(kops.cumprod(x / 10, axis=ax)), *TOL["pointwise"])
+    p = np.tanh(x)
+    np.testing.assert_allclose(ops.erf(x).numpy(), kops.convert_to_numpy(kops.erf(x)), *TOL["torch"])
+    np.testing.assert_allclose(ops.erfinv(p).numpy(), kops.convert_to_numpy(kops.erfinv(p)), *TOL["torch"])
+    a, b = x, rng.standard_normal((3, 7, 5)).astype(np.float32)
+    for sub, args in (("bij,bjk->bik", (a, b)), ("bij,bkj->bik", (a, a)), ("...j,j->...", (a, a[0, 0]))):
+        np.testing.assert_allclose(ops.einsum(sub, *args).numpy(), kops.convert_to_numpy(kops.einsum(sub, *args)),
+                                   *TOL["torch"])
+    np.testing.assert_allclose(ops.matmul(fn.Tensor(a), b).numpy(), kops.convert_to_numpy(kops.matmul(a, b)), *TOL["torch"])
