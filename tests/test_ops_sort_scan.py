@@ -184,6 +184,10 @@ def test_errors_name_the_op_and_shapes():
         ops.top_k(x, -1)
     with pytest.raises(ValueError, match="top_k"):
         ops.top_k(np.float32(1.0), 1)
+    with pytest.raises(ValueError, match=r"sort: k must be -1"):
+        _C.sort_rows(_C.asarray(x), -2)
+    with pytest.raises(ValueError, match=r"sort: k=6 exceeds"):
+        _C.sort_rows(_C.asarray(x), 6)
     with pytest.raises(ValueError, match="sort.*axis"):
         ops.sort(x, axis=2)
     with pytest.raises(ValueError, match="cumsum.*axis"):

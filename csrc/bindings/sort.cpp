@@ -17,7 +17,10 @@ FN_BIND(sort) {
         if (x.ndim() < 1)
           throw ValueError(std::string(op) + ": x must have rank >= 1, got shape " + x.shape_str());
         const i64 n = x.dim(x.ndim() - 1);
-        if (k < 0) k = n;
+        if (k < -1)
+          throw ValueError(std::string(op) + ": k must be -1 (the whole row) or in [0, " + std::to_string(n) +
+                           "], got " + std::to_string(k));
+        if (k == -1) k = n;
         if (k > n)
           throw ValueError(std::string(op) + ": k=" + std::to_string(k) + " exceeds the last axis (" +
                            std::to_string(n) + ") of x " + x.shape_str());
