@@ -94,7 +94,7 @@ def test_deep_chain_frees_activations(rng):
     # training: every Dense keeps its input and its (relu) output for backward, so nothing can
     # be freed before backward: the peak is every activation
     assert tr["saved_bytes"] == total
-    assert tr["peak_bytes"] == total > inf["peak_bytes"]
+    assert tr["peak_bytes"] == total == tr["total_bytes"] > inf["peak_bytes"]
     assert all(a["saved_bytes"] <= b["saved_bytes"] for a, b in zip(tr["steps"], tr["steps"][1:]))
 
 
@@ -109,6 +109,8 @@ def test_report_leaves_model_state_untouched(rng):
     key = fn.random.next_key()
     rep = inspect.memory_report(model, xs)
     assert rep["training"]["peak_bytes"] >= rep["inference"]["peak_bytes"] > 0
+    # BN and Dropout save more than their inputs/outputs (normalised x, mask): counted in the total
+    assert rep["training"]["total_bytes"] >= rep["training"]["peak_bytes"] > rep["inference"]["total_bytes"]
     for w, b in zip(model.weights, before):
         np.testing.assert_array_equal(w.numpy(), b)
     assert fn.random.next_key()[1] == key[1] + 1   # the report drew nothing from the stream

@@ -10,9 +10,10 @@ buffers then alive (deduplicated by data pointer, so a reshape view is not count
     saved        (training) every Array reachable from the contexts of the steps run so far
 
 ``peak_bytes`` is the maximum over steps of their union; ``total_bytes`` is what a plan without
-liveness would hold at its end (the inputs plus every step output that is a new buffer, not a
-view), so at inference ``peak_bytes / total_bytes`` is what freeing saved; ``saved_bytes`` is
-what a training forward leaves held for backward. Weight buffers are excluded: they are
+liveness would hold at its end (the inputs, every step output that is a new buffer, not a view,
+and in training every other buffer a context saved: masks, normalised inputs), so
+``peak_bytes / total_bytes`` is what freeing saved; ``saved_bytes`` is what a training forward
+leaves held for backward. A fused step is named by its layers joined with ``+``. Weight buffers are excluded: they are
 parameters, not activations. The report is measured, not estimated: kernels' own scratch
 buffers (thread-local, reused) are not part of it.
 """
@@ -47,6 +48,9 @@ def buffers(obj, out, exclude, depth=0):
 
 def _step_name(st):
     owner = getattr(st.fwd, "__self__", None)
+    fused = getattr(owner, "layers", None)
+    if isinstance(fused, (list, tuple)) and fused:     # a fused step: its layers' names
+        return "+".join(getattr(l, "name", type(l).__name__) for l in fused)
     layer = getattr(owner, "layer", owner)
     return getattr(layer, "name", type(owner).__name__)
 
@@ -72,7 +76,7 @@ def forward_report(plan, xs, training=False, weights=()):
     steps, saved, ctxs_seen = [], {}, []
     inputs = {}
     buffers(list(xs), inputs, exclude)
-    state = {"peak": 0, "outputs": 0}
+    state = {"peak": 0, "outputs": 0, "extra": 0}
 
     def observe(i, vals, ctx):
         st = plan.steps[i]
@@ -84,7 +88,12 @@ def forward_report(plan, xs, training=False, weights=()):
         state["outputs"] += sum(out.values())
         if training:
             ctxs_seen.append(ctx)
-            buffers(ctx, saved, exclude)
+            mine = {}
+            buffers(ctx, mine, exclude)
+            # saved buffers that are neither a live value nor saved before (masks, normalised
+            # inputs, ...) are activations a plan without liveness would hold too
+            state["extra"] += sum(n for p, n in mine.items() if p not in live and p not in saved and p not in inputs)
+            saved.update(mine)
         union = dict(saved)
         union.update(inputs)  # the caller holds the inputs for the whole forward
         union.update(live)
@@ -94,5 +103,5 @@ def forward_report(plan, xs, training=False, weights=()):
                       "live_bytes": sum(live.values()), "saved_bytes": sum(saved.values()), "bytes": b})
 
     plan.forward(list(xs), training, record=training, observe=observe)
-    return {"peak_bytes": state["peak"], "total_bytes": sum(inputs.values()) + state["outputs"],
+    return {"peak_bytes": state["peak"], "total_bytes": sum(inputs.values()) + state["outputs"] + state["extra"],
             "saved_bytes": sum(saved.values()), "input_bytes": sum(inputs.values()), "steps": steps}
