@@ -100,3 +100,7 @@ TOL["quant_accuracy_points"] = 0.5
 # onnxruntime QDQ graph vs the quantized model's predict: max absolute difference in units of one
 # uint8 step of the output's range ((max - min) / 255): "a few quantization steps" (issue 13)
 TOL["onnx_qdq_steps"] = 4.0
+
+# erfinv round trip: erf(y) recovers x within y's float32 rounding (relative 2^-23 of |y|, times
+# erf's slope) plus a 1e-12 absolute floor for the float64 erf itself
+TOL["erfinv_roundtrip"] = (2.0 ** -23, 1e-12)

@@ -6,7 +6,9 @@
 //                    dZ = dY ⊙ act'(Y);  dW = Xᵀ·dZ [K,N];  db = Σ_rows dZ [N];  dX = dZ·Wᵀ [M,K]
 // All checks happen here, with the GIL held, so the kernels below see only valid pointers and
 // sizes; the kernels then run with the GIL released.
+#include <algorithm>
 #include <cstring>
+#include <vector>
 #include <memory>
 
 #include "bindings/bind_util.h"
@@ -191,9 +193,118 @@ py::tuple dense_backward(const Array& dY, const Array& X, const Array& W,
   return py::make_tuple(odx, dW, odb);
 }
 
+#ifdef FUSEDNET_WITH_CUDA
+// Runs of matrices whose offsets step by constant strides: one strided-batched launch each (a
+// single run unless both operands broadcast along different batch axes).
+void bmm_cuda(Array& c, const Array& a, const Array& b, const std::vector<i64>& aoff,
+              const std::vector<i64>& boff, i64 M, i64 N, i64 K, bool ta, bool tb, float beta) {
+  const i64 nmat = i64(aoff.size()), cst = M * N;
+  const i64 lda = a.dim(a.ndim() - 1), ldb = b.dim(b.ndim() - 1);
+  for (i64 t = 0; t < nmat;) {
+    i64 e = t + 1, da = 0, dbs = 0;
+    if (e < nmat) {
+      da = aoff[size_t(e)] - aoff[size_t(t)];
+      dbs = boff[size_t(e)] - boff[size_t(t)];
+      while (e < nmat && aoff[size_t(e)] - aoff[size_t(e - 1)] == da &&
+             boff[size_t(e)] - boff[size_t(e - 1)] == dbs)
+        ++e;
+    }
+    cuda::sgemm_strided_batched(c.f32() + t * cst, a.f32() + aoff[size_t(t)], b.f32() + boff[size_t(t)],
+                                e - t, M, N, K, ta, tb, lda, ldb, N, da, dbs, cst, beta);
+    t = e;
+  }
+}
+#endif
+
+// Batched matmul with NumPy-broadcast batch axes: a [..., M, K] (trans_a: [..., K, M]),
+// b [..., K, N] (trans_b: [..., N, K]) -> [batch..., M, N]. The broadcast is turned into one
+// element offset per output matrix (0-stride on broadcast axes), so nothing is copied.
+Array bmm(const Array& a, const Array& b, bool trans_a, bool trans_b,
+          const std::optional<Array>& out, double beta) {
+  const char* op = "bmm";
+  check_dtype(op, "a", a, DType::F32);
+  check_dtype(op, "b", b, DType::F32);
+  if (a.ndim() < 2 || b.ndim() < 2)
+    throw ValueError(std::string(op) + ": operands must have rank >= 2, got a " + a.shape_str() +
+                     " and b " + b.shape_str());
+  const int ra = a.ndim(), rb = b.ndim();
+  const i64 a0 = a.dim(ra - 2), a1 = a.dim(ra - 1), b0 = b.dim(rb - 2), b1 = b.dim(rb - 1);
+  const i64 M = trans_a ? a1 : a0, Ka = trans_a ? a0 : a1;
+  const i64 Kb = trans_b ? b1 : b0, N = trans_b ? b0 : b1;
+  if (Ka != Kb)
+    throw ValueError(std::string(op) + ": inner dimensions differ: a " + a.shape_str() +
+                     (trans_a ? "ᵀ" : "") + " @ b " + b.shape_str() + (trans_b ? "ᵀ" : "") +
+                     " (" + std::to_string(Ka) + " != " + std::to_string(Kb) + ")");
+  const int nb = std::max(ra, rb) - 2;
+  std::vector<i64> batch(size_t(nb), 1), sa(size_t(nb), 0), sbv(size_t(nb), 0);
+  i64 ea = a0 * a1, eb = b0 * b1;  // running element strides of the operands' batch axes
+  for (int d = nb - 1; d >= 0; --d) {
+    const int da = d - (nb - (ra - 2)), db = d - (nb - (rb - 2));
+    const i64 xa = da >= 0 ? a.dim(da) : 1, xb = db >= 0 ? b.dim(db) : 1;
+    if (xa != xb && xa != 1 && xb != 1)
+      throw ValueError(std::string(op) + ": batch axes of a " + a.shape_str() + " and b " +
+                       b.shape_str() + " do not broadcast");
+    batch[size_t(d)] = std::max(xa, xb);
+    if (xa == 0 || xb == 0) batch[size_t(d)] = 0;
+    sa[size_t(d)] = xa == 1 ? 0 : ea;
+    sbv[size_t(d)] = xb == 1 ? 0 : eb;
+    ea *= xa;
+    eb *= xb;
+  }
+  i64 nmat = 1;
+  for (i64 v : batch) nmat *= v;
+  if (beta != 0.0 && !out)
+    throw ValueError(std::string(op) + ": beta=" + std::to_string(beta) + " needs out= (the C it scales)");
+  check_same_device(op, {&a, &b, out ? &*out : nullptr});
+  std::vector<i64> oshape = batch;
+  oshape.push_back(M);
+  oshape.push_back(N);
+  Array c = out_or_empty(op, out, oshape, DType::F32, a.device());
+  if (out) {
+    check_no_overlap(op, c, "a", &a);
+    check_no_overlap(op, c, "b", &b);
+  }
+  if (nmat == 0 || M == 0 || N == 0) return c;
+  // Offsets of every output matrix's operands (row-major over the batch axes).
+  std::vector<i64> aoff(static_cast<size_t>(nmat)), boff(static_cast<size_t>(nmat));
+  {
+    std::vector<i64> idx(size_t(nb), 0);
+    i64 oa = 0, ob = 0;
+    for (i64 t = 0; t < nmat; ++t) {
+      aoff[size_t(t)] = oa;
+      boff[size_t(t)] = ob;
+      for (int d = nb - 1; d >= 0; --d) {  // odometer increment
+        oa += sa[size_t(d)];
+        ob += sbv[size_t(d)];
+        if (++idx[size_t(d)] < batch[size_t(d)]) break;
+        oa -= sa[size_t(d)] * batch[size_t(d)];
+        ob -= sbv[size_t(d)] * batch[size_t(d)];
+        idx[size_t(d)] = 0;
+      }
+    }
+  }
+  const i64 lda = a1, ldb = b1, cst = M * N;
+  FN_DISPATCH(
+      op, a,
+      {
+        py::gil_scoped_release nogil;
+        cpu::sgemm_batched(c.f32(), a.f32(), b.f32(), aoff.data(), boff.data(), nmat, M, N, Ka,
+                           trans_a, trans_b, lda, ldb, N, cst, float(beta));
+      },
+      {
+        py::gil_scoped_release nogil;
+        bmm_cuda(c, a, b, aoff, boff, M, N, Ka, trans_a, trans_b, float(beta));
+      });
+  return c;
+}
+
 }  // namespace
 
 FN_BIND(gemm) {
+  m.def("bmm", &bmm, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
+        py::arg("trans_b") = false, py::arg("out") = py::none(), py::arg("beta") = 0.0,
+        "Batched C[..., M, N] = beta*out + op(a[...]) @ op(b[...]) with NumPy-broadcast batch axes "
+        "(rank >= 2 operands, float32); each matrix is bitwise the 2-D matmul of its operands");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("bias") = py::none(), py::arg("activation") = "none",
         py::arg("out") = py::none(), py::arg("beta") = 0.0,

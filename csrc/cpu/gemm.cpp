@@ -596,6 +596,33 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   if (err) std::rethrow_exception(err);
 }
 
+// Batched: one sgemm per matrix (see gemm.h). Parallel over the batch only when one matrix is
+// too small for sgemm to use the threads itself; a nested sgemm inside a task runs its own
+// parallel_team inline (parallel.h), so each matrix is then computed serially by one thread.
+void sgemm_batched(float* C, const float* A, const float* B, const i64* a_off, const i64* b_off,
+                   i64 batch, i64 M, i64 N, i64 K, bool trans_a, bool trans_b, i64 lda, i64 ldb,
+                   i64 ldc, i64 c_stride, float beta) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  auto one = [&](i64 b) {
+    sgemm(C + b * c_stride, A + a_off[b], B + b_off[b], nullptr, M, N, K, trans_a, trans_b, lda,
+          ldb, ldc, beta, Act::None);
+  };
+  const i64 macs = M * N * std::max<i64>(K, 1);
+  if (batch == 1 || macs >= gemm::kSerialMacs) {
+    for (i64 b = 0; b < batch; ++b) one(b);
+    return;
+  }
+  const i64 total = macs * batch;
+  int T = total < gemm::kSerialMacs ? 1
+                                    : int(std::min<i64>(num_threads(), std::max<i64>(1, total / gemm::kMacsPerThread)));
+  if (T <= 1) {
+    for (i64 b = 0; b < batch; ++b) one(b);
+    return;
+  }
+  FtzScope guard;
+  parallel_for(batch, T, one);  // exceptions: parallel_team rethrows the first on this thread
+}
+
 const char* sgemm_isa() { return isa_name(); }
 
 void sgemm_set_direct(int mode) { g_direct_mode = mode; }

@@ -20,6 +20,16 @@ inline void sgemm(float* C, const float* A, const float* B, const float* bias, i
   sgemm(C, A, B, bias, M, N, K, trans_a, trans_b, trans_a ? M : K, trans_b ? K : N, N, beta, act);
 }
 
+// Batched GEMM with NumPy-broadcast batch axes, expressed by the caller as element offsets:
+//   C[b] = beta*C[b] + op(A + a_off[b]) · op(B + b_off[b]),  C[b] at C + b*c_stride,  b < batch.
+// Every C[b] is exactly sgemm(...) on that matrix (same bits as the 2-D call; a broadcast
+// operand has repeated offsets). Small matrices (M·N·K under the serial threshold) are spread
+// over the threads one whole matrix per task; larger ones run in batch order, each split over
+// M/N by sgemm itself. Neither choice changes any bit, so results stay thread-count independent.
+void sgemm_batched(float* C, const float* A, const float* B, const i64* a_off, const i64* b_off,
+                   i64 batch, i64 M, i64 N, i64 K, bool trans_a, bool trans_b, i64 lda, i64 ldb,
+                   i64 ldc, i64 c_stride, float beta = 0.f);
+
 // Triple-loop reference (double accumulation) used by tests to check the fast path.
 void sgemm_ref(float* C, const float* A, const float* B, const float* bias, i64 M, i64 N, i64 K,
                bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, float beta, Act act);

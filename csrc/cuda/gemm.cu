@@ -23,6 +23,7 @@
 //     32 distinct banks (136 ≡ 8 mod 32, so t*8 + g covers 0..31).
 // Dense backward: dZ = dY*act'(Y) (elementwise), dW = Xᵀ·dZ and dX = dZ·Wᵀ through sgemm, db by a
 // fixed-order column reduction (deterministic; no float atomics anywhere in this file).
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -77,7 +78,8 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) ==
 // ------------------------------------------------------------------ FP32 SIMT kernel
 template <int BM, int BN, int BK, int TM, int TN, bool TA, bool TB>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN))
-    sgemm_fp32_kernel(GemmParams p) {
+    sgemm_fp32_kernel(GemmParams p0) {
+  const GemmParams p = batch_slice(p0);
   constexpr int NT = (BM / TM) * (BN / TN);
   constexpr int TX = BN / TN;          // threads along n
   constexpr int PAD = 4;
@@ -188,7 +190,8 @@ __device__ __forceinline__ void mma_tf32(float (&c)[4], const uint32_t (&a)[4], 
 }
 
 template <bool TA, bool TB>
-__global__ void __launch_bounds__(256) sgemm_tf32_kernel(GemmParams p) {
+__global__ void __launch_bounds__(256) sgemm_tf32_kernel(GemmParams p0) {
+  const GemmParams p = batch_slice(p0);
   constexpr int BM = 128, BN = 128, BK = 16, NT = 256;
   constexpr int SA = BM + 8, SB = BN + 8;  // ≡ 8 (mod 32): conflict-free fragment reads
   constexpr int WM = 64, WN = 32;          // warp tile
@@ -280,13 +283,13 @@ __global__ void __launch_bounds__(256) sgemm_tf32_kernel(GemmParams p) {
 namespace {
 
 template <int BM, int BN, int BK, int TM, int TN>
-void launch_fp32(GemmParams p, bool ta, bool tb, cudaStream_t s) {
+void launch_fp32(GemmParams p, bool ta, bool tb, cudaStream_t s, unsigned nb = 1) {
   constexpr int NT = (BM / TM) * (BN / TN);
   const int64_t tiles_m = (p.M + BM - 1) / BM;
   p.tiles_n = (p.N + BN - 1) / BN;
   const int64_t blocks = tiles_m * p.tiles_n;
   FN_CHECK(blocks <= 0x7fffffffLL, "matmul: output too large for one CUDA grid");
-  const dim3 grid(static_cast<unsigned>(blocks));
+  const dim3 grid(static_cast<unsigned>(blocks), nb);
   if (!ta && !tb) sgemm_fp32_kernel<BM, BN, BK, TM, TN, false, false><<<grid, NT, 0, s>>>(p);
   else if (ta && !tb) sgemm_fp32_kernel<BM, BN, BK, TM, TN, true, false><<<grid, NT, 0, s>>>(p);
   else if (!ta && tb) sgemm_fp32_kernel<BM, BN, BK, TM, TN, false, true><<<grid, NT, 0, s>>>(p);
@@ -294,12 +297,12 @@ void launch_fp32(GemmParams p, bool ta, bool tb, cudaStream_t s) {
   FN_CUDA_LAUNCH_CHECK();
 }
 
-void launch_tf32(GemmParams p, bool ta, bool tb, cudaStream_t s) {
+void launch_tf32(GemmParams p, bool ta, bool tb, cudaStream_t s, unsigned nb = 1) {
   const int64_t tiles_m = (p.M + 127) / 128;
   p.tiles_n = (p.N + 127) / 128;
   const int64_t blocks = tiles_m * p.tiles_n;
   FN_CHECK(blocks <= 0x7fffffffLL, "matmul: output too large for one CUDA grid");
-  const dim3 grid(static_cast<unsigned>(blocks));
+  const dim3 grid(static_cast<unsigned>(blocks), nb);
   if (!ta && !tb) sgemm_tf32_kernel<false, false><<<grid, 256, 0, s>>>(p);
   else if (ta && !tb) sgemm_tf32_kernel<true, false><<<grid, 256, 0, s>>>(p);
   else if (!ta && tb) sgemm_tf32_kernel<false, true><<<grid, 256, 0, s>>>(p);
@@ -333,6 +336,45 @@ void sgemm(float* C, const float* A, const float* B, const float* bias, i64 M, i
   const int64_t big_tiles = ((M + 127) / 128) * ((N + 127) / 128);
   if (big_tiles >= info.sms) launch_fp32<128, 128, 8, 8, 8>(p, trans_a, trans_b, s);
   else launch_fp32<64, 64, 8, 4, 4>(p, trans_a, trans_b, s);
+}
+
+// Strided batch: matrix b reads A + b*sa, B + b*sb and writes C + b*sc (sa/sb may be 0: a
+// broadcast operand). One launch per ≤ 65535 matrices (grid.y), blockIdx.y picks the matrix;
+// the tile size is chosen by the tile count of the whole launch, so many small matrices use the
+// big tile when together they fill the SMs. Each element is one k-ordered FFMA chain either way.
+void sgemm_strided_batched(float* C, const float* A, const float* B, i64 batch, i64 M, i64 N, i64 K,
+                           bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, i64 sa, i64 sb,
+                           i64 sc, float beta) {
+  FN_CHECK(M >= 0 && N >= 0 && K >= 0 && batch >= 0, "sgemm_strided_batched: negative dimension");
+  if (M == 0 || N == 0 || batch == 0) return;
+  FN_CHECK(ldc >= N, "sgemm_strided_batched: ldc smaller than N");
+  FN_CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N),
+           "sgemm_strided_batched: lda/ldb too small");
+  GemmParams p;
+  p.C = C; p.A = A; p.B = B; p.bias = nullptr;
+  p.M = M; p.N = N; p.K = K; p.lda = lda; p.ldb = ldb; p.ldc = ldc;
+  p.beta = beta;
+  p.act = 0;
+  p.sa = sa; p.sb = sb; p.sc = sc;
+  p.vec_a = aligned16(A) && lda % 4 == 0 && sa % 4 == 0;
+  p.vec_b = aligned16(B) && ldb % 4 == 0 && sb % 4 == 0;
+  p.vec_c = aligned16(C) && ldc % 4 == 0 && sc % 4 == 0;
+  p.tiles_n = 1;
+  const DevInfo info = device_info();
+  cudaStream_t s = current_stream();
+  const bool tf32 = g_precision.load() == 1 && info.major >= 8;
+  const int64_t big_tiles = ((M + 127) / 128) * ((N + 127) / 128) * batch;
+  constexpr i64 kMaxY = 65535;
+  for (i64 b0 = 0; b0 < batch; b0 += kMaxY) {
+    const unsigned nb = static_cast<unsigned>(std::min<i64>(kMaxY, batch - b0));
+    GemmParams q = p;
+    q.A = A + b0 * sa;
+    q.B = B + b0 * sb;
+    q.C = C + b0 * sc;
+    if (tf32) launch_tf32(q, trans_a, trans_b, s, nb);
+    else if (big_tiles >= info.sms) launch_fp32<128, 128, 8, 8, 8>(q, trans_a, trans_b, s, nb);
+    else launch_fp32<64, 64, 8, 4, 4>(q, trans_a, trans_b, s, nb);
+  }
 }
 
 // ------------------------------------------------------------------ dense backward pieces

@@ -134,7 +134,20 @@ struct GemmParams {
   int act;
   bool vec_a, vec_b, vec_c;  // float4 global access allowed for A / B / C
   int64_t tiles_n;           // number of BN-wide column tiles (block id -> (tm, tn))
+  // Strided batch (blockIdx.y = matrix): A/B/C advance by sa/sb/sc elements per matrix. All 0
+  // for a single GEMM (gridDim.y == 1), so the plain path computes exactly what it did before.
+  int64_t sa = 0, sb = 0, sc = 0;
 };
+
+// The kernels' view of one matrix of a strided batch: the params with A/B/C advanced.
+__device__ __forceinline__ GemmParams batch_slice(const GemmParams& p0) {
+  GemmParams p = p0;
+  const int64_t z = static_cast<int64_t>(blockIdx.y);
+  p.A += z * p.sa;
+  p.B += z * p.sb;
+  p.C += z * p.sc;
+  return p;
+}
 
 // Writes one element of the epilogue: v = acc + bias + beta*C, then act. Reads C only when
 // beta != 0 so an uninitialised (NaN-poisoned) C is never read.

@@ -36,6 +36,12 @@ inline void sgemm(float* C, const float* A, const float* B, const float* bias, i
   sgemm(C, A, B, bias, M, N, K, trans_a, trans_b, trans_a ? M : K, trans_b ? K : N, N, beta, act);
 }
 
+// Strided-batched GEMM (no bias/activation): C + b*sc = beta*C[b] + op(A + b*sa)·op(B + b*sb)
+// for b < batch; sa or sb 0 broadcasts that operand. Same kernels and rounding as sgemm.
+void sgemm_strided_batched(float* C, const float* A, const float* B, i64 batch, i64 M, i64 N, i64 K,
+                           bool trans_a, bool trans_b, i64 lda, i64 ldb, i64 ldc, i64 sa, i64 sb,
+                           i64 sc, float beta = 0.f);
+
 // Matmul precision, torch-style: "highest" (default) = exact FP32 FFMA path; "high" = TF32 tensor
 // cores (mma.sync m16n8k8, 10-bit mantissa inputs, FP32 accumulation) on sm_80+; "medium" is
 // accepted as an alias of "high". Process-global; read on every sgemm call.
@@ -241,5 +247,25 @@ void layer_norm_forward(float* Y, float* mean, float* inv_std, const float* X, c
                         const float* beta, i64 M, i64 D, float eps);
 void layer_norm_backward(float* dX, float* dgamma, float* dbeta, const float* dY, const float* X,
                          const float* gamma, const float* mean, const float* inv_std, i64 M, i64 D);
+
+// ------------------------------------------------------------------ sort (sort.cu)
+// Same contracts as csrc/cpu/sort.h (rows longer than 4096 are sorted on the host).
+void sort_rows(float* values, int64_t* indices, const float* x, i64 rows, i64 n, i64 k,
+               bool descending);
+i64 sort_backward(float* dx, const float* dy, const int64_t* indices, i64 rows, i64 n, i64 k);
+
+// ------------------------------------------------------------------ scan (scan.cu)
+// Same contracts as csrc/cpu/scan.h: one thread per line, double accumulation.
+void cumsum(float* y, const float* x, i64 outer, i64 n, i64 inner, bool reverse);
+void cumprod(float* y, const float* x, i64 outer, i64 n, i64 inner);
+void cumprod_backward(float* dx, const float* dy, const float* x, const float* y, i64 outer, i64 n,
+                      i64 inner);
+
+// ------------------------------------------------------------------ special (special.cu)
+// Same contracts as csrc/cpu/special.h.
+void erf_forward(float* y, const float* x, i64 n);
+void erf_backward(float* dx, const float* dy, const float* x, i64 n);
+void erfinv_forward(float* y, const float* x, i64 n);
+void erfinv_backward(float* dx, const float* dy, const float* y, i64 n);
 
 }  // namespace fusednet::cuda

@@ -17,7 +17,7 @@ from . import _C
 from .layers.base import Context
 from .tensor import Tensor, no_grad
 
-__all__ = ["feature_maps"]
+__all__ = ["feature_maps", "memory_report"]
 
 
 def _host(a):
@@ -100,3 +100,51 @@ def feature_maps(model, x, layer_names=None, batch_size=None):
                 parts[nm].append(_host(got[nm]))
     res = {nm: np.concatenate(parts[nm], 0) for nm in names}
     return res[names[0]] if single else res
+
+
+def memory_report(model, x, training=None):
+    """Peak activation memory of ``model``'s compiled plans on the batch ``x``, measured.
+
+    Runs one forward of the inference plan (what ``predict`` uses) and, unless
+    ``training=False``, one of the training plan (what ``fit`` uses; its contexts keep what
+    backward needs), on ``x``, and reports the bytes of the distinct activation buffers alive
+    after every step (liveness: a value is dropped after its last consumer). Weights are not
+    counted. Model state is left untouched: BatchNormalization statistics and random streams
+    advanced by the training forward are restored.
+
+    Args:
+        model: a built (or buildable from ``x``) Sequential or functional Model.
+        x: one input batch (NumPy array, or a list/dict for several inputs).
+        training: None (both plans), True (training only) or False (inference only).
+
+    Returns:
+        dict ``{"inference": report, "training": report}`` (only the requested ones); each
+        report has ``peak_bytes``, ``total_bytes`` (every activation held to the end: what
+        liveness saves is the difference), ``saved_bytes``, ``input_bytes`` and per-step
+        ``steps`` entries (``name``, ``output_bytes``, ``live_bytes``, ``saved_bytes``, ``bytes``).
+
+    Example:
+        >>> rep = inspect.memory_report(model, x[:32])
+        >>> rep["inference"]["peak_bytes"], rep["training"]["peak_bytes"]
+    """
+    from . import random as _random
+    xs = model._prepare_inputs(x, "memory_report")
+    dev = getattr(model, "_device", "cpu")
+    arrs = [_C.asarray(a) if dev == "cpu" else _C.asarray(a).to(dev) for a in xs]
+    out = {}
+    if training is not True:
+        with no_grad():
+            out["inference"] = model._infer_plan().memory_report(arrs, False, model.weights)
+    if training is not False:
+        plan = model._get_plan()
+        state = [(w.data, w.data.copy()) for w in model.non_trainable_weights]
+        streams = [(s, s.offset) for s in [_random._stream] + [l.__dict__.get("_stream") for l in model._flat_layers()]
+                   if s is not None and hasattr(s, "offset")]
+        try:
+            out["training"] = plan.memory_report(arrs, True, model.weights)
+        finally:
+            for dst, src in state:
+                dst.copy_(src)
+            for s, off in streams:
+                s.offset = off
+    return out

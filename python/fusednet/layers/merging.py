@@ -346,10 +346,7 @@ class Dot(_Merge):
             return _C.reduce("sum", _C.binary("mul", a, b), [1], True)
         # rank 3: out[s] = op(a[s]) @ op(b[s]) with op making the contracted axis inner
         ta, tb = ax[0] == 1, ax[1] == 2
-        outs = [_C.matmul(_C.slice_axis(a, 0, s, s + 1).reshape(a.shape[1], a.shape[2]),
-                          _C.slice_axis(b, 0, s, s + 1).reshape(b.shape[1], b.shape[2]),
-                          trans_a=ta, trans_b=tb) for s in range(a.shape[0])]
-        return _C.concat([o.reshape(1, o.shape[0], o.shape[1]) for o in outs], 0)
+        return _C.bmm(a, b, trans_a=ta, trans_b=tb)  # one batched GEMM, no per-sample loop
 
     def backward(self, ctx, dy, need_dx):
         a, b, ax = ctx.a, ctx.b, ctx.ax
@@ -360,17 +357,9 @@ class Dot(_Merge):
             da, db = _C.binary("mul", dy, b), _C.binary("mul", dy, a)
         else:
             ta, tb = ax[0] == 1, ax[1] == 2
-            da_l, db_l = [], []
-            for s in range(a.shape[0]):
-                A = _C.slice_axis(a, 0, s, s + 1).reshape(a.shape[1], a.shape[2])
-                B = _C.slice_axis(b, 0, s, s + 1).reshape(b.shape[1], b.shape[2])
-                G = _C.slice_axis(dy, 0, s, s + 1).reshape(dy.shape[1], dy.shape[2])
-                # out = opA(A) @ opB(B): d opA(A) = G @ opB(B)^T, d opB(B) = opA(A)^T @ G
-                dA = _C.matmul(B, G, trans_a=tb, trans_b=True) if ta else _C.matmul(G, B, trans_b=not tb)
-                dB = _C.matmul(G, A, trans_a=True, trans_b=ta) if tb else _C.matmul(A, G, trans_a=not ta)
-                da_l.append(dA.reshape(1, *A.shape))
-                db_l.append(dB.reshape(1, *B.shape))
-            da, db = _C.concat(da_l, 0), _C.concat(db_l, 0)
+            # out = opA(A) @ opB(B) per sample: d opA(A) = G @ opB(B)ᵀ, d opB(B) = opA(A)ᵀ @ G
+            da = _C.bmm(b, dy, trans_a=tb, trans_b=True) if ta else _C.bmm(dy, b, trans_b=not tb)
+            db = _C.bmm(dy, a, trans_a=True, trans_b=ta) if tb else _C.bmm(a, dy, trans_a=not ta)
         if self.normalize:
             da = _l2n_backward(da, a, ctx.na, ax[0])
             db = _l2n_backward(db, b, ctx.nb, ax[1])

@@ -9,6 +9,7 @@ producing it, or by its dict key when a dict was given (Keras).
 from ..layers.base import KerasTensor
 from ..layers.core import InputLayer
 from ..trainers.plan import Graph, Node
+from .multi_output import OutputSelect
 
 __all__ = ["FunctionalGraph", "graph_config", "graph_from_config", "is_graph_config"]
 
@@ -119,8 +120,8 @@ class FunctionalGraph:
             depth[id(t)] = d
             if k is not None:
                 ldepth[k] = d
-                if include_inputs or not isinstance(t.layer, InputLayer):
-                    layers[k] = t.layer
+                if (include_inputs or not isinstance(t.layer, InputLayer)) and not isinstance(t.layer, OutputSelect):
+                    layers[k] = t.layer   # (OutputSelect: plumbing of a multi-output sub-model call)
             if id(t) not in in_ids:
                 for p in t.inputs:
                     depth[id(p)] = max(depth.get(id(p), 0), d + 1)

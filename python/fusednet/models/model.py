@@ -24,6 +24,7 @@ from ..trainers.trainer import Trainer
 from .functional import FunctionalGraph
 from .model_config import ConfigMixin
 from .model_plans import PlanMixin
+from .multi_output import call_multi_output
 
 __all__ = ["Model"]
 
@@ -222,9 +223,8 @@ class Model(Trainer, PlanMixin, ConfigMixin, Layer):
     def __call__(self, inputs, training=None, **kwargs):
         if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple)) and inputs and
                                                isinstance(inputs[0], KerasTensor)):
-            if self._graph is not None and len(self._graph.outputs) > 1:
-                raise ValueError(f"Model '{self.name}' has {len(self._graph.outputs)} outputs: calling it as "
-                                 f"a layer of another model is supported for single-output models only")
+            if self._graph is not None and len(self._graph.outputs) > 1:   # a, b = sub(x)
+                return call_multi_output(self, inputs, self._record_call)
             return super().__call__(inputs, training)
         from ..functional import as_tensor
         from ..layers.base import _f32

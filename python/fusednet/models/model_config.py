@@ -14,7 +14,11 @@ class ConfigMixin:
         rows = []
         if self._graph is not None and self._chain() is None:
             for t in self._graph.calls():
-                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(t.shape), t.layer.count_params()))
+                if type(t.layer).__name__ == "OutputSelect":
+                    continue                       # shown as the multi-output sub-model's shapes
+                sub = getattr(t.layer, "_graph", None)
+                shape = [o.shape for o in sub.outputs] if sub is not None and len(sub.outputs) > 1 else t.shape
+                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(shape), t.layer.count_params()))
             return rows
         shape = tuple(self.input_shape) if self.input_shape is not None and \
             not isinstance(self.input_shape, list) else None

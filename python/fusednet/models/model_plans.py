@@ -53,10 +53,11 @@ class PlanMixin:
         multi = isinstance(x, (list, tuple))
         outs, ctx.ctxs = plan.forward(list(x) if multi else [x], training, (0,) if strip else ())
         ctx.plan, ctx.multi = plan, multi
-        return outs[0]
+        return outs[0] if len(outs) == 1 else list(outs)   # several: OutputSelect steps pick them
 
     def backward(self, ctx, dy, need_dx):
-        dxs, grads = ctx.plan.backward(ctx.ctxs, [dy])
+        # dy: one Array, or (several outputs) one entry per output, None where none arrived
+        dxs, grads = ctx.plan.backward(ctx.ctxs, list(dy) if isinstance(dy, list) else [dy])
         ctx.ctxs = None
         return (dxs if ctx.multi else dxs[0]), grads
 
@@ -148,6 +149,22 @@ class PlanMixin:
         if self.accepts_integer_inputs:      # the folded plan feeds its first layer directly
             return None
         return fusion.inference_plan(self, refresh)
+
+    def memory_report(self, x, training=None):
+        """Measured peak activation bytes of the inference / training plans on the batch ``x``.
+
+        Args:
+            x: one input batch. training: None (both plans), True or False (one of them).
+
+        Returns:
+            dict ``{"inference": report, "training": report}``, see
+            :func:`fusednet.inspect.memory_report`.
+
+        Example:
+            >>> model.memory_report(x[:32])["training"]["peak_bytes"]
+        """
+        from .. import inspect
+        return inspect.memory_report(self, x, training)
 
     def intermediate(self, x, layer_names, batch_size=None):
         """Outputs of the named layer(s) for ``x`` at inference (see :func:`fusednet.inspect.feature_maps`)."""

@@ -13,8 +13,9 @@ metrics and layer ``call()`` methods::
 
 Modules, one per native family: :mod:`.core` (conversion, dtypes, ``cast``, ``stop_gradient``),
 :mod:`.creation`, :mod:`.elementwise`, :mod:`.compare` (comparisons, logical, ``where``,
-``clip``), :mod:`.reduce`, :mod:`.layout`, :mod:`.indexing`, :mod:`.gemm`, :mod:`.nn`, :mod:`.conv`, and
-:mod:`.kernels` (the raw GEMM calls on Arrays). See :mod:`.core` for the dtype policy.
+``clip``), :mod:`.reduce`, :mod:`.layout`, :mod:`.indexing`, :mod:`.gemm`, :mod:`.nn`, :mod:`.conv`,
+:mod:`.sorting` (``sort``/``argsort``/``top_k``), :mod:`.cumulative` (``cumsum``/``cumprod``),
+:mod:`.special` (``erf``/``erfinv``), :mod:`.einsum`, and :mod:`.kernels` (the raw GEMM calls on Arrays). See :mod:`.core` for the dtype policy.
 
 ``ops.matmul`` serves both levels: with a Tensor operand (or lists/scalars) it is the
 differentiable Keras op; with two Arrays / NumPy arrays, or with any of the kernel keywords
@@ -35,6 +36,11 @@ from .indexing import *  # noqa: F401,F403
 from .layout import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
+from . import cumulative, sorting, special  # noqa: E402
+from .cumulative import *  # noqa: F401,F403
+from .einsum import einsum  # noqa: F401
+from .sorting import *  # noqa: F401,F403
+from .special import *  # noqa: F401,F403
 
 dot, linear, outer, dense_backward = gemm.dot, gemm.linear, gemm.outer, kernels.dense_backward
 
@@ -76,4 +82,5 @@ def matmul(x1, x2, **kernel_kw):
 
 
 __all__ = sorted(set(compare.__all__ + conv.__all__ + core.__all__ + creation.__all__ + elementwise.__all__
-                     + indexing.__all__ + layout.__all__ + nn.__all__ + reduce.__all__ + ["matmul", "dot", "linear", "outer", "dense_backward"]))
+                     + indexing.__all__ + layout.__all__ + nn.__all__ + reduce.__all__ + sorting.__all__
+                     + cumulative.__all__ + special.__all__ + ["einsum", "matmul", "dot", "linear", "outer", "dense_backward"]))

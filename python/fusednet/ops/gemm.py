@@ -2,16 +2,18 @@
 
 ``matmul`` follows NumPy/Keras shapes: 1-D operands are promoted and the promoted axis dropped;
 ``[..., M, K] @ [K, N]`` flattens the leading axes into GEMM rows (one GEMM forward, two in
-backward); batched ``[..., M, K] @ [..., K, N]`` runs one GEMM per batch matrix after
-broadcasting the batch axes. ``linear`` is the fused dense op (bias + activation epilogue,
+backward); batched ``[..., M, K] @ [..., K, N]`` is one native batched GEMM (``_C.bmm``) over
+the NumPy-broadcast batch axes (nothing is copied to broadcast), and so is its backward: the
+gradient of a broadcast operand is summed back by ``_C.sum_to_shape``, or, for an operand
+shared by every batch matrix, computed as one GEMM over the stacked rows.
+``linear`` is the fused dense op (bias + activation epilogue,
 one fused backward kernel).
 """
 from .. import _C
 from .. import activations as _acts
 from ..tensor import Function, Tensor
-from .core import broadcast_shapes, float_tensor, need_grad
-from .indexing import getitem
-from .layout import broadcast_to, expand_dims, reshape, squeeze, stack
+from .core import broadcast_shapes, float_tensor, need_grad, unbroadcast
+from .layout import expand_dims, reshape, squeeze
 from .nn import activation as _activation
 
 __all__ = ["matmul", "dot", "linear", "outer"]
@@ -77,18 +79,44 @@ def matmul(x1, x2):
         return squeeze(_matmul_2d(a, expand_dims(b, 1)), -1)
     if b.ndim == 2:
         return _matmul_2d(a, b)
-    batch = broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
-    a = broadcast_to(a, batch + tuple(a.shape[-2:])) if tuple(a.shape[:-2]) != batch else a
-    b = broadcast_to(b, batch + tuple(b.shape[-2:])) if tuple(b.shape[:-2]) != batch else b
+    broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])  # the error names the op
+    return _bmm(a, b)
+
+
+class _BMM(Function):
+    __slots__ = ("a", "b")
+
+    def backward(self, g):
+        ta, tb = self.inputs
+        a, b = self.a, self.b
+        ga = gb = None
+        if ta.requires_grad:  # dA[i] = G[i] @ B[i]ᵀ
+            ga = unbroadcast(_C.bmm(g, b, trans_b=True), a.shape)
+        if tb.requires_grad:  # dB[i] = A[i]ᵀ @ G[i]
+            if _numel(b.shape[:-2]) == 1 and tuple(a.shape[:-2]) == tuple(g.shape[:-2]):
+                # one B for every matrix: Σ_i A[i]ᵀ G[i] is one GEMM over the stacked rows
+                k, n = b.shape[-2], b.shape[-1]
+                gb = _C.matmul(a.reshape(-1, k), g.reshape(-1, n), trans_a=True).reshape(tuple(b.shape))
+            else:
+                gb = unbroadcast(_C.bmm(a, g, trans_a=True), b.shape)
+        return ga, gb
+
+
+def _numel(shape):
     n = 1
-    for s in batch:
+    for s in shape:
         n *= s
-    a3 = reshape(a, (n,) + tuple(a.shape[-2:]))
-    b3 = reshape(b, (n,) + tuple(b.shape[-2:]))
-    if n == 0:
-        return Tensor._wrap(_C.zeros(list(batch) + [a.shape[-2], b.shape[-1]]))
-    outs = [_matmul_2d(getitem(a3, i), getitem(b3, i)) for i in range(n)]
-    return reshape(stack(outs, 0), batch + (a.shape[-2], b.shape[-1]))
+    return n
+
+
+def _bmm(a, b):
+    """Batched a [..., M, K] @ b [..., K, N] (rank >= 2 both, batch axes broadcast) in one call."""
+    out = _C.bmm(a.data, b.data)
+    if not need_grad(a, b):
+        return Tensor._wrap(out)
+    fn = _BMM()
+    fn.a, fn.b = a.data, b.data
+    return Tensor._from_op(out, fn, (a, b))
 
 
 def dot(x1, x2):

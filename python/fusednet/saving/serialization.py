@@ -48,7 +48,9 @@ def _scan(kind):
     import importlib
     if kind == "models":
         from .. import models
-        return {"Model": models.Model, "Functional": models.Model, "Sequential": models.Sequential}
+        from ..models.multi_output import OutputSelect   # the outputs of a nested multi-output model
+        return {"Model": models.Model, "Functional": models.Model, "Sequential": models.Sequential,
+                "OutputSelect": OutputSelect}
     mod = importlib.import_module(f"fusednet.{kind}")
     out = {}
     for k, v in vars(mod).items():

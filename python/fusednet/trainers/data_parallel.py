@@ -22,6 +22,7 @@ from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resu
 from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
 from .logs import array_sum, fit_callbacks, needs_batch_hooks, probs, reg_penalty
+from .sample_weights import map_weights
 
 __all__ = ["fit_data_parallel", "DataParallelFit"]
 
@@ -85,12 +86,12 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                    model._pack_outputs([None if a is None else np.asarray(a)[split_at:] for a in ys]))
             xs = [a[:split_at] for a in xs]
             Ys = [None if a is None else _C.slice_axis(a, 0, 0, split_at) for a in Ys]
-            sw = sw[:split_at] if sw is not None else None
+            sw = map_weights(sw, lambda a: a[:split_at])
             n = split_at
         if synced and n > 0:
             _check_synced_batch(min(batch_size, n - (int(math.ceil(n / batch_size)) - 1) * batch_size), N)
         X, Y = model._to_device(xs), model._to_device(Ys)
-        W = model._to_device([sw])[0] if sw is not None else None
+        W = model._weights_to_device(sw)
         steps = int(math.ceil(n / batch_size))
         if steps_per_epoch is not None:
             steps = min(steps, int(steps_per_epoch))
@@ -135,7 +136,7 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
                 take = (lambda a: None if a is None else _C.take_rows(a, idx))
             else:
                 take = (lambda a: None if a is None else _C.slice_axis(a, 0, lo, hi))
-            yield [take(a) for a in X], [take(a) for a in Y], take(W), hi - lo, nb
+            yield [take(a) for a in X], [take(a) for a in Y], map_weights(W, take), hi - lo, nb
 
     def run_epoch(epoch):
         first, feed = peek(batches(epoch))

@@ -17,6 +17,7 @@ from .. import _C
 from .data_adapters import host_np
 from .epoch_iterator import as_source, check_no_targets
 from .logs import _cb_module, array_sum, probs, reg_penalty
+from .sample_weights import map_weights, output_weights
 
 __all__ = ["shard_rows", "shard_batches", "metrics_over_ranks", "evaluate_data_parallel",
            "predict_data_parallel"]
@@ -61,13 +62,13 @@ def shard_batches(model, comm, raw, need_y=True, class_weight=None, what="evalua
             start, nb = k * batch_size, min(batch_size, n - k * batch_size)
             lo, hi = shard_rows(comm, nb)
             yield _slice(X, start + lo, start + hi), _slice(Y, start + lo, start + hi), \
-                _slice([W], start + lo, start + hi)[0], hi - lo, nb
+                map_weights(W, lambda a: _C.slice_axis(a, 0, start + lo, start + hi)), hi - lo, nb
         return
     for b in raw[1]:
         xb, Yb, wb, nb = model._source_batch(b, what, class_weight, need_y=need_y)
         lo, hi = shard_rows(comm, nb)
         yield _slice(xb, lo, hi), (_slice(Yb, lo, hi) if Yb is not None else None), \
-            _slice([wb], lo, hi)[0], hi - lo, nb
+            map_weights(wb, lambda a: _C.slice_axis(a, 0, lo, hi)), hi - lo, nb
 
 
 def metrics_over_ranks(comm, out_metrics, seen):
@@ -111,7 +112,7 @@ def _raw_feed(model, x, y, sample_weight, batch_size, steps, what, need_y):
     nsteps = int(math.ceil(n / batch_size))
     if steps is not None:
         nsteps = min(nsteps, int(steps))
-    W = model._to_device([sw])[0] if sw is not None else None
+    W = model._weights_to_device(sw)
     return ("arrays", model._to_device(xs), model._to_device(Ys), W, n, batch_size, nsteps), None
 
 
@@ -153,8 +154,9 @@ def evaluate_data_parallel(model, dist, x, y, batch_size, sample_weight, steps, 
                 if yb is None:
                     continue
                 per, _ = plan.output_loss(i, out, yb, nl, None, False)
-                if wb is not None:
-                    per = _C.binary("mul", per, wb)
+                wi = output_weights(wb, i)
+                if wi is not None:
+                    per = _C.binary("mul", per, wi)
                 v = array_sum(per)
                 loc[0] += v
                 loc[2 + i] += v

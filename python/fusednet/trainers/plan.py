@@ -21,8 +21,13 @@ from .. import _C
 from ..layers.base import Context, call_losses
 from ..tensor import Tensor, enable_grad, no_grad
 from . import fusion
+from ..models.multi_output import add_grads
 
 __all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
+
+
+def _add(a, b):
+    return _C.binary("add", a, b)
 
 
 class Node:
@@ -249,9 +254,11 @@ class GraphPlan:
             self.out_layers.append(l if ok else None)
 
     # ------------------------------------------------------------------ running
-    def forward(self, xs, training, strip=(), record=True):
+    def forward(self, xs, training, strip=(), record=True, observe=None):
         """Run the graph on input Arrays; returns (outputs, contexts for :meth:`backward`).
-        ``strip``: output indices whose final softmax/sigmoid is skipped."""
+        ``strip``: output indices whose final softmax/sigmoid is skipped. ``observe``: optional
+        ``fn(i, values, ctx)`` called after step i ran, before its dead inputs are dropped
+        (:mod:`.memory` measures liveness with it)."""
         vals = [None] * self.nslots
         for s, x in zip(self.in_slots, xs):
             vals[s] = x
@@ -266,6 +273,8 @@ class GraphPlan:
             x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
             vals[st.out_slot] = st.fwd(ctx, x, training, st.out_slot in strip_slots)
             ctxs.append(ctx)
+            if observe is not None:
+                observe(len(ctxs) - 1, vals, ctx)
             for s in st.free:
                 vals[s] = None
         return [vals[s] for s in self.out_slots], ctxs
@@ -294,7 +303,10 @@ class GraphPlan:
                 pg[j] = gr if pg[j] is None else _C.binary("add", pg[j], gr)
             if st.need_dx:
                 if not st.multi:
-                    if dx is not None:
+                    if isinstance(dx, list):   # into a multi-output sub-model's value (OutputSelect)
+                        s = st.in_slots[0]
+                        g[s] = add_grads(g[s], dx, _add)
+                    elif dx is not None:
                         s = st.in_slots[0]
                         g[s] = dx if g[s] is None else _C.binary("add", g[s], dx)
                 else:
@@ -302,6 +314,11 @@ class GraphPlan:
                         if d is not None:
                             g[s] = d if g[s] is None else _C.binary("add", g[s], d)
         return [g[s] for s in self.in_slots], pg
+
+    def memory_report(self, xs, training=False, weights=()):
+        """Activation memory of one forward on input Arrays ``xs`` (see :mod:`.memory`)."""
+        from .memory import forward_report
+        return forward_report(self, xs, training, weights)
 
     # ------------------------------------------------------------------ training
     def set_losses(self, losses, weights=None):
@@ -355,7 +372,7 @@ class GraphPlan:
                 douts.append(None)
                 pers.append(None)
                 continue
-            per, g = self.output_loss(i, o, yb, n, wb, True)
+            per, g = self.output_loss(i, o, yb, n, wb[i] if isinstance(wb, list) else wb, True)
             per_total = per if per_total is None else _C.binary("add", per_total, per)
             pers.append(per)
             douts.append(g)

@@ -27,6 +27,7 @@ from ..tensor import GradientTape, Tensor, no_grad
 from .data_adapters import as_host_array, check_batch_size, host_np
 from .epoch_iterator import peek, resumed, unpack_batch, warn_user
 from .logs import fit_callbacks, log_values
+from .sample_weights import per_output_form
 
 __all__ = ["Steps"]
 
@@ -220,13 +221,12 @@ class Steps:
         weights = list(getattr(self, "_loss_weights", None) or [1.0] * len(losses))
         total = None
         if any(l is not None for l in losses) and y is not None:
-            for loss, w, yt, yp in zip(losses, weights, self._per_output(y, "y"), self._per_output(y_pred, "y_pred")):
-                if loss is None or yt is None:
-                    continue
-                v = loss(yt, yp, sample_weight)
-                if w != 1.0:
-                    v = v * float(w)
-                total = v if total is None else total + v
+            per = per_output_form(sample_weight, self._output_names())   # per-output weights: pick each
+            sws = self._per_output(sample_weight, "sample_weight") if per else [sample_weight] * len(losses)
+            for loss, w, yt, yp, sw in zip(losses, weights, self._per_output(y, "y"), self._per_output(y_pred, "y_pred"), sws):
+                if loss is not None and yt is not None:
+                    v = loss(yt, yp, sw) * float(w) if w != 1.0 else loss(yt, yp, sw)
+                    total = v if total is None else total + v
         for r in regularization_losses or ():
             total = r if total is None else total + r
         return total
@@ -360,7 +360,8 @@ class Steps:
         else:
             tx = _tensor(_leaf_np(x, f"{what}: x", look(0)), dev)
         ty = None if y is None else _map(lambda v: _tensor(_leaf_np(v, f"{what}: y"), dev), y)
-        tw = None if sw is None else _tensor(_leaf_np(sw, f"{what}: sample_weight", np.float32).reshape(-1), dev)
+        leaf = (lambda v: None if v is None else _tensor(_leaf_np(v, f"{what}: sample_weight", np.float32).reshape(-1), dev))
+        tw = _map(leaf, sw) if per_output_form(sw, self._output_names()) else leaf(sw)   # per output: keep the structure
         return tx, ty, tw
 
     @staticmethod
@@ -384,7 +385,8 @@ class Steps:
         hx = _map(lambda v: as_host_array(v, f"{what}: x"), x)
         n = _first_len(hx)
         hy = None if y is None else _map(lambda v: as_host_array(v, f"{what}: y"), y)
-        hw = None if sw is None else as_host_array(sw, f"{what}: sample_weight")
+        hleaf = (lambda v: None if v is None else as_host_array(v, f"{what}: sample_weight"))
+        hw = _map(hleaf, sw) if per_output_form(sw, self._output_names()) else hleaf(sw)   # (structure kept)
         for part, nm in ((hy, "y"), (hw, "sample_weight")):
             if part is not None and _first_len(part) != n:
                 raise ValueError(f"{what}: x has {n} samples but {nm} has {_first_len(part)}")
@@ -402,7 +404,7 @@ class Steps:
                     order[k * batch_size:(k + 1) * batch_size]
                 take = (lambda a: a[idx])
                 tx, ty, tw = self._tensor_batch(_map(take, hx), None if hy is None else _map(take, hy),
-                                                None if hw is None else hw[idx], what)
+                                                None if hw is None else _map(take, hw), what)
                 yield self._pack(tx, ty, tw)
         return epoch_arr, nsteps
 

@@ -17,6 +17,7 @@ from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed, unpack_batch, warn_user
+from .sample_weights import class_weighted, map_weights, output_weights, sample_weights
 from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callbacks, needs_batch_hooks, probs,
                    reg_penalty, to_float)
 from .data_parallel import DataParallelFit
@@ -52,27 +53,19 @@ class Trainer(Steps, DataParallelFit):
             if ya.dtype.kind == "f" and not np.isfinite(ya).all():
                 raise ValueError(f"{nm} contains NaN or infinite values")
             Ys.append(loss.prepare_targets(ya, (n,) + tuple(out_shapes[i][1:])))
-        sw = None
-        if sample_weight is not None:
-            if isinstance(sample_weight, (dict, list, tuple)) and len(self._output_names()) > 1:
-                raise ValueError(f"{what}: per-output sample weights are not supported yet; pass one "
-                                 f"array of {n} weights (applied to every output)")
-            sw = np.ascontiguousarray(np.asarray(as_host_array(sample_weight, f"{what}: sample_weight"),
-                                                 np.float32).reshape(-1))
-            if sw.shape[0] != n:
-                raise ValueError(f"{what}: sample_weight has {sw.shape[0]} entries, x has {n} samples")
-        return xs, ys, Ys, sw
+        return xs, ys, Ys, self._sample_weights(sample_weight, n, what)
+
+    def _sample_weights(self, sample_weight, n, what):
+        return sample_weights(self._output_names(), sample_weight, n, what)
+
+    def _weights_to_device(self, sw):
+        """Device copy of the sample weights (one array, or the per-output list)."""
+        if sw is None:
+            return None
+        return self._to_device(sw) if isinstance(sw, list) else self._to_device([sw])[0]
 
     def _class_weighted(self, sw, ys, class_weight, what):
-        if class_weight is None:
-            return sw
-        if len(ys) != 1:
-            raise ValueError(f"{what}: class_weight is only supported for single-output models")
-        ya = as_host_array(ys[0], f"{what}: y")
-        cls = np.argmax(ya, axis=-1) if ya.ndim > 1 and ya.shape[-1] > 1 else ya.reshape(-1).astype(np.int64)
-        cw = np.array([class_weight.get(int(c), 1.0) for c in range(int(cls.max()) + 1)], np.float32)
-        w = cw[cls]
-        return w if sw is None else sw * w
+        return class_weighted(sw, ys, class_weight, what)
 
     def _source_batch(self, batch, what, class_weight=None, need_y=True):
         """One raw batch of a source as device Arrays (xb, Yb, wb, nb) for the compiled plan."""
@@ -85,8 +78,7 @@ class Trainer(Steps, DataParallelFit):
                              f"(x, y, sample_weight) tuples")
         xs, ys, Ys, sw = self._prepare_xy(bx, by, bw, what)
         sw = self._class_weighted(sw, ys, class_weight, what)
-        W = self._to_device([sw])[0] if sw is not None else None
-        return self._to_device(xs), self._to_device(Ys), W, xs[0].shape[0]
+        return self._to_device(xs), self._to_device(Ys), self._weights_to_device(sw), xs[0].shape[0]
 
     def _to_device(self, arrays):
         dev = self._device
@@ -110,9 +102,11 @@ class Trainer(Steps, DataParallelFit):
         logs = {"loss": loss}
         loss_names, prefixes = self._log_names()
         if loss_names:
-            for nm, v in zip(loss_names, out_losses):
+            # Keras logs each output's own loss, before its loss_weights factor (the total has it)
+            lw = self._loss_weights or [1.0] * len(loss_names)
+            for nm, v, w in zip(loss_names, out_losses, lw):
                 if v is not None:
-                    logs[nm] = v
+                    logs[nm] = v / w if w else v
         for prefix, ms in zip(prefixes, feeders_metrics):
             for m in ms:
                 logs[prefix + m.name] = to_float(m.result())
@@ -127,11 +121,11 @@ class Trainer(Steps, DataParallelFit):
             if perm is not None:
                 idx = _C.slice_axis(perm, 0, start, stop)
                 yield ([_C.take_rows(a, idx) for a in X], [None if a is None else _C.take_rows(a, idx) for a in Y],
-                       _C.take_rows(W, idx) if W is not None else None, stop - start)
+                       map_weights(W, lambda a: _C.take_rows(a, idx)), stop - start)
             else:
                 yield ([_C.slice_axis(a, 0, start, stop) for a in X],
                        [None if a is None else _C.slice_axis(a, 0, start, stop) for a in Y],
-                       _C.slice_axis(W, 0, start, stop) if W is not None else None, stop - start)
+                       map_weights(W, lambda a: _C.slice_axis(a, 0, start, stop)), stop - start)
 
     def _check_fit_args(self, batch_size, verbose, epochs, validation_split):
         if not self.compiled:
@@ -250,11 +244,10 @@ class Trainer(Steps, DataParallelFit):
                 val = (vx, vy)
                 xs = [a[:split_at] for a in xs]
                 Ys = [None if Y is None else _C.slice_axis(Y, 0, 0, split_at) for Y in Ys]
-                if sw is not None:
-                    sw = sw[:split_at]
+                sw = map_weights(sw, lambda a: a[:split_at])
                 n = split_at
             X, Y = self._to_device(xs), self._to_device(Ys)
-            W = self._to_device([sw])[0] if sw is not None else None
+            W = self._weights_to_device(sw)
             steps = int(math.ceil(n / batch_size))
             if steps_per_epoch is not None:
                 steps = min(steps, int(steps_per_epoch))
@@ -364,7 +357,7 @@ class Trainer(Steps, DataParallelFit):
             xs, _, Ys, sw = self._prepare_xy(x, y, sample_weight, "evaluate")
             n = xs[0].shape[0]
             X, Y = self._to_device(xs), self._to_device(Ys)
-            Wt = self._to_device([sw])[0] if sw is not None else None
+            Wt = self._weights_to_device(sw)
             nsteps = int(math.ceil(n / batch_size))
             if steps is not None:
                 nsteps = min(nsteps, int(steps))
@@ -396,8 +389,9 @@ class Trainer(Steps, DataParallelFit):
                 if yb is None:
                     continue
                 per, _ = plan.output_loss(i, out, yb, nb, None, False)
-                if wb is not None:
-                    per = _C.binary("mul", per, wb)
+                wi = output_weights(wb, i)
+                if wi is not None:
+                    per = _C.binary("mul", per, wi)
                 v = array_sum(per)
                 total += v
                 out_tot[i] += v

@@ -87,6 +87,8 @@ def _walk(ctx, model, in_names):
         layer = node.layer
         if _is_model(layer):
             outs = _walk(ctx, layer, ins)
+        elif type(layer).__name__ == "OutputSelect":   # a multi-output sub-model's output: a name, no node
+            outs = [ins[0][layer.index]]
         else:
             fold = _foldable(node, nxt, uses)
             ctx.fold_bn = nxt.layer if fold else None
