@@ -94,6 +94,8 @@ class Int8Weight:
 class _QuantizedBase(Layer):
     """Shared weights / config / protocol of the quantized layers (not public)."""
 
+    _inference_only = True     # Model.fit raises a ValueError naming the layer
+
     def __init__(self, activation=None, use_bias=True, in_scale=None, in_zero_point=0, isa="auto", **kwargs):
         kwargs["trainable"] = False
         super().__init__(**kwargs)

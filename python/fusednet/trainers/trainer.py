@@ -25,6 +25,24 @@ from .steps import Steps
 __all__ = ["Trainer"]
 
 
+
+def _inference_only_layer(model):
+    """The first layer (nested models searched) marked ``_inference_only`` (the int8 layers of
+    :mod:`fusednet.quantization`), or None: fit refuses such models instead of training around them."""
+    stack, seen = list(getattr(model, "layers", ()))[::-1], {id(model)}
+    while stack:
+        l = stack.pop()
+        if id(l) in seen:
+            continue
+        seen.add(id(l))
+        if getattr(l, "_inference_only", False):
+            return l
+        inner = list(getattr(l, "layers", ()) or ())      # nested models
+        if getattr(l, "layer", None) is not None:            # wrappers (TimeDistributed, ...)
+            inner.append(l.layer)
+        stack.extend(inner[::-1])
+    return None
+
 class Trainer(Steps, DataParallelFit):
     """Mixin of :class:`fusednet.Model`: the training / evaluation / prediction loops."""
 
@@ -136,6 +154,10 @@ class Trainer(Steps, DataParallelFit):
     def _check_fit_args(self, batch_size, verbose, epochs, validation_split):
         if not self.compiled:
             raise ValueError("You must call compile() before fit(): model.compile(optimizer=..., loss=...)")
+        frozen = _inference_only_layer(self)
+        if frozen is not None:
+            raise ValueError(f"fit: layer '{frozen.name}' ({type(frozen).__name__}): quantized layers are "
+                             f"inference-only; train the float model and quantize it again")
         batch_size = check_batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
@@ -458,12 +480,14 @@ class Trainer(Steps, DataParallelFit):
                                         verbose=0, epochs=1, steps=nsteps)
         hooks = needs_batch_hooks(cbs, "predict")
         cbs.on_predict_begin()
-        results, s0 = None, 0
+        results, s0, run = None, 0, None
         self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
         for step, (xb, _, _, nb) in enumerate(feed):
             if hooks:
                 cbs.on_predict_batch_begin(step)
-            hs = [host_np(o) for o in self._predict_arrays(xb)]
+            if run is None or hooks:         # batch callbacks may change weights: look up again
+                run = self._predict_fn(len(xb))
+            hs = [host_np(o) for o in run(xb)]
             if n is None:                    # a source: collect, concatenate at the end
                 results = [[] for _ in hs] if results is None else results
                 for r, h in zip(results, hs):
