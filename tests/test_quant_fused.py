@@ -14,13 +14,15 @@ from fusednet.trainers import fusion as plan_fusion
 ISAS = ["portable", "avx2", "avx512-vnni"]
 
 # (N, H, W, C, O, kernel, conv strides, conv padding, pool size, pool strides, pool padding)
-# sizes 1 and primes; O 200 > 128 takes the wide (materialized im2col) path; the 30x30 cases hold
-# about two images per ~512 KB group, so several groups and a partial last group run
+# sizes 1 and primes; O 200 > 128 takes the wide (materialized im2col) path; the kernel pools
+# groups of whole images of ~128 KB of conv output: 15x15 -> 13x13x80 holds two images per group
+# (three groups, the last partial), 30x30 -> 28x28x64 one (five groups)
 CASES = [
     (1, 1, 1, 1, 1, 1, 1, "valid", 1, None, "valid"),
     (1, 7, 7, 3, 17, 3, 1, "same", 3, 2, "same"),
     (2, 13, 13, 32, 64, 3, 1, "valid", 2, None, "valid"),
     (3, 11, 9, 5, 200, 3, 1, "same", 2, None, "valid"),
+    (5, 15, 15, 3, 80, 3, 1, "valid", 2, None, "valid"),
     (5, 30, 30, 3, 64, 3, 1, "valid", 2, None, "valid"),
     (3, 29, 31, 2, 13, 5, 2, "same", 3, 1, "same"),
     (7, 28, 28, 1, 32, 3, 1, "valid", 2, 1, "same"),
@@ -93,6 +95,22 @@ def test_qconv2d_maxpool_errors_name_op_and_shapes():
         _C.qconv2d_maxpool(x, Wq, 3, ws, b, 1, "valid", 1, None, 0, "relu", 0)
     with pytest.raises(ValueError, match="qconv2d_maxpool: x must be 4-D"):
         _C.qconv2d_maxpool(fn.asarray(np.zeros((5, 5, 3), np.float32)), Wq, 3, ws, b)
+
+
+@pytest.mark.parametrize("M,K,N", [(1, 1, 1), (1, 784, 10), (64, 128, 10), (67, 31, 257)])
+@pytest.mark.parametrize("scale", [None, 0.05])
+def test_qdense_softmax_in_call_equals_two_calls(M, K, N, scale):
+    rng = np.random.default_rng(M + K + N)
+    x = fn.asarray(rng.standard_normal((M, K)).astype(np.float32))
+    wq, ws = Q.quantize_weights(rng.standard_normal((K, N)).astype(np.float32))
+    W, WS, b = _C.QWeight(wq), fn.asarray(ws), fn.asarray(rng.standard_normal(N).astype(np.float32))
+    for isa in ISAS:
+        two = _C.softmax_forward(_C.qdense(x, W, WS, b, scale, 101, "none", isa)).numpy()
+        one = _C.qdense(x, W, WS, b, scale, 101, "softmax", isa).numpy()
+        np.testing.assert_array_equal(one.view(np.int32), two.view(np.int32), err_msg=isa)
+    np.testing.assert_allclose(one.sum(1), np.ones(M), rtol=1e-6)
+    with pytest.raises(ValueError, match="qdense"):
+        _C.qdense(x, W, WS, b, scale, 101, "softplus_typo")
 
 
 def _seed_cnn(seed=0, act="relu"):

@@ -17,9 +17,11 @@
 
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
+#include "cpu/activation.h"
 #include "cpu/qgemm.h"
 #include "cpu/runtime.h"
 #ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
 #include "cuda/qgemm.h"
 #endif
 
@@ -153,7 +155,10 @@ Array qdense(const Array& x, QWeight& w, const Array& w_scale, const std::option
   check_vec(op, "w_scale", w_scale, N, x);
   if (bias) check_vec(op, "bias", *bias, N, x);
   const Quant q = quant_arg(op, in_scale, in_zero_point);
-  const Act act = conv_act_arg(op, activation);
+  // "softmax" (the classifier head): the row softmax runs on the epilogue's output inside this
+  // call (the same kernel as softmax_forward, so the same bits), one native call per layer
+  const bool softmax = py::isinstance<py::str>(activation) && activation.cast<std::string>() == "softmax";
+  const Act act = softmax ? Act::None : conv_act_arg(op, activation);
   const int lvl = isa_arg(op, isa);
   Array y = Array::empty({M, N}, DType::F32, x.device(), op);
   const float* bp = bias ? bias->f32() : nullptr;
@@ -164,7 +169,19 @@ Array qdense(const Array& x, QWeight& w, const Array& w_scale, const std::option
         cpu::qdense_forward(y.f32(), x.f32(), w.P, w_scale.f32(), bp, M, q.dynamic, q.scale, q.zp, act, lvl);
       },
       (qdense_cuda(y, x, w, w_scale, bp, q, act)));
-  return y;
+  if (!softmax) return y;
+  Array p = Array::empty({M, N}, DType::F32, x.device(), op);  // softmax does not run in place
+  FN_DISPATCH(
+      op, x,
+      {
+        py::gil_scoped_release nogil;
+        cpu::softmax_forward(p.f32(), y.f32(), M, N);
+      },
+      {
+        py::gil_scoped_release nogil;
+        cuda::softmax_forward(p.f32(), y.f32(), M, N);
+      });
+  return p;
 }
 
 Array qconv2d(const Array& x, QWeight& w, const py::handle& kernel_size, const Array& w_scale,
@@ -392,7 +409,8 @@ FN_BIND(qgemm) {
   m.def("qdense", &qdense, py::arg("x"), py::arg("w"), py::arg("w_scale"), py::arg("bias") = py::none(),
         py::arg("in_scale") = py::none(), py::arg("in_zero_point") = 0, py::arg("activation") = py::none(),
         py::arg("isa") = "auto",
-        "y = act(dequant(quant(x) @ w) + bias); x float32 [M, K]; dynamic when in_scale is None");
+        "y = act(dequant(quant(x) @ w) + bias); x float32 [M, K]; dynamic when in_scale is None; "
+        "activation none|relu|sigmoid|tanh fused in the epilogue, softmax run in the same call");
   m.def("qconv2d", &qconv2d, py::arg("x"), py::arg("w"), py::arg("kernel_size"), py::arg("w_scale"),
         py::arg("bias") = py::none(), py::arg("strides") = 1, py::arg("padding") = "valid",
         py::arg("dilation") = 1, py::arg("in_scale") = py::none(), py::arg("in_zero_point") = 0,

@@ -435,21 +435,24 @@ void qconv2d_maxpool_forward(float* Yp, const float* X, const QPacked& B, const 
   if (g.M() <= 0 || pg.Ho * pg.Wo <= 0) return;
   const QConvRun run(X, B, w_scale, bias, g, dynamic, in_scale, in_zp, act, isa);
   // Groups of whole images (pool windows never cross images) whose float conv output fits in
-  // ~512 KB: written by the epilogue, pooled while still in L2, reused by the next group.
+  // ~128 KB: each group's im2col, GEMM, epilogue and pool run on one thread into that thread's
+  // reused buffer and are pooled while still in L2. The threads split the groups (one fork/join
+  // per call; a late thread's groups are taken by the others), so the GEMM and the pool inside a
+  // group run inline; a single group (one image) lets them use the threads themselves.
   const i64 img = run.P * g.O, pimg = pg.Ho * pg.Wo * g.O;
-  const i64 per = std::max<i64>(1, (i64(512) << 10) / std::max<i64>(img * i64(sizeof(float)), 1));
-  const i64 nb = std::min(per, g.N);
+  const i64 nb = std::min(g.N, std::max<i64>(1, (i64(128) << 10) / std::max<i64>(img * i64(sizeof(float)), 1)));
+  const i64 ngroups = (g.N + nb - 1) / nb;
   thread_local std::vector<float> conv_buf;
   thread_local std::vector<int32_t> idx_buf;  // max_pool2d_forward's argmax (unused at inference)
-  if (conv_buf.size() < size_t(nb * img)) conv_buf.resize(size_t(nb * img));
-  if (idx_buf.size() < size_t(nb * pimg)) idx_buf.resize(size_t(nb * pimg));
-  for (i64 n0 = 0; n0 < g.N; n0 += nb) {
-    const i64 nc = std::min(nb, g.N - n0);
+  parallel_for_dynamic_if(ngroups > 1 && num_threads() > 1, ngroups, num_threads(), [&](i64 grp) {
+    const i64 n0 = grp * nb, nc = std::min(nb, g.N - n0);
+    if (conv_buf.size() < size_t(nb * img)) conv_buf.resize(size_t(nb * img));
+    if (idx_buf.size() < size_t(nb * pimg)) idx_buf.resize(size_t(nb * pimg));
     run.rows(conv_buf.data(), n0 * run.P, nc * run.P);
     PoolGeom pc = pg;
     pc.N = nc;
     max_pool2d_forward(Yp + n0 * pimg, idx_buf.data(), conv_buf.data(), pc);
-  }
+  });
 }
 
 void qgemm_s32_ref(int32_t* acc, const uint8_t* A, i64 lda, const int8_t* B, i64 M, i64 N, i64 K) {

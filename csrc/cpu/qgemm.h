@@ -70,9 +70,9 @@ void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_
 
 // Quantized conv + MaxPooling2D (inference): Yp [N, pg.Ho, pg.Wo, O] = max_pool(qconv2d(X)), pg
 // the pool geometry over the conv output [N, Ho, Wo, O]. The conv output of a group of whole
-// images (~512 KB of float) is produced by the epilogue into a reused per-thread buffer and pooled
-// (max_pool2d_forward) while still in L2: the full float conv tensor is never written. The same
-// bits as qconv2d_forward followed by max_pool2d_forward.
+// images (~128 KB of float) is produced by the epilogue into a reused per-thread buffer and pooled
+// (max_pool2d_forward) while still in L2, threads splitting the groups: the full float conv tensor
+// is never written. The same bits as qconv2d_forward followed by max_pool2d_forward.
 void qconv2d_maxpool_forward(float* Yp, const float* X, const QPacked& B, const float* w_scale,
                              const float* bias, const ConvGeom& g, const PoolGeom& pg, bool dynamic,
                              float in_scale, int32_t in_zp, Act act, int isa = -1);

@@ -246,6 +246,8 @@ class QuantizedDense(_QuantizedBase):
             lead = tuple(x.shape[:-1])
             x = x.reshape(-1, x.shape[-1])
         ep, after = self._epilogue(strip)
+        if after == "softmax":     # the classifier head: the softmax runs inside the qdense call
+            ep, after = "softmax", None
         b = self.bias_t.data if self.bias_t is not None else None
         y = _C.qdense(x, self._qw, self.kernel_scale.data, b, self.in_scale,
                       self.in_zero_point or 0, ep, self.isa)
