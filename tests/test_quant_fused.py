@@ -201,3 +201,27 @@ def test_fused_step_on_cuda_matches_cpu():
     dev = q.predict(x, verbose=0)
     from tolerances import TOL
     np.testing.assert_allclose(dev, cpu, *TOL["cuda_vs_cpu"])
+
+
+def test_predict_plan_looked_up_once_but_batch_callbacks_still_see_new_weights():
+    fn.random.set_random_seed(7)
+    m = fn.Sequential([L.Input((6,)), L.Dense(5, activation="relu"), L.Dense(3)])
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
+    w0 = [w.copy() for w in m.get_weights()]
+    w1 = [w * 2 for w in w0]
+
+    class Swap(fn.callbacks.Callback):
+        def on_predict_batch_end(self, batch, logs=None):
+            if batch == 0:
+                self.model.set_weights(w1)
+
+    y = m.predict(x, batch_size=4, verbose=0, callbacks=[Swap()])
+    m.set_weights(w0)
+    first = m.predict(x[:4], verbose=0)
+    m.set_weights(w1)
+    second = m.predict(x[4:], verbose=0)
+    np.testing.assert_array_equal(y[:4], first)
+    np.testing.assert_array_equal(y[4:], second)
+    # without callbacks: one plan for all batches, same values as batch-by-batch calls
+    np.testing.assert_array_equal(m.predict(x, batch_size=3, verbose=0),
+                                  np.concatenate([m.predict(x[i:i + 3], verbose=0) for i in (0, 3, 6)]))

@@ -34,11 +34,13 @@ class PlanMixin:
         """Inference forward on Array batches (one per input, on the model's device)."""
         return self._predict_fn(len(xs))(xs)
 
-    def _predict_fn(self, n_inputs):
+    def _predict_fn(self, n_inputs, folded=False):
         """``_predict_arrays`` with its plan looked up once: predict resolves it once per call
-        (not per batch: the cache keys walk every weight) unless batch callbacks may change weights."""
+        (not per batch: the cache keys walk every weight) unless batch callbacks may change weights.
+        ``folded``: the folded plan (or None) if the caller already looked it up."""
         if n_inputs == 1:
-            ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
+            # Conv+BN folding (layers/fusion.py); None = not applicable
+            ip = self._inference_plan() if folded is False else folded
             if ip is not None:
                 f = ip.forward
                 return lambda xs: [f(xs[0])]

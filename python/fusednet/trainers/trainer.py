@@ -481,12 +481,12 @@ class Trainer(Steps, DataParallelFit):
         hooks = needs_batch_hooks(cbs, "predict")
         cbs.on_predict_begin()
         results, s0, run = None, 0, None
-        self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
+        folded = self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
         for step, (xb, _, _, nb) in enumerate(feed):
             if hooks:
                 cbs.on_predict_batch_begin(step)
             if run is None or hooks:         # batch callbacks may change weights: look up again
-                run = self._predict_fn(len(xb))
+                run = self._predict_fn(len(xb), folded if run is None else False)
             hs = [host_np(o) for o in run(xb)]
             if n is None:                    # a source: collect, concatenate at the end
                 results = [[] for _ in hs] if results is None else results
