@@ -137,8 +137,9 @@ class Trainer(Steps, DataParallelFit):
         return logs
 
     @staticmethod
-    def _array_batches(X, Y, W, n, batch_size, steps, perm=None):
-        """(xb, Yb, wb, nb) per step from device arrays: row gathers (shuffled) or slices."""
+    def _array_batches(X, Y, W, n, batch_size, steps, perm=None, whole=False):
+        """(xb, Yb, wb, nb) per step from device arrays: row gathers (shuffled) or slices;
+        ``whole`` (predict: batches are only read): a single batch covering X is X itself."""
         for step in range(steps):
             start = step * batch_size
             stop = min(start + batch_size, n)
@@ -146,6 +147,8 @@ class Trainer(Steps, DataParallelFit):
                 idx = _C.slice_axis(perm, 0, start, stop)
                 yield ([_C.take_rows(a, idx) for a in X], [None if a is None else _C.take_rows(a, idx) for a in Y],
                        _C.take_rows(W, idx) if W is not None else None, stop - start)
+            elif whole and start == 0 and stop == n and all(a.shape[0] == n for a in X):
+                yield list(X), list(Y), W, n     # one batch: the arrays themselves, no copy
             else:
                 yield ([_C.slice_axis(a, 0, start, stop) for a in X],
                        [None if a is None else _C.slice_axis(a, 0, start, stop) for a in Y],
@@ -474,7 +477,7 @@ class Trainer(Steps, DataParallelFit):
             nsteps = int(math.ceil(n / batch_size))
             if steps is not None:
                 nsteps = min(nsteps, int(steps))
-            feed = self._array_batches(self._to_device(xs), [], None, n, batch_size, nsteps)
+            feed = self._array_batches(self._to_device(xs), [], None, n, batch_size, nsteps, whole=True)
         self._require_built("predict")
         cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=self,
                                         verbose=0, epochs=1, steps=nsteps)
