@@ -4,6 +4,7 @@ weights 4x smaller on disk), side by side in one run.
 Kernels (one native call each, bias + relu fused on both sides):
   dense  batch 64: 784->128 (seed MLP layer 1), 1024->1024; batch 1024: 1024->1024
   conv   seed CNN conv2 (batch 64, 13x13x32 -> 3x3x64 valid); 3x3 56x56x64 -> 64 'same' (batch 4)
+  conv+pool seed CNN conv2 + 2x2 max pool: _C.conv2d_maxpool_forward vs _C.qconv2d_maxpool
   float32: _C.matmul / _C.conv2d_forward;  int8: _C.qdense / _C.qconv2d, dynamic (per-sample
   scales computed in the call) and static (calibrated scale)
 Models: seed MLP (784-128-10) and seed CNN (conv32-pool-conv64-pool-dense128-dense10) predict,
@@ -14,7 +15,13 @@ Every figure is the median over --repeats of the mean time of --iters calls; flo
 timings alternate within each repeat. Ratios > 1 mean int8 is faster. The machine is shared and
 noisy: compare ratios from one run, not absolute times across runs.
 
-Usage: PYTHONPATH=python python3 bench/bench_quant.py [--repeats 7] [--iters 20]
+--steps adds the per-step profile of the seed models' inference plans at batch 64 (median time
+of each plan step called directly, e.g. ConvPoolStep / QConvPoolStep / QuantizedDense, and the
+predict overhead beyond the steps); --threads sets fusednet's thread count; --models skips the
+single-kernel cases.
+
+Usage: PYTHONPATH=python python3 bench/bench_quant.py [--repeats 7] [--iters 20] [--threads N]
+       [--models] [--steps]
 """
 import argparse
 import os
@@ -80,6 +87,22 @@ def conv_case(N, H, C, O, padding, rng, repeats, iters):
     return med
 
 
+def conv_pool_case(N, H, C, O, rng, repeats, iters):
+    """Conv(relu) + 2x2 max pool in one call each side (the seed CNN's conv2 step)."""
+    x = fn.asarray(rng.standard_normal((N, H, H, C)).astype(np.float32))
+    w = rng.standard_normal((3, 3, C, O)).astype(np.float32) * 0.05
+    b = fn.asarray(rng.standard_normal(O).astype(np.float32))
+    wq, ws = quantization.quantize_weights(w)
+    W, WS, Wf = _C.QWeight(wq.reshape(-1, O)), fn.asarray(ws), fn.asarray(w)
+    s, z = quantization.activation_qparams(-4.0, 4.0)
+    med = race({"float32": lambda: _C.conv2d_maxpool_forward(x, Wf, b, 1, "valid", 1, "relu"),
+                "int8 dynamic": lambda: _C.qconv2d_maxpool(x, W, 3, WS, b, 1, "valid", 1, None, 0, "relu"),
+                "int8 static": lambda: _C.qconv2d_maxpool(x, W, 3, WS, b, 1, "valid", 1, s, z, "relu")},
+               repeats, iters)
+    report(f"conv+pool {N}x{H}x{H}x{C} 3x3 -> {O} relu, 2x2", med)
+    return med
+
+
 def seed_models():
     fn.random.set_random_seed(0)
     mlp = fn.Sequential([fn.Input(shape=(784,)), layers.Dense(128, activation="relu"),
@@ -113,20 +136,56 @@ def model_cases(rng, repeats, iters):
               f"({a / b:4.2f}x smaller)", flush=True)
 
 
+def step_profile(rng, repeats, iters):
+    """Per-step medians of each seed model's inference plan (float32 / int8 dynamic / static)."""
+    from fusednet.layers.base import Context
+    for name, m in seed_models().items():
+        shape = (784,) if name == "mlp" else (28, 28, 1)
+        calib = rng.uniform(0, 1, (256,) + shape).astype(np.float32)
+        x = rng.uniform(0, 1, (64,) + shape).astype(np.float32)
+        X = fn.asarray(x)
+        models = {"float32": m, "int8 dynamic": quantization.quantize(m),
+                  "int8 static": quantization.quantize(m, calib, mode="static")}
+        for tag, mm in models.items():
+            mm.predict(x, batch_size=64, verbose=0)
+            plan = mm._infer_plan()
+            fns, h = {}, X
+            for i, st in enumerate(plan.steps):
+                kind = type(getattr(st.fwd, "__self__", st.fwd)).__name__
+                fns[f"{i}:{kind}"] = (lambda st=st, h=h: st.fwd(Context(), h, False, False))
+                h = st.fwd(Context(), h, False, False)
+            fns["predict"] = lambda: mm.predict(x, batch_size=64, verbose=0)
+            med = race(fns, repeats, iters)
+            steps = sum(v for k, v in med.items() if k != "predict")
+            print(f"seed {name} {tag:12s} steps: " + " | ".join(f"{k} {v * 1e3:.3f}" for k, v in med.items()
+                                                                 if k != "predict") +
+                  f" || sum {steps * 1e3:.3f} ms, predict {med['predict'] * 1e3:.3f} ms "
+                  f"(overhead {(med['predict'] - steps) * 1e3:.3f})", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--models", action="store_true", help="only the whole-model cases")
+    ap.add_argument("--steps", action="store_true", help="also profile the inference plans per step")
     a = ap.parse_args(argv)
+    if a.threads:
+        fn.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     print(f"fusednet int8 vs float32; qgemm path {_C.qgemm_isa()}, sgemm threads {fn.get_num_threads()}; "
           f"median of {a.repeats} x {a.iters} calls (shared machine: noisy)", flush=True)
-    dense_case(64, 784, 128, rng, a.repeats, a.iters)
-    dense_case(64, 1024, 1024, rng, a.repeats, a.iters)
-    dense_case(1024, 1024, 1024, rng, a.repeats, max(1, a.iters // 4))
-    conv_case(64, 13, 32, 64, "valid", rng, a.repeats, max(1, a.iters // 4))
-    conv_case(4, 56, 64, 64, "same", rng, a.repeats, max(1, a.iters // 4))
+    if not a.models:
+        dense_case(64, 784, 128, rng, a.repeats, a.iters)
+        dense_case(64, 1024, 1024, rng, a.repeats, a.iters)
+        dense_case(1024, 1024, 1024, rng, a.repeats, max(1, a.iters // 4))
+        conv_case(64, 13, 32, 64, "valid", rng, a.repeats, max(1, a.iters // 4))
+        conv_pool_case(64, 13, 32, 64, rng, a.repeats, max(1, a.iters // 4))
+        conv_case(4, 56, 64, 64, "same", rng, a.repeats, max(1, a.iters // 4))
     model_cases(rng, a.repeats, a.iters)
+    if a.steps:
+        step_profile(rng, a.repeats, a.iters)
 
 
 if __name__ == "__main__":

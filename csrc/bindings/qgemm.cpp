@@ -17,9 +17,11 @@
 
 #include "bindings/bind_util.h"
 #include "bindings/cnn_args.h"
+#include "cpu/activation.h"
 #include "cpu/qgemm.h"
 #include "cpu/runtime.h"
 #ifdef FUSEDNET_WITH_CUDA
+#include "cuda/kernels.h"
 #include "cuda/qgemm.h"
 #endif
 
@@ -153,7 +155,10 @@ Array qdense(const Array& x, QWeight& w, const Array& w_scale, const std::option
   check_vec(op, "w_scale", w_scale, N, x);
   if (bias) check_vec(op, "bias", *bias, N, x);
   const Quant q = quant_arg(op, in_scale, in_zero_point);
-  const Act act = conv_act_arg(op, activation);
+  // "softmax" (the classifier head): the row softmax runs on the epilogue's output inside this
+  // call (the same kernel as softmax_forward, so the same bits), one native call per layer
+  const bool softmax = py::isinstance<py::str>(activation) && activation.cast<std::string>() == "softmax";
+  const Act act = softmax ? Act::None : conv_act_arg(op, activation);
   const int lvl = isa_arg(op, isa);
   Array y = Array::empty({M, N}, DType::F32, x.device(), op);
   const float* bp = bias ? bias->f32() : nullptr;
@@ -164,7 +169,19 @@ Array qdense(const Array& x, QWeight& w, const Array& w_scale, const std::option
         cpu::qdense_forward(y.f32(), x.f32(), w.P, w_scale.f32(), bp, M, q.dynamic, q.scale, q.zp, act, lvl);
       },
       (qdense_cuda(y, x, w, w_scale, bp, q, act)));
-  return y;
+  if (!softmax) return y;
+  Array p = Array::empty({M, N}, DType::F32, x.device(), op);  // softmax does not run in place
+  FN_DISPATCH(
+      op, x,
+      {
+        py::gil_scoped_release nogil;
+        cpu::softmax_forward(p.f32(), y.f32(), M, N);
+      },
+      {
+        py::gil_scoped_release nogil;
+        cuda::softmax_forward(p.f32(), y.f32(), M, N);
+      });
+  return p;
 }
 
 Array qconv2d(const Array& x, QWeight& w, const py::handle& kernel_size, const Array& w_scale,
@@ -203,6 +220,66 @@ Array qconv2d(const Array& x, QWeight& w, const py::handle& kernel_size, const A
         cpu::qconv2d_forward(y.f32(), x.f32(), w.P, w_scale.f32(), bp, g, q.dynamic, q.scale, q.zp, act, lvl);
       },
       (qconv2d_cuda(y, x, w, w_scale, bp, g, q, act)));
+  return y;
+}
+
+// Quantized conv (activation none/relu) + MaxPooling2D in one call (inference): the CPU kernel
+// pools each L2-sized group of images as the epilogue writes it; on CUDA the two kernels run
+// back to back (no fused CUDA kernel yet). Same values as qconv2d + max_pool2d_forward.
+Array qconv2d_maxpool(const Array& x, QWeight& w, const py::handle& kernel_size, const Array& w_scale,
+                      const std::optional<Array>& bias, const py::handle& strides, const std::string& padding,
+                      const py::handle& dilation, std::optional<double> in_scale, int in_zero_point,
+                      const py::handle& activation, const py::handle& pool_size, const py::handle& pool_strides,
+                      const std::string& pool_padding, const std::string& isa) {
+  const char* op = "qconv2d_maxpool";
+  if (!x.is_cpu())
+    throw TypeError(std::string(op) + ": x must be on the CPU (CUDA runs qconv2d then max_pool2d_forward), got " +
+                    x.describe());
+  check_dtype(op, "x", x, DType::F32);
+  if (x.ndim() != 4)
+    throw ValueError(std::string(op) + ": x must be 4-D (N, H, W, C), got shape " + x.shape_str());
+  auto [kh, kw] = pair_arg(op, "kernel_size", kernel_size);
+  auto [sh, sw] = pair_arg(op, "strides", strides);
+  auto [dh, dw] = pair_arg(op, "dilation", dilation);
+  const bool same = padding_arg(op, padding);
+  if (kh < 1 || kw < 1 || kh * kw * x.dim(3) != w.P.K)
+    throw ValueError(std::string(op) + ": kernel " + shape_str({kh, kw, x.dim(3), w.P.N}) +
+                     " does not match the packed weights [K, N] = " + shape_str({w.P.K, w.P.N}) +
+                     " for x " + x.shape_str() + " (kh*kw*C != K)");
+  cpu::ConvGeom g;
+  try {
+    g = cpu::make_conv_geom(op, x.dim(0), x.dim(1), x.dim(2), x.dim(3), kh, kw, w.P.N, sh, sw, dh, dw, same);
+  } catch (const ValueError& e) {
+    throw ValueError(std::string(e.what()) + " (x " + x.shape_str() + ")");
+  }
+  auto [ph, pw] = pair_arg(op, "pool_size", pool_size);
+  auto [psh, psw] = pool_strides.is_none() ? std::pair<i64, i64>{ph, pw}
+                                           : pair_arg(op, "pool_strides", pool_strides);
+  const bool psame = padding_arg(op, pool_padding);
+  const std::vector<i64> ys{g.N, g.Ho, g.Wo, g.O};
+  if (g.Ho * g.Wo > i64(INT32_MAX))
+    throw ValueError(std::string(op) + ": conv output " + shape_str(ys) + " too large for int32 pool indices");
+  cpu::PoolGeom pg;
+  try {
+    pg = cpu::make_pool_geom(op, g.N, g.Ho, g.Wo, g.O, ph, pw, psh, psw, psame);
+  } catch (const ValueError& e) {
+    throw ValueError(std::string(e.what()) + " (conv output " + shape_str(ys) + ", x " + x.shape_str() + ")");
+  }
+  check_vec(op, "w_scale", w_scale, w.P.N, x);
+  if (bias) check_vec(op, "bias", *bias, w.P.N, x);
+  const Quant q = quant_arg(op, in_scale, in_zero_point);
+  const Act act = conv_act_arg(op, activation);
+  if (act != Act::None && act != Act::Relu)
+    throw ValueError(std::string(op) + ": activation must be 'none' or 'relu', got '" +
+                     std::string(py::str(activation)) + "'");
+  const int lvl = isa_arg(op, isa);
+  Array y = Array::empty({pg.N, pg.Ho, pg.Wo, pg.C}, DType::F32, x.device(), op);
+  const float* bp = bias ? bias->f32() : nullptr;
+  {
+    py::gil_scoped_release nogil;
+    cpu::qconv2d_maxpool_forward(y.f32(), x.f32(), w.P, w_scale.f32(), bp, g, pg, q.dynamic, q.scale, q.zp, act,
+                                 lvl);
+  }
   return y;
 }
 
@@ -332,12 +409,20 @@ FN_BIND(qgemm) {
   m.def("qdense", &qdense, py::arg("x"), py::arg("w"), py::arg("w_scale"), py::arg("bias") = py::none(),
         py::arg("in_scale") = py::none(), py::arg("in_zero_point") = 0, py::arg("activation") = py::none(),
         py::arg("isa") = "auto",
-        "y = act(dequant(quant(x) @ w) + bias); x float32 [M, K]; dynamic when in_scale is None");
+        "y = act(dequant(quant(x) @ w) + bias); x float32 [M, K]; dynamic when in_scale is None; "
+        "activation none|relu|sigmoid|tanh fused in the epilogue, softmax run in the same call");
   m.def("qconv2d", &qconv2d, py::arg("x"), py::arg("w"), py::arg("kernel_size"), py::arg("w_scale"),
         py::arg("bias") = py::none(), py::arg("strides") = 1, py::arg("padding") = "valid",
         py::arg("dilation") = 1, py::arg("in_scale") = py::none(), py::arg("in_zero_point") = 0,
         py::arg("activation") = py::none(), py::arg("isa") = "auto",
         "int8 conv2d, NHWC; w packed from the Keras kernel viewed as [kh*kw*Cin, Cout]");
+  m.def("qconv2d_maxpool", &qconv2d_maxpool, py::arg("x"), py::arg("w"), py::arg("kernel_size"),
+        py::arg("w_scale"), py::arg("bias") = py::none(), py::arg("strides") = 1, py::arg("padding") = "valid",
+        py::arg("dilation") = 1, py::arg("in_scale") = py::none(), py::arg("in_zero_point") = 0,
+        py::arg("activation") = py::none(), py::arg("pool_size") = py::make_tuple(2, 2),
+        py::arg("pool_strides") = py::none(), py::arg("pool_padding") = "valid", py::arg("isa") = "auto",
+        "max_pool2d(qconv2d(x)) in one CPU call (activation none|relu): the float conv output is pooled "
+        "per L2-sized group of images, never written whole; the same bits as the two calls");
   m.def("quantize_rows", &quantize_rows_py, py::arg("x"), py::arg("scale") = py::none(),
         py::arg("zero_point") = 0, py::arg("isa") = "auto",
         "x float32 [M, K] -> (q uint8 [M, K], scale, zero_point); per-row min/max when scale is None");

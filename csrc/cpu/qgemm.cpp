@@ -19,6 +19,7 @@
 
 #include "cpu/isa.h"
 #include "cpu/parallel.h"
+#include "cpu/pool.h"
 #include "cpu/runtime.h"
 
 namespace fusednet::cpu {
@@ -318,19 +319,45 @@ void qdense_forward(float* C, const float* X, const QPacked& B, const float* w_s
   qgemm_f32(C, q, Kp, sa.data(), zp.data(), dynamic, B, w_scale, bias, M, act, isa);
 }
 
-void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_scale,
-                     const float* bias, const ConvGeom& g, bool dynamic, float in_scale,
-                     int32_t in_zp, Act act, int isa) {
-  const i64 N = g.N, HWC = g.H * g.W * g.C, P = g.Ho * g.Wo, M = g.M(), Kp = B.Kp;
-  if (M <= 0) return;
-  // 1. Quantize the input once: [N, H·W·C] u8, one (sa, zp) per image when dynamic.
-  HostBuf xbuf(size_t((N * HWC + 3) / 4));
-  uint8_t* xq = reinterpret_cast<uint8_t*>(xbuf.p);
-  std::vector<float> sa_img(dynamic ? size_t(N) : 1, in_scale);
-  std::vector<int32_t> zp_img(dynamic ? size_t(N) : 1, in_zp);
-  quantize_rows(xq, sa_img.data(), zp_img.data(), X, N, HWC, HWC, dynamic, isa);
-  // 2. u8 im2col (zero point = real 0.0 as padding) of output rows [m, m + n) into dst [n, Kp].
-  auto im2col = [&](uint8_t* col, i64 m0, i64 nrows) {
+namespace {
+// One quantized convolution call's state: the u8 input (quantized once), its per-image or static
+// (sa, zp) pair(s) and the per-output-row copies the epilogue reads. rows() computes any range of
+// output rows, so the unpooled conv writes all of them at once and the pooled one works through
+// L2-sized groups of whole images.
+struct QConvRun {
+  const ConvGeom& g;
+  const QPacked& B;
+  const float* w_scale;
+  const float* bias;
+  bool dynamic;
+  Act act;
+  int isa;
+  i64 HWC, P, M, Kp;
+  HostBuf xbuf;
+  uint8_t* xq;
+  std::vector<float> sa_img, sa_row;
+  std::vector<int32_t> zp_img, zp_row;
+
+  QConvRun(const float* X, const QPacked& B_, const float* ws, const float* b, const ConvGeom& g_, bool dyn,
+           float in_scale, int32_t in_zp, Act a, int isa_)
+      : g(g_), B(B_), w_scale(ws), bias(b), dynamic(dyn), act(a), isa(isa_), HWC(g_.H * g_.W * g_.C),
+        P(g_.Ho * g_.Wo), M(g_.M()), Kp(B_.Kp), xbuf(size_t((g_.N * g_.H * g_.W * g_.C + 3) / 4)),
+        xq(reinterpret_cast<uint8_t*>(xbuf.p)), sa_img(dyn ? size_t(g_.N) : 1, in_scale),
+        zp_img(dyn ? size_t(g_.N) : 1, in_zp) {
+    // 1. Quantize the input once: [N, H·W·C] u8, one (sa, zp) per image when dynamic.
+    quantize_rows(xq, sa_img.data(), zp_img.data(), X, g.N, HWC, HWC, dynamic, isa);
+    if (dynamic) {  // per output row: its image's pair
+      sa_row.resize(size_t(M));
+      zp_row.resize(size_t(M));
+      for (i64 m = 0; m < M; ++m) {
+        sa_row[size_t(m)] = sa_img[size_t(m / P)];
+        zp_row[size_t(m)] = zp_img[size_t(m / P)];
+      }
+    }
+  }
+
+  // 2. u8 im2col (zero point = real 0.0 as padding) of output rows [m0, m0 + nrows) into col [nrows, Kp].
+  void im2col(uint8_t* col, i64 m0, i64 nrows) const {
     for (i64 r = 0; r < nrows; ++r) {
       const i64 m = m0 + r, n = m / P, p = m % P, oh = p / g.Wo, ow = p % g.Wo;
       const uint8_t pad = uint8_t(dynamic ? zp_img[size_t(n)] : zp_img[0]);
@@ -361,42 +388,71 @@ void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_
       }
       if (Kp > g.K()) std::memset(dst, 0, size_t(Kp - g.K()));
     }
-  };
-  std::vector<float> sa_row;
-  std::vector<int32_t> zp_row;
-  if (dynamic) {  // per output row: its image's pair
-    sa_row.resize(size_t(M));
-    zp_row.resize(size_t(M));
-    for (i64 m = 0; m < M; ++m) {
-      sa_row[size_t(m)] = sa_img[size_t(m / P)];
-      zp_row[size_t(m)] = zp_img[size_t(m / P)];
+  }
+
+  // 3. Conv output rows [m0, m0 + mc) into C (row m0 at C[0]).
+  void rows(float* C, i64 m0, i64 mc) const {
+    const float* sa = dynamic ? sa_row.data() + m0 : sa_img.data();
+    const int32_t* zp = dynamic ? zp_row.data() + m0 : zp_img.data();
+    if (B.Np <= kTN) {
+      // One column task per row block: each block's im2col rows are built right where the GEMM
+      // reads them (L1/L2), never written out as a whole [M, Kp] matrix.
+      qgemm_f32_impl(C, [&](i64 i0, i64 nr, uint8_t* buf) {
+        im2col(buf, m0 + i0, nr);
+        return ARows{buf, Kp};
+      }, sa, zp, dynamic, B, w_scale, bias, mc, act, isa);
+      return;
+    }
+    // Wide outputs (several column tasks per row block): materialize chunks of ~4 MB once.
+    const i64 chunk = std::max<i64>(kTM, (i64(4) << 20) / std::max<i64>(Kp, 1) / kTM * kTM);
+    HostBuf cbuf(size_t((std::min(chunk, mc) * Kp + 3) / 4));
+    uint8_t* col = reinterpret_cast<uint8_t*>(cbuf.p);
+    const int T = num_threads();
+    for (i64 c0 = 0; c0 < mc; c0 += chunk) {
+      const i64 cc = std::min(chunk, mc - c0);
+      const i64 nb = (cc + kTM - 1) / kTM;
+      parallel_for_if(T > 1 && cc * Kp > (i64(1) << 16), nb, T, [&](i64 b) {
+        im2col(col + b * kTM * Kp, m0 + c0 + b * kTM, std::min(kTM, cc - b * kTM));
+      });
+      qgemm_f32(C + c0 * g.O, col, Kp, dynamic ? sa + c0 : sa, dynamic ? zp + c0 : zp, dynamic, B, w_scale,
+                bias, cc, act, isa);
     }
   }
-  const float* sa = dynamic ? sa_row.data() : sa_img.data();
-  const int32_t* zp = dynamic ? zp_row.data() : zp_img.data();
-  if (B.Np <= kTN) {
-    // One column task per row block: each block's im2col rows are built right where the GEMM
-    // reads them (L1/L2), never written out as a whole [M, Kp] matrix.
-    qgemm_f32_impl(Y, [&](i64 i0, i64 rows, uint8_t* buf) {
-      im2col(buf, i0, rows);
-      return ARows{buf, Kp};
-    }, sa, zp, dynamic, B, w_scale, bias, M, act, isa);
-    return;
-  }
-  // Wide outputs (several column tasks per row block): materialize chunks of ~4 MB once.
-  const i64 chunk = std::max<i64>(kTM, (i64(4) << 20) / std::max<i64>(Kp, 1) / kTM * kTM);
-  HostBuf cbuf(size_t((std::min(chunk, M) * Kp + 3) / 4));
-  uint8_t* col = reinterpret_cast<uint8_t*>(cbuf.p);
-  const int T = num_threads();
-  for (i64 m0 = 0; m0 < M; m0 += chunk) {
-    const i64 mc = std::min(chunk, M - m0);
-    const i64 nb = (mc + kTM - 1) / kTM;
-    parallel_for_if(T > 1 && mc * Kp > (i64(1) << 16), nb, T, [&](i64 b) {
-      im2col(col + b * kTM * Kp, m0 + b * kTM, std::min(kTM, mc - b * kTM));
-    });
-    qgemm_f32(Y + m0 * g.O, col, Kp, dynamic ? sa + m0 : sa, dynamic ? zp + m0 : zp, dynamic, B, w_scale,
-              bias, mc, act, isa);
-  }
+};
+}  // namespace
+
+void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_scale,
+                     const float* bias, const ConvGeom& g, bool dynamic, float in_scale,
+                     int32_t in_zp, Act act, int isa) {
+  if (g.M() <= 0) return;
+  const QConvRun run(X, B, w_scale, bias, g, dynamic, in_scale, in_zp, act, isa);
+  run.rows(Y, 0, run.M);
+}
+
+void qconv2d_maxpool_forward(float* Yp, const float* X, const QPacked& B, const float* w_scale,
+                             const float* bias, const ConvGeom& g, const PoolGeom& pg, bool dynamic,
+                             float in_scale, int32_t in_zp, Act act, int isa) {
+  if (g.M() <= 0 || pg.Ho * pg.Wo <= 0) return;
+  const QConvRun run(X, B, w_scale, bias, g, dynamic, in_scale, in_zp, act, isa);
+  // Groups of whole images (pool windows never cross images) whose float conv output fits in
+  // ~128 KB: each group's im2col, GEMM, epilogue and pool run on one thread into that thread's
+  // reused buffer and are pooled while still in L2. The threads split the groups (one fork/join
+  // per call; a late thread's groups are taken by the others), so the GEMM and the pool inside a
+  // group run inline; a single group (one image) lets them use the threads themselves.
+  const i64 img = run.P * g.O, pimg = pg.Ho * pg.Wo * g.O;
+  const i64 nb = std::min(g.N, std::max<i64>(1, (i64(128) << 10) / std::max<i64>(img * i64(sizeof(float)), 1)));
+  const i64 ngroups = (g.N + nb - 1) / nb;
+  thread_local std::vector<float> conv_buf;
+  thread_local std::vector<int32_t> idx_buf;  // max_pool2d_forward's argmax (unused at inference)
+  parallel_for_dynamic_if(ngroups > 1 && num_threads() > 1, ngroups, num_threads(), [&](i64 grp) {
+    const i64 n0 = grp * nb, nc = std::min(nb, g.N - n0);
+    if (conv_buf.size() < size_t(nb * img)) conv_buf.resize(size_t(nb * img));
+    if (idx_buf.size() < size_t(nb * pimg)) idx_buf.resize(size_t(nb * pimg));
+    run.rows(conv_buf.data(), n0 * run.P, nc * run.P);
+    PoolGeom pc = pg;
+    pc.N = nc;
+    max_pool2d_forward(Yp + n0 * pimg, idx_buf.data(), conv_buf.data(), pc);
+  });
 }
 
 void qgemm_s32_ref(int32_t* acc, const uint8_t* A, i64 lda, const int8_t* B, i64 M, i64 N, i64 K) {

@@ -19,6 +19,7 @@
 
 #include "common/common.h"
 #include "cpu/conv.h"
+#include "cpu/pool.h"
 
 namespace fusednet::cpu {
 
@@ -66,6 +67,15 @@ void qdense_forward(float* C, const float* X, const QPacked& B, const float* w_s
 void qconv2d_forward(float* Y, const float* X, const QPacked& B, const float* w_scale,
                      const float* bias, const ConvGeom& g, bool dynamic, float in_scale,
                      int32_t in_zp, Act act, int isa = -1);
+
+// Quantized conv + MaxPooling2D (inference): Yp [N, pg.Ho, pg.Wo, O] = max_pool(qconv2d(X)), pg
+// the pool geometry over the conv output [N, Ho, Wo, O]. The conv output of a group of whole
+// images (~128 KB of float) is produced by the epilogue into a reused per-thread buffer and pooled
+// (max_pool2d_forward) while still in L2, threads splitting the groups: the full float conv tensor
+// is never written. The same bits as qconv2d_forward followed by max_pool2d_forward.
+void qconv2d_maxpool_forward(float* Yp, const float* X, const QPacked& B, const float* w_scale,
+                             const float* bias, const ConvGeom& g, const PoolGeom& pg, bool dynamic,
+                             float in_scale, int32_t in_zp, Act act, int isa = -1);
 
 // Triple-loop int32 reference: acc[i,j] = Σ_k A[i,k]·B[k,j], B the unpacked [K, N] s8 matrix.
 void qgemm_s32_ref(int32_t* acc, const uint8_t* A, i64 lda, const int8_t* B, i64 M, i64 N, i64 K);

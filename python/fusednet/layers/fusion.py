@@ -148,7 +148,12 @@ def inference_plan(model, refresh=False):
     if not _ENABLED[0]:
         return None
     chain = model._chain()
-    if not chain or not all(l.supports_fast_path and l.built for l in chain):
+    # cheap exit first: without a Conv2D -> BatchNormalization pair there is nothing to fold (and
+    # predict asks once per call: the checks below walk every layer and weight)
+    if not chain or not any(isinstance(a, Conv2D) and isinstance(b, BatchNormalization)
+                            for a, b in zip(chain, chain[1:])):
+        return None
+    if not all(l.supports_fast_path and l.built for l in chain):
         return None
     key = _key(model, chain)
     cache = model.__dict__.get("_fold_cache")

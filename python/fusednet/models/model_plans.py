@@ -32,11 +32,20 @@ class PlanMixin:
 
     def _predict_arrays(self, xs):
         """Inference forward on Array batches (one per input, on the model's device)."""
-        if len(xs) == 1:
-            ip = self._inference_plan()   # Conv+BN folding (layers/fusion.py); None = not applicable
+        return self._predict_fn(len(xs))(xs)
+
+    def _predict_fn(self, n_inputs, folded=False):
+        """``_predict_arrays`` with its plan looked up once: predict resolves it once per call
+        (not per batch: the cache keys walk every weight) unless batch callbacks may change weights.
+        ``folded``: the folded plan (or None) if the caller already looked it up."""
+        if n_inputs == 1:
+            # Conv+BN folding (layers/fusion.py); None = not applicable
+            ip = self._inference_plan() if folded is False else folded
             if ip is not None:
-                return [ip.forward(xs[0])]
-        return self._infer_plan().forward(xs, False, record=False)[0]
+                f = ip.forward
+                return lambda xs: [f(xs[0])]
+        plan = self._infer_plan()
+        return lambda xs: plan.forward(xs, False, record=False)[0]
 
     def _infer_plan(self):
         key = (tuple(id(w.data) for w in self.weights), _fusion.is_enabled())

@@ -94,6 +94,8 @@ class Int8Weight:
 class _QuantizedBase(Layer):
     """Shared weights / config / protocol of the quantized layers (not public)."""
 
+    _inference_only = True     # Model.fit raises a ValueError naming the layer
+
     def __init__(self, activation=None, use_bias=True, in_scale=None, in_zero_point=0, isa="auto", **kwargs):
         kwargs["trainable"] = False
         super().__init__(**kwargs)
@@ -244,6 +246,8 @@ class QuantizedDense(_QuantizedBase):
             lead = tuple(x.shape[:-1])
             x = x.reshape(-1, x.shape[-1])
         ep, after = self._epilogue(strip)
+        if after == "softmax":     # the classifier head: the softmax runs inside the qdense call
+            ep, after = "softmax", None
         b = self.bias_t.data if self.bias_t is not None else None
         y = _C.qdense(x, self._qw, self.kernel_scale.data, b, self.in_scale,
                       self.in_zero_point or 0, ep, self.isa)
@@ -306,6 +310,17 @@ class QuantizedConv2D(_QuantizedBase):
                        self.dilation_rate, self.in_scale, self.in_zero_point or 0, ep, self.isa)
         return _acts.array_forward(y, after) if after is not None else y
 
+    def forward_pooled(self, x, pool):
+        """``pool(self(x))`` for a MaxPooling2D ``pool`` (activation relu or linear): one native
+        call on the CPU (``_C.qconv2d_maxpool``: the float conv output is pooled per L2-sized group
+        of images, never written whole); CUDA inputs run the two kernels. Same bits either way."""
+        b = self.bias_t.data if self.bias_t is not None else None
+        args = (self.kernel_size, self.kernel_scale.data, b, self.strides, self.padding, self.dilation_rate,
+                self.in_scale, self.in_zero_point or 0, self._ep or "none")
+        if x.device != "cpu":
+            return _C.max_pool2d_forward(_C.qconv2d(x, self._qw, *args, self.isa), *pool._cfg())[0]
+        return _C.qconv2d_maxpool(x, self._qw, *args, *pool._cfg(), self.isa)
+
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
@@ -316,3 +331,5 @@ class QuantizedConv2D(_QuantizedBase):
 # modules and looks those up in the public custom-object table first: make both names resolve.
 for _cls in (QuantizedDense, QuantizedConv2D):
     get_custom_objects()[_cls.__name__] = _cls
+
+from . import fusion as _fusion  # noqa: E402,F401  (registers the int8 conv+pool inference rule)

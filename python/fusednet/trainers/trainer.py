@@ -21,6 +21,7 @@ from .sample_weights import class_weighted, map_weights, output_weights, sample_
 from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callbacks, needs_batch_hooks, probs,
                    reg_penalty, to_float)
 from .data_parallel import DataParallelFit
+from .inference_only import inference_only_layer
 from .steps import Steps
 
 __all__ = ["Trainer"]
@@ -113,8 +114,9 @@ class Trainer(Steps, DataParallelFit):
         return logs
 
     @staticmethod
-    def _array_batches(X, Y, W, n, batch_size, steps, perm=None):
-        """(xb, Yb, wb, nb) per step from device arrays: row gathers (shuffled) or slices."""
+    def _array_batches(X, Y, W, n, batch_size, steps, perm=None, whole=False):
+        """(xb, Yb, wb, nb) per step from device arrays: row gathers (shuffled) or slices;
+        ``whole`` (predict: batches are only read): a single batch covering X is X itself."""
         for step in range(steps):
             start = step * batch_size
             stop = min(start + batch_size, n)
@@ -122,6 +124,8 @@ class Trainer(Steps, DataParallelFit):
                 idx = _C.slice_axis(perm, 0, start, stop)
                 yield ([_C.take_rows(a, idx) for a in X], [None if a is None else _C.take_rows(a, idx) for a in Y],
                        map_weights(W, lambda a: _C.take_rows(a, idx)), stop - start)
+            elif whole and start == 0 and stop == n and all(a.shape[0] == n for a in X):
+                yield list(X), list(Y), W, n     # one batch: the arrays themselves, no copy
             else:
                 yield ([_C.slice_axis(a, 0, start, stop) for a in X],
                        [None if a is None else _C.slice_axis(a, 0, start, stop) for a in Y],
@@ -130,6 +134,10 @@ class Trainer(Steps, DataParallelFit):
     def _check_fit_args(self, batch_size, verbose, epochs, validation_split):
         if not self.compiled:
             raise ValueError("You must call compile() before fit(): model.compile(optimizer=..., loss=...)")
+        frozen = inference_only_layer(self)
+        if frozen is not None:
+            raise ValueError(f"fit: layer '{frozen.name}' ({type(frozen).__name__}): quantized layers are "
+                             f"inference-only; train the float model and quantize it again")
         batch_size = check_batch_size(batch_size, "fit")
         if not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
@@ -445,18 +453,20 @@ class Trainer(Steps, DataParallelFit):
             nsteps = int(math.ceil(n / batch_size))
             if steps is not None:
                 nsteps = min(nsteps, int(steps))
-            feed = self._array_batches(self._to_device(xs), [], None, n, batch_size, nsteps)
+            feed = self._array_batches(self._to_device(xs), [], None, n, batch_size, nsteps, whole=True)
         self._require_built("predict")
         cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=self,
                                         verbose=0, epochs=1, steps=nsteps)
         hooks = needs_batch_hooks(cbs, "predict")
         cbs.on_predict_begin()
-        results, s0 = None, 0
-        self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
+        results, s0, run = None, 0, None
+        folded = self._inference_plan(refresh=True)   # re-fold Conv+BN weights once per predict call
         for step, (xb, _, _, nb) in enumerate(feed):
             if hooks:
                 cbs.on_predict_batch_begin(step)
-            hs = [host_np(o) for o in self._predict_arrays(xb)]
+            if run is None or hooks:         # batch callbacks may change weights: look up again
+                run = self._predict_fn(len(xb), folded if run is None else False)
+            hs = [host_np(o) for o in run(xb)]
             if n is None:                    # a source: collect, concatenate at the end
                 results = [[] for _ in hs] if results is None else results
                 for r, h in zip(results, hs):
