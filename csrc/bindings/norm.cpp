@@ -58,6 +58,22 @@ i64 rows_arg(const char* op, i64 Mg, i64 M) {
   return Mg;
 }
 
+// The per-channel state a training forward updates: gamma / beta / moving stats of length C,
+// the moving stats writable and distinct, epsilon > 0.
+void check_train_state(const char* op, const Array& x, const std::optional<Array>& gamma,
+                       const std::optional<Array>& beta, const Array& moving_mean, const Array& moving_var, i64 C,
+                       float epsilon) {
+  check_vec(op, "gamma", gamma, C, x);
+  check_vec(op, "beta", beta, C, x);
+  check_vec(op, "moving_mean", moving_mean, C, x);
+  check_vec(op, "moving_var", moving_var, C, x);
+  check_writable(op, "moving_mean", moving_mean);
+  check_writable(op, "moving_var", moving_var);
+  if (same_memory(moving_mean, moving_var))
+    throw ValueError(std::string(op) + ": moving_mean and moving_var must not share memory");
+  if (!(epsilon > 0.f)) throw ValueError(std::string(op) + ": epsilon must be > 0, got " + std::to_string(epsilon));
+}
+
 }  // namespace
 
 FN_BIND(norm) {
@@ -99,16 +115,8 @@ FN_BIND(norm) {
         const char* op = "batch_norm_forward_finish";
         const i64 C = last_dim(op, x), M = C ? x.numel() / C : 0;
         host_only(op, x);
-        check_vec(op, "gamma", gamma, C, x);
-        check_vec(op, "beta", beta, C, x);
-        check_vec(op, "moving_mean", moving_mean, C, x);
-        check_vec(op, "moving_var", moving_var, C, x);
+        check_train_state(op, x, gamma, beta, moving_mean, moving_var, C, epsilon);
         check_vec(op, "mean", mean, C, x);
-        check_writable(op, "moving_mean", moving_mean);
-        check_writable(op, "moving_var", moving_var);
-        if (same_memory(moving_mean, moving_var))
-          throw ValueError(std::string(op) + ": moving_mean and moving_var must not share memory");
-        if (!(epsilon > 0.f)) throw ValueError(std::string(op) + ": epsilon must be > 0, got " + std::to_string(epsilon));
         check_same_device(op, {&x, gamma ? &*gamma : nullptr, beta ? &*beta : nullptr, &moving_mean, &moving_var, &mean});
         const double* p2 = f64_vec(op, "s2", s2, C);
         rows_arg(op, Mg, M);
@@ -184,15 +192,7 @@ FN_BIND(norm) {
          Array moving_var, float momentum, float epsilon) {
         const char* op = "batch_norm_forward_train";
         const i64 C = last_dim(op, x), M = C ? x.numel() / C : 0;
-        check_vec(op, "gamma", gamma, C, x);
-        check_vec(op, "beta", beta, C, x);
-        check_vec(op, "moving_mean", moving_mean, C, x);
-        check_vec(op, "moving_var", moving_var, C, x);
-        check_writable(op, "moving_mean", moving_mean);
-        check_writable(op, "moving_var", moving_var);
-        if (same_memory(moving_mean, moving_var))
-          throw ValueError(std::string(op) + ": moving_mean and moving_var must not share memory");
-        if (!(epsilon > 0.f)) throw ValueError(std::string(op) + ": epsilon must be > 0, got " + std::to_string(epsilon));
+        check_train_state(op, x, gamma, beta, moving_mean, moving_var, C, epsilon);
         check_same_device(op, {&x, gamma ? &*gamma : nullptr, beta ? &*beta : nullptr, &moving_mean, &moving_var});
         Array y = Array::empty(x.shape, DType::F32, x.device());
         Array mean = Array::empty({C}, DType::F32, x.device());

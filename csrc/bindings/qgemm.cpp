@@ -184,11 +184,11 @@ Array qdense(const Array& x, QWeight& w, const Array& w_scale, const std::option
   return p;
 }
 
-Array qconv2d(const Array& x, QWeight& w, const py::handle& kernel_size, const Array& w_scale,
-              const std::optional<Array>& bias, const py::handle& strides, const std::string& padding,
-              const py::handle& dilation, std::optional<double> in_scale, int in_zero_point,
-              const py::handle& activation, const std::string& isa) {
-  const char* op = "qconv2d";
+// The checks and geometry qconv2d and qconv2d_maxpool share: x float32 NHWC, the kernel
+// [kh, kw, C, O] viewed as the packed [K, N], w_scale / bias of length O.
+cpu::ConvGeom qconv_geom(const char* op, const Array& x, const QWeight& w, const py::handle& kernel_size,
+                         const py::handle& strides, const std::string& padding, const py::handle& dilation,
+                         const Array& w_scale, const std::optional<Array>& bias) {
   check_dtype(op, "x", x, DType::F32);
   if (x.ndim() != 4)
     throw ValueError(std::string(op) + ": x must be 4-D (N, H, W, C), got shape " + x.shape_str());
@@ -208,6 +208,15 @@ Array qconv2d(const Array& x, QWeight& w, const py::handle& kernel_size, const A
   }
   check_vec(op, "w_scale", w_scale, w.P.N, x);
   if (bias) check_vec(op, "bias", *bias, w.P.N, x);
+  return g;
+}
+
+Array qconv2d(const Array& x, QWeight& w, const py::handle& kernel_size, const Array& w_scale,
+              const std::optional<Array>& bias, const py::handle& strides, const std::string& padding,
+              const py::handle& dilation, std::optional<double> in_scale, int in_zero_point,
+              const py::handle& activation, const std::string& isa) {
+  const char* op = "qconv2d";
+  const cpu::ConvGeom g = qconv_geom(op, x, w, kernel_size, strides, padding, dilation, w_scale, bias);
   const Quant q = quant_arg(op, in_scale, in_zero_point);
   const Act act = conv_act_arg(op, activation);
   const int lvl = isa_arg(op, isa);
@@ -235,23 +244,7 @@ Array qconv2d_maxpool(const Array& x, QWeight& w, const py::handle& kernel_size,
   if (!x.is_cpu())
     throw TypeError(std::string(op) + ": x must be on the CPU (CUDA runs qconv2d then max_pool2d_forward), got " +
                     x.describe());
-  check_dtype(op, "x", x, DType::F32);
-  if (x.ndim() != 4)
-    throw ValueError(std::string(op) + ": x must be 4-D (N, H, W, C), got shape " + x.shape_str());
-  auto [kh, kw] = pair_arg(op, "kernel_size", kernel_size);
-  auto [sh, sw] = pair_arg(op, "strides", strides);
-  auto [dh, dw] = pair_arg(op, "dilation", dilation);
-  const bool same = padding_arg(op, padding);
-  if (kh < 1 || kw < 1 || kh * kw * x.dim(3) != w.P.K)
-    throw ValueError(std::string(op) + ": kernel " + shape_str({kh, kw, x.dim(3), w.P.N}) +
-                     " does not match the packed weights [K, N] = " + shape_str({w.P.K, w.P.N}) +
-                     " for x " + x.shape_str() + " (kh*kw*C != K)");
-  cpu::ConvGeom g;
-  try {
-    g = cpu::make_conv_geom(op, x.dim(0), x.dim(1), x.dim(2), x.dim(3), kh, kw, w.P.N, sh, sw, dh, dw, same);
-  } catch (const ValueError& e) {
-    throw ValueError(std::string(e.what()) + " (x " + x.shape_str() + ")");
-  }
+  const cpu::ConvGeom g = qconv_geom(op, x, w, kernel_size, strides, padding, dilation, w_scale, bias);
   auto [ph, pw] = pair_arg(op, "pool_size", pool_size);
   auto [psh, psw] = pool_strides.is_none() ? std::pair<i64, i64>{ph, pw}
                                            : pair_arg(op, "pool_strides", pool_strides);
@@ -265,8 +258,6 @@ Array qconv2d_maxpool(const Array& x, QWeight& w, const py::handle& kernel_size,
   } catch (const ValueError& e) {
     throw ValueError(std::string(e.what()) + " (conv output " + shape_str(ys) + ", x " + x.shape_str() + ")");
   }
-  check_vec(op, "w_scale", w_scale, w.P.N, x);
-  if (bias) check_vec(op, "bias", *bias, w.P.N, x);
   const Quant q = quant_arg(op, in_scale, in_zero_point);
   const Act act = conv_act_arg(op, activation);
   if (act != Act::None && act != Act::Relu)

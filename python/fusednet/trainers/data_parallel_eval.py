@@ -16,8 +16,8 @@ import numpy as np
 from .. import _C
 from .data_adapters import host_np
 from .epoch_iterator import as_source, check_no_targets
-from .logs import _cb_module, array_sum, probs, reg_penalty
-from .sample_weights import map_weights, output_weights
+from .logs import _cb_module, probs, reg_penalty
+from .sample_weights import map_weights, weighted_loss_sum
 
 __all__ = ["shard_rows", "shard_batches", "metrics_over_ranks", "evaluate_data_parallel",
            "predict_data_parallel"]
@@ -153,11 +153,7 @@ def evaluate_data_parallel(model, dist, x, y, batch_size, sample_weight, steps, 
             for i, (out, yb) in enumerate(zip(outs, Yb)):
                 if yb is None:
                     continue
-                per, _ = plan.output_loss(i, out, yb, nl, None, False)
-                wi = output_weights(wb, i)
-                if wi is not None:
-                    per = _C.binary("mul", per, wi)
-                v = array_sum(per)
+                v = weighted_loss_sum(plan, i, out, yb, nl, wb)
                 loc[0] += v
                 loc[2 + i] += v
                 if out_metrics[i]:

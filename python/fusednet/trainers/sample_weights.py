@@ -14,9 +14,12 @@ one Array-or-None per output (:func:`map_weights` applies a row gather/slice to 
 """
 import numpy as np
 
+from .. import _C
 from .data_adapters import as_host_array
+from .logs import array_sum
 
-__all__ = ["sample_weights", "class_weighted", "map_weights", "output_weights", "per_output_form"]
+__all__ = ["sample_weights", "class_weighted", "map_weights", "output_weights", "weighted_loss_sum",
+           "per_output_form"]
 
 
 def per_output_form(sample_weight, names):
@@ -107,3 +110,13 @@ def map_weights(w, f):
 def output_weights(w, i):
     """The weights of output ``i`` (the shared array, or entry i of a per-output list)."""
     return w[i] if isinstance(w, list) else w
+
+
+def weighted_loss_sum(plan, i, out, y, n, w):
+    """Σ over the ``n`` rows of output ``i``'s per-sample loss times its weights (evaluate's
+    running sums; the mean divides by the rows seen)."""
+    per, _ = plan.output_loss(i, out, y, n, None, False)
+    wi = output_weights(w, i)
+    if wi is not None:
+        per = _C.binary("mul", per, wi)
+    return array_sum(per)

@@ -17,7 +17,7 @@ from .. import _C
 from .. import random as _random
 from .data_adapters import as_host_array, check_batch_size, flatten, host_np
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed, unpack_batch, warn_user
-from .sample_weights import class_weighted, map_weights, output_weights, sample_weights
+from .sample_weights import class_weighted, map_weights, sample_weights, weighted_loss_sum
 from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callbacks, needs_batch_hooks, probs,
                    reg_penalty, to_float)
 from .data_parallel import DataParallelFit
@@ -396,11 +396,7 @@ class Trainer(Steps, DataParallelFit):
             for i, (out, yb) in enumerate(zip(outs, Yb)):
                 if yb is None:
                     continue
-                per, _ = plan.output_loss(i, out, yb, nb, None, False)
-                wi = output_weights(wb, i)
-                if wi is not None:
-                    per = _C.binary("mul", per, wi)
-                v = array_sum(per)
+                v = weighted_loss_sum(plan, i, out, yb, nb, wb)
                 total += v
                 out_tot[i] += v
                 if feeders[i] is not None:
