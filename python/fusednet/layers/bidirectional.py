@@ -6,8 +6,9 @@ separate reverse pass), and the two are merged. Each half is one native call eac
 (``_C.rnn_forward`` / ``_C.rnn_backward``); the merge is one native op.
 """
 from .. import _C
-from .base import Context, Layer
+from .base import Context, KerasTensor, Layer
 from .recurrent import _RNN
+from .rnn_state import eager_multi_call, split_grads, symbolic_multi_call
 
 __all__ = ["Bidirectional"]
 
@@ -45,8 +46,6 @@ class Bidirectional(Layer):
         if weights is not None:
             raise ValueError(f"Bidirectional '{self.name}': weights= is not supported; use set_weights after "
                              f"building")
-        if layer.return_state:
-            raise NotImplementedError(f"Bidirectional '{self.name}': return_state=True is not supported yet")
         cls = type(layer)
         cfg = layer.get_config()
         self._layer_config = (cls, dict(cfg))
@@ -63,9 +62,55 @@ class Bidirectional(Layer):
         self.backward_layer._y_time_order = True    # Keras flips the backward outputs to time order
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.stateful = layer.stateful
         self.units = layer.units
+        self._n_half = layer._n_states
+
+    # ------------------------------------------------------------------ states
+    def reset_states(self, states=None):
+        """Reset both halves' carried states (``stateful=True``); ``states``: the forward
+        half's states then the backward half's (Keras's order)."""
+        if not self.stateful:
+            raise AttributeError(f"Bidirectional '{self.name}': layer must be stateful to reset its states")
+        n = self._n_half
+        self.forward_layer.reset_states(None if states is None else list(states)[:n])
+        self.backward_layer.reset_states(None if states is None else list(states)[n:])
+
+    def reset_state(self, states=None):
+        """Alias of :meth:`reset_states`."""
+        self.reset_states(states)
+
+    def __call__(self, inputs, training=None, initial_state=None, **kwargs):
+        # initial_state: the forward half's states then the backward half's (Keras)
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            inputs = [inputs, *states]
+        if isinstance(inputs, (list, tuple)) and len(inputs) not in (1, 1 + 2 * self._n_half):
+            raise ValueError(f"Bidirectional '{self.name}': expected [x] plus {2 * self._n_half} initial states "
+                             f"(forward then backward), got {len(inputs)} inputs")
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+            inputs = inputs[0]
+        symbolic = isinstance(inputs, KerasTensor) or (
+            isinstance(inputs, (list, tuple)) and isinstance(inputs[0], KerasTensor))
+        if symbolic and self.return_state:
+            shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+            self._maybe_build(shapes)
+            x_shape = shapes[0] if isinstance(inputs, (list, tuple)) else shapes
+            self._check_input(x_shape)
+            return symbolic_multi_call(self, inputs, [self.compute_output_shape(shapes)] +
+                                       [(x_shape[0], self.units)] * (2 * self._n_half))
+        return super().__call__(inputs, training=training, **kwargs)
+
+    def call(self, inputs, training=None):
+        """Eager call: one Tensor, or with ``return_state`` the list [output, states...]."""
+        if self.return_state:
+            return eager_multi_call(self, inputs, training)
+        return self._tape_forward(inputs, training, False)
 
     def build(self, input_shape):
+        if input_shape and isinstance(input_shape[0], (tuple, list)):
+            input_shape = input_shape[0]      # [x, states...]: the halves build from x
         for half in (self.forward_layer, self.backward_layer):
             half._maybe_build(tuple(input_shape))
             self._weights.extend(half._weights)
@@ -82,8 +127,19 @@ class Bidirectional(Layer):
 
     def forward(self, ctx, x, training, strip=False):
         ctx.f, ctx.b = Context(), Context()
-        yf = self.forward_layer.forward(ctx.f, x, training)
-        yb = self.backward_layer.forward(ctx.b, x, training)
+        n = self._n_half
+        if isinstance(x, (list, tuple)):       # [x, forward states..., backward states...]
+            xf, xb = [x[0], *x[1:1 + n]], [x[0], *x[1 + n:]]
+        else:
+            xf = xb = x
+        ctx.multi_in = isinstance(x, (list, tuple))
+        yf = self.forward_layer.forward(ctx.f, xf, training)
+        yb = self.backward_layer.forward(ctx.b, xb, training)
+        if self.return_state:      # [merged, forward states..., backward states...] (Keras order)
+            return [self._merge(ctx, yf[0], yb[0])] + list(yf[1:]) + list(yb[1:])
+        return self._merge(ctx, yf, yb)
+
+    def _merge(self, ctx, yf, yb):
         if self.merge_mode == "concat":
             return _C.concat([yf, yb], len(yf.shape) - 1)
         if self.merge_mode == "mul":
@@ -93,6 +149,25 @@ class Bidirectional(Layer):
         return _C.scale(y, 0.5) if self.merge_mode == "ave" else y
 
     def backward(self, ctx, dy, need_dx):
+        n = self._n_half
+        if self.return_state:
+            d = split_grads(dy, 1 + 2 * n)
+            dyf, dyb = self._split(ctx, d[0]) if d[0] is not None else (None, None)
+            dxf, gf = self.forward_layer.backward(ctx.f, [dyf, *d[1:1 + n]], need_dx)
+            dxb, gb = self.backward_layer.backward(ctx.b, [dyb, *d[1 + n:]], need_dx)
+        else:
+            dyf, dyb = self._split(ctx, dy)
+            dxf, gf = self.forward_layer.backward(ctx.f, dyf, need_dx)
+            dxb, gb = self.backward_layer.backward(ctx.b, dyb, need_dx)
+        if not need_dx:
+            dx = None
+        elif ctx.multi_in:     # halves return [dx, dh0(, dc0)]: sum dx, states in input order
+            dx = [_C.binary("add", dxf[0], dxb[0])] + list(dxf[1:]) + list(dxb[1:])
+        else:
+            dx = _C.binary("add", dxf, dxb)
+        return dx, (list(gf) + list(gb) if self._trainable else [])
+
+    def _split(self, ctx, dy):
         axis = len(dy.shape) - 1
         if self.merge_mode == "concat":
             dyf, dyb = _C.slice_axis(dy, axis, 0, self.units), _C.slice_axis(dy, axis, self.units, 2 * self.units)
@@ -102,10 +177,7 @@ class Bidirectional(Layer):
             dyf = dyb = _C.scale(dy, 0.5)
         else:
             dyf = dyb = dy
-        dxf, gf = self.forward_layer.backward(ctx.f, dyf, need_dx)
-        dxb, gb = self.backward_layer.backward(ctx.b, dyb, need_dx)
-        dx = _C.binary("add", dxf, dxb) if need_dx else None
-        return dx, (list(gf) + list(gb) if self._trainable else [])
+        return dyf, dyb
 
     def get_config(self):
         from . import serialize

@@ -20,6 +20,7 @@ from .. import regularizers as _reg
 from ..tensor import Function, Tensor, _state
 from .base import Context, KerasTensor, Layer
 from .embedding import attached_mask
+from .rnn_state import StatefulMixin, split_grads, symbolic_multi_call
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
@@ -44,7 +45,7 @@ class _StatePart(Function):
         return tuple(dx) + tuple(wgrads)
 
 
-class _RNN(Layer):
+class _RNN(StatefulMixin, Layer):
     """Shared machinery of SimpleRNN / LSTM / GRU (not public; see the subclasses)."""
 
     _kind = None
@@ -55,6 +56,12 @@ class _RNN(Layer):
                  bias_regularizer, activity_regularizer, kernel_constraint, recurrent_constraint,
                  bias_constraint, dropout, recurrent_dropout, return_sequences, return_state, go_backwards,
                  stateful, unroll, seed, **kwargs):
+        batch_input_shape = kwargs.pop("batch_input_shape", None)
+        batch_size = kwargs.pop("batch_size", None)
+        if batch_input_shape is None and batch_size is not None and kwargs.get("input_shape") is not None:
+            batch_input_shape = (batch_size,) + tuple(kwargs["input_shape"])
+        if batch_input_shape is not None:
+            kwargs.setdefault("input_shape", tuple(batch_input_shape)[1:])
         super().__init__(**kwargs)
         cls = type(self).__name__
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
@@ -69,9 +76,6 @@ class _RNN(Layer):
         if float(recurrent_dropout) > 0.0:
             raise NotImplementedError(f"{cls} '{self.name}': recurrent_dropout > 0 is not implemented by the "
                                       f"native recurrent kernel (use dropout, or recurrent_dropout=0)")
-        if stateful:
-            raise NotImplementedError(f"{cls} '{self.name}': stateful=True is not implemented yet; pass the state "
-                                      f"explicitly with initial_state and return_state=True")
         self.units = int(units)
         self.activation = self._native_act("activation", activation)
         self.recurrent_activation = self._native_act("recurrent_activation", recurrent_activation)
@@ -87,7 +91,7 @@ class _RNN(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
-        self.stateful = False
+        self._init_stateful(stateful, batch_input_shape)
         self.unroll = bool(unroll)  # accepted; the native kernel is the same either way
         self.seed = seed
         self._stream = _random.SeedStream(seed) if seed is not None else None
@@ -118,6 +122,7 @@ class _RNN(Layer):
         if len(x_shape) != 3 or x_shape[-1] is None:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected input [batch, timesteps, features] "
                              f"with features defined, got shape {tuple(x_shape)}")
+        self._fix_batch(tuple(x_shape))
         f, gu = int(x_shape[-1]), self._gates * self.units
         self.kernel = self.add_weight((f, gu), self.kernel_initializer, self.kernel_regularizer, name="kernel")
         self.recurrent_kernel = self.add_weight((self.units, gu), self.recurrent_initializer,
@@ -138,6 +143,11 @@ class _RNN(Layer):
         out = (b, x_shape[1], self.units) if self.return_sequences else (b, self.units)
         return out
 
+    def _state_shapes(self, input_shape):
+        """Output shapes with ``return_state``: [output, h(, c)]."""
+        x_shape = input_shape[0] if input_shape and isinstance(input_shape[0], (tuple, list)) else input_shape
+        return [self.compute_output_shape(input_shape)] + [(x_shape[0], self.units)] * self._n_states
+
     # ------------------------------------------------------------------ calls
     def __call__(self, inputs, training=None, initial_state=None, mask=None, **kwargs):
         if initial_state is not None:
@@ -145,16 +155,17 @@ class _RNN(Layer):
             inputs = [inputs, *states]
         symbolic = isinstance(inputs, KerasTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
-        if symbolic and self.return_state:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': return_state=True in a functional or "
-                                      f"Sequential model is not supported yet (graph nodes have one output); "
-                                      f"call the layer eagerly")
         if symbolic and mask is not None:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model is not "
                                       f"supported; use Embedding(mask_zero=True) just before this layer")
         if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
                              f"state(s), got {len(inputs)} inputs")
+        if symbolic and self.return_state:   # one node with a list value + one select per output
+            shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+            self._maybe_build(shapes)
+            self._check_input(inputs[0].shape if isinstance(inputs, (list, tuple)) else inputs.shape)
+            return symbolic_multi_call(self, inputs, self._state_shapes(shapes))
         return super().__call__(inputs, training=training, mask=mask, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
@@ -186,8 +197,7 @@ class _RNN(Layer):
         return result if self.return_state else result[0]
 
     def forward(self, ctx, inputs, training, strip=False):
-        if self.return_state:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': return_state=True runs eagerly only")
+        # with return_state the value is the list [output, h(, c)] (OutputSelect steps pick it)
         return self._forward(ctx, inputs, training)
 
     def _key(self):
@@ -210,19 +220,35 @@ class _RNN(Layer):
             ones = _C.full([int(x.shape[0]), 1, int(x.shape[2])], 1.0)
             _, ctx.dmask = _C.dropout_forward(ones, self.dropout, s, off)  # one mask for all steps (Keras)
             x = _C.binary("mul", x, ctx.dmask)
+        carried = self.stateful and not states
+        if self.stateful:
+            if states:
+                self._carried_states(x)      # batch-size check only: explicit states win (Keras)
+            else:
+                states = self._carried_states(x)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) > 1 else None
         b = self.bias.data if self.use_bias else None
         y, h, c, ws = _C.rnn_forward(self._kind, x, self.kernel.data, self.recurrent_kernel.data, b, h0, c0, mask,
                                      self.activation, self.recurrent_activation, self.go_backwards,
                                      self.reset_after, self.return_sequences, self._y_time_order)
-        ctx.x, ctx.ws, ctx.c0, ctx.mask, ctx.n_states = x, ws, c0, mask, len(states)
+        # a carried state is a constant input (truncated BPTT): no dh0 is asked for it
+        ctx.x, ctx.ws, ctx.c0, ctx.mask, ctx.n_states = x, ws, c0, mask, 0 if carried else len(states)
+        if self.stateful:
+            self._keep_states(h, c)
         out = y if self.return_sequences else h
         if not self.return_state:
             return out
         return [out, h] + ([c] if c is not None else [])
 
     def backward(self, ctx, dy, need_dx):
+        if self.return_state:     # dy: [d output, dh(, dc)] with None where no gradient arrived
+            d = split_grads(dy, 1 + self._n_states)
+            dc = d[2] if len(d) > 2 else None
+            if self.return_sequences:
+                return self._backward(ctx, d[0], d[1], dc, need_dx)
+            dh = d[0] if d[1] is None else (d[1] if d[0] is None else _C.binary("add", d[0], d[1]))
+            return self._backward(ctx, None, dh, dc, need_dx)
         if self.return_sequences:
             return self._backward(ctx, dy, None, None, need_dx)
         return self._backward(ctx, None, dy, None, need_dx)

@@ -15,8 +15,7 @@ are in :mod:`fusednet.trainers.trainer`.
 import numpy as np
 
 from .. import _C
-from .. import losses as _losses
-from .. import optimizers as _optimizers
+from .. import losses as _losses, optimizers as _optimizers
 from ..layers.base import KerasTensor, Layer, call_layer
 from ..tensor import Tensor, bump_weights_version
 from ..trainers.data_adapters import flatten
@@ -24,6 +23,7 @@ from ..trainers.trainer import Trainer
 from .functional import FunctionalGraph
 from .model_config import ConfigMixin
 from .model_plans import PlanMixin
+from .model_states import StatesMixin
 from .multi_output import call_multi_output
 
 __all__ = ["Model"]
@@ -53,7 +53,7 @@ def _per_output(spec, names, what, default=None):
     return [spec] * n
 
 
-class Model(Trainer, PlanMixin, ConfigMixin, Layer):
+class Model(Trainer, PlanMixin, ConfigMixin, StatesMixin, Layer):
     """A trainable graph of layers with Keras' training API.
 
     Args:

@@ -13,11 +13,14 @@ class ConfigMixin:
     def _summary_rows(self):
         rows = []
         if self._graph is not None and self._chain() is None:
-            for t in self._graph.calls():
+            calls = self._graph.calls()
+            for t in calls:
                 if type(t.layer).__name__ == "OutputSelect":
                     continue                       # shown as the multi-output sub-model's shapes
                 sub = getattr(t.layer, "_graph", None)
                 shape = [o.shape for o in sub.outputs] if sub is not None and len(sub.outputs) > 1 else t.shape
+                if sub is None and getattr(t.layer, "return_state", False):   # [output, states...]
+                    shape = [o.shape for o in calls if o.inputs and o.inputs[0] is t]
                 rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(shape), t.layer.count_params()))
             return rows
         shape = tuple(self.input_shape) if self.input_shape is not None and \
