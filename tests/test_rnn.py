@@ -375,17 +375,12 @@ def test_initial_state_and_state_gradients(rng):
 def test_layer_argument_errors():
     with pytest.raises(NotImplementedError, match="recurrent_dropout"):
         LSTM(4, recurrent_dropout=0.2)
-    with pytest.raises(NotImplementedError, match="stateful"):
-        GRU(4, stateful=True)
     with pytest.raises(ValueError, match="not supported by the native"):
         SimpleRNN(4, activation="gelu")
     with pytest.raises(ValueError, match="units must be a positive integer"):
         LSTM(0)
     with pytest.raises(ValueError, match=r"expected input \[batch, timesteps, features\]"):
         LSTM(4)(np.zeros((3, 4), np.float32))
-    inp = fusednet.Input(shape=(5, 3))
-    with pytest.raises(NotImplementedError, match="return_state"):
-        LSTM(4, return_state=True)(inp)
 
 
 def test_dropout_one_mask_for_all_steps(rng):
@@ -479,8 +474,7 @@ def test_bidirectional_fit_config_and_errors():
         Bidirectional(LSTM(2), merge_mode=None)
     with pytest.raises(ValueError, match="must be a SimpleRNN, LSTM or GRU"):
         Bidirectional(fusednet.layers.Dense(2))
-    with pytest.raises(NotImplementedError, match="return_state"):
-        Bidirectional(LSTM(2, return_state=True))
+    # (return_state and stateful: tests/test_rnn_state.py)
 
 
 def test_model_with_recurrent_layers_saves_and_loads(tmp_path):

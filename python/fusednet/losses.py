@@ -321,8 +321,8 @@ class CategoricalCrossentropy(Loss):
     def prepare_targets(self, y_true, pred_shape):
         y = _host(y_true)
         ps = tuple(pred_shape)
-        if tuple(y.shape[1:]) != ps[1:]:
-            hint = ""
+        if len(y.shape) != len(ps) or any(p is not None and g != p for g, p in zip(y.shape[1:], ps[1:])):
+            hint = ""   # (a None axis of the output, e.g. variable timesteps, matches any length)
             if y.ndim == len(ps) - 1 or (y.ndim == len(ps) and y.shape[-1] == 1):
                 hint = " (integer class labels need loss='sparse_categorical_crossentropy')"
             raise ValueError(f"CategoricalCrossentropy: y_true has shape {y.shape} but the model output "

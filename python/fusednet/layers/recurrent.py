@@ -288,6 +288,12 @@ class _RNN(StatefulMixin, Layer):
                 "go_backwards": self.go_backwards, "stateful": self.stateful, "unroll": self.unroll,
                 "seed": self.seed}
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("dtype", None)     # batch_input_shape kept whole: it fixes a stateful batch size
+        return cls(**config)
+
 
 _COMMON_DOC = """
     Args:

@@ -37,6 +37,8 @@ class StatefulMixin:
         self._expected_batch_size = None
         if batch_input_shape is not None:
             self._batch_input_shape = tuple(batch_input_shape)
+            if self.stateful and batch_input_shape[0] is not None:
+                self._expected_batch_size = int(batch_input_shape[0])
 
     def _fix_batch(self, shape):
         """Build hook: a static batch axis fixes a stateful layer's batch size."""
