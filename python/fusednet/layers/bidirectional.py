@@ -23,6 +23,9 @@ class Bidirectional(Layer):
             half, and with ``go_backwards`` flipped for the backward half, as Keras).
         merge_mode: 'concat' (default), 'sum', 'mul' or 'ave'. None (a list of both outputs) is not
             supported.
+            The wrapped layer's ``return_state`` gives ``[output, forward states..., backward
+            states...]`` (Keras), ``initial_state=`` takes them in that order; ``stateful``
+            carries both halves' states (``reset_states()``).
         backward_layer: optional explicit backward layer (same class and units; its
             ``go_backwards`` must differ from ``layer``'s).
 

@@ -5,7 +5,7 @@ backward through time (``_C.rnn_backward``): the input projection of all steps i
 step one recurrent GEMM with the gate maths fused, and dW / dR / db are accumulated once over all
 steps (csrc/cpu/rnn.h). Python here only checks arguments and routes Arrays.
 
-Inputs are [batch, timesteps, features]. An initial state is passed as extra inputs,
+Inputs are [batch, timesteps, features]. ``return_state`` and ``stateful``: layers/rnn_state.py. An initial state is passed as extra inputs,
 ``layer([x, h0])`` / ``layer([x, h0, c0])`` (LSTM) or ``layer(x, initial_state=[h0, c0])``. A mask
 (1 = real step, 0 = padding: the state is carried through, the output repeats the previous one)
 comes from an ``Embedding(mask_zero=True)`` called just before, or ``layer(x, mask=m)``.
@@ -306,9 +306,12 @@ _COMMON_DOC = """
         dropout: fraction of the input features dropped in training (one mask for all steps, as
             Keras). recurrent_dropout: only 0 (NotImplementedError otherwise).
         return_sequences: output every step [batch, timesteps, units] (default: last, [batch, units]).
-        return_state: also return the final state(s) (eager calls only).
+        return_state: also return the final state(s): ``[output, h]`` (LSTM ``[output, h, c]``),
+            eagerly and inside models (the gradients of all outputs reach the inputs).
         go_backwards: process the sequence in reverse (outputs in processing order, as Keras).
-        stateful: only False (NotImplementedError otherwise). unroll: accepted, no effect.
+        stateful: carry each batch's final states into the next batch (fixed batch size, from
+            ``Input(batch_size=)``, ``batch_input_shape=`` or the first batch; ``reset_states()``).
+            unroll: accepted, no effect.
         seed: dropout seed.
 """
 
