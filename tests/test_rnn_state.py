@@ -361,3 +361,27 @@ def test_bidirectional_stateful_matches_keras():
     fb.reset_states()
     kb.reset_states()
     np.testing.assert_allclose(fb(x).numpy(), kb(x).detach().numpy(), *TOL["rnn_keras"])
+
+
+def _histories(cfg):
+    """{layer name: [(args histories, initial_state histories) per node]} and the outputs."""
+    def h(t):
+        return tuple(t["config"]["keras_history"])
+    out = {}
+    for entry in cfg["layers"]:
+        nodes = []
+        for n in entry["inbound_nodes"]:
+            a = n["args"][0]
+            args = [h(t) for t in a] if isinstance(a, list) else [h(a)]
+            nodes.append((args, [h(t) for t in (n.get("kwargs") or {}).get("initial_state") or []]))
+        out[entry["name"]] = nodes
+    return out, cfg["output_layers"]
+
+
+def test_return_state_config_uses_keras_tensor_indices():
+    keras = _keras()
+    for k, f in zip(_seq2seq(keras, keras.layers, 4, 3, 2, 3), _seq2seq(fusednet, fusednet.layers, 4, 3, 2, 3)):
+        assert _histories(f.get_config()) == _histories(k.get_config())   # e.g. ['enc', 0, 1] = h
+        clone = fusednet.Model.from_config(f.get_config())
+        clone.set_weights(f.get_weights())
+        assert [l.name for l in clone.layers] == [l.name for l in f.layers]

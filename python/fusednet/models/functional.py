@@ -216,6 +216,10 @@ def graph_config(graph, name, trainable):
     history, calls, layers, by_name = {}, {}, [], {}
     for t in graph.order:
         layer = t.layer
+        if _is_state_select(t):       # a recurrent layer's output i: [rnn_name, node, i] (Keras)
+            name, node, _ = history[id(t.inputs[0])]
+            history[id(t)] = (name, node, layer.index)
+            continue
         other = by_name.setdefault(layer.name, layer)
         if other is not layer:
             raise ValueError(f"Model '{name}': two different layers are named '{layer.name}'; give them "
@@ -235,6 +239,9 @@ def graph_config(graph, name, trainable):
         nodes = []
         for t in calls[id(layer)]:
             args = [_kt_config(p, history) for p in t.inputs]
+            if getattr(layer, "return_state", None) is not None and len(args) > 1:   # [x, states...]
+                nodes.append({"args": [args[0]], "kwargs": {"initial_state": args[1:]}})
+                continue
             nodes.append({"args": [args[0] if len(args) == 1 else args], "kwargs": {}})
         entry["inbound_nodes"] = nodes
         out.append(entry)
@@ -249,6 +256,14 @@ def graph_config(graph, name, trainable):
     return {"name": name, "trainable": bool(trainable), "layers": out,
             "input_layers": struct(graph.in_kind, graph.input_names, graph.inputs),
             "output_layers": struct(graph.out_kind, graph.output_names, graph.outputs)}
+
+
+def _is_state_select(t):
+    """True for the OutputSelect of a recurrent layer's ``return_state`` output (not a model's)."""
+    if not isinstance(t.layer, OutputSelect) or len(t.inputs) != 1:
+        return False
+    src = t.inputs[0].layer
+    return getattr(src, "return_state", None) is not None and getattr(src, "_graph", None) is None
 
 
 def is_graph_config(config):
@@ -284,6 +299,10 @@ def _node_inputs(node, where):
         if len(args) != 1:
             raise ValueError(f"{where}: expected one positional argument, got {len(args)}")
         a = args[0]
+        states = (node.get("kwargs") or {}).get("initial_state")
+        if states is not None:      # a recurrent layer's initial_state (Keras): inputs [x, states...]
+            states = states if isinstance(states, list) else [states]
+            return [_history_of(a, where)] + [_history_of(x, where) for x in states], True
         if isinstance(a, list) and a and not isinstance(a[0], str):
             return [_history_of(x, where) for x in a], True
         return [_history_of(a, where)], False
@@ -341,7 +360,12 @@ def graph_from_config(config, custom_objects=None):
                                      f"unknown layer '{h[0]}'")
             if all(h in tensors for h in hs):
                 args = [tensors[h] for h in hs]
-                tensors[(lname, k, 0)] = layer(args if multi else args[0])
+                res = layer(args if multi else args[0])
+                if isinstance(res, list) and getattr(layer, "_graph", None) is None:
+                    for i, r in enumerate(res):     # return_state: [name, node, i] is output i
+                        tensors[(lname, k, i)] = r
+                else:
+                    tensors[(lname, k, 0)] = res
             else:
                 left.append((layer, lname, k, (hs, multi)))
         if len(left) == len(pending):
