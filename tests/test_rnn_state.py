@@ -312,7 +312,8 @@ def test_stateful_states_are_not_weights_and_config_round_trips(tmp_path):
     np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_stateful_fit_matches_keras_semantics():
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
+def test_stateful_fit_matches_keras_semantics(kind):
     # Keras 3.15's own stateful fit fails on the torch backend (in-place state assignment breaks
     # autograd), so its semantics are replayed with real Keras layers: each batch starts from the
     # final states of the previous batch (computed with the weights of that step), as constants
@@ -322,20 +323,23 @@ def test_stateful_fit_matches_keras_semantics():
     x = rng.standard_normal((3 * B, T, F)).astype(np.float32)
     y = rng.standard_normal((3 * B, 1)).astype(np.float32)
     kl = keras.layers
-    x_in, s_in = keras.Input((T, F)), [keras.Input((U,)), keras.Input((U,))]
-    _, h, c = kl.LSTM(U, return_state=True, name="g")(x_in, initial_state=s_in)
-    ktrain = keras.Model([x_in, *s_in], kl.Dense(1, name="d")(h))
-    kstate = keras.Model([x_in, *s_in], [h, c])
+    kname = CLS[kind].__name__
+    ns = 2 if kind == "lstm" else 1
+    x_in, s_in = keras.Input((T, F)), [keras.Input((U,)) for _ in range(ns)]
+    _, *st = getattr(kl, kname)(U, return_state=True, name="g")(x_in, initial_state=s_in)
+    ktrain = keras.Model([x_in, *s_in], kl.Dense(1, name="d")(st[0]))
+    kstate = keras.Model([x_in, *s_in], st)
     ktrain.compile(keras.optimizers.SGD(0.1), "mse")
-    fm = fusednet.Sequential([fusednet.Input((T, F), batch_size=B), LSTM(U, stateful=True, name="g"),
+    fm = fusednet.Sequential([fusednet.Input((T, F), batch_size=B), CLS[kind](U, stateful=True, name="g"),
                               Dense(1, name="d")])
     _copy_weights(ktrain, fm, ["g", "d"])
     fm.compile(fusednet.optimizers.SGD(0.1), "mse")
-    s = [np.zeros((B, U), np.float32)] * 2
+    s = [np.zeros((B, U), np.float32)] * ns
     for _ in range(2):                               # states carried over batches and epochs
         kl_ = []
         for i in range(0, len(x), B):
             nxt = kstate.predict([x[i:i + B], *s], verbose=0)
+            nxt = nxt if isinstance(nxt, list) else [nxt]
             kl_.append(float(ktrain.train_on_batch([x[i:i + B], *s], y[i:i + B])))
             s = [np.asarray(v) for v in nxt]
         fh = fm.fit(x, y, batch_size=B, epochs=1, shuffle=False, verbose=0).history["loss"]
@@ -385,3 +389,12 @@ def test_return_state_config_uses_keras_tensor_indices():
         clone = fusednet.Model.from_config(f.get_config())
         clone.set_weights(f.get_weights())
         assert [l.name for l in clone.layers] == [l.name for l in f.layers]
+
+
+def test_onnx_export_refuses_stateful_layers(tmp_path):
+    pytest.importorskip("onnx")
+    from fusednet.io.onnx import export_onnx
+    x_in = fusednet.Input((5, 3), batch_size=2)
+    model = fusednet.Model(x_in, GRU(3, stateful=True, name="sg")(x_in))
+    with pytest.raises(ValueError, match="'sg' is stateful"):
+        export_onnx(model, str(tmp_path / "s.onnx"))

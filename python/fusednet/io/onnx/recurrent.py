@@ -69,6 +69,9 @@ def rnn(ctx, layer, x, reverse_outputs=False):
     """One recurrent layer on batch-first ``x``; returns the batch-first output name."""
     if getattr(layer, "return_state", False):
         raise ValueError(f"export_onnx: {type(layer).__name__} '{layer.name}' has return_state=True (not exported)")
+    if getattr(layer, "stateful", False):   # the graph would silently start every call from zeros
+        raise ValueError(f"export_onnx: {type(layer).__name__} '{layer.name}' is stateful (its carried state "
+                         f"cannot be exported); export a stateful=False copy with the same weights")
     op, W, R, B, attrs = _weights(layer)
     xt = ctx.node("Transpose", [x], perm=[1, 0, 2])[0]
     if layer.go_backwards:
