@@ -398,3 +398,19 @@ def test_onnx_export_refuses_stateful_layers(tmp_path):
     model = fusednet.Model(x_in, GRU(3, stateful=True, name="sg")(x_in))
     with pytest.raises(ValueError, match="'sg' is stateful"):
         export_onnx(model, str(tmp_path / "s.onnx"))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_stateful_states_stay_on_the_cuda_device(kind):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 8, 2)).astype(np.float32)
+    x_in = fusednet.Input((None, 2), batch_size=3)
+    layer = CLS[kind](4, return_sequences=True, stateful=True)
+    model = fusednet.Model(x_in, layer(x_in))
+    want = np.concatenate([model.predict(x[:, :5], verbose=0), model.predict(x[:, 5:], verbose=0)], 1)
+    model.reset_states()
+    model.compile("sgd", "mse", device="cuda")
+    got = np.concatenate([model.predict(x[:, :5], verbose=0), model.predict(x[:, 5:], verbose=0)], 1)
+    assert all(s.device.startswith("cuda") for s in layer.states)
+    np.testing.assert_allclose(got, want, *TOL["cuda_vs_cpu"])

@@ -55,8 +55,10 @@ class StatefulMixin:
                              f"input with shape {tuple(x.shape)} (batch size {b}). Use a fixed batch size that "
                              f"divides the data, or reset_states() after changing it")
         self._expected_batch_size = b
-        if self.states is None or self.states[0].device != x.device:
+        if self.states is None:
             self.states = [_C.zeros([b, self.units], device=x.device) for _ in range(self._n_states)]
+        elif self.states[0].device != x.device:     # the model moved (compile(device=...)): follow it
+            self.states = [s.to(x.device) for s in self.states]
         return list(self.states)
 
     def _keep_states(self, h, c):
