@@ -5,10 +5,11 @@ backward through time (``_C.rnn_backward``): the input projection of all steps i
 step one recurrent GEMM with the gate maths fused, and dW / dR / db are accumulated once over all
 steps (csrc/cpu/rnn.h). Python here only checks arguments and routes Arrays.
 
-Inputs are [batch, timesteps, features]. ``return_state`` and ``stateful``: layers/rnn_state.py. An initial state is passed as extra inputs,
+Inputs are [batch, timesteps, features]. An initial state is passed as extra inputs,
 ``layer([x, h0])`` / ``layer([x, h0, c0])`` (LSTM) or ``layer(x, initial_state=[h0, c0])``. A mask
 (1 = real step, 0 = padding: the state is carried through, the output repeats the previous one)
 comes from an ``Embedding(mask_zero=True)`` called just before, or ``layer(x, mask=m)``.
+``return_state`` inside models and ``stateful``: see layers/rnn_state.py.
 """
 import numpy as np
 
