@@ -101,8 +101,7 @@ class Bidirectional(Layer):
             self._maybe_build(shapes)
             x_shape = shapes[0] if isinstance(inputs, (list, tuple)) else shapes
             self._check_input(x_shape)
-            return symbolic_multi_call(self, inputs, [self.compute_output_shape(shapes)] +
-                                       [(x_shape[0], self.units)] * (2 * self._n_half))
+            return symbolic_multi_call(self, inputs, self._state_shapes(shapes))
         return super().__call__(inputs, training=training, **kwargs)
 
     def call(self, inputs, training=None):
@@ -123,6 +122,11 @@ class Bidirectional(Layer):
 
     def _check_input(self, shape):
         self.forward_layer._check_input(shape)
+
+    def _state_shapes(self, input_shape):
+        """Output shapes with ``return_state``: [output, forward states..., backward states...]."""
+        x_shape = input_shape[0] if input_shape and isinstance(input_shape[0], (tuple, list)) else input_shape
+        return [self.compute_output_shape(input_shape)] + [(x_shape[0], self.units)] * (2 * self._n_half)
 
     def compute_output_shape(self, input_shape):
         out = self.forward_layer.compute_output_shape(input_shape)

@@ -20,7 +20,8 @@ class ConfigMixin:
                 sub = getattr(t.layer, "_graph", None)
                 shape = [o.shape for o in sub.outputs] if sub is not None and len(sub.outputs) > 1 else t.shape
                 if sub is None and getattr(t.layer, "return_state", False):   # [output, states...]
-                    shape = [o.shape for o in calls if o.inputs and o.inputs[0] is t]
+                    ins = [p.shape for p in t.inputs]
+                    shape = t.layer._state_shapes(ins if len(ins) > 1 else ins[0])
                 rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(shape), t.layer.count_params()))
             return rows
         shape = tuple(self.input_shape) if self.input_shape is not None and \
