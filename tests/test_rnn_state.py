@@ -417,3 +417,36 @@ def test_stateful_states_stay_on_the_cuda_device(kind):
     got = np.concatenate([model.predict(x[:, :5], verbose=0), model.predict(x[:, 5:], verbose=0)], 1)
     assert all(s.device.startswith("cuda") for s in layer.states)
     np.testing.assert_allclose(got, want, *TOL["cuda_vs_cpu"])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("B,T,F,U", [(1, 1, 1, 1), (2, 5, 3, 2)])
+def test_bidirectional_initial_state_gradients_plan_vs_finite_differences(kind, B, T, F, U):
+    rng = np.random.default_rng(T)
+    ns = 2 if kind == "lstm" else 1
+    x_in = fusednet.Input((T, F))
+    s_in = [fusednet.Input((U,)) for _ in range(2 * ns)]
+    bi = Bidirectional(CLS[kind](U, return_sequences=True))
+    model = fusednet.Model([x_in, *s_in], bi(x_in, initial_state=s_in))
+    model.set_weights([(rng.standard_normal(w.shape) * 0.5).astype(np.float32) for w in model.get_weights()])
+    ws = model.get_weights()
+    xs = [rng.standard_normal((B, T, F)).astype(np.float32)] + \
+        [rng.standard_normal((B, U)).astype(np.float32) for _ in s_in]
+    gy = rng.standard_normal((B, T, 2 * U))
+    plan = GraphPlan(model._graph_spec(), model.trainable_weights, inputs_need_grad=True)
+    _, ctxs = plan.forward([fusednet._C.asarray(a) for a in xs], True)
+    dins, dws = plan.backward(ctxs, [fusednet._C.asarray(gy.astype(np.float32))])
+    p64 = [a.astype(np.float64) for a in xs] + [w.astype(np.float64) for w in ws]
+    nw = len(ws) // 2
+
+    def loss():
+        x, st, w = p64[0], p64[1:1 + 2 * ns], p64[1 + 2 * ns:]
+        yf, _, _ = ref_forward(kind, x, *w[:nw], *st[:ns])
+        yb, _, _ = ref_forward(kind, x, *w[nw:], *st[ns:], go_backwards=True)
+        return (gy * np.concatenate([yf, yb[:, ::-1]], -1)).sum()
+    num = _fd(loss, p64, TOL["fd_eps"])
+    rt, at = TOL["gradcheck"]
+    for i, (g, n) in enumerate(zip(list(dins) + list(dws), num)):
+        g = np.asarray(g, np.float64)
+        scale = max(1.0, np.abs(n).max())
+        np.testing.assert_allclose(g / scale, n / scale, rtol=rt, atol=at * 10, err_msg=str(i))
