@@ -15,13 +15,16 @@ Every figure is the median over --repeats of the mean time of --iters calls; flo
 timings alternate within each repeat. Ratios > 1 mean int8 is faster. The machine is shared and
 noisy: compare ratios from one run, not absolute times across runs.
 
+--cpu-time runs everything on one thread timed by that thread's CPU time (time.thread_time):
+on a host shared with other jobs, wall-clock medians swing by 10x while CPU time does not.
+--calls adds predict(x) vs the direct call model(x) vs the inference plan alone (64 samples).
 --steps adds the per-step profile of the seed models' inference plans at batch 64 (median time
 of each plan step called directly, e.g. ConvPoolStep / QConvPoolStep / QuantizedDense, and the
 predict overhead beyond the steps); --threads sets fusednet's thread count; --models skips the
 single-kernel cases.
 
 Usage: PYTHONPATH=python python3 bench/bench_quant.py [--repeats 7] [--iters 20] [--threads N]
-       [--models] [--steps]
+       [--models] [--steps] [--calls] [--cpu-time]
 """
 import argparse
 import os
@@ -35,12 +38,16 @@ import fusednet as fn
 from fusednet import _C, layers, quantization
 
 
+CLOCK = [time.perf_counter]   # --cpu-time: time.thread_time (with one thread: immune to other jobs)
+
+
 def timeit(f, iters):
     f()
-    t = time.perf_counter()
+    clock = CLOCK[0]
+    t = clock()
     for _ in range(iters):
         f()
-    return (time.perf_counter() - t) / iters
+    return (clock() - t) / iters
 
 
 def race(fns, repeats, iters):
@@ -163,6 +170,24 @@ def step_profile(rng, repeats, iters):
                   f"(overhead {(med['predict'] - steps) * 1e3:.3f})", flush=True)
 
 
+def call_cases(rng, repeats, iters):
+    """predict(x) vs the direct call model(x) vs the inference plan alone, 64 samples (one batch)."""
+    for name, m in seed_models().items():
+        shape = (784,) if name == "mlp" else (28, 28, 1)
+        calib = rng.uniform(0, 1, (256,) + shape).astype(np.float32)
+        x = rng.uniform(0, 1, (64,) + shape).astype(np.float32)
+        X = fn.asarray(x)
+        it = iters if name == "mlp" else max(1, iters // 4)
+        for tag, mm in {"float32": m, "int8 dynamic": quantization.quantize(m),
+                        "int8 static": quantization.quantize(m, calib, mode="static")}.items():
+            mm.predict(x, batch_size=64, verbose=0)
+            plan = mm._infer_plan()
+            med = race({"predict": lambda: mm.predict(x, batch_size=64, verbose=0), "model(x)": lambda: mm(x),
+                        "plan": lambda: plan.forward([X], False, record=False)}, repeats, it)
+            print(f"seed {name} {tag:12s} 64 samples: " + " | ".join(f"{k} {v * 1e3:.3f} ms" for k, v in med.items())
+                  + f" (predict overhead {(med['predict'] - med['plan']) * 1e3:.3f} ms)", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=7)
@@ -170,12 +195,18 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--models", action="store_true", help="only the whole-model cases")
     ap.add_argument("--steps", action="store_true", help="also profile the inference plans per step")
+    ap.add_argument("--cpu-time", action="store_true", help="one thread, timed by its CPU time (loaded host)")
+    ap.add_argument("--calls", action="store_true", help="also time predict vs model(x) vs the plan alone")
     a = ap.parse_args(argv)
+    if a.cpu_time:    # CPU time of this thread only: run every kernel on it
+        a.threads = 1
+        CLOCK[0] = time.thread_time
     if a.threads:
         fn.set_num_threads(a.threads)
     rng = np.random.default_rng(0)
     print(f"fusednet int8 vs float32; qgemm path {_C.qgemm_isa()}, sgemm threads {fn.get_num_threads()}; "
-          f"median of {a.repeats} x {a.iters} calls (shared machine: noisy)", flush=True)
+          f"median of {a.repeats} x {a.iters} calls, {'thread CPU time' if a.cpu_time else 'wall clock'} "
+          f"(shared machine: noisy)", flush=True)
     if not a.models:
         dense_case(64, 784, 128, rng, a.repeats, a.iters)
         dense_case(64, 1024, 1024, rng, a.repeats, a.iters)
@@ -184,6 +215,8 @@ def main(argv=None):
         conv_pool_case(64, 13, 32, 64, rng, a.repeats, max(1, a.iters // 4))
         conv_case(4, 56, 64, 64, "same", rng, a.repeats, max(1, a.iters // 4))
     model_cases(rng, a.repeats, a.iters)
+    if a.calls:
+        call_cases(rng, a.repeats, a.iters)
     if a.steps:
         step_profile(rng, a.repeats, a.iters)
 

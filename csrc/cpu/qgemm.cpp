@@ -9,6 +9,7 @@
 // the epilogue on that tile while it is in L1. K is never split, integer sums are exact, and the
 // epilogue / quantizer ISA versions repeat the portable operations one for one (no FMA
 // contraction), so every ISA path and every thread count gives the same bits.
+// qdense with N <= 128 quantizes each task's rows inside that task (one fork/join per call).
 #include "cpu/qgemm.h"
 
 #include <algorithm>
@@ -251,20 +252,27 @@ void quant_params(float lo, float hi, float* sa, int32_t* zp) {
   *zp = int32_t(std::nearbyint(z));
 }
 
+namespace {
+// Row i of quantize_rows (qr: its u8 row of ldq bytes): the one definition both the standalone
+// quantizer and qdense's fused per-block quantization run, so they give the same bytes.
+inline void quantize_row(const QRowFns& f, uint8_t* qr, float* sa, int32_t* zp, const float* xr, i64 i,
+                         i64 K, i64 ldq, bool per_row) {
+  if (per_row) {  // the dynamic mode's one extra pass: row min/max (L1/L2-resident row)
+    float lo, hi;
+    f.minmax(xr, K, &lo, &hi);
+    quant_params(lo, hi, &sa[i], &zp[i]);
+  }
+  f.quant(qr, xr, K, per_row ? sa[i] : sa[0], per_row ? zp[i] : zp[0]);
+  if (ldq > K) std::memset(qr + K, 0, size_t(ldq - K));
+}
+}  // namespace
+
 void quantize_rows(uint8_t* q, float* sa, int32_t* zp, const float* x, i64 M, i64 K, i64 ldq,
                    bool per_row, int isa) {
   const QRowFns f = qrow_fns(isa);
   const int T = M * K < (i64(1) << 15) ? 1 : num_threads();
   parallel_for_if(T > 1 && M > 1, M, T, [&](i64 i) {
-    const float* xr = x + i * K;
-    uint8_t* qr = q + i * ldq;
-    if (per_row) {  // the dynamic mode's one extra pass: row min/max (L1/L2-resident row)
-      float lo, hi;
-      f.minmax(xr, K, &lo, &hi);
-      quant_params(lo, hi, &sa[i], &zp[i]);
-    }
-    f.quant(qr, xr, K, per_row ? sa[i] : sa[0], per_row ? zp[i] : zp[0]);
-    if (ldq > K) std::memset(qr + K, 0, size_t(ldq - K));
+    quantize_row(f, q + i * ldq, sa, zp, x + i * K, i, K, ldq, per_row);
   });
 }
 
@@ -311,10 +319,23 @@ void qdense_forward(float* C, const float* X, const QPacked& B, const float* w_s
                     int isa) {
   if (M <= 0) return;
   const i64 Kp = B.Kp;
-  HostBuf qbuf(size_t((M * Kp + 3) / 4));
-  uint8_t* q = reinterpret_cast<uint8_t*>(qbuf.p);
   std::vector<float> sa(dynamic ? size_t(M) : 1, in_scale);
   std::vector<int32_t> zp(dynamic ? size_t(M) : 1, in_zp);
+  if (B.Np <= kTN) {
+    // One column task per row block (N <= 128: every Dense of the seed models): each task
+    // quantizes its own kTM rows into its reused scratch right before its GEMM reads them, and
+    // writes their dynamic (sa, zp) before its epilogue reads them. One fork/join per call
+    // instead of two, no [M, Kp] u8 buffer; the same quantize_row, so the same bits.
+    const QRowFns f = qrow_fns(isa);
+    qgemm_f32_impl(C, [&](i64 i0, i64 nr, uint8_t* buf) {
+      for (i64 r = 0; r < nr; ++r)
+        quantize_row(f, buf + r * Kp, sa.data(), zp.data(), X + (i0 + r) * B.K, i0 + r, B.K, Kp, dynamic);
+      return ARows{buf, Kp};
+    }, sa.data(), zp.data(), dynamic, B, w_scale, bias, M, act, isa);
+    return;
+  }
+  HostBuf qbuf(size_t((M * Kp + 3) / 4));
+  uint8_t* q = reinterpret_cast<uint8_t*>(qbuf.p);
   quantize_rows(q, sa.data(), zp.data(), X, M, B.K, Kp, dynamic, isa);
   qgemm_f32(C, q, Kp, sa.data(), zp.data(), dynamic, B, w_scale, bias, M, act, isa);
 }

@@ -56,7 +56,8 @@ void qgemm_f32(float* C, const uint8_t* A, i64 lda, const float* sa, const int32
                Act act, int isa = -1);
 
 // Quantized dense: C[M,N] = act(dequant(quant(X) · B) + bias), X float [M, K]; dynamic (per_row)
-// or static (sa[0], zp[0] given). The u8 activations live in a per-call scratch buffer.
+// or static (sa[0], zp[0] given). N <= 128: each GEMM task quantizes its own rows into its
+// reused scratch; wider: a per-call u8 buffer. Same bits either way.
 void qdense_forward(float* C, const float* X, const QPacked& B, const float* w_scale,
                     const float* bias, i64 M, bool dynamic, float in_scale, int32_t in_zp, Act act,
                     int isa = -1);

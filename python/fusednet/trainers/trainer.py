@@ -22,6 +22,7 @@ from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callba
                    reg_penalty, to_float)
 from .data_parallel import DataParallelFit
 from .inference_only import inference_only_layer
+from .predict_fast import fast_predict
 from .steps import Steps
 
 __all__ = ["Trainer"]
@@ -83,14 +84,8 @@ class Trainer(Steps, DataParallelFit):
 
     def _to_device(self, arrays):
         dev = self._device
-        out = []
-        for a in arrays:
-            if a is None:
-                out.append(None)
-                continue
-            a = a if isinstance(a, _C.Array) else _C.asarray(a)
-            out.append(a if dev == "cpu" else a.to(dev))
-        return out
+        out = [None if a is None else a if isinstance(a, _C.Array) else _C.asarray(a) for a in arrays]
+        return out if dev == "cpu" else [None if a is None else a.to(dev) for a in out]
 
     def _log_names(self):
         """(per-output loss names or None, per-output metric name prefixes)."""
@@ -428,10 +423,12 @@ class Trainer(Steps, DataParallelFit):
 
     # ------------------------------------------------------------------ predict
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Model outputs for ``x`` (arrays, or a data source of ``x`` / ``(x, ...)`` batches,
-        ``steps`` of them at most): a NumPy array (a list / dict of them for several outputs);
-        probabilities for softmax/sigmoid outputs."""
+        """Model outputs for ``x`` (arrays, or a source of ``x`` / ``(x, ...)`` batches, ``steps`` at
+        most): a NumPy array (list / dict for several outputs); softmax/sigmoid give probabilities."""
         batch_size = check_batch_size(batch_size, "predict")
+        out = fast_predict(self, x, batch_size, steps, callbacks)   # one array, no callbacks / steps
+        if out is not None:
+            return out
         if self._dp_active():
             return self._predict_dp(x, batch_size, steps, callbacks)
         src = as_source(x, "predict")
