@@ -104,3 +104,15 @@ TOL["onnx_qdq_steps"] = 4.0
 # erfinv round trip: erf(y) recovers x within y's float32 rounding (relative 2^-23 of |y|, times
 # erf's slope) plus a 1e-12 absolute floor for the float64 erf itself
 TOL["erfinv_roundtrip"] = (2.0 ** -23, 1e-12)
+
+# antialiased bilinear / bicubic resize vs torch interpolate(antialias=True): torch computes the
+# filter weights in float32 (we use double, then round), values in [0, 255]
+TOL["resample_torch_aa"] = (1e-5, 5e-3)
+
+# ImageDataGenerator statistics / standardisation (float32 values, double statistics) vs Keras'
+# float32 NumPy (pairwise float32 sums), relative to the values' magnitude
+TOL["image_stats"] = (1e-5, 1e-5)
+# ZCA matrix: fusednet's float64 SVD vs Keras' float32 SVD (relative to the matrix's max)
+TOL["zca_vs_keras"] = (1e-3, 1e-3)
+# brightness through the uint8 round trip: identical truncation, then the float32 rescale back
+TOL["brightness_vs_keras"] = (1e-6, 1e-6)
