@@ -385,8 +385,8 @@ def test_flow_arrays():
 
 
 def test_generator_argument_errors():
-    with pytest.raises(ValueError, match="not supported yet: zca_whitening"):
-        ImageDataGenerator(zca_whitening=True)
+    with pytest.raises(ValueError, match="brightness_range should be tuple or list of two floats"):
+        ImageDataGenerator(brightness_range=(1.0,))
     with pytest.raises(ValueError, match="fill_mode"):
         ImageDataGenerator(fill_mode="mirror")
     with pytest.raises(ValueError, match="zoom_range"):
