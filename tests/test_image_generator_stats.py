@@ -224,3 +224,20 @@ def test_standardize_kernel_vs_numpy_float64():
         y = (y - mean) / (std.astype(np.float64) + 1e-6)
         rtol, atol = TOL["image_stats"]
         np.testing.assert_allclose(got, y, rtol=rtol, atol=atol * max(1, np.abs(y).max()))
+
+
+@pytest.mark.parametrize("interp", ["area", "lanczos3", "lanczos5"])
+def test_image_dataset_from_directory_new_modes(tmp_path, interp):
+    pytest.importorskip("PIL")
+    from PIL import Image
+    import fusednet
+    rng = np.random.default_rng(8)
+    imgs = [rng.integers(0, 256, (23, 17, 3), dtype=np.uint8) for _ in range(3)]
+    (tmp_path / "c").mkdir()
+    for i, a in enumerate(imgs):
+        Image.fromarray(a).save(tmp_path / "c" / f"{i}.png")
+    ds = fusednet.data.image_dataset_from_directory(str(tmp_path), labels=None, image_size=(8, 11),
+                                                    interpolation=interp, shuffle=False, batch_size=3)
+    x = ds[0]
+    want = np.asarray(_C.resize_images(np.stack(imgs), 8, 11, interp))
+    np.testing.assert_allclose(x, want, rtol=1e-6, atol=1e-4)
