@@ -415,6 +415,42 @@ class ImageDataGenerator:
                                  keep_aspect_ratio=keep_aspect_ratio, workers=workers, save_to_dir=save_to_dir,
                                  save_prefix=save_prefix, save_format=save_format)
 
+    def flow_from_dataframe(self, dataframe, directory=None, x_col="filename", y_col="class", weight_col=None,
+                            target_size=(256, 256), color_mode="rgb", classes=None, class_mode="categorical",
+                            batch_size=32, shuffle=True, seed=None, save_to_dir=None, save_prefix="",
+                            save_format="png", subset=None, interpolation="nearest", validate_filenames=True,
+                            keep_aspect_ratio=False, workers=2):
+        """A :class:`DataFrameIterator` over the files listed in a pandas DataFrame (Keras
+        ``flow_from_dataframe``; pandas is the caller's, fusednet does not import it).
+
+        Args:
+            dataframe: DataFrame with a file-name column ``x_col`` and (per ``class_mode``) labels.
+            directory: folder the file names are relative to (None: paths as given).
+            x_col: column of file names / paths (strings).
+            y_col: label column (a list of columns for 'multi_output').
+            weight_col: optional numeric column of sample weights (items become (x, y, w)).
+            target_size, color_mode, batch_size, shuffle, seed, save_to_dir, save_prefix,
+            save_format, subset, interpolation, keep_aspect_ratio, workers: as ``flow_from_directory``.
+            classes: explicit class list (default: the sorted labels).
+            class_mode: 'categorical' (one-hot; multi-hot for list labels), 'binary', 'sparse',
+                'input', 'multi_output', 'raw' or None.
+            validate_filenames: drop rows whose file is missing or not an image (with a warning).
+
+        Returns:
+            DataFrameIterator.
+
+        Example:
+            >>> it = ImageDataGenerator(rescale=1 / 255).flow_from_dataframe(df, "images", x_col="file",
+            ...                                                                y_col="label", target_size=(64, 64))
+        """
+        from .dataframe_iterator import DataFrameIterator
+        return DataFrameIterator(dataframe, directory, self, x_col=x_col, y_col=y_col, weight_col=weight_col,
+                                 target_size=target_size, color_mode=color_mode, classes=classes,
+                                 class_mode=class_mode, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                 save_to_dir=save_to_dir, save_prefix=save_prefix, save_format=save_format,
+                                 subset=subset, interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio,
+                                 validate_filenames=validate_filenames, workers=workers)
+
     def flow(self, x, y=None, batch_size=32, shuffle=True, sample_weight=None, seed=None, save_to_dir=None,
              save_prefix="", save_format="png", subset=None, workers=0):
         """A :class:`NumpyArrayIterator` over in-memory images (Keras ``flow``).
