@@ -339,7 +339,8 @@ class ImageDataGenerator:
             x: NumPy float32 batch (a single ``[H, W, C]`` image is accepted too).
 
         Returns:
-            The standardized batch in ``dtype`` (a new array; ``x`` is not modified).
+            The standardized batch in ``dtype`` (``x`` itself is never modified; with nothing to do
+            it is returned as is).
 
         Example:
             >>> ImageDataGenerator(rescale=0.5).standardize(np.full((1, 2, 2, 1), 4, np.float32))   # all 2
