@@ -217,6 +217,11 @@ def test_mobilenet_v2(tmp_path):
 def test_resizing_bicubic_refused(tmp_path):
     with pytest.raises(ValueError, match="bicubic"):
         export_onnx(seq((9, 8, 2), L.Resizing(4, 4, interpolation="bicubic")), tmp_path / "x.onnx")
+    for interp in ("area", "lanczos3"):
+        with pytest.raises(ValueError, match=interp):
+            export_onnx(seq((9, 8, 2), L.Resizing(4, 4, interpolation=interp)), tmp_path / "x.onnx")
+    with pytest.raises(ValueError, match="antialias=True is not exported"):
+        export_onnx(seq((9, 8, 2), L.Resizing(4, 4, antialias=True)), tmp_path / "x.onnx")
 
 
 def test_missing_onnx_package_is_a_clear_error(tmp_path, monkeypatch):

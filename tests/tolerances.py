@@ -109,3 +109,15 @@ TOL["erfinv_roundtrip"] = (2.0 ** -23, 1e-12)
 # predictions, and one fit epoch of SGD (losses and weights after it)
 TOL["rnn_keras"] = (2e-4, 2e-5)
 TOL["rnn_keras_fit"] = (1e-3, 1e-4)
+
+# antialiased bilinear / bicubic resize vs torch interpolate(antialias=True): torch computes the
+# filter weights in float32 (we use double, then round), values in [0, 255]
+TOL["resample_torch_aa"] = (1e-5, 5e-3)
+
+# ImageDataGenerator statistics / standardisation (float32 values, double statistics) vs Keras'
+# float32 NumPy (pairwise float32 sums), relative to the values' magnitude
+TOL["image_stats"] = (1e-5, 1e-5)
+# ZCA matrix: fusednet's float64 SVD vs Keras' float32 SVD (relative to the matrix's max)
+TOL["zca_vs_keras"] = (1e-3, 1e-3)
+# brightness through the uint8 round trip: identical truncation, then the float32 rescale back
+TOL["brightness_vs_keras"] = (1e-6, 1e-6)

@@ -22,14 +22,29 @@ namespace {
 
 constexpr const char* kOp = "resize_images";
 
-cpu::ResizeMode mode_arg(const std::string& s) {
+// Which kernel runs: the 2/4-tap interpolators of resize.cpp, or a separable filter of
+// resize_filter.cpp (area, lanczos, and bilinear / bicubic with antialias, as torch and TF do).
+struct Method {
+  bool filtered;
+  cpu::ResizeMode mode;
+  ResizeFilter filter;
+};
+
+Method mode_arg(const std::string& s, bool antialias) {
   std::string m = s;
   std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (m == "bilinear") return cpu::ResizeMode::Bilinear;
-  if (m == "nearest") return cpu::ResizeMode::Nearest;
-  if (m == "bicubic") return cpu::ResizeMode::Bicubic;
-  throw ValueError(std::string(kOp) + ": interpolation must be one of 'bilinear', 'nearest', 'bicubic' (the ones "
-                   "implemented; 'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic' are not), got '" + s + "'");
+  if (m == "bilinear")
+    return antialias ? Method{true, cpu::ResizeMode::Bilinear, ResizeFilter::Triangle}
+                     : Method{false, cpu::ResizeMode::Bilinear, ResizeFilter::Triangle};
+  if (m == "nearest") return {false, cpu::ResizeMode::Nearest, ResizeFilter::Triangle};  // antialias ignored (Keras)
+  if (m == "bicubic")
+    return antialias ? Method{true, cpu::ResizeMode::Bicubic, ResizeFilter::KeysCubic}
+                     : Method{false, cpu::ResizeMode::Bicubic, ResizeFilter::KeysCubic};
+  if (m == "area") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Area};
+  if (m == "lanczos3") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Lanczos3};
+  if (m == "lanczos5") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Lanczos5};
+  throw ValueError(std::string(kOp) + ": interpolation must be one of 'bilinear', 'nearest', 'bicubic', 'area', "
+                   "'lanczos3', 'lanczos5' (the ones implemented; 'gaussian', 'mitchellcubic' are not), got '" + s + "'");
 }
 
 std::string dims_str(i64 N, i64 H, i64 W, i64 C, bool batched) {
@@ -64,14 +79,14 @@ FN_BIND(resize) {
   m.def(
       "resize_images",
       [](py::array_t<uint8_t, py::array::c_style> x, i64 height, i64 width, const std::string& interpolation,
-         bool crop_to_aspect_ratio) {
+         bool crop_to_aspect_ratio, bool antialias) {
         if (x.ndim() != 3 && x.ndim() != 4)
           throw ValueError(std::string(kOp) + ": uint8 images must be 3-D (H, W, C) or 4-D (N, H, W, C), got " +
                            std::to_string(x.ndim()) + "-D");
         const bool batched = x.ndim() == 4;
         const i64 N = batched ? x.shape(0) : 1, H = x.shape(batched ? 1 : 0), W = x.shape(batched ? 2 : 1),
                   C = x.shape(batched ? 3 : 2);
-        const cpu::ResizeMode mode = mode_arg(interpolation);
+        const Method md = mode_arg(interpolation, antialias);
         const cpu::ResizeWindow win = window(H, W, height, width, crop_to_aspect_ratio, dims_str(N, H, W, C, batched));
         std::vector<i64> shape = {height, width, C};
         if (batched) shape.insert(shape.begin(), N);
@@ -79,34 +94,52 @@ FN_BIND(resize) {
         const uint8_t* src = x.data();
         {
           py::gil_scoped_release nogil;
-          cpu::resize_images_u8(y.f32(), src, N, H, W, C, height, width, win, mode);
+          if (md.filtered)
+            cpu::resize_images_filtered_u8(y.f32(), src, N, H, W, C, height, width, win, md.filter, antialias);
+          else
+            cpu::resize_images_u8(y.f32(), src, N, H, W, C, height, width, win, md.mode);
         }
         return y;
       },
       py::arg("x").noconvert(), py::arg("height"), py::arg("width"), py::arg("interpolation") = "bilinear",
-      py::arg("crop_to_aspect_ratio") = false);
+      py::arg("crop_to_aspect_ratio") = false, py::arg("antialias") = false);
   m.def(
       "resize_images",
-      [](const Array& x, i64 height, i64 width, const std::string& interpolation, bool crop_to_aspect_ratio) {
+      [](const Array& x, i64 height, i64 width, const std::string& interpolation, bool crop_to_aspect_ratio,
+         bool antialias) {
         check_dtype(kOp, "x", x, DType::F32);
         if (x.ndim() != 4)
           throw ValueError(std::string(kOp) + ": x must be 4-D (N, H, W, C), got shape " + x.shape_str());
         const i64 N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3);
-        const cpu::ResizeMode mode = mode_arg(interpolation);
+        const Method md = mode_arg(interpolation, antialias);
+        const cpu::ResizeMode mode = md.mode;
         const cpu::ResizeWindow win = window(H, W, height, width, crop_to_aspect_ratio, x.shape_str());
         Array y = Array::empty({N, height, width, C}, DType::F32, x.device());
         FN_DISPATCH(kOp, x,
                     {
                       py::gil_scoped_release nogil;
-                      cpu::resize_images(y.f32(), x.f32(), N, H, W, C, height, width, win, mode);
+                      if (md.filtered)
+                        cpu::resize_images_filtered(y.f32(), x.f32(), N, H, W, C, height, width, win, md.filter,
+                                                    antialias);
+                      else
+                        cpu::resize_images(y.f32(), x.f32(), N, H, W, C, height, width, win, mode);
                     },
-                    cuda::resize_images(y.f32(), x.f32(), N, H, W, C, height, width, win, mode));
+                    {
+                      if (md.filtered)
+                        cuda::resize_images_filtered(y.f32(), x.f32(), N, H, W, C, height, width, win, md.filter,
+                                                     antialias);
+                      else
+                        cuda::resize_images(y.f32(), x.f32(), N, H, W, C, height, width, win, mode);
+                    });
         return y;
       },
       py::arg("x"), py::arg("height"), py::arg("width"), py::arg("interpolation") = "bilinear",
-      py::arg("crop_to_aspect_ratio") = false,
+      py::arg("crop_to_aspect_ratio") = false, py::arg("antialias") = false,
       "Resize NHWC images to (height, width) with half-pixel centres (tf.image.resize / torch interpolate "
-      "align_corners=False, no antialias). interpolation: 'bilinear' | 'nearest' | 'bicubic' (torch's, A=-0.75). crop_to_aspect_ratio: resize the "
+      "align_corners=False). interpolation: 'bilinear' | 'nearest' | 'bicubic' (torch's, A=-0.75) | 'area' (TF's "
+      "ResizeArea) | 'lanczos3' | 'lanczos5' (TF/JAX scale_and_translate). antialias: stretch the bilinear / bicubic "
+      "(Keys A=-0.5) / lanczos kernel by the downscale factor (torch antialias=True, TF antialias); ignored for "
+      "nearest and area. crop_to_aspect_ratio: resize the "
       "centred crop with the target aspect ratio (Keras). x: float32 Array [N, H, W, C] (CPU/CUDA) or uint8 NumPy "
       "[H, W, C] / [N, H, W, C] (CPU, returns float32 of the same rank).");
 }

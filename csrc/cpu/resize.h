@@ -25,10 +25,16 @@
 // contiguous channels of at most four pixels. Work is split over (image, output row) pairs;
 // every output element depends on its own indices only, so results are bitwise independent of
 // the thread count.
+//
+// Separable filters (resize_filter.cpp; taps and formulas in common/resize_filter.h): "area" (TF's
+// ResizeArea), "lanczos3" / "lanczos5" (TF / JAX / Keras' NumPy backend scale_and_translate, with
+// or without antialias), and "bilinear" / "bicubic" with antialias (triangle / Keys A = −0.5
+// kernels stretched by the downscale factor: torch interpolate(antialias=True), i.e. PIL's).
 #pragma once
 #include <cstdint>
 
 #include "common/common.h"
+#include "common/resize_filter.h"
 
 namespace fusednet::cpu {
 
@@ -43,5 +49,9 @@ void resize_images(float* Y, const float* X, i64 N, i64 H, i64 W, i64 C, i64 Ho,
                    ResizeMode mode);
 void resize_images_u8(float* Y, const uint8_t* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo, ResizeWindow win,
                       ResizeMode mode);
+void resize_images_filtered(float* Y, const float* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo, ResizeWindow win,
+                            ResizeFilter f, bool antialias);
+void resize_images_filtered_u8(float* Y, const uint8_t* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo,
+                               ResizeWindow win, ResizeFilter f, bool antialias);
 
 }  // namespace fusednet::cpu

@@ -10,5 +10,8 @@ namespace fusednet::cuda {
 
 void resize_images(float* Y, const float* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo, cpu::ResizeWindow win,
                    cpu::ResizeMode mode);
+// resize_filter.cu: the separable filters (area, lanczos, antialiased bilinear / bicubic).
+void resize_images_filtered(float* Y, const float* X, i64 N, i64 H, i64 W, i64 C, i64 Ho, i64 Wo,
+                            cpu::ResizeWindow win, ResizeFilter f, bool antialias);
 
 }  // namespace fusednet::cuda

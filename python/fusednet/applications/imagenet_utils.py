@@ -1,10 +1,12 @@
 """Shared by the application models: ImageNet input preprocessing in Keras's three modes, the
-input-shape rule, and resolving ``weights=`` to a file."""
+input-shape rule, resolving ``weights=`` to a file, and ``decode_predictions``."""
+import json
 import os
 
 import numpy as np
 
-__all__ = ["preprocess_input", "obtain_input_shape", "resolve_weights", "correct_pad", "load_weights_file"]
+__all__ = ["preprocess_input", "decode_predictions", "obtain_input_shape", "resolve_weights", "correct_pad",
+           "load_weights_file"]
 
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -43,6 +45,71 @@ def preprocess_input(x, data_format=None, mode="caffe"):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+_CLASS_INDEX = {}       # path -> {"0": [wnid, description], ...}, read once per file
+
+
+def _keras_models_dir():
+    home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return os.path.join(home, "models")
+
+
+def _class_index(class_index):
+    if isinstance(class_index, dict):
+        return class_index
+    path = os.fspath(class_index) if class_index is not None else os.path.join(
+        _keras_models_dir(), "imagenet_class_index.json")
+    if path not in _CLASS_INDEX:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"decode_predictions: the ImageNet class index {path!r} does not exist (fusednet does not "
+                f"download): copy Keras's imagenet_class_index.json there or pass class_index='<path>'")
+        try:
+            with open(path, encoding="utf-8") as f:
+                idx = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"decode_predictions: {path!r} is not a JSON class index: {e}") from None
+        if not isinstance(idx, dict) or not all(isinstance(v, (list, tuple)) and len(v) == 2 for v in idx.values()):
+            raise ValueError(f"decode_predictions: {path!r} must map class indices to [wnid, description] pairs")
+        _CLASS_INDEX[path] = idx
+    return _CLASS_INDEX[path]
+
+
+def decode_predictions(preds, top=5, class_index=None):
+    """Top-``top`` ImageNet classes of a batch of predictions (Keras ``decode_predictions``).
+
+    The class index is Keras's ``imagenet_class_index.json`` (``{"0": ["n01440764", "tench"],
+    ...}``), read from ``class_index`` (a path or an already loaded dict) or else from the Keras
+    cache (``$KERAS_HOME/models`` or ``~/.keras/models``); nothing is downloaded.
+
+    Args:
+        preds: array ``[N, 1000]`` (or ``[N, len(class_index)]`` with a custom index).
+        top: how many classes per sample (default 5).
+        class_index: optional path to the JSON file or the dict itself.
+
+    Returns:
+        One list per sample of ``(wnid, description, score)`` tuples, best first (Keras's order,
+        ties included).
+
+    Example:
+        >>> fusednet.applications.imagenet_utils.decode_predictions(model.predict(x), top=3)
+    """
+    p = np.asarray(preds)
+    idx = _class_index(class_index)
+    n = 1000 if class_index is None else len(idx)
+    if p.ndim != 2 or p.shape[1] != n:
+        raise ValueError(f"decode_predictions: expects a batch of predictions (a 2D array of shape (samples, "
+                         f"{n})), got shape {p.shape}")
+    if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
+        raise ValueError(f"decode_predictions: top must be a positive int, got {top!r}")
+    results = []
+    for pred in p:                        # per sample (not per element): Keras's own selection
+        top_indices = pred.argsort()[-top:][::-1]
+        r = [tuple(idx[str(i)]) + (pred[i],) for i in top_indices]
+        r.sort(key=lambda t: t[2], reverse=True)
+        results.append(r)
+    return results
+
+
 def obtain_input_shape(input_shape, default_size, min_size, include_top, weights, who):
     """The model's input shape: ``(default_size, default_size, 3)`` unless given; with the top
     (classifier) and pretrained weights it must be the default."""
@@ -68,8 +135,7 @@ def resolve_weights(weights, file_name, who):
     if weights is None:
         return None
     if weights == "imagenet":
-        home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
-        path = os.path.join(home, "models", file_name)
+        path = os.path.join(_keras_models_dir(), file_name)
         if not os.path.isfile(path):
             raise FileNotFoundError(
                 f"{who}: weights='imagenet' needs Keras's {file_name} in {os.path.dirname(path)} "

@@ -2,10 +2,10 @@
 residual blocks (1x1 expand → 3x3 depthwise → 1x1 linear projection, ReLU6), channels last."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import (correct_pad, load_weights_file, obtain_input_shape,
+from .imagenet_utils import (decode_predictions, correct_pad, load_weights_file, obtain_input_shape,
                              preprocess_input as _preprocess, resolve_weights)
 
-__all__ = ["MobileNetV2", "preprocess_input"]
+__all__ = ["MobileNetV2", "preprocess_input", "decode_predictions"]
 
 _BN = dict(axis=3, epsilon=1e-3, momentum=0.999)
 # (filters, stride, expansion) for blocks 0..16

@@ -3,10 +3,10 @@ weight layout, so Keras's ``resnet50_weights_tf_dim_ordering_tf_kernels[_notop].
 ``.weights.h5`` files load by name (:func:`fusednet.io.keras_h5.load_keras_weights`)."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import (load_weights_file, obtain_input_shape, preprocess_input as _preprocess,
+from .imagenet_utils import (decode_predictions, load_weights_file, obtain_input_shape, preprocess_input as _preprocess,
                              resolve_weights)
 
-__all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input"]
+__all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input", "decode_predictions"]
 
 _BN_EPS = 1.001e-5
 _FILES = {"resnet50": ("resnet50_weights_tf_dim_ordering_tf_kernels.h5",

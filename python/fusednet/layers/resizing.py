@@ -1,6 +1,7 @@
 """The ``Resizing`` preprocessing layer (Keras ``keras.layers.Resizing``): one native call,
 ``_C.resize_images`` (nearest / bilinear / bicubic with half-pixel centres, as ``tf.image.resize`` and
-``torch.nn.functional.interpolate(align_corners=False, antialias=False)``; see csrc/cpu/resize.h)."""
+``torch.nn.functional.interpolate(align_corners=False)``; area and lanczos3 / lanczos5 as TF / JAX;
+antialias as torch / TF; see csrc/cpu/resize.h)."""
 import numpy as np
 
 from .. import _C
@@ -8,7 +9,7 @@ from .base import Layer, unique_name
 
 __all__ = ["Resizing"]
 
-_INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
 
 
 class Resizing(Layer):
@@ -21,9 +22,13 @@ class Resizing(Layer):
     Args:
         height: output height (int > 0).
         width: output width (int > 0).
-        interpolation: ``"bilinear"`` (default), ``"nearest"`` or ``"bicubic"`` (PyTorch's
-            A = -0.75 kernel, as Keras on the torch backend); the other Keras names ("area",
-            "lanczos3", ...) raise a ValueError listing these three.
+        interpolation: ``"bilinear"`` (default), ``"nearest"``, ``"bicubic"`` (PyTorch's
+            A = -0.75 kernel, as Keras on the torch backend), ``"area"`` (TF's exact-overlap box
+            average), ``"lanczos3"`` / ``"lanczos5"`` (TF / JAX / Keras-NumPy kernels);
+            "gaussian" and "mitchellcubic" raise a ValueError.
+        antialias: stretch the filter by the downscale factor when shrinking (bilinear and
+            bicubic as torch ``antialias=True``, bicubic then with Keys A = -0.5; lanczos as TF);
+            ignored for "nearest" and "area". Default False (Keras).
         crop_to_aspect_ratio: if True, resize the largest centred crop of each image that has the
             target aspect ratio (no distortion), as Keras.
         pad_to_aspect_ratio: only False is supported.
@@ -38,7 +43,7 @@ class Resizing(Layer):
     """
 
     def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
-                 pad_to_aspect_ratio=False, data_format=None, **kwargs):
+                 pad_to_aspect_ratio=False, data_format=None, antialias=False, **kwargs):
         if kwargs.get("name") is None:
             kwargs["name"] = unique_name("resizing")
         super().__init__(**kwargs)
@@ -48,8 +53,7 @@ class Resizing(Layer):
                 raise ValueError(f"{owner}: {what} must be a positive int, got {v!r}")
         if not isinstance(interpolation, str) or interpolation.lower() not in _INTERPOLATIONS:
             raise ValueError(f"{owner}: interpolation must be one of {_INTERPOLATIONS} (implemented natively; "
-                             f"'area', 'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic' are not), "
-                             f"got {interpolation!r}")
+                             f"'gaussian', 'mitchellcubic' are not), got {interpolation!r}")
         if pad_to_aspect_ratio:
             raise ValueError(f"{owner}: pad_to_aspect_ratio=True is not supported (use crop_to_aspect_ratio)")
         if data_format not in (None, "channels_last"):
@@ -57,6 +61,7 @@ class Resizing(Layer):
         self.height, self.width = int(height), int(width)
         self.interpolation = interpolation.lower()
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.antialias = bool(antialias)
 
     def _check_input(self, shape):
         if len(shape) not in (3, 4):
@@ -73,7 +78,8 @@ class Resizing(Layer):
         unbatched = len(x.shape) == 3
         if unbatched:
             x = x.reshape([1, *x.shape])
-        y = _C.resize_images(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio)
+        y = _C.resize_images(x, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio,
+                             self.antialias)
         return y.reshape(list(y.shape[1:])) if unbatched else y
 
     def backward(self, ctx, dy, need_dx):
@@ -85,4 +91,5 @@ class Resizing(Layer):
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
                 "interpolation": self.interpolation, "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+                "antialias": self.antialias,
                 "data_format": "channels_last"}

@@ -20,10 +20,37 @@ class _KerasIterator(BatchSource):
     """Keras iterator behaviour on top of BatchSource: every pass shuffled (the first included),
     ``next()`` cycling forever over passes, ``reset()``, augmentation keyed by (seed, pass, batch)."""
 
-    def _init_iter(self, generator):
+    def _init_iter(self, generator, save_to_dir=None, save_prefix="", save_format="png"):
         self.image_data_generator = generator
         self.batch_index = 0
         self.total_batches_seen = 0
+        if save_to_dir is not None and not isinstance(save_to_dir, (str, os.PathLike)):
+            raise TypeError(f"{self._owner()}: save_to_dir must be a folder path or None, got "
+                            f"{type(save_to_dir).__name__}")
+        if not isinstance(save_format, str) or not save_format:
+            raise ValueError(f"{self._owner()}: save_format must be a file format name such as 'png', got "
+                             f"{save_format!r}")
+        if save_to_dir is not None:
+            from .image_utils import require_pil
+            require_pil("save_to_dir")
+        self.save_to_dir = None if save_to_dir is None else os.fspath(save_to_dir)
+        self.save_prefix, self.save_format = str(save_prefix), save_format
+
+    @staticmethod
+    def _offset(key):
+        """Philox offset of batch (pass, i): 4 consecutive streams per batch (affine, flips,
+        intensity, save-file hashes)."""
+        epoch, i = key
+        return ((epoch & 0xFFFFFFFF) << 32 | (i & 0x7FFFFFFF)) << 2
+
+    def _save(self, x, idx, key):
+        """``save_to_dir``: the batch as image files named as Keras names them (the hash from Philox)."""
+        if self.save_to_dir is None:
+            return
+        from .generator_stats import save_batch
+        u = np.asarray(_C.random_uniform([len(idx), 1], 0 if self.seed is None else int(self.seed) & (2 ** 64 - 1),
+                                         (self._offset(key) + 3) & (2 ** 64 - 1)))
+        save_batch(x, idx, self.save_to_dir, self.save_prefix, self.save_format, (u[:, 0] * 1e7).astype(np.int64))
 
     def _order(self, epoch):
         if not self.shuffle:
@@ -34,8 +61,7 @@ class _KerasIterator(BatchSource):
         g = self.image_data_generator
         if g is None:
             return x
-        epoch, i = key
-        x = g.augment_batch(x, self.seed, ((epoch & 0xFFFFFFFF) << 32 | (i & 0x7FFFFFFF)) << 1)
+        x = g.augment_batch(x, self.seed, self._offset(key))
         return g.standardize(x)
 
     def __iter__(self):
@@ -71,7 +97,8 @@ class DirectoryIterator(_KerasIterator):
         directory: root folder.
         image_data_generator: the ImageDataGenerator (or None for no augmentation).
         target_size, color_mode, classes, class_mode, batch_size, shuffle, seed, follow_links,
-        subset, interpolation, keep_aspect_ratio, workers: see ``flow_from_directory``.
+        subset, interpolation, keep_aspect_ratio, workers, save_to_dir, save_prefix, save_format: see
+            ``flow_from_directory``.
         dtype: output dtype (default: the generator's).
 
     Shape:
@@ -87,7 +114,8 @@ class DirectoryIterator(_KerasIterator):
 
     def __init__(self, directory, image_data_generator, target_size=(256, 256), color_mode="rgb", classes=None,
                  class_mode="categorical", batch_size=32, shuffle=True, seed=None, follow_links=False, subset=None,
-                 interpolation="nearest", keep_aspect_ratio=False, dtype=None, workers=2):
+                 interpolation="nearest", keep_aspect_ratio=False, dtype=None, workers=2, save_to_dir=None,
+                 save_prefix="", save_format="png"):
         owner = "flow_from_directory"
         if class_mode not in self.allowed_class_modes:
             raise ValueError(f"{owner}: invalid class_mode: {class_mode!r}; expected one of: "
@@ -117,7 +145,7 @@ class DirectoryIterator(_KerasIterator):
         self.dtype = np.dtype(dtype or (image_data_generator.dtype if image_data_generator is not None else "float32"))
         print(f"Found {self.samples} images belonging to {self.num_classes} classes.")
         super().__init__(self.samples, batch_size, shuffle, seed, workers)
-        self._init_iter(image_data_generator)
+        self._init_iter(image_data_generator, save_to_dir, save_prefix, save_format)
 
     def _owner(self):
         return "DirectoryIterator"
@@ -145,6 +173,7 @@ class DirectoryIterator(_KerasIterator):
         for k, im in enumerate(images):
             x[k] = im
         x = self._augment(x, key).astype(self.dtype, copy=False)
+        self._save(x, idx, key)
         if self.class_mode is None:
             return x
         if self.class_mode == "input":
@@ -163,7 +192,8 @@ class NumpyArrayIterator(_KerasIterator):
         x: array ``[N, H, W, C]`` (C in 1, 3, 4 is not required).
         y: labels ``[N, ...]`` or None.
         image_data_generator: ImageDataGenerator or None.
-        batch_size, shuffle, seed, subset, workers: see ``ImageDataGenerator.flow``.
+        batch_size, shuffle, seed, subset, workers, save_to_dir, save_prefix, save_format: see
+            ``ImageDataGenerator.flow``.
         sample_weight: ``[N]`` or None.
 
     Shape:
@@ -175,7 +205,7 @@ class NumpyArrayIterator(_KerasIterator):
     """
 
     def __init__(self, x, y, image_data_generator, batch_size=32, shuffle=False, sample_weight=None, seed=None,
-                 subset=None, workers=0):
+                 subset=None, workers=0, save_to_dir=None, save_prefix="", save_format="png"):
         x = np.asarray(x)
         if x.ndim != 4:
             raise ValueError(f"flow: input data should have rank 4 [N, H, W, C]. You passed an array with shape "
@@ -199,7 +229,7 @@ class NumpyArrayIterator(_KerasIterator):
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
         self.dtype = image_data_generator.dtype if image_data_generator is not None else np.dtype("float32")
         super().__init__(len(self.x), batch_size, shuffle, seed, workers)
-        self._init_iter(image_data_generator)
+        self._init_iter(image_data_generator, save_to_dir, save_prefix, save_format)
 
     def _owner(self):
         return "NumpyArrayIterator"
@@ -209,6 +239,7 @@ class NumpyArrayIterator(_KerasIterator):
 
     def _assemble(self, idx, images, key):
         bx = self._augment(self.x[idx], key).astype(self.dtype, copy=False)
+        self._save(bx, idx, key)
         if self.y is None:
             return bx
         if self.sample_weight is None:

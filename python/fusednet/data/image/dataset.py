@@ -10,8 +10,8 @@ from .source import BatchSource
 __all__ = ["image_dataset_from_directory", "ImageFolderDataset"]
 
 _OWNER = "image_dataset_from_directory"
-_INTERPOLATIONS = ("bilinear", "nearest", "bicubic")
-_KERAS_ONLY = ("area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
+_KERAS_ONLY = ("gaussian", "mitchellcubic")
 
 
 class ImageFolderDataset(BatchSource):
@@ -33,7 +33,7 @@ class ImageFolderDataset(BatchSource):
         batch_size: int or None (items without batch axis).
         shuffle: reshuffle every pass after the first.
         seed: int.
-        interpolation: 'bilinear', 'nearest' or 'bicubic'.
+        interpolation: 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3' or 'lanczos5'.
         crop_to_aspect_ratio: resize the centred crop with the target aspect ratio.
         workers: background decoding threads.
 
@@ -125,8 +125,9 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         seed: int for the shuffles (None draws one: validation subsets then differ per call).
         validation_split: float in (0, 1) reserved for validation.
         subset: 'training', 'validation' or 'both' (returns ``[train, val]``).
-        interpolation: 'bilinear' (default), 'nearest' or 'bicubic' (PyTorch's kernel, as Keras
-            on the torch backend); the other Keras names raise.
+        interpolation: 'bilinear' (default), 'nearest', 'bicubic' (PyTorch's kernel, as Keras
+            on the torch backend), 'area' or 'lanczos3' / 'lanczos5' (TF's, no antialias as
+            Keras' loader); 'gaussian' and 'mitchellcubic' raise.
         follow_links: follow symbolic links to folders.
         crop_to_aspect_ratio: resize the centred crop with the target aspect ratio.
         verbose: print "Found N files belonging to K classes." as Keras.

@@ -109,6 +109,9 @@ def _resizing(ctx, layer, inputs):
     if layer.interpolation not in _RESIZE_ATTRS:
         raise ValueError(f"export_onnx: Resizing '{layer.name}': interpolation {layer.interpolation!r} is not "
                          f"exported (supported: {', '.join(_RESIZE_ATTRS)})")
+    if getattr(layer, "antialias", False) and layer.interpolation != "nearest":
+        raise ValueError(f"export_onnx: Resizing '{layer.name}': antialias=True is not exported (ONNX Resize's "
+                         f"antialias needs opset 18 and differs from the native filter)")
     if layer.crop_to_aspect_ratio:          # Keras's centred crop (same rule as the native kernel)
         shape = layer.input_shape
         if shape is None or len(shape) != 4 or shape[1] is None or shape[2] is None:
