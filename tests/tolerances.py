@@ -104,3 +104,14 @@ TOL["onnx_qdq_steps"] = 4.0
 # erfinv round trip: erf(y) recovers x within y's float32 rounding (relative 2^-23 of |y|, times
 # erf's slope) plus a 1e-12 absolute floor for the float64 erf itself
 TOL["erfinv_roundtrip"] = (2.0 ** -23, 1e-12)
+
+# masks (issue 12): fusednet float32 masked models vs real Keras 3 (torch CPU float32) with copied
+# weights: outputs / per-step states after a few recurrent steps and masked means, and masked loss
+# values (float32 sums over a batch)
+TOL["mask_keras"] = (1e-4, 1e-5)
+# recurrent_dropout finite differences in float64 (central, h = 1e-6) vs the float64 analytic
+# backward (the kernel runs float32: inputs are float64 maths in the reference only)
+TOL["rec_dropout_fd"] = (1e-3, 1e-4)
+# recurrent_dropout keep-rate statistic: |mean(mask != 0) - (1 - rate)| over n Bernoulli draws,
+# bound in standard deviations sqrt(p(1-p)/n)
+TOL["rec_dropout_sigmas"] = 5.0

@@ -20,6 +20,7 @@ from .. import regularizers as _reg
 from ..tensor import Function, Tensor, _state
 from .base import Context, KerasTensor, Layer
 from .embedding import attached_mask
+from .masks import check_mask
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
@@ -160,6 +161,8 @@ class _RNN(Layer):
     def call(self, inputs, training=None, mask=None):
         """Run the layer eagerly on Tensors (one tape node; with ``return_state`` a list
         ``[output, h]`` / ``[output, h, c]`` whose gradients all reach the inputs)."""
+        if isinstance(mask, (list, tuple)):      # [x, h0, ...]: the mask of x
+            mask = mask[0]
         if mask is None and not self.return_state:
             return self._tape_forward(inputs, training, False)
         multi = isinstance(inputs, (list, tuple))
@@ -185,6 +188,16 @@ class _RNN(Layer):
             result.append(Tensor._from_op(arr, fn, rec))
         return result if self.return_state else result[0]
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask when ``return_sequences`` (None otherwise); with
+        ``return_state`` one more None per state."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self._n_states if self.return_state else out
+
     def forward(self, ctx, inputs, training, strip=False):
         if self.return_state:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': return_state=True runs eagerly only")
@@ -202,8 +215,13 @@ class _RNN(Layer):
         if len(x.shape) != 3:
             raise ValueError(f"{name}: expected input [batch, timesteps, features], got shape {tuple(x.shape)}")
         mask = getattr(ctx, "explicit_mask", None)
+        if mask is None:                       # the mask channel (layers/masks.py)
+            mask = getattr(ctx, "input_mask", None)
+            if isinstance(mask, (list, tuple)):
+                mask = mask[0]
         if mask is None:
             mask = attached_mask(x)
+        check_mask(name, mask, x.shape)
         ctx.dmask = None
         if training and self.dropout > 0.0:
             s, off = self._key()
