@@ -136,3 +136,165 @@ def test_rnn_mask_shape_mismatch_names_layer_and_shapes():
     x = np.zeros((2, 5, 4), np.float32)
     with pytest.raises(ValueError, match=r"seq_lstm.*\(2, 5\).*\(2, 4\)"):
         lstm(x, mask=np.ones((2, 4), np.float32))
+
+
+def test_masked_global_average_pooling1d_vs_keras_and_gradient():
+    keras = _keras()
+    rng = np.random.default_rng(3)
+    ids = _ids(rng, 4, 6, 9, [6, 1, 3, 4])
+
+    def build(ns):
+        i = ns.layers.Input((6,), dtype="int64")
+        e = ns.layers.Embedding(9, 5, mask_zero=True)(i)
+        h = ns.layers.Dense(4)(e)
+        o = ns.layers.GlobalAveragePooling1D()(h)
+        return ns.Model(i, o)
+    km, fm = _both(keras, build, ids)
+    ref = np.asarray(km(ids).detach().cpu())
+    _close(fm.predict(ids, verbose=0), ref)
+    _close(fm(ids).numpy(), ref)
+    # the layer alone: masked mean and its gradient (padded steps get none)
+    x = fusednet.Tensor(rng.standard_normal((3, 5, 2)).astype(np.float32), requires_grad=True)
+    m = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 1, 0]], np.float32)
+    gap = L.GlobalAveragePooling1D()
+    y = gap(x, mask=m)
+    xn = x.numpy().astype(np.float64)
+    want = (xn * m[..., None]).sum(1) / m.sum(1, keepdims=True)
+    _close(y.numpy(), want, "pointwise")
+    y.sum().backward()
+    _close(x.grad.numpy(), np.broadcast_to((m / m.sum(1, keepdims=True))[..., None], xn.shape), "pointwise")
+
+
+def test_mha_padding_mask_vs_keras():
+    keras = _keras()
+    rng = np.random.default_rng(4)
+    ids = _ids(rng, 3, 7, 10, [7, 4, 2])
+
+    def build(ns):
+        i = ns.layers.Input((7,), dtype="int64")
+        e = ns.layers.Embedding(10, 8, mask_zero=True)(i)
+        a = ns.layers.MultiHeadAttention(num_heads=2, key_dim=4)(e, e)
+        h = ns.layers.Add()([e, a])
+        o = ns.layers.GlobalAveragePooling1D()(h)
+        return ns.Model(i, o)
+    km, fm = _both(keras, build, ids)
+    ref = np.asarray(km(ids).detach().cpu())
+    _close(fm.predict(ids, verbose=0), ref)
+    _close(fm(ids).numpy(), ref)
+    # the padding changes the answer: the same model without the mask differs
+    def build_nomask(ns):
+        i = ns.layers.Input((7,), dtype="int64")
+        e = ns.layers.Embedding(10, 8)(i)
+        a = ns.layers.MultiHeadAttention(num_heads=2, key_dim=4)(e, e)
+        return ns.Model(i, ns.layers.GlobalAveragePooling1D()(ns.layers.Add()([e, a])))
+    f2 = build_nomask(fusednet)
+    f2.predict(ids, verbose=0)
+    f2.set_weights(fm.get_weights())
+    assert np.abs(f2.predict(ids, verbose=0) - ref).max() > 1e-3
+
+
+def _seq_model(ns, loss):
+    m = ns.Sequential([ns.layers.Input((6,), dtype="int64"), ns.layers.Embedding(12, 4, mask_zero=True),
+                       ns.layers.LSTM(5, return_sequences=True), ns.layers.Dense(3, activation="softmax")])
+    m.compile(optimizer=ns.optimizers.SGD(0.1), loss=loss)
+    return m
+
+
+@pytest.mark.parametrize("loss", ["sparse_categorical_crossentropy", "mse"])
+def test_masked_loss_evaluate_and_fit_vs_keras(loss):
+    keras = _keras()
+    rng = np.random.default_rng(5)
+    ids = _ids(rng, 8, 6, 12, [6, 2, 3, 5, 1, 6, 4, 2])
+    if loss == "mse":
+        y = rng.random((8, 6, 3)).astype(np.float32)
+    else:
+        y = rng.integers(0, 3, size=(8, 6)).astype(np.int64)
+    km, fm = _seq_model(keras, loss), _seq_model(fusednet, loss)
+    km(ids)
+    fm.predict(ids, verbose=0)
+    _copy(fm, km)
+    kv = km.evaluate(ids, y, batch_size=8, verbose=0)
+    fv = fm.evaluate(ids, y, batch_size=8, verbose=0)
+    _close(fv, kv)
+    # the mask matters: the unmasked mean over all positions differs
+    p = fm.predict(ids, verbose=0).astype(np.float64)
+    if loss == "mse":
+        unmasked = ((p - y) ** 2).mean()
+    else:
+        unmasked = -np.log(np.take_along_axis(p, y[..., None], -1)).mean()
+    assert abs(unmasked - fv) > 1e-3
+    # one epoch, one batch of 8, SGD: the same weights after the masked gradient step
+    km.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    fm.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(fm.get_weights(), km.get_weights()):
+        _close(a, np.asarray(b))
+
+
+def test_tape_equals_plan_training_gradients():
+    """The eager tape and the compiled plan give the same loss gradients on a masked model."""
+    rng = np.random.default_rng(6)
+    ids = _ids(rng, 5, 6, 12, [6, 3, 1, 5, 6])
+    y = rng.integers(0, 3, size=(5, 6)).astype(np.int64)
+    m = _seq_model(fusednet, "sparse_categorical_crossentropy")
+    m.predict(ids, verbose=0)
+    w0 = m.get_weights()
+    plan = m._get_plan()
+    xs = [fusednet._C.asarray(ids)]
+    per, _, _, grads = plan.train_step(xs, [fusednet._C.asarray(y)], 5, None)
+    # tape: the same loss through Tensor ops with the mask as Keras weights
+    out = m(ids, training=True)
+    mask = out._keras_mask.numpy()
+    np.testing.assert_array_equal(mask, (ids != 0).astype(np.float32))
+    logp = fusednet.ops.log(out)
+    onehot = np.eye(3, dtype=np.float32)[y]
+    wts = fusednet.Tensor((mask / mask.sum())[..., None] * onehot)
+    loss = -(logp * wts).sum()
+    loss.backward()
+    tape = [w.grad.numpy() for w in m.trainable_weights]
+    for g, t in zip(grads, tape):
+        _close(g.numpy(), t)
+    _close(float(np.sum(per.numpy())) / 5, float(loss.item()))
+    m.set_weights(w0)
+
+
+def test_user_layer_consumes_and_produces_masks():
+    class Halve(L.Layer):
+        """Keeps the first half of each sequence as real steps (produces a mask)."""
+
+        def call(self, x):
+            return x
+
+        def compute_mask(self, inputs, mask=None):
+            t = inputs.shape[1]
+            keep = np.zeros(tuple(inputs.shape[:2]), np.float32)
+            keep[:, :t // 2] = 1.0
+            return keep
+
+    class MaskedSum(L.Layer):
+        """Sums the unmasked steps (consumes the mask in call)."""
+
+        def call(self, x, mask=None):
+            m = mask if mask is not None else fusednet.Tensor(np.ones(tuple(x.shape[:2]), np.float32))
+            return (x * fusednet.ops.expand_dims(m, -1)).sum(axis=1)
+
+    x = np.arange(24, dtype=np.float32).reshape(2, 4, 3)
+    want = x[:, :2].sum(1)
+    np.testing.assert_allclose(MaskedSum()(Halve()(x)).numpy(), want)
+    i = L.Input((4, 3))
+    model = fusednet.Model(i, MaskedSum()(Halve()(i)))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want)
+    np.testing.assert_allclose(model(x).numpy(), want)
+
+
+def test_mask_errors_name_layer_and_shapes():
+    gap = L.GlobalAveragePooling1D(name="gap_x")
+    with pytest.raises(ValueError, match=r"gap_x.*\(2, 5\).*\(2, 3\)"):
+        gap(np.zeros((2, 5, 4), np.float32), mask=np.ones((2, 3), np.float32))
+    mha = L.MultiHeadAttention(num_heads=1, key_dim=2, name="mha_x")
+    q = L.Masking()(np.ones((2, 5, 4), np.float32))
+    with pytest.raises(ValueError, match=r"mha_x.*value mask.*\(2, 3\).*\(2, 5\)"):
+        v = fusednet.Tensor(np.ones((2, 3, 4), np.float32))
+        v._keras_mask = fusednet.Tensor(np.ones((2, 5), np.float32))
+        mha(q, v)
+    with pytest.raises(ValueError, match="Masking 'mk_x'.*rank >= 2"):
+        L.Masking(name="mk_x")(np.ones((3,), np.float32))

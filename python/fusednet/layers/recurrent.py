@@ -67,9 +67,6 @@ class _RNN(Layer):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
                     or not 0.0 <= float(v) < 1.0:
                 raise ValueError(f"{cls} '{self.name}': {nm} must be a float in [0, 1), got {v!r}")
-        if float(recurrent_dropout) > 0.0:
-            raise NotImplementedError(f"{cls} '{self.name}': recurrent_dropout > 0 is not implemented by the "
-                                      f"native recurrent kernel (use dropout, or recurrent_dropout=0)")
         if stateful:
             raise NotImplementedError(f"{cls} '{self.name}': stateful=True is not implemented yet; pass the state "
                                       f"explicitly with initial_state and return_state=True")
@@ -222,18 +219,24 @@ class _RNN(Layer):
         if mask is None:
             mask = attached_mask(x)
         check_mask(name, mask, x.shape)
-        ctx.dmask = None
+        ctx.dmask = ctx.rdrop = None
         if training and self.dropout > 0.0:
             s, off = self._key()
-            ones = _C.full([int(x.shape[0]), 1, int(x.shape[2])], 1.0)
+            ones = _C.full([int(x.shape[0]), 1, int(x.shape[2])], 1.0, "float32", x.device)
             _, ctx.dmask = _C.dropout_forward(ones, self.dropout, s, off)  # one mask for all steps (Keras)
             x = _C.binary("mul", x, ctx.dmask)
+        if training and self.recurrent_dropout > 0.0:
+            # Keras 3: one mask per gate on h_{t-1} [G, B, U], fixed over the steps, scaled by
+            # 1/(1-rate); the kernel applies it inside the recurrent products (csrc/cpu/rnn.h)
+            s, off = self._key()
+            ones = _C.full([self._gates, int(x.shape[0]), self.units], 1.0, "float32", x.device)
+            _, ctx.rdrop = _C.dropout_forward(ones, self.recurrent_dropout, s, off)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) > 1 else None
         b = self.bias.data if self.use_bias else None
         y, h, c, ws = _C.rnn_forward(self._kind, x, self.kernel.data, self.recurrent_kernel.data, b, h0, c0, mask,
                                      self.activation, self.recurrent_activation, self.go_backwards,
-                                     self.reset_after, self.return_sequences, self._y_time_order)
+                                     self.reset_after, self.return_sequences, self._y_time_order, ctx.rdrop)
         ctx.x, ctx.ws, ctx.c0, ctx.mask, ctx.n_states = x, ws, c0, mask, len(states)
         out = y if self.return_sequences else h
         if not self.return_state:
@@ -250,7 +253,7 @@ class _RNN(Layer):
         dx, dw, dr, db, dh0, dc0 = _C.rnn_backward(
             self._kind, dy, dh, dc, ctx.x, self.kernel.data, self.recurrent_kernel.data, ctx.ws, self.use_bias,
             ctx.c0, ctx.mask, self.activation, self.recurrent_activation, self.go_backwards, self.reset_after,
-            need_dx, need_states, self._y_time_order)
+            need_dx, need_states, self._y_time_order, ctx.rdrop)
         if dx is not None and ctx.dmask is not None:
             dx = _C.binary("mul", dx, ctx.dmask)
         if ctx.n_states:
@@ -290,7 +293,8 @@ _COMMON_DOC = """
             bias_initializer: default 'zeros'.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: e.g. 'l2'.
         dropout: fraction of the input features dropped in training (one mask for all steps, as
-            Keras). recurrent_dropout: only 0 (NotImplementedError otherwise).
+            Keras). recurrent_dropout: fraction of the state h_{t-1} dropped in the recurrent
+            products in training (one mask per gate and sample, fixed over the steps, as Keras 3).
         return_sequences: output every step [batch, timesteps, units] (default: last, [batch, units]).
         return_state: also return the final state(s) (eager calls only).
         go_backwards: process the sequence in reverse (outputs in processing order, as Keras).
