@@ -193,10 +193,10 @@ def test_mha_padding_mask_vs_keras():
     assert np.abs(f2.predict(ids, verbose=0) - ref).max() > 1e-3
 
 
-def _seq_model(ns, loss):
+def _seq_model(ns, loss, metrics=None):
     m = ns.Sequential([ns.layers.Input((6,), dtype="int64"), ns.layers.Embedding(12, 4, mask_zero=True),
                        ns.layers.LSTM(5, return_sequences=True), ns.layers.Dense(3, activation="softmax")])
-    m.compile(optimizer=ns.optimizers.SGD(0.1), loss=loss)
+    m.compile(optimizer=ns.optimizers.SGD(0.1), loss=loss, metrics=metrics)
     return m
 
 
@@ -209,13 +209,15 @@ def test_masked_loss_evaluate_and_fit_vs_keras(loss):
         y = rng.random((8, 6, 3)).astype(np.float32)
     else:
         y = rng.integers(0, 3, size=(8, 6)).astype(np.int64)
-    km, fm = _seq_model(keras, loss), _seq_model(fusednet, loss)
+    metric = "mae" if loss == "mse" else "sparse_categorical_accuracy"
+    km, fm = _seq_model(keras, loss, [metric]), _seq_model(fusednet, loss, [metric])
     km(ids)
     fm.predict(ids, verbose=0)
     _copy(fm, km)
     kv = km.evaluate(ids, y, batch_size=8, verbose=0)
     fv = fm.evaluate(ids, y, batch_size=8, verbose=0)
-    _close(fv, kv)
+    _close(fv, kv)                                   # [loss, metric]: both masked as Keras
+    fv = fv[0]
     # the mask matters: the unmasked mean over all positions differs
     p = fm.predict(ids, verbose=0).astype(np.float64)
     if loss == "mse":
@@ -224,8 +226,9 @@ def test_masked_loss_evaluate_and_fit_vs_keras(loss):
         unmasked = -np.log(np.take_along_axis(p, y[..., None], -1)).mean()
     assert abs(unmasked - fv) > 1e-3
     # one epoch, one batch of 8, SGD: the same weights after the masked gradient step
-    km.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
-    fm.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    kh = km.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    fh = fm.fit(ids, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history
+    _close([fh["loss"][0], fh[metric][0]], [kh["loss"][0], kh[metric][0]])
     for a, b in zip(fm.get_weights(), km.get_weights()):
         _close(a, np.asarray(b))
 

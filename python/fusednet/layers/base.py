@@ -318,45 +318,31 @@ class Layer:
         return tuple(input_shape)
 
     def call(self, inputs, training=None, mask=None):
-        """Default: this layer's ``forward``/``backward`` recorded on the tape as one node
-        (an input mask reaches ``forward`` as ``ctx.input_mask``, see :mod:`.masks`)."""
+        """Default: ``forward``/``backward`` on the tape as one node (mask: ``ctx.input_mask``)."""
         if type(self).forward is Layer.forward:
             raise NotImplementedError(f"{type(self).__name__} must implement call() or forward()/backward()")
         return self._tape_forward(inputs, training, False, mask)
 
-    # Keras 3: a layer that supports masking passes its input mask on (compute_mask below);
-    # one that does not drops it. Consumers read it (see layers/masks.py).
-    supports_masking = False
+    supports_masking = False      # Keras 3: pass the input mask on (else it is dropped)
 
     def compute_mask(self, inputs, mask=None):
-        """The output mask for ``inputs`` with input ``mask`` (Keras ``compute_mask``): the
-        input mask when ``supports_masking``, else None. Override to produce or change masks.
+        """Output mask (Keras): the input ``mask`` when ``supports_masking``, else None.
 
-        Args:
-            inputs: the layer's inputs (Tensors when called eagerly, Arrays in the compiled plan).
-            mask: the input mask (float32 0/1 [batch, timesteps]; a list for several inputs), or None.
-
-        Returns:
-            A mask (Tensor, Array, NumPy array), or None.
-
-        Example:
-            >>> class KeepMask(fusednet.layers.Layer):
-            ...     supports_masking = True
+        Args: inputs (Tensors eagerly, Arrays in the plan); mask: float32 0/1 [B, T] (a list for
+            several inputs) or None.
+        Returns: a mask (Tensor / Array / NumPy) or None. Example: ``supports_masking = True``.
         """
         if not self.supports_masking or mask is None:
             return None
-        if isinstance(mask, (list, tuple)):
-            return mask[0]
-        return mask
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
 
     def _tape_forward(self, inputs, training, strip, mask=None):
         multi = isinstance(inputs, (list, tuple))
         xs = list(inputs) if multi else [inputs]
         ctx = Context()
-        if mask is not None:
-            from .masks import as_mask_array
-            ctx.input_mask = [as_mask_array(m) for m in mask] if isinstance(mask, (list, tuple)) \
-                else as_mask_array(mask)
+        if mask is not None:                  # the input mask, for forward (layers/masks.py)
+            from .masks import context_mask
+            ctx.input_mask = context_mask(mask)
         arrays = [x.data for x in xs]
         y = self.forward(ctx, arrays if multi else arrays[0], bool(training), strip)
         ws = self.trainable_weights
@@ -441,19 +427,8 @@ class Layer:
         return self._call_masked(inputs, x, training, kwargs)
 
     def _call_masked(self, raw, x, training, kwargs):
-        """``call`` with the mask channel (Keras): the input mask (``mask=`` or the inputs'
-        attached masks) is passed to a ``call`` that takes one; the output gets
-        ``compute_mask``'s result attached."""
-        from . import masks as _m
-        mask = kwargs.pop("mask", None)
-        if mask is None:
-            mask = _m.get_mask(raw)
-        if mask is not None and _m.call_takes_mask(self):
-            kwargs["mask"] = mask
-        out = call_layer(self, x, training, **kwargs)
-        if mask is not None or type(self).compute_mask is not Layer.compute_mask:
-            _m.set_mask(out, self.compute_mask(x, mask))
-        return out
+        from .masks import call_with_masks      # late: masks.py imports this module
+        return call_with_masks(self, raw, x, training, kwargs)
 
     # ------------------------------------------------------------------ config
     def get_config(self):

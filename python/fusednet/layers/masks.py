@@ -19,7 +19,7 @@ import numpy as np
 from .. import _C
 from ..tensor import Tensor
 
-__all__ = ["get_mask", "set_mask", "as_mask_array", "and_masks", "call_takes_mask", "check_mask"]
+__all__ = ["get_mask", "set_mask", "as_mask_array", "and_masks", "call_takes_mask", "check_mask", "call_with_masks"]
 
 _TAKES_MASK = {}
 
@@ -62,6 +62,13 @@ def as_mask_array(m):
     return m
 
 
+def context_mask(mask):
+    """A mask argument as the Array(s) a native forward finds in ``ctx.input_mask``."""
+    if isinstance(mask, (list, tuple)):
+        return [as_mask_array(m) for m in mask]
+    return as_mask_array(mask)
+
+
 def and_masks(masks):
     """Logical AND of the non-None masks (Keras merges: a None mask is all ones), or None."""
     ms = [as_mask_array(m) for m in masks if m is not None]
@@ -96,3 +103,30 @@ def check_mask(owner, mask, x_shape):
         raise ValueError(f"{owner}: the mask must have shape (batch, timesteps) = {xs[:2]} of the input "
                          f"{xs}, got mask shape {ms}")
     return mask
+
+
+def call_with_masks(layer, raw, x, training, kwargs):
+    """``layer.call`` with the mask channel (Keras): the input mask (``mask=`` or the masks
+    attached to the raw inputs ``raw``) goes to a ``call`` that takes one; the output gets
+    ``layer.compute_mask``'s result attached.
+
+    Args:
+        layer: the Layer. raw: the inputs as given; x: them as Tensors. training: the flag.
+        kwargs: the other call arguments (``mask`` is taken out).
+
+    Returns:
+        The call's output (masks attached).
+
+    Example:
+        >>> y = call_with_masks(layer, x, as_tensor(x), False, {})      # what Layer.__call__ does
+    """
+    from .base import Layer, call_layer
+    mask = kwargs.pop("mask", None)
+    if mask is None:
+        mask = get_mask(raw)
+    if mask is not None and call_takes_mask(layer):
+        kwargs["mask"] = mask
+    out = call_layer(layer, x, training, **kwargs)
+    if mask is not None or type(layer).compute_mask is not Layer.compute_mask:
+        set_mask(out, layer.compute_mask(x, mask))
+    return out

@@ -12,7 +12,7 @@ from ..layers.base import Layer
 from ..layers.masks import as_mask_array, get_mask, set_mask
 from ..tensor import Tensor
 
-__all__ = ["is_mask_source", "graph_has_masks", "step_output_mask", "masked_loss", "EPSILON"]
+__all__ = ["is_mask_source", "graph_has_masks", "step_output_mask", "masked_loss", "metric_mask", "EPSILON"]
 
 EPSILON = 1e-7      # Keras backend.epsilon(): valid + ε in the masked mean
 
@@ -75,3 +75,14 @@ def masked_loss(loss, out, yb, n, mask, need_grad, fused):
     if g is not None:
         g = _C.binary("mul", g.reshape(*mask.shape, -1), w.reshape(*mask.shape, 1)).reshape(tuple(out.shape))
     return per, g
+
+
+def metric_mask(plan, i, out):
+    """The mask of output ``i`` from the plan's latest forward when it matches the sequence
+    output ``out`` [B, T, ...] (Keras feeds it to the metrics as sample weights), else None."""
+    if not plan.masked:
+        return None
+    m = plan.out_masks[i]
+    if m is None or out.ndim < 3 or tuple(m.shape) != tuple(out.shape[:2]):
+        return None
+    return m
