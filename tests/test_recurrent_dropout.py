@@ -77,15 +77,17 @@ def _arr(a):
 
 
 @pytest.mark.parametrize("kind,G,reset_after", KINDS)
-@pytest.mark.parametrize("with_mask", [False, True])
-def test_kernel_forward_matches_float64_reference(kind, G, reset_after, with_mask):
+@pytest.mark.parametrize("with_mask,back", [(False, False), (True, False), (True, True)])
+def test_kernel_forward_matches_float64_reference(kind, G, reset_after, with_mask, back):
     rng = np.random.default_rng(3)
     x, W, R, b = _case(rng, kind, G, reset_after, B=7, T=6, F=5, U=11)
     D = _masks(rng, G, 7, 11, 0.4)
     m = (rng.random((7, 6)) > 0.3).astype(np.float32) if with_mask else None
     y, _, _, _ = _C.rnn_forward(kind, _arr(x), _arr(W), _arr(R), _arr(b), None, None,
-                                None if m is None else _arr(m), "tanh", "sigmoid", False, reset_after, True, False,
+                                None if m is None else _arr(m), "tanh", "sigmoid", back, reset_after, True, False,
                                 _arr(D))
+    if back:                                         # go_backwards: the reversed sequence, processing order
+        x, m = x[:, ::-1], m[:, ::-1]
     ref = _ref(kind, x.astype(np.float64), W.astype(np.float64), R.astype(np.float64), b.astype(np.float64),
                D.astype(np.float64), reset_after, m)
     np.testing.assert_allclose(y.numpy(), ref, *TOL["rnn"])
@@ -198,3 +200,30 @@ def test_bad_mask_shape_names_op_and_shapes():
     with pytest.raises(ValueError, match=r"rnn_forward.*recurrent dropout mask.*\(4, 3, 3\).*\(4, 3, 2\)"):
         _C.rnn_forward("lstm", _arr(x), _arr(W), _arr(R), _arr(b), None, None, None, "tanh", "sigmoid", False,
                        True, True, False, _arr(np.ones((4, 3, 2))))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("kind,G,reset_after", KINDS)
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_cuda_twin_matches_cpu(kind, G, reset_after, go_backwards):
+    """csrc/cuda/rnn.cu with recurrent dropout masks (and a sequence mask, initial states)
+    against the CPU kernel: forward, backward, every gradient."""
+    rng = np.random.default_rng(8)
+    B, T, F, U = 5, 7, 3, 11
+    x, W, R, b = _case(rng, kind, G, reset_after, B, T, F, U)
+    D = _masks(rng, G, B, U, 0.3)
+    h0 = rng.standard_normal((B, U)).astype(np.float32)
+    c0 = rng.standard_normal((B, U)).astype(np.float32) if kind == "lstm" else None
+    m = (rng.random((B, T)) > 0.3).astype(np.float32)
+    gy = rng.standard_normal((B, T, U)).astype(np.float32)
+    gh = rng.standard_normal((B, U)).astype(np.float32)
+    outs = []
+    for dev in ("cpu", "cuda"):
+        on = lambda v: None if v is None else _arr(v).to(dev)       # noqa: E731
+        y, h, c, ws = _C.rnn_forward(kind, on(x), on(W), on(R), on(b), on(h0), on(c0), on(m), "tanh", "sigmoid",
+                                     go_backwards, reset_after, True, False, on(D))
+        grads = _C.rnn_backward(kind, on(gy), on(gh), None, on(x), on(W), on(R), ws, True, on(c0), on(m), "tanh",
+                                "sigmoid", go_backwards, reset_after, True, True, False, on(D))
+        outs.append([np.asarray(v.to("cpu")) for v in (y, h, *grads) if v is not None])
+    for a1, a2 in zip(*outs):
+        np.testing.assert_allclose(a2, a1, *TOL["cuda_vs_cpu"])
