@@ -181,6 +181,10 @@ def test_mha_padding_mask_vs_keras():
     ref = np.asarray(km(ids).detach().cpu())
     _close(fm.predict(ids, verbose=0), ref)
     _close(fm(ids).numpy(), ref)
+    # every query row, padded ones included (fully masked rows: uniform weights, as Keras)
+    ka, fa = (keras.Model(km.inputs, km.layers[2].output),
+              fusednet.Model(fm.inputs, fm.layers[2].output))
+    _close(fa.predict(ids, verbose=0), np.asarray(ka(ids).detach().cpu()))
     # the padding changes the answer: the same model without the mask differs
     def build_nomask(ns):
         i = ns.layers.Input((7,), dtype="int64")

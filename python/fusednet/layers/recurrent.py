@@ -8,7 +8,9 @@ steps (csrc/cpu/rnn.h). Python here only checks arguments and routes Arrays.
 Inputs are [batch, timesteps, features]. An initial state is passed as extra inputs,
 ``layer([x, h0])`` / ``layer([x, h0, c0])`` (LSTM) or ``layer(x, initial_state=[h0, c0])``. A mask
 (1 = real step, 0 = padding: the state is carried through, the output repeats the previous one)
-comes from an ``Embedding(mask_zero=True)`` called just before, or ``layer(x, mask=m)``.
+comes through the mask channel (layers/masks.py: ``Embedding(mask_zero=True)``, ``Masking``, and
+every mask-preserving layer between), or ``layer(x, mask=m)`` eagerly. ``recurrent_dropout``
+draws one mask per gate on h_{t-1} per call (training only) and the kernel applies it.
 """
 import numpy as np
 
@@ -149,7 +151,8 @@ class _RNN(Layer):
                                       f"call the layer eagerly")
         if symbolic and mask is not None:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model is not "
-                                      f"supported; use Embedding(mask_zero=True) just before this layer")
+                                      f"supported; make the mask with Embedding(mask_zero=True) or Masking "
+                                      f"(it reaches this layer through mask-preserving layers)")
         if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
                              f"state(s), got {len(inputs)} inputs")
