@@ -21,8 +21,8 @@ def is_mask_source(layer):
     """True when ``layer`` may produce a mask from unmasked inputs."""
     if getattr(layer, "_mask_source", False):
         return True
-    cm = type(layer).compute_mask
-    return cm is not Layer.compute_mask and not type(layer).__module__.startswith("fusednet.")
+    cm = getattr(type(layer), "compute_mask", None)        # plan-internal steps (casts) have none
+    return cm is not None and cm is not Layer.compute_mask and not type(layer).__module__.startswith("fusednet.")
 
 
 def graph_has_masks(graph):
@@ -35,7 +35,7 @@ def step_output_mask(layer, x, in_mask, tape, ctx):
     (``ctx.out_mask``); a native layer's ``compute_mask`` gets the input Arrays."""
     if tape:
         return ctx.__dict__.get("out_mask")
-    if in_mask is None and not is_mask_source(layer):
+    if in_mask is None and not is_mask_source(layer) or not hasattr(layer, "compute_mask"):
         return None
     m = layer.compute_mask(x, in_mask)
     if isinstance(m, (list, tuple)):      # one mask per output of a multi-output layer: the first
