@@ -379,3 +379,28 @@ def test_onnx_export_refuses_masks(tmp_path):
     m = fusednet.Sequential([L.Input((4, 2)), L.Masking(name="mk_onnx"), L.LSTM(3)])
     with pytest.raises(ValueError, match="Masking 'mk_onnx': masks are not exported"):
         export_onnx(m, tmp_path / "m.onnx")
+
+
+def test_masks_cross_nested_models_like_the_flat_graph():
+    """A sub-model that makes the mask (Embedding(mask_zero)) and one that consumes it (LSTM):
+    nested in a functional model they give the flat model's outputs, loss and gradients."""
+    rng = np.random.default_rng(10)
+    ids = _ids(rng, 4, 6, 9, [6, 2, 4, 1])
+    y = rng.standard_normal((4, 6, 2)).astype(np.float32)
+    emb, lstm, dense = L.Embedding(9, 3, mask_zero=True), L.LSTM(4, return_sequences=True), L.Dense(2)
+    flat = fusednet.Sequential([L.Input((6,), dtype="int64"), emb, lstm, dense])
+    enc = fusednet.Sequential([L.Input((6,), dtype="int64"), emb])
+    head_in = L.Input((6, 3))
+    head = fusednet.Model(head_in, dense(lstm(head_in)))
+    outer_in = L.Input((6,), dtype="int64")
+    nested = fusednet.Model(outer_in, head(enc(outer_in)))
+    want = flat.predict(ids, verbose=0)
+    np.testing.assert_array_equal(nested.predict(ids, verbose=0), want)
+    for m in (flat, nested):
+        m.compile(optimizer="sgd", loss="mse")
+    np.testing.assert_allclose(nested.evaluate(ids, y, verbose=0), flat.evaluate(ids, y, verbose=0), rtol=1e-6)
+    unmasked = fusednet.Sequential([L.Input((6,), dtype="int64"), L.Embedding(9, 3), L.LSTM(4, return_sequences=True),
+                                    L.Dense(2)])
+    unmasked.predict(ids, verbose=0)
+    unmasked.set_weights(flat.get_weights())
+    assert np.abs(unmasked.predict(ids, verbose=0) - want).max() > 1e-3

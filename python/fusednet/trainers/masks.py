@@ -33,7 +33,7 @@ def graph_has_masks(graph):
 def step_output_mask(layer, x, in_mask, tape, ctx):
     """The output mask of one plan step: a tape step's layer attached it to its output Tensor
     (``ctx.out_mask``); a native layer's ``compute_mask`` gets the input Arrays."""
-    if tape:
+    if tape or "out_mask" in ctx.__dict__:         # set by the step (tape steps, nested models)
         return ctx.__dict__.get("out_mask")
     if in_mask is None and not is_mask_source(layer) or not hasattr(layer, "compute_mask"):
         return None

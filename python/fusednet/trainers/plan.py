@@ -265,17 +265,22 @@ class GraphPlan:
             self.out_layers.append(l if ok else None)
 
     # ------------------------------------------------------------------ running
-    def forward(self, xs, training, strip=(), record=True, observe=None):
+    def forward(self, xs, training, strip=(), record=True, observe=None, in_masks=None):
         """Run the graph on input Arrays; returns (outputs, contexts for :meth:`backward`).
         ``strip``: output indices whose final softmax/sigmoid is skipped. ``observe``: optional
         ``fn(i, values, ctx)`` called after step i ran, before its dead inputs are dropped
-        (:mod:`.memory` measures liveness with it)."""
+        (:mod:`.memory` measures liveness with it). ``in_masks``: masks of the inputs (a model
+        nested in a masked graph), or None."""
         vals = [None] * self.nslots
         for s, x in zip(self.in_slots, xs):
             vals[s] = x
         strip_slots = {self.out_slots[i] for i in strip}
         ctxs = []
         masks = [None] * self.nslots if self.masked else None
+        if in_masks is not None and any(m is not None for m in in_masks):
+            masks = masks or [None] * self.nslots
+            for s, m in zip(self.in_slots, in_masks):
+                masks[s] = m
         for st in self.steps:
             ctx = Context()
             if st.flags:
