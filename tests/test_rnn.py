@@ -373,8 +373,8 @@ def test_initial_state_and_state_gradients(rng):
 
 
 def test_layer_argument_errors():
-    with pytest.raises(NotImplementedError, match="recurrent_dropout"):
-        LSTM(4, recurrent_dropout=0.2)
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be a float in \[0, 1\)"):
+        LSTM(4, recurrent_dropout=1.0)
     with pytest.raises(ValueError, match="not supported by the native"):
         SimpleRNN(4, activation="gelu")
     with pytest.raises(ValueError, match="units must be a positive integer"):

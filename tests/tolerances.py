@@ -121,3 +121,14 @@ TOL["image_stats"] = (1e-5, 1e-5)
 TOL["zca_vs_keras"] = (1e-3, 1e-3)
 # brightness through the uint8 round trip: identical truncation, then the float32 rescale back
 TOL["brightness_vs_keras"] = (1e-6, 1e-6)
+
+# masks (issue 12): fusednet float32 masked models vs real Keras 3 (torch CPU float32) with copied
+# weights: outputs / per-step states after a few recurrent steps and masked means, and masked loss
+# values (float32 sums over a batch)
+TOL["mask_keras"] = (1e-4, 1e-5)
+# recurrent_dropout finite differences in float64 (central, h = 1e-6) vs the float64 analytic
+# backward (the kernel runs float32: inputs are float64 maths in the reference only)
+TOL["rec_dropout_fd"] = (1e-3, 1e-4)
+# recurrent_dropout keep-rate statistic: |mean(mask != 0) - (1 - rate)| over n Bernoulli draws,
+# bound in standard deviations sqrt(p(1-p)/n)
+TOL["rec_dropout_sigmas"] = 5.0

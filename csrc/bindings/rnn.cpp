@@ -100,17 +100,18 @@ std::vector<i64> bias_shape(const RnnDims& d) {
 py::tuple forward(const std::string& kind, const Array& x, const Array& W, const Array& R, const OptArr& bias,
                   const OptArr& h0, const OptArr& c0, const OptArr& mask, const std::string& activation,
                   const std::string& recurrent_activation, bool go_backwards, bool reset_after,
-                  bool return_sequences, bool y_time_order) {
+                  bool return_sequences, bool y_time_order, const OptArr& rec_dropout) {
   const char* op = "rnn_forward";
-  const RnnDims d =
-      dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after, y_time_order);
+  RnnDims d = dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after, y_time_order);
+  want(op, "recurrent dropout mask", rec_dropout, {d.G(), d.B, d.U});
+  d.rdrop = ptr(rec_dropout);
   const i64 B = d.B, T = d.T, U = d.U, GU = d.G() * d.U;
   want(op, "bias", bias, bias_shape(d));
   want(op, "initial h", h0, {B, U});
   if (c0 && d.kind != RnnKind::LSTM) throw ValueError(std::string(op) + ": c0 is only for lstm, got kind " + kind);
   want(op, "initial c", c0, {B, U});
   want(op, "mask", mask, {B, T});
-  check_same_device(op, {&x, &W, &R, aptr(bias), aptr(h0), aptr(c0), aptr(mask)});
+  check_same_device(op, {&x, &W, &R, aptr(bias), aptr(h0), aptr(c0), aptr(mask), aptr(rec_dropout)});
   const Device dev = x.device();
   OptArr y;
   if (return_sequences) y = Array::empty({B, T, U}, DType::F32, dev, op);
@@ -135,10 +136,12 @@ py::tuple forward(const std::string& kind, const Array& x, const Array& W, const
 py::tuple backward(const std::string& kind, const OptArr& dy, const OptArr& dhT, const OptArr& dcT, const Array& x,
                    const Array& W, const Array& R, const py::tuple& ws, bool has_bias, const OptArr& c0,
                    const OptArr& mask, const std::string& activation, const std::string& recurrent_activation,
-                   bool go_backwards, bool reset_after, bool need_dx, bool need_dh0, bool y_time_order) {
+                   bool go_backwards, bool reset_after, bool need_dx, bool need_dh0, bool y_time_order,
+                   const OptArr& rec_dropout) {
   const char* op = "rnn_backward";
-  const RnnDims d =
-      dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after, y_time_order);
+  RnnDims d = dims(op, kind, x, W, R, activation, recurrent_activation, go_backwards, reset_after, y_time_order);
+  want(op, "recurrent dropout mask", rec_dropout, {d.G(), d.B, d.U});
+  d.rdrop = ptr(rec_dropout);
   const i64 B = d.B, T = d.T, F = d.F, U = d.U, GU = d.G() * d.U;
   if (ws.size() != 3)
     throw ValueError(std::string(op) + ": workspace must be the 3-tuple returned by rnn_forward, got " +
@@ -157,7 +160,8 @@ py::tuple backward(const std::string& kind, const OptArr& dy, const OptArr& dhT,
   want(op, "dc_T", dcT, {B, U});
   want(op, "initial c", c0, {B, U});
   want(op, "mask", mask, {B, T});
-  check_same_device(op, {&x, &W, &R, &Gw, &Hw, aptr(Ew), aptr(dy), aptr(dhT), aptr(dcT), aptr(c0), aptr(mask)});
+  check_same_device(op, {&x, &W, &R, &Gw, &Hw, aptr(Ew), aptr(dy), aptr(dhT), aptr(dcT), aptr(c0), aptr(mask),
+                         aptr(rec_dropout)});
   const Device dev = x.device();
   OptArr dX, db, dh0, dc0;
   if (need_dx) dX = Array::empty({B, T, F}, DType::F32, dev, op);
@@ -187,19 +191,20 @@ FN_BIND(rnn) {
         py::arg("bias") = py::none(), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
         py::arg("mask") = py::none(), py::arg("activation") = "tanh", py::arg("recurrent_activation") = "sigmoid",
         py::arg("go_backwards") = false, py::arg("reset_after") = true, py::arg("return_sequences") = true,
-        py::arg("y_time_order") = false,
+        py::arg("y_time_order") = false, py::arg("rec_dropout") = py::none(),
         "Whole-sequence SimpleRNN / LSTM / GRU forward (kind 'simple_rnn' | 'lstm' | 'gru'; Keras gate order "
         "and layouts, see csrc/cpu/rnn.h). x [B,T,F] float32; mask [B,T] float32 (0 = skip step, state "
-        "carried). -> (y [B,T,U] in processing order (input time order with y_time_order) or None, h_T, c_T (lstm) or None, workspace) where "
+        "carried); rec_dropout [G,B,U] float32 per-gate recurrent dropout masks (0 or 1/(1-rate), Keras "
+        "gate order) or None. -> (y [B,T,U] in processing order (input time order with y_time_order) or None, h_T, c_T (lstm) or None, workspace) where "
         "workspace is what rnn_backward needs.");
   m.def("rnn_backward", &backward, py::arg("kind"), py::arg("dy"), py::arg("dh_T"), py::arg("dc_T"), py::arg("x"),
         py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("workspace"), py::arg("has_bias") = true,
         py::arg("c0") = py::none(), py::arg("mask") = py::none(), py::arg("activation") = "tanh",
         py::arg("recurrent_activation") = "sigmoid", py::arg("go_backwards") = false,
         py::arg("reset_after") = true, py::arg("need_dx") = true, py::arg("need_dh0") = false,
-        py::arg("y_time_order") = false,
+        py::arg("y_time_order") = false, py::arg("rec_dropout") = py::none(),
         "Backward through time of rnn_forward in one call: dy [B,T,U] (processing order) and/or dh_T / dc_T "
-        "(None = zero) -> (dX or None, dW, dR, db or None, dh0 or None, dc0 or None). Bitwise independent of "
+        "(None = zero), rec_dropout: the forward's masks -> (dX or None, dW, dR, db or None, dh0 or None, dc0 or None). Bitwise independent of "
         "the thread count.");
 }
 

@@ -13,6 +13,12 @@
 //   GRU, reset_after=False (bias [3U]): z, r from x_t·W + b + h_{t-1}·R[:, :2U];
 //              ĥ = a(xh + (r·h_{t-1})·R[:, 2U:]),  h_t as above
 //   Masked step (m_t = 0): h_t = h_{t-1}, c_t = c_{t-1} (state carried, output = previous output).
+//   Recurrent dropout (Keras 3, training only): per-gate masks D_k [B, U] (0 or 1/(1-rate)), fixed
+//              over the steps; gate k's recurrent product uses (h_{t-1}⊙D_k)·R_k instead of
+//              h_{t-1}·R_k (GRU reset_after=False: r·(h_{t-1}⊙D_h) before R_h). Everything else (the
+//              GRU z·h_{t-1} term, masked-step carries) uses the undropped h_{t-1}, as Keras does.
+//              Gates then get one GEMM each per step (U columns) instead of one over G·U; with no
+//              masks (rdrop null) the schedule below is unchanged, bit for bit.
 // go_backwards processes t = T-1 … 0; Y holds the outputs in processing order (Keras), or in input
 // time order with y_time_order (what Bidirectional's backward half needs).
 //
@@ -44,6 +50,9 @@ struct RnnDims {
   Act act = Act::Tanh;       // activation
   Act rec_act = Act::Sigmoid;  // recurrent_activation
   bool y_time_order = false;   // Y / dY indexed by input time instead of processing order
+  // Recurrent dropout masks [G, B, U] (gate-major, Keras gate order), or null (no dropout). A
+  // pointer in the dims because it changes the schedule like the flags above; same device as X.
+  const float* rdrop = nullptr;
   i64 G() const { return kind == RnnKind::Simple ? 1 : kind == RnnKind::LSTM ? 4 : 3; }
   bool has_e() const { return kind != RnnKind::Simple; }
 };

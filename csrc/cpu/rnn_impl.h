@@ -123,6 +123,17 @@ void forward_impl(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* E
   HostBuf zeros(static_cast<size_t>(B * U));
   std::fill(zeros.p, zeros.p + B * U, 0.f);
   HostBuf rec(gru && d.reset_after ? static_cast<size_t>(B * GU) : 1);
+  const float* rd = d.rdrop;  // recurrent dropout masks [G, B, U] or null
+  HostBuf hd(rd ? static_cast<size_t>(B * U) : 1);
+  // hd = h_{t-1} ⊙ D_k (gate k's dropped state; the rows of h_{t-1} are T·U apart in Hw).
+  auto drop_h = [&](const float* hp_base, i64 k) {
+    for_rows(B, B * U, [&](i64 r) {
+      const float* __restrict hp = hp_base + r * T * U;
+      const float* __restrict m = rd + (k * B + r) * U;
+      float* __restrict o = hd.p + r * U;
+      for (i64 j = 0; j < U; ++j) o[j] = hp[j] * m[j];
+    });
+  };
   const i64 t0 = st.time(0);
   for (i64 r = 0; r < B; ++r) copy_row(Hw + (r * T + t0) * U, h0 ? h0 + r * U : zeros.p, U);
 
@@ -133,18 +144,34 @@ void forward_impl(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* E
     float* hp_base = Hw + t * U;  // row r at hp_base + r*T*U
     float* g_base = Gw + t * GU;  // row r at g_base + r*T*GU
     // Recurrent GEMM(s), then the fused gate pass.
-    if (!gru) {
+    if (rd) {  // recurrent dropout: one GEMM per gate on that gate's dropped state
+      const i64 ng = gru && !d.reset_after ? 2 : G;
+      for (i64 k = 0; k < ng; ++k) {
+        drop_h(hp_base, k);
+        if (gru && d.reset_after)
+          step_gemm(rec.p + k * U, hd.p, R + k * U, b_rec ? b_rec + k * U : nullptr, B, U, U, U, GU, GU, 0.f);
+        else
+          step_gemm(g_base + k * U, hd.p, R + k * U, nullptr, B, U, U, U, GU, T * GU, 1.f);
+      }
+    } else if (!gru) {
       step_gemm(g_base, hp_base, R, nullptr, B, GU, U, T * U, GU, T * GU, 1.f);
     } else if (d.reset_after) {
       step_gemm(rec.p, hp_base, R, b_rec, B, GU, U, T * U, GU, GU, 0.f);
     } else {
       step_gemm(g_base, hp_base, R, nullptr, B, 2 * U, U, T * U, GU, T * GU, 1.f);
+    }
+    if (gru && !d.reset_after) {
       for_rows(B, B * 2 * U, [&](i64 r) {
         float* __restrict g = g_base + r * T * GU;
         const float* __restrict hp = hp_base + r * T * U;
         float* __restrict e = Ew + (r * T + t) * U;
         map_act<RA>(g, 2 * U, ra);                     // z, r
-        for (i64 j = 0; j < U; ++j) e[j] = g[U + j] * hp[j];
+        if (rd) {                                      // r·(h_{t-1}⊙D_h)
+          const float* __restrict m = rd + (2 * B + r) * U;
+          for (i64 j = 0; j < U; ++j) e[j] = g[U + j] * hp[j] * m[j];
+        } else {
+          for (i64 j = 0; j < U; ++j) e[j] = g[U + j] * hp[j];
+        }
       });
       step_gemm(g_base + 2 * U, Ew + t * U, R + 2 * U, nullptr, B, U, U, T * U, GU, T * GU, 1.f);
     }
@@ -200,6 +227,8 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
   const bool gru = d.kind == RnnKind::GRU, lstm = d.kind == RnnKind::LSTM;
   const bool ra_gru = gru && d.reset_after, rb_gru = gru && !d.reset_after;
   const size_t ubytes = static_cast<size_t>(U) * sizeof(float);
+  const float* rd = d.rdrop;  // recurrent dropout masks [G, B, U] or null
+  HostBuf dtmp(rd ? static_cast<size_t>(B * U) : 1);
 
   HostBuf dZ(static_cast<size_t>(BT * GU));               // x-side pre-activation gradients
   HostBuf dZr(ra_gru ? static_cast<size_t>(BT * GU) : 1);  // GRU reset_after: recurrent side
@@ -293,6 +322,15 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
           dzr[2 * U + j] = dzh * rr;
           hc[j] = dh[j] * z;
         }
+      } else if (rb_gru && rd) {  // e = r·(h_{t-1}⊙D_h)
+        const float* __restrict dr = drh.p + r * U;
+        const float* __restrict m = rd + (2 * B + r) * U;
+        for (i64 j = 0; j < U; ++j) {
+          const float z = g[j], rr = g[U + j], hh = g[2 * U + j];
+          dz[j] = dh[j] * (hp[j] - hh) * act_dy<RA>(z, ra);
+          dz[U + j] = dr[j] * hp[j] * m[j] * act_dy<RA>(rr, ra);
+          hc[j] = dh[j] * z + dr[j] * rr * m[j];
+        }
       } else if (rb_gru) {
         const float* __restrict dr = drh.p + r * U;
         #pragma omp simd
@@ -309,8 +347,22 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
         }
       }
     });
-    // dh_{t-1} += dZ_t · Rᵀ (the recurrent part of the state gradient).
-    if (ra_gru)
+    // dh_{t-1} += dZ_t · Rᵀ (the recurrent part of the state gradient); with recurrent dropout
+    // Σ_k (dZ_k · R_kᵀ) ⊙ D_k, one GEMM per gate.
+    if (rd) {
+      const float* src = ra_gru ? dZr.p + t * GU : dz_base;
+      const i64 ng = rb_gru ? 2 : G;
+      for (i64 k = 0; k < ng; ++k) {
+        sgemm(dtmp.p, src + k * U, RT.p + k * U * U, nullptr, B, U, U, false, false, T * GU, U, U, 0.f,
+              Act::None);
+        for_rows(B, B * U, [&](i64 r) {
+          float* __restrict hc = dhc.p + r * U;
+          const float* __restrict q = dtmp.p + r * U;
+          const float* __restrict m = rd + (k * B + r) * U;
+          for (i64 j = 0; j < U; ++j) hc[j] += q[j] * m[j];
+        });
+      }
+    } else if (ra_gru)
       sgemm(dhc.p, dZr.p + t * GU, RT.p, nullptr, B, U, GU, false, false, T * GU, U, U, 1.f, Act::None);
     else if (rb_gru)
       sgemm(dhc.p, dz_base, RT.p, nullptr, B, U, 2 * U, false, false, T * GU, U, U, 1.f, Act::None);
@@ -325,7 +377,24 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
 
   // Weight gradients over all B·T rows at once.
   sgemm(dW, X, dZ.p, nullptr, F, GU, BT, true, false, F, GU, GU, 0.f, Act::None);
-  if (ra_gru) {
+  if (rd) {  // dR_k = (H⊙D_k)ᵀ·dZ_k: the dropped states of every step, gate by gate
+    HostBuf hm(static_cast<size_t>(BT * U));
+    const float* src = ra_gru ? dZr.p : dZ.p;
+    const i64 ng = rb_gru ? 2 : G;
+    for (i64 k = 0; k < ng; ++k) {
+      for_rows(B, BT * U, [&](i64 r) {
+        const float* __restrict m = rd + (k * B + r) * U;
+        for (i64 tt = 0; tt < T; ++tt) {
+          const float* __restrict h = Hw + (r * T + tt) * U;
+          float* __restrict o = hm.p + (r * T + tt) * U;
+          for (i64 j = 0; j < U; ++j) o[j] = h[j] * m[j];
+        }
+      });
+      sgemm(dR + k * U, hm.p, src + k * U, nullptr, U, U, BT, true, false, U, GU, GU, 0.f, Act::None);
+    }
+    if (rb_gru)
+      sgemm(dR + 2 * U, Ew, dZ.p + 2 * U, nullptr, U, U, BT, true, false, U, GU, GU, 0.f, Act::None);
+  } else if (ra_gru) {
     sgemm(dR, Hw, dZr.p, nullptr, U, GU, BT, true, false, U, GU, GU, 0.f, Act::None);
   } else if (rb_gru) {
     sgemm(dR, Hw, dZ.p, nullptr, U, 2 * U, BT, true, false, U, GU, GU, 0.f, Act::None);

@@ -6,7 +6,9 @@
 // one fused gate kernel, one thread per (row, unit) doing every gate of that unit. The backward
 // walks the steps in reverse (one sgemm dh_{t-1} = dZ_t·Rᵀ per step, one fused kernel), then
 // dW, dR, dX are one sgemm each over all rows and db one fixed-order column_sum. No atomics, so
-// results are reproducible run to run.
+// results are reproducible run to run. Recurrent dropout (d.rdrop, per-gate masks [G, B, U]) runs
+// the recurrent sgemm gate by gate on h_{t-1}⊙D_k (drop_rows_kernel), as the CPU does; without
+// masks the schedule is the one above, unchanged.
 #include <cuda_runtime.h>
 
 #include "common/scalar_math.h"
@@ -53,6 +55,7 @@ struct Step {
   const float* rec;   // GRU reset_after: h_{t-1}·R + b' [B, 3U]
   const float* c0;
   const float* mask;
+  const float* rdh;   // GRU reset_after=False with recurrent dropout: D_h [B, U], else null
   float* hT;
   float* cT;
   float* Y;
@@ -80,7 +83,32 @@ __global__ void gru_zr_kernel(Step p) {
     const float z = act_f(g[j], p.ra), rr = act_f(g[U + j], p.ra);
     g[j] = z;
     g[U + j] = rr;
-    p.Ew[(r * p.T + p.t) * U + j] = rr * hp;
+    p.Ew[(r * p.T + p.t) * U + j] = p.rdh ? rr * hp * p.rdh[i] : rr * hp;
+  }
+}
+
+// Recurrent dropout: out [B, U] = h_{t-1} ⊙ D_k (rows of h_{t-1} are T·U apart in Hw).
+__global__ void drop_rows_kernel(float* out, const float* hp_base, const float* m, int64_t B, int64_t T,
+                                 int64_t U) {
+  const int64_t n = B * U;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / U, j = i % U;
+    out[i] = hp_base[r * T * U + j] * m[i];
+  }
+}
+
+// Recurrent dropout, backward: acc += q ⊙ D_k.
+__global__ void add_masked_kernel(float* acc, const float* q, const float* m, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    acc[i] += q[i] * m[i];
+}
+
+// Recurrent dropout, dR: out [B, T, U] = Hw ⊙ D_k (one mask row per batch row, all steps).
+__global__ void drop_all_kernel(float* out, const float* Hw, const float* m, int64_t B, int64_t T, int64_t U) {
+  const int64_t n = B * T * U;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / (T * U), j = i % U;
+    out[i] = Hw[i] * m[r * U + j];
   }
 }
 
@@ -148,6 +176,7 @@ struct BStep {
   const float* Ew;
   const float* c0;
   const float* mask;
+  const float* rdh;   // as Step::rdh
   const float* dY;
   float* dZ;    // [B, T, GU]
   float* dZr;   // GRU reset_after
@@ -220,8 +249,13 @@ __global__ void gates_bwd_kernel(BStep p) {
       if (keep) {
         const float z = g[j], rr = g[U + j], hh = g[2 * U + j];
         dz[j] = dh * (hp - hh) * act_dy(z, p.ra);
-        dz[U + j] = dr * hp * act_dy(rr, p.ra);
-        p.dhc[i] = dh * z + dr * rr;
+        if (p.rdh) {  // e = r·(h_{t-1}⊙D_h)
+          dz[U + j] = dr * hp * p.rdh[i] * act_dy(rr, p.ra);
+          p.dhc[i] = dh * z + dr * rr * p.rdh[i];
+        } else {
+          dz[U + j] = dr * hp * act_dy(rr, p.ra);
+          p.dhc[i] = dh * z + dr * rr;
+        }
       } else {
         dz[j] = dz[U + j] = 0.f;
         p.dhc[i] = dh;
@@ -247,6 +281,9 @@ void rnn_forward(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* Ew
   sgemm(Gw, X, W, b, B * T, GU, F, false, false, F, GU, GU, 0.f, Act::None);
   DeviceBuffer rec(gru && d.reset_after ? size_t(B * GU) * sizeof(float) : sizeof(float));
   const float* b_rec = (gru && d.reset_after && b) ? b + GU : nullptr;
+  const float* rd = d.rdrop;
+  const bool rb_gru = gru && !d.reset_after;
+  DeviceBuffer hd(rd ? size_t(B * U) * sizeof(float) : sizeof(float));
   auto time = [&](int64_t s) { return d.go_backwards ? T - 1 - s : s; };
   init_h_kernel<<<blocks(B * U), kThreads, 0, st>>>(Hw, h0, B, T, U, time(0));
   FN_CUDA_LAUNCH_CHECK();
@@ -257,15 +294,30 @@ void rnn_forward(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* Ew
     p.tp = s ? time(s - 1) : 0; p.tn = p.last ? 0 : time(s + 1);
     p.reset_after = d.reset_after; p.kind = int(d.kind); p.a = d.act; p.ra = d.rec_act;
     p.Gw = Gw; p.Hw = Hw; p.Ew = Ew; p.rec = rec.as<float>(); p.c0 = c0; p.mask = mask;
+    p.rdh = rd && rb_gru ? rd + 2 * B * U : nullptr;
     p.hT = hT; p.cT = cT; p.Y = Y;
     float* g_base = Gw + p.t * GU;
     const float* hp_base = Hw + p.t * U;
-    if (!gru) {
+    if (rd) {  // recurrent dropout: one sgemm per gate on that gate's dropped state
+      const int64_t ng = rb_gru ? 2 : d.G();
+      for (int64_t k = 0; k < ng; ++k) {
+        drop_rows_kernel<<<blocks(B * U), kThreads, 0, st>>>(hd.as<float>(), hp_base, rd + k * B * U, B, T, U);
+        FN_CUDA_LAUNCH_CHECK();
+        if (gru && d.reset_after)
+          sgemm(rec.as<float>() + k * U, hd.as<float>(), R + k * U, b_rec ? b_rec + k * U : nullptr, B, U, U,
+                false, false, U, GU, GU, 0.f, Act::None);
+        else
+          sgemm(g_base + k * U, hd.as<float>(), R + k * U, nullptr, B, U, U, false, false, U, GU, T * GU, 1.f,
+                Act::None);
+      }
+    } else if (!gru) {
       sgemm(g_base, hp_base, R, nullptr, B, GU, U, false, false, T * U, GU, T * GU, 1.f, Act::None);
     } else if (d.reset_after) {
       sgemm(rec.as<float>(), hp_base, R, b_rec, B, GU, U, false, false, T * U, GU, GU, 0.f, Act::None);
     } else {
       sgemm(g_base, hp_base, R, nullptr, B, 2 * U, U, false, false, T * U, GU, T * GU, 1.f, Act::None);
+    }
+    if (rb_gru) {
       gru_zr_kernel<<<blocks(B * U), kThreads, 0, st>>>(p);
       FN_CUDA_LAUNCH_CHECK();
       sgemm(g_base + 2 * U, Ew + p.t * U, R + 2 * U, nullptr, B, U, U, false, false, T * U, GU, T * GU, 1.f,
@@ -293,6 +345,8 @@ void rnn_backward(float* dX, float* dW, float* dR, float* db, float* dh0, float*
   else FN_CUDA_CHECK(cudaMemsetAsync(dhc.as<void>(), 0, ub, st));
   if (dcT) FN_CUDA_CHECK(cudaMemcpyAsync(dcc.as<void>(), dcT, ub, cudaMemcpyDeviceToDevice, st));
   else FN_CUDA_CHECK(cudaMemsetAsync(dcc.as<void>(), 0, ub, st));
+  const float* rd = d.rdrop;
+  DeviceBuffer dtmp(rd ? ub : sizeof(float));
   auto time = [&](int64_t s) { return d.go_backwards ? T - 1 - s : s; };
   for (int64_t s = T - 1; s >= 0; --s) {
     BStep p{};
@@ -300,6 +354,7 @@ void rnn_backward(float* dX, float* dW, float* dR, float* db, float* dh0, float*
     p.tp = s ? time(s - 1) : 0;
     p.first = s == 0; p.kind = int(d.kind); p.reset_after = d.reset_after; p.a = d.act; p.ra = d.rec_act;
     p.Gw = Gw; p.Hw = Hw; p.Ew = Ew; p.c0 = c0; p.mask = mask; p.dY = dY;
+    p.rdh = rd && rb_gru ? rd + 2 * B * U : nullptr;
     p.dZ = dZ.as<float>(); p.dZr = dZr.as<float>(); p.dhc = dhc.as<float>(); p.dcc = dcc.as<float>();
     p.dht = dht.as<float>(); p.drh = drh.as<float>();
     float* dz_base = dZ.as<float>() + p.t * GU;
@@ -311,7 +366,17 @@ void rnn_backward(float* dX, float* dW, float* dR, float* db, float* dh0, float*
     }
     gates_bwd_kernel<<<blocks(B * U), kThreads, 0, st>>>(p);
     FN_CUDA_LAUNCH_CHECK();
-    if (ra_gru)
+    if (rd) {  // Σ_k (dZ_k · R_kᵀ) ⊙ D_k, one sgemm per gate
+      const float* src = ra_gru ? dZr.as<float>() + p.t * GU : dz_base;
+      const int64_t ng = rb_gru ? 2 : d.G();
+      for (int64_t k = 0; k < ng; ++k) {
+        sgemm(dtmp.as<float>(), src + k * U, R + k * U, nullptr, B, U, U, false, true, T * GU, GU, U, 0.f,
+              Act::None);
+        add_masked_kernel<<<blocks(B * U), kThreads, 0, st>>>(dhc.as<float>(), dtmp.as<float>(), rd + k * B * U,
+                                                               B * U);
+        FN_CUDA_LAUNCH_CHECK();
+      }
+    } else if (ra_gru)
       sgemm(dhc.as<float>(), dZr.as<float>() + p.t * GU, R, nullptr, B, U, GU, false, true, T * GU, GU, U, 1.f,
             Act::None);
     else if (rb_gru)
@@ -325,7 +390,18 @@ void rnn_backward(float* dX, float* dW, float* dR, float* db, float* dh0, float*
     else FN_CUDA_CHECK(cudaMemsetAsync(dc0, 0, ub, st));
   }
   sgemm(dW, X, dZ.as<float>(), nullptr, F, GU, BT, true, false, F, GU, GU, 0.f, Act::None);
-  if (ra_gru) {
+  if (rd) {  // dR_k = (H⊙D_k)ᵀ·dZ_k
+    DeviceBuffer hm(size_t(BT * U) * sizeof(float));
+    const float* src = ra_gru ? dZr.as<float>() : dZ.as<float>();
+    const int64_t ng = rb_gru ? 2 : d.G();
+    for (int64_t k = 0; k < ng; ++k) {
+      drop_all_kernel<<<blocks(BT * U), kThreads, 0, st>>>(hm.as<float>(), Hw, rd + k * B * U, B, T, U);
+      FN_CUDA_LAUNCH_CHECK();
+      sgemm(dR + k * U, hm.as<float>(), src + k * U, nullptr, U, U, BT, true, false, U, GU, GU, 0.f, Act::None);
+    }
+    if (rb_gru)
+      sgemm(dR + 2 * U, Ew, dZ.as<float>() + 2 * U, nullptr, U, U, BT, true, false, U, GU, GU, 0.f, Act::None);
+  } else if (ra_gru) {
     sgemm(dR, Hw, dZr.as<float>(), nullptr, U, GU, BT, true, false, U, GU, GU, 0.f, Act::None);
   } else if (rb_gru) {
     sgemm(dR, Hw, dZ.as<float>(), nullptr, U, 2 * U, BT, true, false, U, GU, GU, 0.f, Act::None);

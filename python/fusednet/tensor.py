@@ -196,7 +196,7 @@ class Tensor:
         >>> w.grad.numpy()              # x summed over rows, broadcast to w's shape
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_fn", "name", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad", "_fn", "name", "_keras_mask", "__weakref__")
 
     __array_priority__ = 1000  # make ndarray + Tensor dispatch to Tensor.__radd__
 

@@ -18,6 +18,7 @@ from .preprocessing_color import RandomBrightness, RandomContrast
 from .reshaping1d import Cropping1D, ZeroPadding1D
 from .noise import GaussianDropout, GaussianNoise
 from .embedding import Embedding
+from .masking import Masking
 from .recurrent import GRU, LSTM, SimpleRNN
 from .bidirectional import Bidirectional
 from .time_distributed import TimeDistributed
@@ -45,6 +46,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "ZeroPadding1D", "Cropping1D", "GaussianNoise", "GaussianDropout",
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
 __all__ += ["MultiHeadAttention", "PositionEmbedding", "TokenAndPositionEmbedding", "TextVectorization"]
+__all__ += ["Masking"]
 
 
 def _registry():

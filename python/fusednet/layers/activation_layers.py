@@ -39,6 +39,8 @@ class ReLU(Layer):
         >>> ReLU(max_value=6.0)(np.array([[-1.0, 3.0, 9.0]], np.float32))   # [[0, 3, 6]]
     """
 
+    supports_masking = True   # passes its input mask on (Keras)
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         if max_value is not None and (not _real(max_value) or not max_value >= 0.0):
@@ -68,6 +70,8 @@ class ReLU(Layer):
 
 class _SlopeAct(Layer):
     """One native activation kind with one parameter (leaky_relu / elu)."""
+
+    supports_masking = True   # passes its input mask on (Keras)
 
     _kind = None
 

@@ -141,6 +141,9 @@ class MultiHeadAttention(Layer):
             attention_mask = items[2 + has_key] if has_mask else None
         if value is None:
             raise ValueError(f"MultiHeadAttention '{self.name}': call it as mha(query, value[, key])")
+        from .masks import as_mask_array, get_mask, set_mask
+        in_masks = [get_mask(query), get_mask(value), get_mask(key)]
+        in_masks = [as_mask_array(m) for m in in_masks] if any(m is not None for m in in_masks) else None
         cfg = (key is not None, attention_mask is not None, bool(use_causal_mask))
         xs = [query, value] + ([key] if key is not None else []) + \
              ([attention_mask] if attention_mask is not None else [])
@@ -163,11 +166,16 @@ class MultiHeadAttention(Layer):
         if cfg[1]:
             ts.append(as_tensor(_mask_array(attention_mask)))
         self._maybe_build([t.shape for t in ts[:2 + cfg[0]]])
-        return self._eager(ts, training, cfg, return_attention_scores)
+        out = self._eager(ts, training, cfg, return_attention_scores, in_masks)
+        if in_masks is not None:
+            set_mask(out[0] if return_attention_scores else out, in_masks[0])
+        return out
 
-    def _eager(self, ts, training, cfg, want_scores):
+    def _eager(self, ts, training, cfg, want_scores, masks=None):
         ctx = Context()
         ctx.cfg = cfg
+        if masks is not None:
+            ctx.input_mask = masks
         y = self.forward(ctx, [t.data for t in ts], bool(training))
         scores = self._scores(ctx) if want_scores else None
         ws = self.trainable_weights
@@ -204,6 +212,9 @@ class MultiHeadAttention(Layer):
                 mask = _C.cast(mask, "float32")
             if mask.ndim == 2:
                 mask = mask.reshape(1, *mask.shape)
+        auto = self._auto_mask(ctx.__dict__.get("input_mask"), q_in, v_in, k_in if has_key else None)
+        if auto is not None:
+            mask = auto if mask is None else _C.binary("mul", mask, auto)
         H, kd, vd = self.num_heads, self.key_dim, self.value_dim
         xs = (q_in, k_in, v_in)
         proj = [self._project(x, w, b, H * k) for x, (w, b), k in zip(xs, self._proj, (kd, kd, vd))]
@@ -226,6 +237,35 @@ class MultiHeadAttention(Layer):
         ctx.xs, ctx.qkv, ctx.o, ctx.lse, ctx.mask = xs, (q, k, v), o, lse, mask
         ctx.drop, ctx.scale, ctx.same_kv = (rate, seed, off), scale, not has_key
         return y.reshape(B, Tq, dout)
+
+    supports_masking = True       # the output carries the query's mask (Keras)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the query's mask."""
+        if isinstance(mask, (list, tuple)):
+            return mask[0] if mask else None
+        return mask
+
+    def _auto_mask(self, masks, q_in, v_in, k_in):
+        """Keras' ``_compute_attention_mask`` from the inputs' masks: query [B, Tq] → [B, Tq, 1],
+        value / key [B, Tk] → [B, 1, Tk], AND-ed (0/1 products) into [B, Tq, Tk], or None."""
+        if not masks:
+            return None
+        from .masks import check_mask
+        own = f"MultiHeadAttention '{self.name}'"
+        mq = masks[0] if len(masks) > 0 else None
+        mv = masks[1] if len(masks) > 1 else None
+        mk = masks[2] if len(masks) > 2 and k_in is not None else None
+        if mq is None and mv is None and mk is None:
+            return None
+        B, Tq, Tk = q_in.shape[0], q_in.shape[1], v_in.shape[1]
+        out = _C.full([B, Tq, Tk], 1.0, "float32", q_in.device)
+        if mq is not None:
+            out = _C.binary("mul", out, check_mask(f"{own} (query mask)", mq, q_in.shape).reshape(B, Tq, 1))
+        for nm, m, x in (("value", mv, v_in), ("key", mk, k_in)):
+            if m is not None:
+                out = _C.binary("mul", out, check_mask(f"{own} ({nm} mask)", m, x.shape).reshape(B, 1, Tk))
+        return out
 
     def _project(self, x, w, b, n):
         B, T, d = x.shape

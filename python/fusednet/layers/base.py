@@ -317,16 +317,32 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
-    def call(self, inputs, training=None):
-        """Default: this layer's ``forward``/``backward`` recorded on the tape as one node."""
+    def call(self, inputs, training=None, mask=None):
+        """Default: ``forward``/``backward`` on the tape as one node (mask: ``ctx.input_mask``)."""
         if type(self).forward is Layer.forward:
             raise NotImplementedError(f"{type(self).__name__} must implement call() or forward()/backward()")
-        return self._tape_forward(inputs, training, False)
+        return self._tape_forward(inputs, training, False, mask)
 
-    def _tape_forward(self, inputs, training, strip):
+    supports_masking = False      # Keras 3: pass the input mask on (else it is dropped)
+
+    def compute_mask(self, inputs, mask=None):
+        """Output mask (Keras): the input ``mask`` when ``supports_masking``, else None.
+
+        Args: inputs (Tensors eagerly, Arrays in the plan); mask: float32 0/1 [B, T] (a list for
+            several inputs) or None.
+        Returns: a mask (Tensor / Array / NumPy) or None. Example: ``supports_masking = True``.
+        """
+        if not self.supports_masking or mask is None:
+            return None
+        return mask[0] if isinstance(mask, (list, tuple)) else mask
+
+    def _tape_forward(self, inputs, training, strip, mask=None):
         multi = isinstance(inputs, (list, tuple))
         xs = list(inputs) if multi else [inputs]
         ctx = Context()
+        if mask is not None:                  # the input mask, for forward (layers/masks.py)
+            from .masks import context_mask
+            ctx.input_mask = context_mask(mask)
         arrays = [x.data for x in xs]
         y = self.forward(ctx, arrays if multi else arrays[0], bool(training), strip)
         ws = self.trainable_weights
@@ -404,11 +420,15 @@ class Layer:
         if isinstance(inputs, (list, tuple)):
             xs = [as_tensor(conv(i)) for i in inputs]
             self._maybe_build([x.shape for x in xs])
-            return call_layer(self, xs, training, **kwargs)
+            return self._call_masked(inputs, xs, training, kwargs)
         x = as_tensor(conv(inputs))
         self._maybe_build(x.shape)
         self._check_input(x.shape)
-        return call_layer(self, x, training, **kwargs)
+        return self._call_masked(inputs, x, training, kwargs)
+
+    def _call_masked(self, raw, x, training, kwargs):
+        from .masks import call_with_masks      # late: masks.py imports this module
+        return call_with_masks(self, raw, x, training, kwargs)
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -132,8 +132,19 @@ class Bidirectional(Layer):
         out = self.forward_layer.compute_output_shape(input_shape)
         return out[:-1] + (2 * self.units,) if self.merge_mode == "concat" else out
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask when ``return_sequences``, else None."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        return mask if self.return_sequences else None
+
     def forward(self, ctx, x, training, strip=False):
         ctx.f, ctx.b = Context(), Context()
+        m = ctx.__dict__.get("input_mask")
+        if m is not None:                    # both halves skip the same padded steps
+            ctx.f.input_mask = ctx.b.input_mask = m
         n = self._n_half
         if isinstance(x, (list, tuple)):       # [x, forward states..., backward states...]
             xf, xb = [x[0], *x[1:1 + n]], [x[0], *x[1 + n:]]

@@ -296,6 +296,10 @@ class _GlobalPool1D(Layer):
         return (n, 1, c) if self.keepdims else (n, c)
 
     def forward(self, ctx, x, training, strip=False):
+        m = ctx.__dict__.get("input_mask")
+        ctx.mw = None
+        if m is not None and not self._max:
+            return self._masked_mean(ctx, x, m)
         x4 = _as4(x)
         ctx.xshape = list(x4.shape)
         if self._max:
@@ -304,9 +308,25 @@ class _GlobalPool1D(Layer):
             y = _C.global_avg_pool_forward(x4)
         return y.reshape(y.shape[0], 1, y.shape[1]) if self.keepdims else y
 
+    def _masked_mean(self, ctx, x, m):
+        """Keras' masked mean ``Σ_t x·m / Σ_t m`` as native passes: the weights m / Σm [B, T, 1]
+        once, then one broadcast multiply and one reduction over the steps. A row with every step
+        masked gives 0 (Keras: 0/0 = NaN)."""
+        from .masks import check_mask
+        if isinstance(m, (list, tuple)):
+            m = m[0]
+        check_mask(f"{type(self).__name__} '{self.name}'", m, x.shape)
+        cnt = _C.reduce("sum", m, [1], True)
+        w = _C.binary("div", m, _C.binary("maximum", cnt, _C.full([1], 1e-30, "float32", m.device)))
+        ctx.mw = w.reshape(*m.shape, 1)
+        return _C.reduce("sum", _C.binary("mul", x, ctx.mw), [1], self.keepdims)
+
     def backward(self, ctx, dy, need_dx):
         if not need_dx:
             return None, []
+        if ctx.__dict__.get("mw") is not None:          # masked mean: dx = dy · m / Σm
+            d3 = dy if self.keepdims else dy.reshape(dy.shape[0], 1, dy.shape[-1])
+            return _C.binary("mul", d3, ctx.mw), []
         if self.keepdims:
             dy = dy.reshape(dy.shape[0], dy.shape[-1])
         if self._max:
@@ -320,7 +340,8 @@ class _GlobalPool1D(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPool1D):
-    """Mean over the steps axis (Keras ``GlobalAveragePooling1D``; no mask support).
+    """Mean over the steps axis (Keras ``GlobalAveragePooling1D``); with an input mask (from
+    ``Embedding(mask_zero=True)`` / ``Masking``) the mean over the unmasked steps only.
 
     Args:
         keepdims: keep the steps axis (length 1); default False.

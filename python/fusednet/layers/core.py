@@ -126,6 +126,8 @@ class Dense(Layer):
         >>> y = layer(np.zeros((32, 784), np.float32))    # Tensor [32, 128]
     """
 
+    supports_masking = True   # passes its input mask on (Keras)
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
@@ -223,6 +225,8 @@ class Activation(Layer):
     Shape:
         Any; output has the input's shape.
     """
+
+    supports_masking = True   # passes its input mask on (Keras)
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -346,6 +350,8 @@ class Dropout(Layer):
     Shape:
         Any; output has the input's shape.
     """
+
+    supports_masking = True   # passes its input mask on (Keras)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

@@ -87,6 +87,10 @@ class Embedding(Layer):
 
     accepts_integer_inputs = True     # token ids stay exact (no float32 cast)
 
+    @property
+    def _mask_source(self):
+        return self.mask_zero
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
                  embeddings_constraint=None, mask_zero=False, input_length=None, **kwargs):
         super().__init__(**kwargs)

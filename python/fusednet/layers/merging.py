@@ -37,6 +37,16 @@ def _broadcast(shapes, owner):
 class _Merge(Layer):
     """Base of the merge layers: a list of >= ``min_inputs`` tensors in, one out."""
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras merges: the logical AND of the inputs' masks (an unmasked input counts as all
+        ones), or None when no input is masked."""
+        if mask is None:
+            return None
+        from .masks import and_masks
+        return and_masks(mask if isinstance(mask, (list, tuple)) else [mask])
+
     min_inputs, max_inputs = 2, None
 
     def _shapes(self, input_shape):
@@ -237,6 +247,18 @@ class Concatenate(_Merge):
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise TypeError(f"Concatenate: axis must be an int, got {axis!r}")
         self.axis = axis
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: masks concatenated along the time axis when joining steps (axis 1), else
+        AND-ed (feature axis); an unmasked input counts as all ones."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        shapes = [tuple(x.shape) for x in inputs]
+        if self._axis(len(shapes[0])) != 1:
+            return super().compute_mask(inputs, mask)
+        from .masks import as_mask_array
+        ms = [as_mask_array(m) if m is not None else _C.full(list(sh[:2]), 1.0) for m, sh in zip(mask, shapes)]
+        return _C.concat(ms, 1)
 
     def _axis(self, rank):
         a = self.axis + rank if self.axis < 0 else self.axis

@@ -53,6 +53,8 @@ class GaussianNoise(_Noise):
         >>> GaussianNoise(0.1, seed=1)(np.zeros((2, 3), np.float32), training=True)
     """
 
+    supports_masking = True   # passes its input mask on (Keras)
+
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.stddev = _check_number(stddev, "stddev", f"GaussianNoise '{self.name}'", 0.0)

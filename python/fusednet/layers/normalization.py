@@ -165,6 +165,8 @@ class BatchNormalization(Layer):
         >>> y = bn(fusednet.asarray(np.ones((4, 3), np.float32)), training=True)
     """
 
+    supports_masking = True   # passes its input mask on (Keras)
+
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
@@ -268,6 +270,8 @@ class LayerNormalization(Layer):
         center / scale: learn beta / gamma (default True).
         beta_initializer 'zeros', gamma_initializer 'ones'; regularizers optional.
     """
+
+    supports_masking = True   # passes its input mask on (Keras)
 
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,

@@ -8,7 +8,9 @@ steps (csrc/cpu/rnn.h). Python here only checks arguments and routes Arrays.
 Inputs are [batch, timesteps, features]. An initial state is passed as extra inputs,
 ``layer([x, h0])`` / ``layer([x, h0, c0])`` (LSTM) or ``layer(x, initial_state=[h0, c0])``. A mask
 (1 = real step, 0 = padding: the state is carried through, the output repeats the previous one)
-comes from an ``Embedding(mask_zero=True)`` called just before, or ``layer(x, mask=m)``.
+comes through the mask channel (layers/masks.py: ``Embedding(mask_zero=True)``, ``Masking``, and
+every mask-preserving layer between), or ``layer(x, mask=m)`` eagerly. ``recurrent_dropout``
+draws one mask per gate on h_{t-1} per call (training only) and the kernel applies it.
 ``return_state`` inside models and ``stateful``: see layers/rnn_state.py.
 """
 import numpy as np
@@ -22,6 +24,7 @@ from ..tensor import Function, Tensor, _state
 from .base import Context, KerasTensor, Layer
 from .embedding import attached_mask
 from .rnn_state import StatefulMixin, split_grads, symbolic_multi_call
+from .masks import check_mask
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
@@ -74,9 +77,6 @@ class _RNN(StatefulMixin, Layer):
             if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
                     or not 0.0 <= float(v) < 1.0:
                 raise ValueError(f"{cls} '{self.name}': {nm} must be a float in [0, 1), got {v!r}")
-        if float(recurrent_dropout) > 0.0:
-            raise NotImplementedError(f"{cls} '{self.name}': recurrent_dropout > 0 is not implemented by the "
-                                      f"native recurrent kernel (use dropout, or recurrent_dropout=0)")
         self.units = int(units)
         self.activation = self._native_act("activation", activation)
         self.recurrent_activation = self._native_act("recurrent_activation", recurrent_activation)
@@ -158,7 +158,8 @@ class _RNN(StatefulMixin, Layer):
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
         if symbolic and mask is not None:
             raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model is not "
-                                      f"supported; use Embedding(mask_zero=True) just before this layer")
+                                      f"supported; make the mask with Embedding(mask_zero=True) or Masking "
+                                      f"(it reaches this layer through mask-preserving layers)")
         if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
                              f"state(s), got {len(inputs)} inputs")
@@ -172,6 +173,8 @@ class _RNN(StatefulMixin, Layer):
     def call(self, inputs, training=None, mask=None):
         """Run the layer eagerly on Tensors (one tape node; with ``return_state`` a list
         ``[output, h]`` / ``[output, h, c]`` whose gradients all reach the inputs)."""
+        if isinstance(mask, (list, tuple)):      # [x, h0, ...]: the mask of x
+            mask = mask[0]
         if mask is None and not self.return_state:
             return self._tape_forward(inputs, training, False)
         multi = isinstance(inputs, (list, tuple))
@@ -197,6 +200,16 @@ class _RNN(StatefulMixin, Layer):
             result.append(Tensor._from_op(arr, fn, rec))
         return result if self.return_state else result[0]
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras: the input mask when ``return_sequences`` (None otherwise); with
+        ``return_state`` one more None per state."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self._n_states if self.return_state else out
+
     def forward(self, ctx, inputs, training, strip=False):
         # with return_state the value is the list [output, h(, c)] (OutputSelect steps pick it)
         return self._forward(ctx, inputs, training)
@@ -213,12 +226,17 @@ class _RNN(StatefulMixin, Layer):
         if len(x.shape) != 3:
             raise ValueError(f"{name}: expected input [batch, timesteps, features], got shape {tuple(x.shape)}")
         mask = getattr(ctx, "explicit_mask", None)
+        if mask is None:                       # the mask channel (layers/masks.py)
+            mask = getattr(ctx, "input_mask", None)
+            if isinstance(mask, (list, tuple)):
+                mask = mask[0]
         if mask is None:
             mask = attached_mask(x)
-        ctx.dmask = None
+        check_mask(name, mask, x.shape)
+        ctx.dmask = ctx.rdrop = None
         if training and self.dropout > 0.0:
             s, off = self._key()
-            ones = _C.full([int(x.shape[0]), 1, int(x.shape[2])], 1.0)
+            ones = _C.full([int(x.shape[0]), 1, int(x.shape[2])], 1.0, "float32", x.device)
             _, ctx.dmask = _C.dropout_forward(ones, self.dropout, s, off)  # one mask for all steps (Keras)
             x = _C.binary("mul", x, ctx.dmask)
         carried = self.stateful and not states
@@ -227,12 +245,18 @@ class _RNN(StatefulMixin, Layer):
                 self._carried_states(x)      # batch-size check only: explicit states win (Keras)
             else:
                 states = self._carried_states(x)
+        if training and self.recurrent_dropout > 0.0:
+            # Keras 3: one mask per gate on h_{t-1} [G, B, U], fixed over the steps, scaled by
+            # 1/(1-rate); the kernel applies it inside the recurrent products (csrc/cpu/rnn.h)
+            s, off = self._key()
+            ones = _C.full([self._gates, int(x.shape[0]), self.units], 1.0, "float32", x.device)
+            _, ctx.rdrop = _C.dropout_forward(ones, self.recurrent_dropout, s, off)
         h0 = states[0] if states else None
         c0 = states[1] if len(states) > 1 else None
         b = self.bias.data if self.use_bias else None
         y, h, c, ws = _C.rnn_forward(self._kind, x, self.kernel.data, self.recurrent_kernel.data, b, h0, c0, mask,
                                      self.activation, self.recurrent_activation, self.go_backwards,
-                                     self.reset_after, self.return_sequences, self._y_time_order)
+                                     self.reset_after, self.return_sequences, self._y_time_order, ctx.rdrop)
         # a carried state is a constant input (truncated BPTT): no dh0 is asked for it
         ctx.x, ctx.ws, ctx.c0, ctx.mask, ctx.n_states = x, ws, c0, mask, 0 if carried else len(states)
         if self.stateful:
@@ -259,7 +283,7 @@ class _RNN(StatefulMixin, Layer):
         dx, dw, dr, db, dh0, dc0 = _C.rnn_backward(
             self._kind, dy, dh, dc, ctx.x, self.kernel.data, self.recurrent_kernel.data, ctx.ws, self.use_bias,
             ctx.c0, ctx.mask, self.activation, self.recurrent_activation, self.go_backwards, self.reset_after,
-            need_dx, need_states, self._y_time_order)
+            need_dx, need_states, self._y_time_order, ctx.rdrop)
         if dx is not None and ctx.dmask is not None:
             dx = _C.binary("mul", dx, ctx.dmask)
         if ctx.n_states:
@@ -305,7 +329,8 @@ _COMMON_DOC = """
             bias_initializer: default 'zeros'.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: e.g. 'l2'.
         dropout: fraction of the input features dropped in training (one mask for all steps, as
-            Keras). recurrent_dropout: only 0 (NotImplementedError otherwise).
+            Keras). recurrent_dropout: fraction of the state h_{t-1} dropped in the recurrent
+            products in training (one mask per gate and sample, fixed over the steps, as Keras 3).
         return_sequences: output every step [batch, timesteps, units] (default: last, [batch, units]).
         return_state: also return the final state(s): ``[output, h]`` (LSTM ``[output, h, c]``),
             eagerly and inside models (the gradients of all outputs reach the inputs).

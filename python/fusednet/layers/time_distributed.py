@@ -25,6 +25,8 @@ class TimeDistributed(Layer):
         >>> y = td(np.zeros((4, 10, 16), np.float32))       # Tensor [4, 10, 8]
     """
 
+    supports_masking = True   # passes its input mask on (Keras)
+
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):

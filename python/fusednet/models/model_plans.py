@@ -60,7 +60,12 @@ class PlanMixin:
     def forward(self, ctx, x, training, strip=False):
         plan = self._infer_plan() if not training else self._nested_plan()
         multi = isinstance(x, (list, tuple))
-        outs, ctx.ctxs = plan.forward(list(x) if multi else [x], training, (0,) if strip else ())
+        m = ctx.__dict__.get("input_mask")          # the mask channel crosses into the nested plan
+        in_masks = None if m is None else (list(m) if multi else [m])
+        outs, ctx.ctxs = plan.forward(list(x) if multi else [x], training, (0,) if strip else (),
+                                      in_masks=in_masks)
+        if (plan.masked or in_masks is not None) and len(outs) == 1:
+            ctx.out_mask = plan.out_masks[0]       # ... and back out (trainers/masks.py)
         ctx.plan, ctx.multi = plan, multi
         return outs[0] if len(outs) == 1 else list(outs)   # several: OutputSelect steps pick them
 
@@ -69,6 +74,12 @@ class PlanMixin:
         dxs, grads = ctx.plan.backward(ctx.ctxs, list(dy) if isinstance(dy, list) else [dy])
         ctx.ctxs = None
         return (dxs if ctx.multi else dxs[0]), grads
+
+    @property
+    def _mask_source(self):
+        """A model whose graph makes masks (Embedding(mask_zero), Masking) is a mask source."""
+        from ..trainers.masks import graph_has_masks
+        return not self._is_subclassed() and self.built and graph_has_masks(self._graph_spec())
 
     def _is_subclassed(self):
         return self._graph is None and type(self)._graph_spec is PlanMixin._graph_spec

@@ -35,22 +35,28 @@ class MetricFeeder:
     samples, so the results are the same as per-batch updates (up to float summation order).
     """
 
-    __slots__ = ("metrics", "defer", "ys", "ps", "n")
+    __slots__ = ("metrics", "defer", "ys", "ps", "n", "ms")
     FLUSH_ROWS = 8192
 
     def __init__(self, metrics, defer):
         self.metrics = metrics
         self.defer = defer
-        self.ys, self.ps, self.n = [], [], 0
+        self.ys, self.ps, self.n, self.ms = [], [], 0, []
 
-    def add(self, yb, probs):
+    def add(self, yb, probs, mask=None):
+        """One batch; ``mask``: the output's [batch, T] mask, the metrics' sample weights (Keras)."""
         if not self.defer:
             yt, yp = host_np(yb), host_np(probs)
+            sw = None if mask is None else host_np(mask)
             for m in self.metrics:
-                m.update_state(yt, yp)
+                if sw is None:
+                    m.update_state(yt, yp)
+                else:
+                    m.update_state(yt, yp, sample_weight=sw)
             return
         self.ys.append(yb)
         self.ps.append(probs)
+        self.ms.append(mask)
         self.n += probs.shape[0] if probs.ndim else 1
         if self.n >= self.FLUSH_ROWS:
             self.flush()
@@ -58,13 +64,20 @@ class MetricFeeder:
     def flush(self):
         if not self.ys:
             return
-        ys, ps = self.ys, self.ps
-        self.ys, self.ps, self.n = [], [], 0
+        ys, ps, ms = self.ys, self.ps, self.ms
+        self.ys, self.ps, self.n, self.ms = [], [], 0, []
         yt = ys[0] if len(ys) == 1 else _C.concat(ys, 0)
         yp = ps[0] if len(ps) == 1 else _C.concat(ps, 0)
         yt, yp = host_np(yt), host_np(yp)
+        sw = None
+        if any(m is not None for m in ms):      # masked batches: the masks (ones where none)
+            sw = np.concatenate([host_np(m) if m is not None else np.ones(tuple(p.shape[:2]), np.float32)
+                                 for m, p in zip(ms, ps)], 0)
         for m in self.metrics:
-            m.update_state(yt, yp)
+            if sw is None:
+                m.update_state(yt, yp)
+            else:
+                m.update_state(yt, yp, sample_weight=sw)
 
 
 def to_float(v):

@@ -21,6 +21,7 @@ from .. import _C
 from ..layers.base import Context, call_losses
 from ..tensor import Tensor, enable_grad, no_grad
 from . import fusion
+from . import masks as _masks
 from ..models.multi_output import add_grads
 
 __all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
@@ -70,14 +71,19 @@ class _TapeStep:
         if not training or not ctx.record:
             with no_grad():
                 ts = [Tensor._wrap(a) for a in xs]
-                return self.layer(ts if self.multi else ts[0], training=training).data
+                _masks.attach_input_masks(ts, ctx)
+                out = self.layer(ts if self.multi else ts[0], training=training)
+                _masks.tape_output_mask(out, ctx)
+                return out.data
         ts = []
         for a in xs:
             t = Tensor._wrap(a)
             t.requires_grad = ctx.need_dx
             ts.append(t)
+        _masks.attach_input_masks(ts, ctx)
         with enable_grad():
             out = self.layer(ts if self.multi else ts[0], training=training)
+        _masks.tape_output_mask(out, ctx)
         ctx.ts, ctx.out = ts, out
         ctx.extra = call_losses(self.layer)     # add_loss() terms: added to the training loss
         return out.data
@@ -115,10 +121,11 @@ class _Step:
     """fwd/bwd: the protocol methods; in_slots/out_slot: value slots; multi: the step takes a list;
     widx: indices of its trainable weights in ``params``; need_dx: an input needs a gradient;
     active: backward must run (need_dx or weights); free: slots dead after this step's forward;
-    flags: context attributes set by a fusion rule; tape: a tape step."""
+    flags: context attributes set by a fusion rule; tape: a tape step; mlayer: the layer whose
+    ``compute_mask`` gives the step's output mask (the last of a fused step)."""
 
     __slots__ = ("fwd", "bwd", "in_slots", "out_slot", "multi", "widx", "need_dx", "active", "free",
-                 "flags", "tape")
+                 "flags", "tape", "mlayer")
 
 
 class _CastToFloat:
@@ -223,6 +230,7 @@ class GraphPlan:
             requires[st.out_slot] = st.active
             st.flags = flags
             st.multi = node.multi
+            st.mlayer = layers[-1]
             return st
         steps = fusion.apply(graph.nodes, consumers, make_step, inference) if fuse else \
             [make_step(n) for n in graph.nodes]
@@ -232,6 +240,9 @@ class GraphPlan:
         self.in_slots = [slots[k] for k in graph.inputs]
         self.out_slots = [slots[k] for k in graph.outputs]
         self.nslots = len(slots)
+        # the mask channel (trainers/masks.py): only when some layer can make a mask
+        self.masked = _masks.graph_has_masks(graph)
+        self.out_masks = [None] * len(self.out_slots)
         # liveness: free a value after its last consumer (outputs are kept)
         last = {}
         for i, st in enumerate(steps):
@@ -254,16 +265,22 @@ class GraphPlan:
             self.out_layers.append(l if ok else None)
 
     # ------------------------------------------------------------------ running
-    def forward(self, xs, training, strip=(), record=True, observe=None):
+    def forward(self, xs, training, strip=(), record=True, observe=None, in_masks=None):
         """Run the graph on input Arrays; returns (outputs, contexts for :meth:`backward`).
         ``strip``: output indices whose final softmax/sigmoid is skipped. ``observe``: optional
         ``fn(i, values, ctx)`` called after step i ran, before its dead inputs are dropped
-        (:mod:`.memory` measures liveness with it)."""
+        (:mod:`.memory` measures liveness with it). ``in_masks``: masks of the inputs (a model
+        nested in a masked graph), or None."""
         vals = [None] * self.nslots
         for s, x in zip(self.in_slots, xs):
             vals[s] = x
         strip_slots = {self.out_slots[i] for i in strip}
         ctxs = []
+        masks = [None] * self.nslots if self.masked else None
+        if in_masks is not None and any(m is not None for m in in_masks):
+            masks = masks or [None] * self.nslots
+            for s, m in zip(self.in_slots, in_masks):
+                masks[s] = m
         for st in self.steps:
             ctx = Context()
             if st.flags:
@@ -271,12 +288,23 @@ class GraphPlan:
             if st.tape:
                 ctx.record, ctx.need_dx = record and training and st.active, st.need_dx
             x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
+            if masks is not None:
+                in_m = [masks[s] for s in st.in_slots]
+                in_m = (in_m if st.multi else in_m[0]) if any(m is not None for m in in_m) else None
+                if in_m is not None:
+                    ctx.input_mask = in_m
             vals[st.out_slot] = st.fwd(ctx, x, training, st.out_slot in strip_slots)
+            if masks is not None:
+                masks[st.out_slot] = _masks.step_output_mask(st.mlayer, x, in_m, st.tape, ctx)
             ctxs.append(ctx)
             if observe is not None:
                 observe(len(ctxs) - 1, vals, ctx)
             for s in st.free:
                 vals[s] = None
+                if masks is not None:
+                    masks[s] = None
+        if masks is not None:
+            self.out_masks = [masks[s] for s in self.out_slots]
         return [vals[s] for s in self.out_slots], ctxs
 
     def backward(self, ctxs, douts):
@@ -336,9 +364,20 @@ class GraphPlan:
         self.param_arrays = [t.data for t in self.params]
 
     def output_loss(self, i, out, yb, n, wb, need_grad):
-        """(per-sample loss, d loss / d out or None) of output ``i`` (loss weight applied)."""
+        """(per-sample loss, d loss / d out or None) of output ``i`` (loss weight applied). A
+        sequence output with a mask from the latest :meth:`forward` is weighted by it (Keras)."""
         loss = self.losses[i]
-        if loss.is_python_loss:   # a Python loss (function or overridden call): through the tape
+        masked = None
+        if self.masked and not loss.is_python_loss:
+            masked = _masks.masked_loss(loss, out, yb, n, self.out_masks[i], need_grad, self.fuse[i])
+        if masked is not None:
+            per, g = masked
+            if wb is not None:
+                per = _C.binary("mul", per, wb)
+                if g is not None:
+                    gshape = g.shape
+                    g = _C.binary("mul", g.reshape(per.shape[0], -1), wb.reshape(-1, 1)).reshape(gshape)
+        elif loss.is_python_loss:   # a Python loss (function or overridden call): through the tape
             ot = Tensor._wrap(out)
             ot.requires_grad = need_grad
             with enable_grad() if need_grad else no_grad():

@@ -23,6 +23,7 @@ from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callba
 from .data_parallel import DataParallelFit
 from .inference_only import inference_only_layer
 from .predict_fast import fast_predict
+from .masks import metric_mask
 from .steps import Steps
 
 __all__ = ["Trainer"]
@@ -307,7 +308,7 @@ class Trainer(Steps, DataParallelFit):
                     reg_sum += reg_penalty(reg_layers) * nb
                 for i, f in enumerate(feeders):
                     if f is not None:
-                        f.add(yb[i], probs(outs[i], plan.fuse[i], plan.out_acts[i]))
+                        f.add(yb[i], probs(outs[i], plan.fuse[i], plan.out_acts[i]), metric_mask(plan, i, outs[i]))
                 if batch_hooks:
                     total = (array_sum(acc) if acc is not None else 0.0) + tail_loss + reg_sum
                     blogs = self._results(total / seen, [a / seen for a in out_acc], out_metrics)
@@ -380,7 +381,7 @@ class Trainer(Steps, DataParallelFit):
         feeders = [MetricFeeder(ms, defer=not hooks and dev == "cpu") if ms else None for ms in out_metrics]
         total, out_tot, done = 0.0, [0.0] * nout, 0
         plan = self._get_plan()
-        ip = self._inference_plan(refresh=True) if single else None
+        ip = self._inference_plan(refresh=True) if single and not plan.masked else None
         for step, (xb, Yb, wb, nb) in enumerate(feed):
             if hooks:
                 cbs.on_test_batch_begin(step)
@@ -395,7 +396,7 @@ class Trainer(Steps, DataParallelFit):
                 total += v
                 out_tot[i] += v
                 if feeders[i] is not None:
-                    feeders[i].add(yb, probs(out, plan.fuse[i], plan.out_acts[i]))
+                    feeders[i].add(yb, probs(out, plan.fuse[i], plan.out_acts[i]), metric_mask(plan, i, out))
             done += nb
             if hooks:
                 cbs.on_test_batch_end(step, {"loss": total / done})

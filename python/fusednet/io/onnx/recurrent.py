@@ -106,3 +106,10 @@ def _bidirectional(ctx, layer, inputs):
     if mode == "ave":
         return ctx.node("Mul", [ctx.node("Add", [f, b])[0], ctx.initializer(np.float32(0.5), "half")])
     raise ValueError(f"export_onnx: Bidirectional '{layer.name}': merge_mode {mode!r} is not supported")
+
+
+@register_converter(L.Masking)
+def _masking(ctx, layer, inputs):
+    # Masks are not exported (as Embedding(mask_zero=True) above): the ONNX RNN / attention ops
+    # downstream would silently run unmasked, so the export refuses instead.
+    raise ValueError(f"export_onnx: Masking '{layer.name}': masks are not exported")
