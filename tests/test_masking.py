@@ -404,3 +404,41 @@ def test_masks_cross_nested_models_like_the_flat_graph():
     unmasked.predict(ids, verbose=0)
     unmasked.set_weights(flat.get_weights())
     assert np.abs(unmasked.predict(ids, verbose=0) - want).max() > 1e-3
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "mul"])
+def test_bidirectional_sequence_zeroes_padded_steps_vs_keras(merge_mode):
+    # Keras forces zero_output_for_mask on both halves of a Bidirectional with return_sequences
+    keras = _keras()
+    ids = _ids(np.random.default_rng(5), 3, 7, 11, [7, 4, 2])
+
+    def build(ns):
+        i = ns.layers.Input((7,), dtype="int64")
+        e = ns.layers.Embedding(11, 5, mask_zero=True)(i)
+        return ns.Model(i, ns.layers.Bidirectional(ns.layers.GRU(4, return_sequences=True),
+                                                   merge_mode=merge_mode)(e))
+    km, fm = _both(keras, build, ids)
+    ref = np.asarray(km(ids).detach().cpu())
+    assert np.all(ref[1, 4:] == 0) and np.all(ref[2, 2:] == 0)
+    _close(fm.predict(ids, verbose=0), ref)
+    _close(fm(ids).numpy(), ref)
+
+
+@pytest.mark.parametrize("bi", [False, True])
+def test_masks_reach_consumers_of_return_state_outputs_vs_keras(bi):
+    # the sequence output of a return_state call keeps the mask (through its OutputSelect node)
+    keras = _keras()
+    ids = _ids(np.random.default_rng(6), 3, 7, 11, [7, 4, 2])
+
+    def build(ns):
+        i = ns.layers.Input((7,), dtype="int64")
+        e = ns.layers.Embedding(11, 5, mask_zero=True)(i)
+        rnn = ns.layers.LSTM(4, return_sequences=True, return_state=True)
+        outs = (ns.layers.Bidirectional(rnn) if bi else rnn)(e)
+        return ns.Model(i, [ns.layers.GRU(3)(outs[0])] + list(outs))
+    km, fm = _both(keras, build, ids)
+    refs = [np.asarray(t.detach().cpu()) for t in km(ids)]
+    for got, ref in zip(fm.predict(ids, verbose=0), refs):
+        _close(got, ref)
+    for got, ref in zip(fm(ids), refs):
+        _close(got.numpy(), ref)

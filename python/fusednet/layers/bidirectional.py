@@ -104,11 +104,11 @@ class Bidirectional(Layer):
             return symbolic_multi_call(self, inputs, self._state_shapes(shapes))
         return super().__call__(inputs, training=training, **kwargs)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, mask=None):
         """Eager call: one Tensor, or with ``return_state`` the list [output, states...]."""
         if self.return_state:
-            return eager_multi_call(self, inputs, training)
-        return self._tape_forward(inputs, training, False)
+            return eager_multi_call(self, inputs, training, mask)
+        return self._tape_forward(inputs, training, False, mask)
 
     def build(self, input_shape):
         if input_shape and isinstance(input_shape[0], (tuple, list)):
@@ -135,10 +135,12 @@ class Bidirectional(Layer):
     supports_masking = True
 
     def compute_mask(self, inputs, mask=None):
-        """Keras: the input mask when ``return_sequences``, else None."""
+        """Keras: the input mask when ``return_sequences``, else None; with ``return_state``
+        one more None per state (both halves)."""
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        return mask if self.return_sequences else None
+        out = mask if self.return_sequences else None
+        return [out] + [None] * (2 * self._n_half) if self.return_state else out
 
     def forward(self, ctx, x, training, strip=False):
         ctx.f, ctx.b = Context(), Context()
@@ -153,9 +155,19 @@ class Bidirectional(Layer):
         ctx.multi_in = isinstance(x, (list, tuple))
         yf = self.forward_layer.forward(ctx.f, xf, training)
         yb = self.backward_layer.forward(ctx.b, xb, training)
+        # Keras forces zero_output_for_mask = return_sequences on both halves: padded steps of the
+        # merged sequence are 0 (a plain RNN repeats the last output there)
+        ctx.zmask = None
+        if m is not None and self.return_sequences:
+            mk = m[0] if isinstance(m, (list, tuple)) else m
+            ctx.zmask = mk.reshape(*mk.shape, 1)
         if self.return_state:      # [merged, forward states..., backward states...] (Keras order)
-            return [self._merge(ctx, yf[0], yb[0])] + list(yf[1:]) + list(yb[1:])
-        return self._merge(ctx, yf, yb)
+            return [self._zero_masked(ctx, self._merge(ctx, yf[0], yb[0]))] + list(yf[1:]) + list(yb[1:])
+        return self._zero_masked(ctx, self._merge(ctx, yf, yb))
+
+    @staticmethod
+    def _zero_masked(ctx, y):
+        return y if ctx.zmask is None else _C.binary("mul", y, ctx.zmask)
 
     def _merge(self, ctx, yf, yb):
         if self.merge_mode == "concat":
@@ -170,11 +182,12 @@ class Bidirectional(Layer):
         n = self._n_half
         if self.return_state:
             d = split_grads(dy, 1 + 2 * n)
-            dyf, dyb = self._split(ctx, d[0]) if d[0] is not None else (None, None)
+            d0 = self._zero_masked(ctx, d[0]) if d[0] is not None else None
+            dyf, dyb = self._split(ctx, d0) if d0 is not None else (None, None)
             dxf, gf = self.forward_layer.backward(ctx.f, [dyf, *d[1:1 + n]], need_dx)
             dxb, gb = self.backward_layer.backward(ctx.b, [dyb, *d[1 + n:]], need_dx)
         else:
-            dyf, dyb = self._split(ctx, dy)
+            dyf, dyb = self._split(ctx, self._zero_masked(ctx, dy))
             dxf, gf = self.forward_layer.backward(ctx.f, dyf, need_dx)
             dxb, gb = self.backward_layer.backward(ctx.b, dyb, need_dx)
         if not need_dx:

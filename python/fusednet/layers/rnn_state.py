@@ -128,13 +128,14 @@ class _Part(Function):
         return tuple(dx) + tuple(wgrads)
 
 
-def eager_multi_call(layer, inputs, training):
+def eager_multi_call(layer, inputs, training, mask=None):
     """Run ``layer.forward`` (which returns a list of Arrays) on Tensors: a list of Tensors,
     each a tape node whose gradient reaches the inputs and weights.
 
     Args:
         layer: a layer whose ``forward`` returns a list and whose ``backward`` takes one.
-        inputs: a Tensor or a list of Tensors. training: bool.
+        inputs: a Tensor or a list of Tensors. training: bool. mask: the input mask (layers/masks.py)
+            or None.
 
     Returns:
         list of Tensors.
@@ -145,6 +146,9 @@ def eager_multi_call(layer, inputs, training):
     multi = isinstance(inputs, (list, tuple))
     xs = list(inputs) if multi else [inputs]
     ctx = Context()
+    if mask is not None:                  # the input mask, for forward (layers/masks.py)
+        from .masks import context_mask
+        ctx.input_mask = context_mask(mask)
     arrays = [x.data for x in xs]
     parts = layer.forward(ctx, arrays if multi else arrays[0], bool(training))
     rec = [*xs, *layer.trainable_weights]

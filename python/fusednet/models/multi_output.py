@@ -49,6 +49,20 @@ class OutputSelect(Layer):
     def forward(self, ctx, x, training, strip=False):
         return x[self.index]
 
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """The selected output's mask: entry ``index`` (``key``) of a multi-output layer's
+        masks (e.g. ``[seq mask, None, None]`` of an RNN with ``return_state``)."""
+        from ..layers.masks import as_mask_array
+        if isinstance(mask, dict):
+            mask = mask.get(self.key)
+        elif isinstance(mask, (list, tuple)):
+            mask = mask[self.index] if self.index < len(mask) else None
+        else:
+            mask = None      # one mask for a list value: whose it is is unknown
+        return as_mask_array(mask)
+
     def backward(self, ctx, dy, need_dx):
         g = [None] * self.count
         g[self.index] = dy

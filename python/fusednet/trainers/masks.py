@@ -38,8 +38,8 @@ def step_output_mask(layer, x, in_mask, tape, ctx):
     if in_mask is None and not is_mask_source(layer) or not hasattr(layer, "compute_mask"):
         return None
     m = layer.compute_mask(x, in_mask)
-    if isinstance(m, (list, tuple)):      # one mask per output of a multi-output layer: the first
-        m = m[0] if m else None
+    if isinstance(m, (list, tuple)):      # one mask per output of a multi-output layer: its
+        return [as_mask_array(e) for e in m]    # OutputSelect steps pick theirs
     return as_mask_array(m)
 
 
