@@ -44,8 +44,8 @@ struct Ctx {
   float keep_scale = 1.f;
 
   Ctx(const attn::Dims& d_, bool c, float sc, const attn::Mask& m, const attn::Dropout& dr)
-      : d(d_), causal(c), scale(sc), mask(m), drop(dr), qs(attn::strides(d_, d_.Tq, d_.D)),
-        ks(attn::strides(d_, d_.Tk, d_.D)), vs(attn::strides(d_, d_.Tk, d_.Dv)),
+      : d(d_), causal(c), scale(sc), mask(m), drop(dr), qs(attn::in_strides(d_, d_.Tq, d_.D)),
+        ks(attn::in_strides(d_, d_.Tk, d_.D)), vs(attn::in_strides(d_, d_.Tk, d_.Dv)),
         os(attn::strides(d_, d_.Tq, d_.Dv)) {
     if (dr.rate > 0.0) {
       thr = static_cast<uint32_t>(std::ceil(dr.rate * 16777216.0));
