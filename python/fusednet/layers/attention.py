@@ -5,7 +5,9 @@ Weights follow Keras's layout and order: ``query/kernel [d_q, H, key_dim]``, ``q
 [H, key_dim]``, the same for ``key`` and ``value`` (value_dim), then ``attention_output/kernel
 [H, value_dim, d_out]`` and ``attention_output/bias [d_out]``. Each projection is one GEMM on a
 ``[B*T, d] x [d, H*k]`` view whose result *is* the ``[B, T, H, k]`` tensor the kernel reads in its
-'bthd' layout, so the layer never transposes.
+'bthd' layout, so the layer never transposes. Self-attention (one array as query, value and key,
+key_dim == value_dim) runs one QKV GEMM on the concatenated kernels instead, read in place by the
+packed kernels (``_C.attention_forward_packed``: q, k, v are thirds of one [B, T, 3, H, k] buffer).
 
 Per-call options (``use_causal_mask``, whether ``key`` / ``attention_mask`` are given) travel on
 the call's context in eager mode. A symbolic call (functional model) records them on the layer,
