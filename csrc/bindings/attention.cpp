@@ -23,6 +23,9 @@ std::string shapes(const Array& q, const Array& k, const Array& v) {
   return "q " + q.shape_str() + ", k " + k.shape_str() + ", v " + v.shape_str();
 }
 
+void parse_rest(const char* op, Parsed& p, const std::optional<Array>& mask, std::optional<float> scale, double rate,
+                uint64_t seed, uint64_t offset);
+
 // Checks q/k/v (and the mask) and derives the sizes. Layout "bhtd": [B, H, T, D]; "bthd": [B, T, H, D].
 Parsed parse(const char* op, const Array& q, const Array& k, const Array& v, const std::optional<Array>& mask,
              std::optional<float> scale, double rate, uint64_t seed, uint64_t offset, const std::string& layout) {
@@ -54,6 +57,13 @@ Parsed parse(const char* op, const Array& q, const Array& k, const Array& v, con
   if (p.d.Tk == 0 && p.d.Tq > 0 && p.d.B * p.d.H > 0)
     throw ValueError(std::string(op) + ": softmax over zero keys (k has no time steps), got " + shapes(q, k, v));
   check_same_device(op, {&q, &k, &v, mask ? &*mask : nullptr});
+  parse_rest(op, p, mask, scale, rate, seed, offset);
+  return p;
+}
+
+// The mask, dropout and scale arguments (shared by the separate and the packed entry points).
+void parse_rest(const char* op, Parsed& p, const std::optional<Array>& mask, std::optional<float> scale, double rate,
+                uint64_t seed, uint64_t offset) {
   if (mask) {
     const Array& m = *mask;
     check_f32(op, "mask", m);
@@ -75,6 +85,23 @@ Parsed parse(const char* op, const Array& q, const Array& k, const Array& v, con
   p.drop = attn::Dropout{rate, seed, offset};
   p.scale = scale ? *scale : (p.d.D > 0 ? static_cast<float>(1.0 / std::sqrt(double(p.d.D))) : 1.f);
   if (!std::isfinite(p.scale)) throw ValueError(std::string(op) + ": scale must be finite");
+}
+
+// Packed self-attention: qkv [B, T, 3, H, D] (q, k, v the thirds of axis 2; attention.h Dims::ld).
+Parsed parse_packed(const char* op, const Array& qkv, const std::optional<Array>& mask, std::optional<float> scale,
+                    double rate, uint64_t seed, uint64_t offset) {
+  Parsed p;
+  check_f32(op, "qkv", qkv);
+  if (qkv.ndim() != 5 || qkv.dim(2) != 3 || qkv.dim(4) == 0)
+    throw ValueError(std::string(op) + ": qkv must be [B, T, 3, H, D] with D >= 1, got " + qkv.shape_str());
+  p.d.bthd = true;
+  p.d.B = qkv.dim(0);
+  p.d.Tq = p.d.Tk = qkv.dim(1);
+  p.d.H = qkv.dim(3);
+  p.d.D = p.d.Dv = qkv.dim(4);
+  p.d.ld = 3 * p.d.H * p.d.D;
+  check_same_device(op, {&qkv, mask ? &*mask : nullptr});
+  parse_rest(op, p, mask, scale, rate, seed, offset);
   return p;
 }
 
@@ -149,6 +176,71 @@ FN_BIND(attention) {
       py::arg("dropout_rate") = 0.0, py::arg("seed") = 0, py::arg("offset") = 0, py::arg("layout") = "bhtd",
       "-> (dq, dk, dv) of attention_forward, recomputing the probabilities block by block from lse "
       "(no Tq x Tk buffer); pass the forward's causal/scale/mask/dropout arguments.");
+
+  // Packed self-attention (one QKV projection GEMM's output read in place; Dims::ld in attention.h).
+  m.def(
+      "attention_forward_packed",
+      [](const Array& qkv, bool causal, std::optional<float> scale, std::optional<Array> mask, double dropout_rate,
+         uint64_t seed, uint64_t offset) {
+        const char* op = "attention_forward_packed";
+        const Parsed p = parse_packed(op, qkv, mask, scale, dropout_rate, seed, offset);
+        const float* base = qkv.f32();
+        const i64 HD = p.d.H * p.d.D;
+        Array o = Array::empty({p.d.B, p.d.Tq, p.d.H, p.d.D}, DType::F32, qkv.device(), op);
+        Array lse = Array::empty({p.d.B, p.d.H, p.d.Tq}, DType::F32, qkv.device(), op);
+        FN_DISPATCH(op, qkv,
+                    {
+                      py::gil_scoped_release nogil;
+                      cpu::attention_forward(o.f32(), lse.f32(), base, base + HD, base + 2 * HD, p.d, causal,
+                                             p.scale, p.mask, p.drop);
+                    },
+                    {
+                      py::gil_scoped_release nogil;
+                      cuda::attention_forward(o.f32(), lse.f32(), base, base + HD, base + 2 * HD, p.d, causal,
+                                              p.scale, p.mask, p.drop);
+                    });
+        return py::make_tuple(o, lse);
+      },
+      py::arg("qkv"), py::arg("causal") = false, py::arg("scale") = py::none(), py::arg("mask") = py::none(),
+      py::arg("dropout_rate") = 0.0, py::arg("seed") = 0, py::arg("offset") = 0,
+      "attention_forward on packed self-attention input qkv [B, T, 3, H, D] (q, k, v = qkv[:, :, 0/1/2], "
+      "read in place: the output of one fused QKV projection) -> (o [B, T, H, D], lse [B, H, T]).");
+
+  m.def(
+      "attention_backward_packed",
+      [](const Array& dO, const Array& qkv, const Array& o, const Array& lse, bool causal, std::optional<float> scale,
+         std::optional<Array> mask, double dropout_rate, uint64_t seed, uint64_t offset) {
+        const char* op = "attention_backward_packed";
+        const Parsed p = parse_packed(op, qkv, mask, scale, dropout_rate, seed, offset);
+        const std::vector<i64> oshape{p.d.B, p.d.Tq, p.d.H, p.d.D};
+        check_f32(op, "dO", dO);
+        check_f32(op, "o", o);
+        check_f32(op, "lse", lse);
+        check_shape(op, "dO", dO, oshape);
+        check_shape(op, "o", o, oshape);
+        check_shape(op, "lse", lse, {p.d.B, p.d.H, p.d.Tq});
+        check_same_device(op, {&qkv, &dO, &o, &lse});
+        const float* base = qkv.f32();
+        const i64 HD = p.d.H * p.d.D;
+        Array g = Array::empty(qkv.shape, DType::F32, qkv.device(), op);
+        float* gb = g.f32();
+        FN_DISPATCH(op, qkv,
+                    {
+                      py::gil_scoped_release nogil;
+                      cpu::attention_backward(gb, gb + HD, gb + 2 * HD, dO.f32(), base, base + HD, base + 2 * HD,
+                                              o.f32(), lse.f32(), p.d, causal, p.scale, p.mask, p.drop);
+                    },
+                    {
+                      py::gil_scoped_release nogil;
+                      cuda::attention_backward(gb, gb + HD, gb + 2 * HD, dO.f32(), base, base + HD, base + 2 * HD,
+                                               o.f32(), lse.f32(), p.d, causal, p.scale, p.mask, p.drop);
+                    });
+        return g;
+      },
+      py::arg("dO"), py::arg("qkv"), py::arg("o"), py::arg("lse"), py::arg("causal") = false,
+      py::arg("scale") = py::none(), py::arg("mask") = py::none(), py::arg("dropout_rate") = 0.0,
+      py::arg("seed") = 0, py::arg("offset") = 0,
+      "-> dqkv [B, T, 3, H, D] of attention_forward_packed (dq, dk, dv in the thirds of axis 2).");
 }
 
 }  // namespace fusednet

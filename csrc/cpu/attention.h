@@ -38,6 +38,10 @@ namespace fusednet::attn {
 struct Dims {
   i64 B = 0, H = 0, Tq = 0, Tk = 0, D = 0, Dv = 0;
   bool bthd = false;  // false: [B, H, T, D]; true: [B, T, H, D]
+  // Packed self-attention ("bthd" only): Q, K, V are the thirds of one [B, T, 3, H, D] buffer (the
+  // output of one fused QKV projection GEMM), so their token stride is ld = 3·H·D; dQ, dK, dV are
+  // written with the same strides into one [B, T, 3, H, D] gradient. 0: strides from the layout.
+  i64 ld = 0;
 };
 
 struct Mask {  // element (b, i, j) at p[b*sb + i*si + j*sj]; p == nullptr: no mask
@@ -56,6 +60,10 @@ struct Strides {
 };
 inline Strides strides(const Dims& d, i64 T, i64 X) {
   return d.bthd ? Strides{T * d.H * X, X, d.H * X} : Strides{d.H * T * X, T * X, X};
+}
+// Strides of Q, K, V (and of their gradients): the packed token stride when set.
+inline Strides in_strides(const Dims& d, i64 T, i64 X) {
+  return d.ld ? Strides{T * d.ld, X, d.ld} : strides(d, T, X);
 }
 
 }  // namespace fusednet::attn

@@ -219,9 +219,9 @@ Args make_args(const attn::Dims& d, bool causal, float scale, const attn::Mask& 
                std::to_string(d.D) + ", Dv = " + std::to_string(d.Dv));
   Args a;
   a.d = d;
-  a.qs = attn::strides(d, d.Tq, d.D);
-  a.ks = attn::strides(d, d.Tk, d.D);
-  a.vs = attn::strides(d, d.Tk, d.Dv);
+  a.qs = attn::in_strides(d, d.Tq, d.D);  // packed QKV: token stride 3·H·D (attention.h)
+  a.ks = attn::in_strides(d, d.Tk, d.D);
+  a.vs = attn::in_strides(d, d.Tk, d.Dv);
   a.os = attn::strides(d, d.Tq, d.Dv);
   a.mask = mask;
   a.causal = causal;

@@ -5,7 +5,9 @@ Weights follow Keras's layout and order: ``query/kernel [d_q, H, key_dim]``, ``q
 [H, key_dim]``, the same for ``key`` and ``value`` (value_dim), then ``attention_output/kernel
 [H, value_dim, d_out]`` and ``attention_output/bias [d_out]``. Each projection is one GEMM on a
 ``[B*T, d] x [d, H*k]`` view whose result *is* the ``[B, T, H, k]`` tensor the kernel reads in its
-'bthd' layout, so the layer never transposes.
+'bthd' layout, so the layer never transposes. Self-attention (one array as query, value and key,
+key_dim == value_dim) runs one QKV GEMM on the concatenated kernels instead, read in place by the
+packed kernels (``_C.attention_forward_packed``: q, k, v are thirds of one [B, T, 3, H, k] buffer).
 
 Per-call options (``use_causal_mask``, whether ``key`` / ``attention_mask`` are given) travel on
 the call's context in eager mode. A symbolic call (functional model) records them on the layer,
@@ -217,16 +219,28 @@ class MultiHeadAttention(Layer):
             mask = auto if mask is None else _C.binary("mul", mask, auto)
         H, kd, vd = self.num_heads, self.key_dim, self.value_dim
         xs = (q_in, k_in, v_in)
-        proj = [self._project(x, w, b, H * k) for x, (w, b), k in zip(xs, self._proj, (kd, kd, vd))]
         B, Tq, Tk = q_in.shape[0], q_in.shape[1], v_in.shape[1]
-        q = proj[0].reshape(B, Tq, H, kd)
-        k = proj[1].reshape(B, Tk, H, kd)
-        v = proj[2].reshape(B, Tk, H, vd)
         rate = self.dropout if training else 0.0
         seed, off = (self._stream.next() if self._stream is not None else _random.next_key()) if rate > 0 else (0, 0)
         scale = 1.0 / math.sqrt(kd)
+        # Self-attention (one array is query, key and value) with key_dim == value_dim: one QKV GEMM
+        # on the concatenated kernels, whose [B, T, 3, H, k] output the packed kernel reads in place.
+        packed = q_in is v_in and k_in is v_in and kd == vd
+        ctx.packed = None
         try:
-            o, lse = _C.attention_forward(q, k, v, causal, scale, mask, rate, seed, off, "bthd")
+            if packed:
+                d = q_in.shape[-1]
+                W = _C.concat([w.data.reshape(d, H * kd) for w, _ in self._proj], 1)
+                bq = _C.concat([b.data.reshape(H * kd) for _, b in self._proj], 0) if self.use_bias else None
+                qkv = _C.matmul(q_in.reshape(B * Tq, d), W, False, False, bq, "none").reshape(B, Tq, 3, H, kd)
+                o, lse = _C.attention_forward_packed(qkv, causal, scale, mask, rate, seed, off)
+                ctx.packed, q, k, v = (qkv, W), None, None, None
+            else:
+                proj = [self._project(x, w, b, H * k) for x, (w, b), k in zip(xs, self._proj, (kd, kd, vd))]
+                q = proj[0].reshape(B, Tq, H, kd)
+                k = proj[1].reshape(B, Tk, H, kd)
+                v = proj[2].reshape(B, Tk, H, vd)
+                o, lse = _C.attention_forward(q, k, v, causal, scale, mask, rate, seed, off, "bthd")
         except ValueError as e:
             raise ValueError(f"{own}: {e}") from None
         o2 = o.reshape(B * Tq, H * vd)
@@ -274,14 +288,16 @@ class MultiHeadAttention(Layer):
 
     def backward(self, ctx, dy, need_dx):
         H, kd, vd = self.num_heads, self.key_dim, self.value_dim
-        q, k, v = ctx.qkv
-        B, Tq = q.shape[0], q.shape[1]
+        B, Tq = ctx.o.shape[0], ctx.o.shape[1]
         dout = self.output_kernel.shape[-1]
         o2 = ctx.o.reshape(B * Tq, H * vd)
         d_o2, dWo, dbo = _C.dense_backward(dy.reshape(B * Tq, dout), o2,
                                            self.output_kernel.data.reshape(H * vd, dout), None, "none", True,
                                            self.use_bias)
         rate, seed, off = ctx.drop
+        if ctx.packed is not None:
+            return self._backward_packed(ctx, d_o2.reshape(B, Tq, H, vd), dWo, dbo, need_dx)
+        q, k, v = ctx.qkv
         dq, dk, dv = _C.attention_backward(d_o2.reshape(B, Tq, H, vd), q, k, v, ctx.o, ctx.lse,
                                            ctx.cfg[2], ctx.scale, ctx.mask, rate, seed, off, "bthd")
         dxs, grads = [], []
@@ -310,10 +326,42 @@ class MultiHeadAttention(Layer):
             dx.append(None)
         return dx, grads
 
+    def _backward_packed(self, ctx, d_o, dWo, dbo, need_dx):
+        """Backward of the packed self-attention: one dqkv [B, T, 3, H, k] from the kernel, one
+        dense_backward through the concatenated QKV kernel (dX = dqkv·Wᵀ sums the three input
+        gradients in its K loop), its dW / db split back into the three variables."""
+        qkv, W = ctx.packed
+        B, T, _, H, kd = qkv.shape
+        rate, seed, off = ctx.drop
+        g = _C.attention_backward_packed(d_o, qkv, ctx.o, ctx.lse, ctx.cfg[2], ctx.scale, ctx.mask, rate, seed, off)
+        x = ctx.xs[0]
+        d = x.shape[-1]
+        dx, dw, db = _C.dense_backward(g.reshape(B * T, 3 * H * kd), x.reshape(B * T, d), W, None, "none", need_dx,
+                                       self.use_bias)
+        grads = []
+        if self.trainable:
+            dw3 = dw.reshape(d, 3, H * kd)
+            db3 = db.reshape(3, H * kd) if self.use_bias else None
+            for i, (w, b) in enumerate(self._proj):
+                grads.append(_C.slice_axis(dw3, 1, i, i + 1).reshape(*w.shape))
+                if self.use_bias:
+                    grads.append(_C.slice_axis(db3, 0, i, i + 1).reshape(*b.shape))
+            grads.append(dWo.reshape(*self.output_kernel.shape))
+            if self.use_bias:
+                grads.append(dbo)
+        if not need_dx:
+            return None, grads
+        # query, value (and key) are one array: its whole gradient on the first input
+        return [dx.reshape(B, T, d)] + [None] * (1 + ctx.cfg[0] + ctx.cfg[1]), grads
+
     # ----------------------------------------------------------------- scores
     def _scores(self, ctx):
         """Probabilities (B, H, Tq, Tk) before dropout: the fused kernel applied to V = identity,
         so O = P exactly as the output path computes it (this materialises Tq x Tk)."""
+        if ctx.packed is not None:
+            qkv = ctx.packed[0]
+            B_, T_, _, H_, kd_ = qkv.shape
+            ctx.qkv = tuple(_C.slice_axis(qkv, 2, i, i + 1).reshape(B_, T_, H_, kd_) for i in range(3))
         q, k, _ = ctx.qkv
         B, Tk, H = k.shape[0], k.shape[1], self.num_heads
         eye = _C.asarray(np.ascontiguousarray(np.broadcast_to(np.eye(Tk, dtype=np.float32)[None, :, None, :],
