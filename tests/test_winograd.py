@@ -247,3 +247,43 @@ def test_cuda_vs_cpu():
         y = _C.conv2d_winograd_forward(A(x), u, A(b) if has_b else None, pad, act)
         np.testing.assert_allclose(np.asarray(yd.to("cpu")), np.asarray(y), rtol=rt,
                                    atol=at * max(1.0, float(np.abs(np.asarray(y)).max())))
+
+
+def test_fingerprint_sees_every_change_and_ignores_threads():
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(3 * (1 << 18) + 5).astype(np.float32)   # 3 MiB + a tail: 4 blocks
+    base = _C.weights_fingerprint([A(a), None])
+    n0 = _C.get_num_threads()
+    try:
+        _C.set_num_threads(1)
+        assert _C.weights_fingerprint([A(a), None]) == base
+    finally:
+        _C.set_num_threads(n0)
+    for pos in (0, 7, (1 << 18) + 3, a.size - 1):      # first, inside, second block, the tail
+        b = a.copy()
+        b.view(np.uint32)[pos] ^= 1                      # one bit
+        assert _C.weights_fingerprint([A(b), None]) != base
+    assert _C.weights_fingerprint([None, A(a)]) != base                   # order / None matter
+    assert _C.weights_fingerprint([A(a.reshape(1, -1)), None]) != base    # so does the shape
+    assert _C.weights_fingerprint([A(a[:0])]) != _C.weights_fingerprint([None])
+
+
+def test_fold_cache_follows_in_place_writes():
+    """predict skips refolding unchanged weights (fingerprint), but a write through a NumPy view
+    of a kernel (no version bump) is still seen."""
+    from fusednet.trainers import fusion as tf
+    m = _bn_residual_model()
+    x = np.random.default_rng(4).standard_normal((2, 11, 13, 32)).astype(np.float32)
+    y0 = m.predict(x, verbose=0)
+    s0 = _wino_steps(m)[0]
+    w_before, u_before = s0.w, s0.u
+    m.predict(x, verbose=0)
+    assert s0.w is w_before and s0.u is u_before          # unchanged weights: nothing rebuilt
+    conv = s0.conv
+    k = np.asarray(conv.kernel.data)
+    k *= 0.5                                              # in place, through the buffer
+    y1 = m.predict(x, verbose=0)
+    assert s0.u is not u_before and not np.allclose(y0, y1)
+    with tf.disabled():
+        ref = m.predict(x, verbose=0)
+    _close(y1, ref.astype(np.float64))

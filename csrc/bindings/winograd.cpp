@@ -97,6 +97,29 @@ FN_BIND(winograd) {
       "u = winograd_weights(w); padding 'valid'|'same'; activation none|relu.");
 
   m.def(
+      "weights_fingerprint",
+      [](const std::vector<std::optional<Array>>& arrays) {
+        const char* op = "weights_fingerprint";
+        uint64_t r = 0x9e3779b97f4a7c15ull;
+        for (const auto& a : arrays) {
+          uint64_t h = 0x51ed270b27a1f3c5ull;     // None
+          if (a) {
+            if (a->is_cuda()) throw ValueError(std::string(op) + ": CPU arrays only, got a CUDA array " + a->shape_str());
+            const i64 nbytes = i64(a->nbytes());
+            py::gil_scoped_release nogil;
+            h = cpu::fingerprint(a->raw(), nbytes);
+            for (i64 d : a->shape) h = (h ^ uint64_t(d)) * 0x100000001b3ull;
+            h = (h ^ uint64_t(a->dtype)) * 0x100000001b3ull;
+          }
+          r = (r ^ h) * 0x100000001b3ull ^ (r >> 31);
+        }
+        return r;
+      },
+      py::arg("arrays"),
+      "64-bit fingerprint of the bytes, shapes and dtypes of CPU arrays (None allowed): inference steps "
+      "that cache transformed weights compare it instead of recomputing them every predict call.");
+
+  m.def(
       "_winograd_forward_ref",
       [](const Array& x, const Array& u, std::optional<Array> bias, const std::string& padding,
          py::object activation) {

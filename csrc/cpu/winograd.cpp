@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
+#include <vector>
 
 #include "cpu/ftz_scope.h"
 #include "cpu/gemm.h"
@@ -91,6 +93,38 @@ i64 chunk_tiles(const ConvGeom& g) {
 }
 
 }  // namespace
+
+uint64_t fingerprint(const void* p, i64 nbytes) {
+  constexpr uint64_t kPrime = 0x100000001b3ull, kBasis = 0xcbf29ce484222325ull;
+  constexpr i64 kBlock = i64(1) << 20;
+  const unsigned char* b = static_cast<const unsigned char*>(p);
+  const i64 nb = nbytes > 0 ? (nbytes + kBlock - 1) / kBlock : 0;
+  std::vector<uint64_t> part(size_t(std::max<i64>(nb, 1)), kBasis);
+  auto block = [&](i64 k) {
+    const unsigned char* q = b + k * kBlock;
+    const i64 n = std::min(kBlock, nbytes - k * kBlock);
+    uint64_t h[8];
+    for (int l = 0; l < 8; ++l) h[l] = kBasis + uint64_t(l);
+    i64 i = 0;
+    for (; i + 64 <= n; i += 64)
+      for (int l = 0; l < 8; ++l) {
+        uint64_t w;
+        std::memcpy(&w, q + i + 8 * l, 8);
+        h[l] = (h[l] ^ w) * kPrime;
+      }
+    uint64_t t = kBasis;
+    for (; i < n; ++i) t = (t ^ q[i]) * kPrime;
+    uint64_t r = t;
+    for (int l = 0; l < 8; ++l) r = (r ^ h[l]) * kPrime ^ (r >> 29);
+    part[size_t(k)] = r;
+  };
+  const int T = nb >= 4 ? int(std::min<i64>(num_threads(), nb)) : 1;
+  if (T > 1) parallel_for(nb, T, block);
+  else for (i64 k = 0; k < nb; ++k) block(k);
+  uint64_t r = kBasis ^ uint64_t(nbytes);
+  for (i64 k = 0; k < nb; ++k) r = (r ^ part[size_t(k)]) * kPrime ^ (r >> 31);
+  return r;
+}
 
 bool winograd_geom_ok(const ConvGeom& g) {
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1;

@@ -17,6 +17,8 @@
 // Accuracy: the transforms add rounding with entries up to 8 (Aᵀ) and 5 (Bᵀ): relative error ~1e-5
 // of the output's scale in float32 (TOL["winograd"]), versus ~1e-6 for the direct conv.
 #pragma once
+#include <cstdint>
+
 #include "common/common.h"
 #include "cpu/conv.h"
 #include "cpu/isa.h"
@@ -38,6 +40,13 @@ void winograd_forward(float* Y, const float* X, const float* U, const float* bia
 
 // Testing hook: the same algorithm, every sum in double, one tile at a time (no GEMM, no vectors).
 void winograd_forward_ref(float* Y, const float* X, const float* U, const float* bias, const ConvGeom& g, Act act);
+
+// A 64-bit fingerprint of n bytes (FNV-1a over 8 interleaved 64-bit lanes per 1 MiB block, blocks
+// hashed in parallel and combined in order: the same value for any thread count). Inference steps
+// that cache transformed weights (folded Conv+BN, U) compare fingerprints of the source weights
+// instead of recomputing every predict call: reading the weights once costs a fraction of
+// refolding and retransforming them.
+uint64_t fingerprint(const void* p, i64 nbytes);
 
 namespace wino_detail {
 // Per-ISA chunk kernels (winograd_impl.h instantiated per file). Tiles are numbered
