@@ -12,11 +12,14 @@ it swallows, by one fused step. Rules (in order):
 * ``conv_bn_fold`` (inference plans only, any DAG): Conv2D (linear) → BatchNormalization (→
   relu/tanh), each the only consumer of the previous, becomes one convolution with the folded
   weights and the activation in its epilogue (chains also fold in ``layers/fusion.py``); the
-  folded weights are rebuilt once per predict/evaluate call (:func:`new_generation`).
+  folded weights are checked once per predict/evaluate call (:func:`new_generation`) and rebuilt
+  when the source weights' fingerprint changed; a folded
+  3x3 stride-1 conv with >= 32 channels each side runs as Winograd F(4x4,3x3) on the kernel
+  transformed once per generation (:mod:`.winograd`).
 Dense/Conv bias + activation are fused inside their kernels' epilogues and need no rule.
 
 Every rule gives the same values as the unfused steps, bit for bit, except BN folding (float32
-rounding of the folded weights; within TOL["conv"]). ``set_enabled(False)`` / ``with
+rounding of the folded weights; within TOL["conv"]) and Winograd (within TOL["winograd"]). ``set_enabled(False)`` / ``with
 disabled():`` turn every rule off (tests compare both).
 """
 import contextlib
@@ -24,6 +27,7 @@ import contextlib
 from .. import _C
 from ..layers.fusion import fold_conv_bn
 from ..tensor import WEIGHTS_VERSION
+from . import winograd as _wino
 
 __all__ = ["set_enabled", "is_enabled", "disabled", "RULES", "INFERENCE_RULES", "rule", "inference_rule",
            "new_generation"]
@@ -118,16 +122,35 @@ def conv_relu_maxpool(nodes, i, consumers, make_step):
 class FoldedConvStep:
     """Conv2D → BatchNormalization (→ relu/tanh) at inference as one convolution."""
 
-    __slots__ = ("conv", "bn", "act", "gen", "w", "b")
+    __slots__ = ("conv", "bn", "act", "gen", "w", "b", "u", "key")
 
     def __init__(self, conv, bn, act):
-        self.conv, self.bn, self.act, self.gen = conv, bn, act, None
+        self.conv, self.bn, self.act, self.gen, self.key, self.u = conv, bn, act, None, None, None
+
+    def _source_key(self):
+        # the weights' content (a 64-bit fingerprint) + epsilon: a new predict call bumps the
+        # generation (weights may have been written through a NumPy view), but refolding and
+        # retransforming are skipped when the source weights are unchanged
+        c, bn = self.conv, self.bn
+        arrays = [c.kernel.data, c.bias.data if c.bias is not None else None,
+                  bn.gamma.data if bn.gamma is not None else None, bn.beta.data if bn.beta is not None else None,
+                  bn.moving_mean.data, bn.moving_variance.data]
+        return _C.weights_fingerprint(arrays), float(bn.epsilon)
 
     def forward(self, ctx, x, training, strip=False):
         if self.gen != WEIGHTS_VERSION[0]:
-            self.w, self.b = fold_conv_bn(self.conv, self.bn)
+            key, want_u = self._source_key(), _wino.eligible(self.conv, self.act)
+            if key != self.key:
+                self.w, self.b = fold_conv_bn(self.conv, self.bn)
+                self.u, self.key = None, key
+            if want_u and self.u is None:
+                self.u = _wino.transform(self.w)
+            elif not want_u:
+                self.u = None
             self.gen = WEIGHTS_VERSION[0]
         c = self.conv
+        if self.u is not None and _wino.is_enabled():
+            return _wino.forward(x, self.u, self.b, c.padding, self.act)
         return _C.conv2d_forward(x, self.w, self.b, c.strides, c.padding, c.dilation_rate, self.act)
 
     def backward(self, ctx, dy, need_dx):  # pragma: no cover - inference plans never run backward
