@@ -204,6 +204,10 @@ def run_one(path, args):
     stmts = [s for s in tree.body
              if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
                      and isinstance(s.value.value, str))]
+    try:  # before the matplotlib stand-in: torch probes matplotlib on import
+        import torch  # noqa: F401
+    except ImportError:
+        pass
     install(args.backend, args.mnist, args.epochs, args.steps)
     _stub_matplotlib()
     ns = {"__name__": "__main__", "__file__": str(path)}
@@ -247,7 +251,7 @@ def _classify(e, s, text, failed_names):
     tb = traceback.extract_tb(e.__traceback__)
     where = next((f"{pathlib.Path(f.filename).name}:{f.lineno}" for f in reversed(tb)
                   if "fusednet" in f.filename or "keras" in f.filename), "")
-    if isinstance(e, NeedsData):
+    if isinstance(e, NeedsData) or "URL fetch failure" in msg:
         kind = "needs data"
     elif FOREIGN.search(text) or re.search(r"tensorflow|jax|tfds", msg):
         kind = "tf/jax"
@@ -262,6 +266,15 @@ def _classify(e, s, text, failed_names):
 
 
 # -------------------------------------------------------------------------------- the driver
+def _default_mnist():
+    """The project's shared data folder: ``shared/data/mnist`` beside some ancestor of this file."""
+    for parent in HERE.parents:
+        cand = parent / "shared" / "data" / "mnist"
+        if cand.is_dir():
+            return str(cand)
+    return ""
+
+
 def _skip_reason(stem, only):
     if only and stem in only:
         return None
@@ -276,7 +289,7 @@ def main(argv=None):
     p.add_argument("guides", help="directory of guide .py files (keras-io/guides) or one file")
     p.add_argument("--backend", choices=["fusednet", "keras"], default="fusednet")
     p.add_argument("--only", nargs="*", default=None, help="guide names (file stems) to run")
-    p.add_argument("--mnist", default=str(HERE.parents[2] / "shared" / "data" / "mnist"))
+    p.add_argument("--mnist", default=_default_mnist(), help="directory of the MNIST IDX files")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--stmt-timeout", type=int, default=120)
@@ -285,7 +298,7 @@ def main(argv=None):
     p.add_argument("--verbose", action="store_true")
     p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if not os.path.isdir(args.mnist):
+    if not args.mnist or not os.path.isdir(args.mnist):
         args.mnist = None
     if args.one:  # child: run one guide, print its result as the last line
         os.chdir(os.environ.get("GUIDE_WORKDIR", "."))
