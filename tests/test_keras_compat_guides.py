@@ -141,3 +141,126 @@ def test_summary_show_trainable_column_matches_keras_flags():
     assert "Trainable" not in _lines(m)[2]
     with pytest.raises(ValueError, match="summary.*expand_nested"):
         m.summary(expand_nested=True)
+
+
+# ----------------------------------------------------------------------------- callable activation
+@pytest.mark.parametrize("B,F,U", [(1, 1, 1), (5, 7, 3), (13, 4, 11)])
+def test_dense_with_python_activation_forward_and_backward(B, F, U):
+    rng = np.random.default_rng(B + F + U)
+    x = rng.normal(size=(B, F)).astype(np.float32)
+    g = rng.normal(size=(B, U))
+    layer = layers.Dense(U, activation=lambda t: t * t + fn.ops.tanh(t))
+    y = layer(fn.Tensor(x, requires_grad=True))
+    W = layer.kernel.numpy().astype(np.float64)
+    b = layer.bias.numpy().astype(np.float64)
+
+    def f(xx):                                   # float64 reference of the whole layer
+        z = xx @ W + b
+        return z * z + np.tanh(z)
+    r, a = TOL["pointwise"]
+    np.testing.assert_allclose(y.numpy(), f(x.astype(np.float64)), rtol=r, atol=a)
+    xt = fn.Tensor(x, requires_grad=True)
+    out = layer(xt)
+    fn.ops.sum(out * fn.Tensor(g.astype(np.float32))).backward()
+    eps = TOL["fd_eps"]
+    fd = np.zeros_like(x, dtype=np.float64)
+    x64 = x.astype(np.float64)
+    for idx in np.ndindex(*x.shape):            # float64 central differences of sum(g * f(x))
+        xp, xm = x64.copy(), x64.copy()
+        xp[idx] += eps
+        xm[idx] -= eps
+        fd[idx] = (np.sum(g * f(xp)) - np.sum(g * f(xm))) / (2 * eps)
+    rg, ag = TOL["gradcheck"]
+    np.testing.assert_allclose(xt.grad.numpy(), fd, rtol=rg, atol=ag * 10)
+
+
+def test_registered_python_activation_trains_saves_and_loads(tmp_path):
+    @fn.saving.register_keras_serializable(package="guides_test", name="square_act")
+    def square_act(x):
+        return x ** 2
+    inp = fn.Input((4,))
+    m = fn.Model(inp, layers.Dense(1, activation=square_act)(inp))
+    m.compile(optimizer="rmsprop", loss="mean_squared_error")
+    rng = np.random.default_rng(1)
+    x, y = rng.random((8, 4), dtype=np.float32), rng.random((8, 1), dtype=np.float32)
+    w0 = m.get_weights()[0].copy()
+    m.fit(x, y, verbose=0)
+    assert not np.allclose(m.get_weights()[0], w0)          # the custom backward moved the kernel
+    assert m.layers[1].get_config()["activation"] == "guides_test>square_act"
+    m.save(tmp_path / "m.keras")
+    r = fn.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(m.predict(x, verbose=0), r.predict(x, verbose=0))
+    assert (r.predict(x, verbose=0) >= 0).all()
+    with pytest.raises(ValueError, match="activation.*shape"):
+        layers.Dense(2, activation=lambda t: fn.ops.sum(t))(fn.Tensor(x))
+
+
+# ----------------------------------------------------------------------------- layer.losses
+def test_layer_losses_include_nested_layers_and_reset_per_call():
+    class Act(layers.Layer):
+        def call(self, x):
+            self.add_loss(0.5 * fn.ops.mean(x))
+            return x
+
+    class Outer(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.act = Act()
+            self.dense = layers.Dense(3, kernel_regularizer=fn.regularizers.l2(1e-3))
+
+        def call(self, x):
+            return self.dense(self.act(x))
+    o = Outer()
+    assert len(o.losses) == 0
+    x = np.full((2, 2), 2.0, np.float32)
+    o(x)
+    assert len(o.losses) == 2
+    o(x)
+    assert len(o.losses) == 2                    # the latest call's add_loss only
+    got = sorted(float(t.numpy()) for t in o.losses)
+    W = o.dense.kernel.numpy().astype(np.float64)
+    r, a = TOL["reduce"]
+    np.testing.assert_allclose(got, sorted([1.0, 1e-3 * np.sum(W * W)]), rtol=r, atol=a)
+    inp = fn.Input((2,))
+    m = fn.Model(inp, Outer()(inp))
+    m(x)
+    assert len(m.losses) == 2                    # each loss once, not once per nesting level
+
+
+# ----------------------------------------------------------------------------- clone_model, plot_model
+def test_clone_model_new_weights_same_architecture():
+    m = fn.Sequential([fn.Input((4,)), layers.Dense(3, activation="relu"), layers.Dense(2)])
+    c = fn.models.clone_model(m)
+    assert c is not m and c.built and [w.shape for w in c.get_weights()] == [w.shape for w in m.get_weights()]
+    assert not np.array_equal(c.get_weights()[0], m.get_weights()[0])
+    c.set_weights(m.get_weights())
+    x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
+    np.testing.assert_array_equal(c.predict(x, verbose=0), m.predict(x, verbose=0))
+    inp = fn.Input((4,))
+    f = fn.Model(inp, layers.Dense(2)(inp))
+    assert fn.models.clone_model(f).count_params() == f.count_params()
+    s = fn.models.clone_model(m, clone_function=lambda l: type(l).from_config(l.get_config()))
+    assert len(s.layers) == 2
+    with pytest.raises(ValueError, match="clone_model.*clone_function"):
+        fn.models.clone_model(f, clone_function=lambda l: l)
+
+
+def test_plot_model_writes_dot_graph_and_reports_missing_graphviz(tmp_path, monkeypatch):
+    a, b = fn.Input((4,), name="a"), fn.Input((3,), name="b")
+    shared = layers.Dense(3, activation="relu", name="shared")
+    x = layers.concatenate([shared(a), b])
+    m = fn.Model([a, b], layers.Dense(2, name="head")(x))
+    fn.utils.plot_model(m, tmp_path / "m.dot", show_shapes=True, show_layer_names=True,
+                        show_layer_activations=True)
+    src = (tmp_path / "m.dot").read_text()
+    assert src.startswith("digraph") and src.count("->") == 4
+    assert "shared (Dense)" in src and "Output shape: (None, 6)" in src and "Activation: relu" in src
+    with pytest.raises(ValueError, match="plot_model.*built"):
+        fn.utils.plot_model(fn.Sequential([layers.Dense(2)]), tmp_path / "u.dot")
+    import shutil
+    import sys
+    monkeypatch.setitem(sys.modules, "pydot", None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delitem(sys.modules, "IPython.core.magics.namespace", raising=False)
+    with pytest.raises(ImportError, match="pydot"):
+        fn.utils.plot_model(m, tmp_path / "m.png")
