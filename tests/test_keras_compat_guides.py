@@ -264,3 +264,57 @@ def test_plot_model_writes_dot_graph_and_reports_missing_graphviz(tmp_path, monk
     monkeypatch.delitem(sys.modules, "IPython.core.magics.namespace", raising=False)
     with pytest.raises(ImportError, match="pydot"):
         fn.utils.plot_model(m, tmp_path / "m.png")
+
+
+# ----------------------------------------------------------------------------- compile() without a loss
+@pytest.mark.parametrize("B,F", [(1, 1), (4, 3), (7, 5)])
+def test_fit_without_compiled_loss_minimises_add_loss_like_keras(B, F):
+    rng = np.random.default_rng(B * F)
+    x = rng.normal(size=(B, F)).astype(np.float32)
+    W0 = rng.normal(size=(F, 3)).astype(np.float32)
+
+    class ActReg(layers.Layer):
+        def call(self, h):
+            self.add_loss(0.1 * fn.ops.sum(h * h))
+            return h
+    inp = fn.Input((F,))
+    m = fn.Model(inp, ActReg()(layers.Dense(3)(inp)))
+    m.set_weights([W0, np.zeros(3, np.float32)])
+    m.compile(optimizer=fn.optimizers.SGD(0.05))
+    h = m.fit(x, x, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    # float64 reference: loss = 0.1 * sum((x W + b)^2); one SGD step on the whole batch
+    z = x.astype(np.float64) @ W0
+    dW, db = 0.2 * x.T.astype(np.float64) @ z, 0.2 * z.sum(0)
+    r, a = TOL["optimizer"]
+    np.testing.assert_allclose(m.get_weights()[0], W0 - 0.05 * dW, rtol=r * 10, atol=a * 10)
+    np.testing.assert_allclose(m.get_weights()[1], -0.05 * db, rtol=r * 10, atol=a * 10)
+    np.testing.assert_allclose(h.history["loss"][0], 0.1 * np.sum(z * z), rtol=TOL["loss"][0] * 10)
+    keras = _keras()
+
+    class KActReg(keras.layers.Layer):
+        def call(self, h):
+            self.add_loss(0.1 * keras.ops.sum(h * h))
+            return h
+    kin = keras.Input((F,))
+    km = keras.Model(kin, KActReg()(keras.layers.Dense(3)(kin)))
+    km.set_weights([W0, np.zeros(3, np.float32)])
+    km.compile(optimizer=keras.optimizers.SGD(0.05))
+    km.fit(x, x, batch_size=B, epochs=1, shuffle=False, verbose=0)
+    rk, ak = TOL["keras_metric_f32"]
+    np.testing.assert_allclose(m.get_weights()[0], km.get_weights()[0], rtol=rk * 10, atol=ak * 10)
+
+
+def test_fit_without_any_loss_still_raises():
+    m = fn.Sequential([fn.Input((3,)), layers.Dense(2)])
+    m.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="fit.*without a loss"):
+        m.fit(np.zeros((2, 3), np.float32), np.zeros((2, 2), np.float32), verbose=0)
+
+    class NoLoss(layers.Layer):                    # user layer that adds nothing: fails at step 1
+        def call(self, h):
+            return h
+    inp = fn.Input((3,))
+    m = fn.Model(inp, NoLoss()(layers.Dense(2)(inp)))
+    m.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="fit.*add_loss"):
+        m.fit(np.zeros((2, 3), np.float32), np.zeros((2, 2), np.float32), verbose=0)

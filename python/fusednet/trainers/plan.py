@@ -23,6 +23,15 @@ from ..tensor import Tensor, enable_grad, no_grad
 from . import fusion
 from ..models.multi_output import add_grads
 
+
+def may_add_loss(model):
+    """Whether a layer of ``model`` can call ``add_loss()``: a user-defined layer (its Python
+    ``call`` may); the built-in layers never do. ``fit`` without a compiled loss is valid then
+    (Keras: the add_loss terms are the loss) and fails at the first step if none was added."""
+    from ..layers.base import walk_layers
+    return any(not type(l).__module__.startswith("fusednet.")
+               for l in walk_layers([l for l in model.layers if l is not model]))
+
 __all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
 
 
@@ -295,6 +304,8 @@ class GraphPlan:
             dy = g[st.out_slot]
             ctx = ctxs[i]
             ctxs[i] = None
+            if dy is None and st.active and getattr(ctx, "extra", None) and getattr(ctx, "out", None) is not None:
+                dy = _C.zeros(list(ctx.out.shape), device=ctx.out.data.device)   # add_loss terms only
             if dy is None or not st.active:
                 continue
             g[st.out_slot] = None
@@ -379,6 +390,9 @@ class GraphPlan:
         extra = [float(e.item()) for c in ctxs for e in (c.__dict__.get("extra") or ())]
         if extra and per_total is not None:   # add_loss() terms join every sample's loss (logs)
             per_total = _C.binary("add", per_total, _C.full([], sum(extra), device=per_total.device))
+        elif extra:                           # compiled without a loss: add_loss() is the loss (Keras)
+            dev = self.param_arrays[0].device if self.param_arrays else "cpu"
+            per_total = _C.full([int(n)], sum(extra), device=dev)
         _, grads = self.backward(ctxs, douts)
         for j, gr in enumerate(grads):
             if gr is None:

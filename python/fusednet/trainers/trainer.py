@@ -22,6 +22,7 @@ from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callba
                    reg_penalty, to_float)
 from .data_parallel import DataParallelFit
 from .inference_only import inference_only_layer
+from .plan import may_add_loss
 from .steps import Steps
 
 __all__ = ["Trainer"]
@@ -228,9 +229,8 @@ class Trainer(Steps, DataParallelFit):
             return self._fit_custom(x, y, sample_weight, src, batch_size, epochs, verbose, callbacks,
                                     validation_split, val, val_kwargs, shuffle, initial_epoch,
                                     steps_per_epoch, validation_freq)
-        if all(l is None for l in self._out_losses):
-            raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or "
-                             "override train_step()")
+        if all(l is None for l in self._out_losses) and not may_add_loss(self):
+            raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or override train_step()")
         dev = self._device
         if src is not None:
             def batches(epoch):
@@ -296,6 +296,8 @@ class Trainer(Steps, DataParallelFit):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
                 per, pers, outs, grads = plan.train_step(xb, yb, nb, wb)
+                if per is None:   # no compiled loss, no add_loss() term: Keras' error too
+                    raise ValueError("fit: no loss was compiled and no add_loss() term was added; pass loss=")
                 opt._apply_arrays(params, grads)
                 if nb == full:
                     if acc is None:
