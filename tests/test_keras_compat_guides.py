@@ -318,3 +318,20 @@ def test_fit_without_any_loss_still_raises():
     m.compile(optimizer="sgd")
     with pytest.raises(ValueError, match="fit.*add_loss"):
         m.fit(np.zeros((2, 3), np.float32), np.zeros((2, 2), np.float32), verbose=0)
+
+
+def test_fit_without_loss_needs_no_targets():
+    class ActReg(layers.Layer):
+        def call(self, h):
+            self.add_loss(fn.ops.mean(h * h))
+            return h
+    inp = fn.Input((3,))
+    m = fn.Model(inp, ActReg()(layers.Dense(2)(inp)))
+    m.compile(optimizer="sgd")
+    x = np.random.default_rng(3).random((6, 3), dtype=np.float32)
+    h = m.fit(x, epochs=2, verbose=0)             # no y: the add_loss terms are the whole loss
+    assert h.history["loss"][1] < h.history["loss"][0]
+    m2 = fn.Sequential([fn.Input((3,)), layers.Dense(2)])
+    m2.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="fit: y is required"):
+        m2.fit(x, verbose=0)

@@ -32,6 +32,13 @@ def may_add_loss(model):
     return any(not type(l).__module__.startswith("fusednet.")
                for l in walk_layers([l for l in model.layers if l is not model]))
 
+
+def check_fit_loss(model):
+    """``fit`` needs a compiled loss, or a layer that may ``add_loss()`` (checked again per step)."""
+    if all(l is None for l in model._out_losses) and not may_add_loss(model):
+        raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or "
+                         "override train_step()")
+
 __all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
 
 
@@ -393,6 +400,8 @@ class GraphPlan:
         elif extra:                           # compiled without a loss: add_loss() is the loss (Keras)
             dev = self.param_arrays[0].device if self.param_arrays else "cpu"
             per_total = _C.full([int(n)], sum(extra), device=dev)
+        if per_total is None:                 # no compiled loss, no add_loss() term: nothing to train
+            raise ValueError("fit: no loss was compiled and no add_loss() term was added; pass loss=")
         _, grads = self.backward(ctxs, douts)
         for j, gr in enumerate(grads):
             if gr is None:

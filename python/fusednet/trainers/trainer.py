@@ -22,7 +22,7 @@ from .logs import (MetricFeeder, _cb_module, array_sum, find_history, fit_callba
                    reg_penalty, to_float)
 from .data_parallel import DataParallelFit
 from .inference_only import inference_only_layer
-from .plan import may_add_loss
+from .plan import check_fit_loss
 from .steps import Steps
 
 __all__ = ["Trainer"]
@@ -36,9 +36,10 @@ class Trainer(Steps, DataParallelFit):
         """Host arrays per input, per output target (prepared for its loss) and sample weights."""
         xs = self._prepare_inputs(x, what)
         n = xs[0].shape[0]
-        if y is None:
+        if y is None and any(l is not None for l in self._out_losses):   # add_loss-only: no y (Keras)
             raise ValueError(f"{what}: y is required for training/evaluation")
-        ys = flatten(y, self._output_names(), f"{what}: y", allow_missing=True)
+        ys = [None] * len(self._output_names()) if y is None else \
+            flatten(y, self._output_names(), f"{what}: y", allow_missing=True)
         out_shapes = self._output_shapes([(None,) + tuple(a.shape[1:]) for a in xs])
         Ys = []
         for i, (yi, loss) in enumerate(zip(ys, self._out_losses)):
@@ -229,15 +230,14 @@ class Trainer(Steps, DataParallelFit):
             return self._fit_custom(x, y, sample_weight, src, batch_size, epochs, verbose, callbacks,
                                     validation_split, val, val_kwargs, shuffle, initial_epoch,
                                     steps_per_epoch, validation_freq)
-        if all(l is None for l in self._out_losses) and not may_add_loss(self):
-            raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or override train_step()")
+        check_fit_loss(self)
         dev = self._device
         if src is not None:
             def batches(epoch):
                 return resumed(self, (self._source_batch(b, "fit", class_weight)
                                       for b in src.epoch(steps_per_epoch)))
         else:
-            if y is None:
+            if y is None and any(l is not None for l in self._out_losses):
                 raise ValueError("fit: y is required")
             xs, ys, Ys, sw = self._prepare_xy(x, y, sample_weight, "fit")
             n = xs[0].shape[0]
@@ -296,8 +296,6 @@ class Trainer(Steps, DataParallelFit):
                 if batch_hooks:
                     cbs.on_train_batch_begin(step)
                 per, pers, outs, grads = plan.train_step(xb, yb, nb, wb)
-                if per is None:   # no compiled loss, no add_loss() term: Keras' error too
-                    raise ValueError("fit: no loss was compiled and no add_loss() term was added; pass loss=")
                 opt._apply_arrays(params, grads)
                 if nb == full:
                     if acc is None:
