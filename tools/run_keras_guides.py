@@ -25,7 +25,8 @@ How a guide is run (one subprocess per guide, a wall-clock timeout each):
   steps) so a guide takes seconds; a statement running past ``--stmt-timeout`` counts as failed.
 * A failure is classed: ``tf/jax`` (the statement uses TensorFlow/JAX/tfds, not installed and not
   Keras), ``needs data`` (a download), ``cascade`` (NameError of a name whose defining statement
-  failed), else ``api`` -- a fusednet gap or difference. Guides built on TF/JAX-only APIs
+  failed; a name left unbound by a tf/jax or needs-data failure inherits that class), else
+  ``api`` -- a gap or difference of the backend under test. Guides built on TF/JAX-only APIs
   (``*_tensorflow``, ``*_jax``, distribution) are skipped and listed with the reason.
 
 Prints one row per guide and the overall percentage; ``--json FILE`` writes every failure.
@@ -211,7 +212,7 @@ def run_one(path, args):
     install(args.backend, args.mnist, args.epochs, args.steps)
     _stub_matplotlib()
     ns = {"__name__": "__main__", "__file__": str(path)}
-    failed_names, fails, ok = set(), [], 0
+    failed_names, fails, ok = {}, [], 0
     signal.signal(signal.SIGALRM, _alarm)
     for s in stmts:
         code = compile(ast.Module(body=[s], type_ignores=[]), str(path), "exec")
@@ -226,7 +227,8 @@ def run_one(path, args):
                 raise
             signal.alarm(0)
             fails.append(_classify(e, s, text, failed_names))
-            failed_names.update(_bound_names(s))
+            for name in _bound_names(s):       # a later NameError inherits this failure's class
+                failed_names[name] = fails[-1]["kind"]
         finally:
             signal.alarm(0)
         if args.verbose:
@@ -256,7 +258,8 @@ def _classify(e, s, text, failed_names):
     elif FOREIGN.search(text) or re.search(r"tensorflow|jax|tfds", msg):
         kind = "tf/jax"
     elif isinstance(e, NameError) and getattr(e, "name", None) in failed_names:
-        kind = "cascade"
+        root = failed_names[e.name]      # the failure that left the name unbound
+        kind = root if root in ("tf/jax", "needs data") else "cascade"
     elif isinstance(e, _Timeout):
         kind = "timeout"
     else:
