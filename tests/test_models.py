@@ -40,8 +40,8 @@ def test_summary_and_counts(capsys):
 
 def test_unbuilt_model_errors():
     m = fn.Sequential([layers.Dense(2)])
-    with pytest.raises(ValueError, match="not yet been built"):
-        m.summary()
+    # summary() of an unbuilt model prints "? / 0 (unbuilt)" rows, as Keras 3 does
+    # (tests/test_keras_compat_guides.py); the weights are what cannot exist yet
     with pytest.raises(ValueError, match="not yet been built"):
         m.get_weights()
     with pytest.raises(ValueError, match="no layers"):

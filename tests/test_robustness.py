@@ -222,12 +222,6 @@ def _():
     _fn().Sequential().predict(np.zeros((2, 4), np.float32))
 
 
-@case("summary_before_build", r"(summary|built|build)")
-def _():
-    from fusednet.layers import Dense
-    _fn().Sequential([Dense(3)]).summary()
-
-
 @case("fit_before_compile", r"compile")
 def _():
     _mlp(compile=False).fit(*_xy(), verbose=0)

@@ -84,6 +84,9 @@ TOL = {
     "winograd": (1e-4, 3e-5),
     # the kernel transform G w G^T in float32 vs float64 (a few roundings per element)
     "winograd_weights": (1e-6, 1e-7),
+
+    # fusednet metric (float64 NumPy) vs Keras 3 metric (float32 torch arithmetic)
+    "keras_metric_f32": (1e-5, 1e-5),
 }
 
 

@@ -28,6 +28,13 @@ def resolve(identifier):
         return "linear", "none"
     if callable(identifier) and getattr(identifier, "_fusednet_kind", None):
         identifier = identifier._fusednet_kind
+    from .custom_activation import CustomActivation, lookup
+    if isinstance(identifier, CustomActivation):
+        return identifier, None
+    if callable(identifier) and not isinstance(identifier, str):
+        return CustomActivation(identifier), None      # a user's function: no fused epilogue
+    if isinstance(identifier, str) and identifier.lower() not in _KINDS and lookup(identifier):
+        return CustomActivation(lookup(identifier)), None
     if not isinstance(identifier, str):
         raise TypeError(f"activation must be a string name or None, got {identifier!r}; "
                         f"valid names: {', '.join(ALL)}")
@@ -46,6 +53,8 @@ def default_alpha(kind):
 def array_forward(x, kind):
     """y = kind(x) on a raw Array (compiled steps of layers whose activation is not fused)."""
     from . import _C
+    if not isinstance(kind, str):       # CustomActivation
+        return kind.forward_array(x)
     if kind == "softmax":
         return _C.softmax_forward(x)
     if kind == "log_softmax":
@@ -56,6 +65,8 @@ def array_forward(x, kind):
 def array_backward(dy, x, y, kind):
     """dx for y = array_forward(x, kind), given dy (softmax kinds use y only)."""
     from . import _C
+    if not isinstance(kind, str):       # CustomActivation
+        return kind.backward_array(dy, x)
     if kind == "softmax":
         return _C.softmax_backward(dy, y)
     if kind == "log_softmax":
@@ -66,12 +77,13 @@ def array_backward(dy, x, y, kind):
 def get(identifier):
     """Keras ``activations.get``: the Tensor function for a name (None → linear)."""
     kind, _ = resolve(identifier)
-    return _FUNCS[kind]
+    return kind if not isinstance(kind, str) else _FUNCS[kind]
 
 
 def serialize(identifier):
-    """Canonical name of an activation."""
-    return resolve(identifier)[0]
+    """Canonical name of an activation (a user's function: its registered name)."""
+    kind = resolve(identifier)[0]
+    return kind if isinstance(kind, str) else kind.config_name
 
 
 def _make(kind):

@@ -120,3 +120,10 @@ def get(identifier):
 
 def serialize(reg):
     return {"class_name": type(reg).__name__, "config": reg.get_config()}
+
+
+# Keras 3 spells the classes in lower case too (``keras.regularizers.l2(1e-3)``): the same classes.
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+__all__ += ["l1", "l2", "l1_l2"]

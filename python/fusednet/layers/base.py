@@ -86,6 +86,21 @@ class Context:
 _TRAINING_ARG = {}
 
 
+def walk_layers(roots):
+    """``roots`` and every layer nested in them (attributes, ``.layers``), each once, parents first."""
+    out, seen, stack = [], set(), list(reversed(roots))
+    while stack:
+        l = stack.pop()
+        if id(l) in seen:
+            continue
+        seen.add(id(l))
+        out.append(l)
+        subs = [v for v in list(vars(l).values()) + list(getattr(l, "layers", None) or ())
+                if isinstance(v, Layer)]
+        stack.extend(reversed(subs))
+    return out
+
+
 def call_losses(layer):
     """The :meth:`Layer.add_loss` Tensors of ``layer``'s latest call, nested layers included."""
     out, seen, stack = [], set(), [layer]
@@ -280,7 +295,11 @@ class Layer:
     @property
     def losses(self):
         """Regularization penalties of this layer's weights and the losses its last call added
-        with :meth:`add_loss`, as scalar Tensors (differentiable)."""
+        with :meth:`add_loss`, as scalar Tensors (differentiable); nested layers' included, as
+        in Keras (each layer's own first, then its sub-layers')."""
+        return [t for l in walk_layers([self]) for t in l._own_losses()]
+
+    def _own_losses(self):
         return [reg(w) for w, reg in self._regularized] + list(self.__dict__.get("_call_losses", ()))
 
     def add_loss(self, loss):

@@ -23,6 +23,8 @@ from .accuracy import (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCate
 from .confusion import AUC, F1Score, FBetaScore, Precision, Recall
 from .regression import (MeanAbsoluteError, MeanSquaredError, RootMeanSquaredError, mean_absolute_error,
                          mean_squared_error)
+from .regression import (MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+                         mean_absolute_percentage_error, mean_squared_logarithmic_error)
 from .reports import classification_report, confusion_matrix
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mean_squared_error",
     "mean_absolute_error",
+    "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -48,6 +52,8 @@ _ALIASES = {
     "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "root_mean_squared_error": RootMeanSquaredError, "rmse": RootMeanSquaredError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError, "mape": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError, "msle": MeanSquaredLogarithmicError,
 }
 _CLASSES = {cls.__name__: cls for cls in set(_ALIASES.values())}
 

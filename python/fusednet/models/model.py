@@ -323,12 +323,9 @@ class Model(Trainer, PlanMixin, ConfigMixin, StatesMixin, Layer):
     @property
     def losses(self):
         """Regularization penalties and :meth:`add_loss` losses of the model and all its layers."""
-        out, seen = [], set()
-        for l in self._flat_layers():
-            for t in l.losses:
-                if id(t) not in seen:
-                    seen.add(id(t))
-                    out.append(t)
+        from ..layers.base import walk_layers
+        out = [t for l in walk_layers([l for l in self._flat_layers() if l is not self])
+               for t in l._own_losses()]
         out.extend(self.__dict__.get("_call_losses", ()))
         return out
 

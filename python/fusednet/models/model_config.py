@@ -11,7 +11,15 @@ class ConfigMixin:
     """Mixin of :class:`~fusednet.models.Model`: summary, configs, saving."""
     # ------------------------------------------------------------------ summary
     def _summary_rows(self):
+        """(name (type), output shape, params, layer) per row; an unbuilt model shows Keras'
+        ``?`` / ``0 (unbuilt)`` for the layers not built yet."""
         rows = []
+        if not self.built:
+            for l in self.layers:
+                built = getattr(l, "built", False)
+                rows.append((f"{l.name} ({type(l).__name__})", "?",
+                             f"{l.count_params():,}" if built else "0 (unbuilt)", l))
+            return rows
         if self._graph is not None and self._chain() is None:
             calls = self._graph.calls()
             for t in calls:
@@ -22,31 +30,62 @@ class ConfigMixin:
                 if sub is None and getattr(t.layer, "return_state", False):   # [output, states...]
                     ins = [p.shape for p in t.inputs]
                     shape = t.layer._state_shapes(ins if len(ins) > 1 else ins[0])
-                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(shape), t.layer.count_params()))
+                rows.append((f"{t.layer.name} ({type(t.layer).__name__})", str(shape),
+                             f"{t.layer.count_params():,}", t.layer))
             return rows
         shape = tuple(self.input_shape) if self.input_shape is not None and \
             not isinstance(self.input_shape, list) else None
         for l in self.layers:
             shape = l.compute_output_shape(shape) if shape is not None else None
-            rows.append((f"{l.name} ({type(l).__name__})", str(shape), l.count_params() if l.built else 0))
+            rows.append((f"{l.name} ({type(l).__name__})", str(shape),
+                         f"{l.count_params() if l.built else 0:,}", l))
         return rows
 
-    def summary(self, line_length=None, print_fn=None):
-        """Print a Keras-like table: Layer (type), Output Shape, Param #, then totals."""
-        self._require_built("summary")
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print a Keras-like table: Layer (type), Output Shape, Param # (and Trainable), totals.
+
+        Args:
+            line_length: unused (the table is as wide as its widest row); Keras signature.
+            positions: unused (column widths follow the content); Keras signature.
+            print_fn: called with each line (default ``print``).
+            expand_nested: not supported: a nested model is one row (raises if True).
+            show_trainable: add a ``Trainable`` column: Y, N, or - for layers without weights.
+            layer_range: not supported (raises if given).
+
+        An unbuilt model (a Sequential without an input shape, a subclassed model not yet
+        called) prints its layers with ``?`` shapes and ``0 (unbuilt)`` params, as Keras does.
+
+        Example:
+            >>> model.summary(show_trainable=True)
+        """
+        if expand_nested or layer_range is not None:
+            raise ValueError(f"summary: model '{self.name}': expand_nested and layer_range are not supported")
         print_fn = print_fn or print
         rows = self._summary_rows()
         w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 3
         w2 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 3
-        w3 = max([len("Param #")] + [len(f"{r[2]:,}") for r in rows])
-        width = w1 + w2 + w3
-        total = self.count_params()
-        trainable = int(sum(int(np.prod(w.shape)) for w in self.trainable_weights))
-        lines = [f'Model: "{self.name}"', "┏" + "━" * width + "┓",
-                 "┃" + "Layer (type)".ljust(w1) + "Output Shape".ljust(w2) + "Param #".rjust(w3) + "┃",
+        w3 = max([len("Param #")] + [len(r[2]) for r in rows])
+        w4 = len("Trainable") + 2 if show_trainable else 0
+        width = w1 + w2 + w3 + w4
+        if self.built:
+            total = self.count_params()
+            trainable = int(sum(int(np.prod(w.shape)) for w in self.trainable_weights))
+        else:  # the layers built so far (Keras counts the same)
+            built = [l for l in self.layers if getattr(l, "built", False)]
+            total = int(sum(l.count_params() for l in built))
+            trainable = int(sum(int(np.prod(w.shape)) for l in built for w in l.trainable_weights))
+        head = "Layer (type)".ljust(w1) + "Output Shape".ljust(w2) + "Param #".rjust(w3)
+        if show_trainable:
+            head += "Trainable".center(w4)
+        lines = [f'Model: "{self.name}"', "┏" + "━" * width + "┓", "┃" + head + "┃",
                  "┡" + "━" * width + "┩"]
-        for a, b, c in rows:
-            lines.append("│" + a.ljust(w1) + b.ljust(w2) + f"{c:,}".rjust(w3) + "│")
+        for a, b, c, layer in rows:
+            line = a.ljust(w1) + b.ljust(w2) + c.rjust(w3)
+            if show_trainable:
+                flag = "-" if not layer.weights else ("Y" if layer.trainable else "N")
+                line += flag.center(w4)
+            lines.append("│" + line + "│")
         lines.append("└" + "─" * width + "┘")
         lines.append(f" Total params: {total:,} ({_fmt_bytes(total * 4)})")
         lines.append(f" Trainable params: {trainable:,} ({_fmt_bytes(trainable * 4)})")

@@ -24,6 +24,22 @@ from . import fusion
 from . import masks as _masks
 from ..models.multi_output import add_grads
 
+
+def may_add_loss(model):
+    """Whether a layer of ``model`` can call ``add_loss()``: a user-defined layer (its Python
+    ``call`` may); the built-in layers never do. ``fit`` without a compiled loss is valid then
+    (Keras: the add_loss terms are the loss) and fails at the first step if none was added."""
+    from ..layers.base import walk_layers
+    return any(not type(l).__module__.startswith("fusednet.")
+               for l in walk_layers([l for l in model.layers if l is not model]))
+
+
+def check_fit_loss(model):
+    """``fit`` needs a compiled loss, or a layer that may ``add_loss()`` (checked again per step)."""
+    if all(l is None for l in model._out_losses) and not may_add_loss(model):
+        raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or "
+                         "override train_step()")
+
 __all__ = ["Graph", "Node", "GraphPlan", "with_casts"]
 
 
@@ -323,6 +339,8 @@ class GraphPlan:
             dy = g[st.out_slot]
             ctx = ctxs[i]
             ctxs[i] = None
+            if dy is None and st.active and getattr(ctx, "extra", None) and getattr(ctx, "out", None) is not None:
+                dy = _C.zeros(list(ctx.out.shape), device=ctx.out.data.device)   # add_loss terms only
             if dy is None or not st.active:
                 continue
             g[st.out_slot] = None
@@ -418,6 +436,11 @@ class GraphPlan:
         extra = [float(e.item()) for c in ctxs for e in (c.__dict__.get("extra") or ())]
         if extra and per_total is not None:   # add_loss() terms join every sample's loss (logs)
             per_total = _C.binary("add", per_total, _C.full([], sum(extra), device=per_total.device))
+        elif extra:                           # compiled without a loss: add_loss() is the loss (Keras)
+            dev = self.param_arrays[0].device if self.param_arrays else "cpu"
+            per_total = _C.full([int(n)], sum(extra), device=dev)
+        if per_total is None:                 # no compiled loss, no add_loss() term: nothing to train
+            raise ValueError("fit: no loss was compiled and no add_loss() term was added; pass loss=")
         _, grads = self.backward(ctxs, douts)
         for j, gr in enumerate(grads):
             if gr is None:

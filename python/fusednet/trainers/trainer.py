@@ -24,6 +24,7 @@ from .data_parallel import DataParallelFit
 from .inference_only import inference_only_layer
 from .predict_fast import fast_predict
 from .masks import metric_mask
+from .plan import check_fit_loss
 from .steps import Steps
 
 __all__ = ["Trainer"]
@@ -37,9 +38,10 @@ class Trainer(Steps, DataParallelFit):
         """Host arrays per input, per output target (prepared for its loss) and sample weights."""
         xs = self._prepare_inputs(x, what)
         n = xs[0].shape[0]
-        if y is None:
+        if y is None and any(l is not None for l in self._out_losses):   # add_loss-only: no y (Keras)
             raise ValueError(f"{what}: y is required for training/evaluation")
-        ys = flatten(y, self._output_names(), f"{what}: y", allow_missing=True)
+        ys = [None] * len(self._output_names()) if y is None else \
+            flatten(y, self._output_names(), f"{what}: y", allow_missing=True)
         out_shapes = self._output_shapes([(None,) + tuple(a.shape[1:]) for a in xs])
         Ys = []
         for i, (yi, loss) in enumerate(zip(ys, self._out_losses)):
@@ -224,16 +226,14 @@ class Trainer(Steps, DataParallelFit):
             return self._fit_custom(x, y, sample_weight, src, batch_size, epochs, verbose, callbacks,
                                     validation_split, val, val_kwargs, shuffle, initial_epoch,
                                     steps_per_epoch, validation_freq)
-        if all(l is None for l in self._out_losses):
-            raise ValueError("fit: the model was compiled without a loss; pass loss= to compile(), or "
-                             "override train_step()")
+        check_fit_loss(self)
         dev = self._device
         if src is not None:
             def batches(epoch):
                 return resumed(self, (self._source_batch(b, "fit", class_weight)
                                       for b in src.epoch(steps_per_epoch)))
         else:
-            if y is None:
+            if y is None and any(l is not None for l in self._out_losses):
                 raise ValueError("fit: y is required")
             xs, ys, Ys, sw = self._prepare_xy(x, y, sample_weight, "fit")
             n = xs[0].shape[0]
