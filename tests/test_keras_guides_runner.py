@@ -38,7 +38,10 @@ def test_runner_counts_and_classifies(tmp_path):
     (d / "tiny_guide.py").write_text(GUIDE)
     (d / "custom_train_step_in_jax.py").write_text("import jax\n")
     out = tmp_path / "r.json"
-    env_path = str(ROOT / "python")
+    # the child must import the fusednet this test process runs (CI installs it into
+    # site-packages; the source tree's python/ has no compiled _C there)
+    import fusednet
+    env_path = str(pathlib.Path(fusednet.__file__).resolve().parents[1])
     cp = subprocess.run([sys.executable, str(TOOL), str(d), "--json", str(out), "--mnist", str(tmp_path)],
                         capture_output=True, text=True, timeout=300,
                         env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"})
