@@ -64,9 +64,11 @@ class Loss:
         rather than one of the native fused kernels."""
         return type(self).call is not Loss.call
 
-    def _apply_python(self, yp, tgt, sample_weight=None):
+    def _apply_python(self, yp, tgt, sample_weight=None, mask=None):
         from . import functional as F
         per = F.as_tensor(self.call(Tensor._wrap(tgt), yp))
+        if mask is not None:
+            per = _masked_python_losses(per, mask)
         if per.ndim > 1:
             per = F.mean(per, axis=tuple(range(1, per.ndim)))
         if sample_weight is not None:
@@ -150,9 +152,11 @@ class Loss:
             tgt = tgt.to(yp.device)
         return self._apply(yp, tgt, sample_weight, logits=False)
 
-    def _apply(self, yp, tgt, sample_weight=None, logits=False):
+    def _apply(self, yp, tgt, sample_weight=None, logits=False, mask=None):
         if self.is_python_loss:
-            return self._apply_python(yp, tgt, sample_weight)
+            if mask is None:
+                mask = getattr(yp, "_keras_mask", None)
+            return self._apply_python(yp, tgt, sample_weight, mask)
         # per-sample losses [N] (a sample's positions averaged, see compute); reduction='none'
         # keeps one loss per position, shaped like the prediction without its last axis (Keras)
         rows = yp.shape[0]
@@ -483,3 +487,23 @@ huber = _functional(Huber)
 binary_crossentropy = _functional(BinaryCrossentropy)
 categorical_crossentropy = _functional(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _functional(SparseCategoricalCrossentropy)
+
+
+def _masked_python_losses(per, mask):
+    """A user loss's values ``per`` [B, T, ...] weighted by a sequence mask [B, T] as Keras'
+    ``apply_mask`` does (``mask · B·T / (valid + ε)``, so the mean over positions is the mean over
+    the valid ones). Values whose leading axes do not match the mask are left unmasked (Keras
+    applies it only where it broadcasts; a per-sample loss [B] of a sequence output is one)."""
+    from . import functional as F
+    from .trainers.masks import EPSILON
+    m = mask.data if isinstance(mask, Tensor) else mask
+    if m is None or per.ndim < 2 or tuple(per.shape[:2]) != tuple(m.shape):
+        return per
+    if m.device != per.data.device:
+        m = m.to(per.data.device)
+    total = float(m.shape[0] * m.shape[1])
+    valid = float(_C.reduce("sum", m if m.device == "cpu" else m.to("cpu")).numpy())
+    w = _C.scale(m, total / (valid + EPSILON))
+    if per.ndim > 2:
+        w = w.reshape(*m.shape, *([1] * (per.ndim - 2)))
+    return F.mul(per, Tensor._wrap(w))

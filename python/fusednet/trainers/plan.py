@@ -399,7 +399,8 @@ class GraphPlan:
             ot = Tensor._wrap(out)
             ot.requires_grad = need_grad
             with enable_grad() if need_grad else no_grad():
-                total = loss._apply(ot, yb, None if wb is None else wb.numpy(), False)
+                total = loss._apply(ot, yb, None if wb is None else wb.numpy(), False,
+                                    mask=self.out_masks[i] if self.masked else None)
             g = None
             if need_grad:
                 total.backward()
