@@ -451,3 +451,95 @@ def test_masks_reach_consumers_of_return_state_outputs_vs_keras(bi):
         _close(got, ref)
     for got, ref in zip(fm(ids), refs):
         _close(got.numpy(), ref)
+
+
+def _bn_seq_model(ns):
+    m = ns.Sequential([ns.layers.Input((7,), dtype="int64"), ns.layers.Embedding(12, 4, mask_zero=True),
+                       ns.layers.BatchNormalization(momentum=0.5),
+                       ns.layers.LSTM(5, return_sequences=True), ns.layers.Dense(3)])
+    m.compile(optimizer=ns.optimizers.SGD(0.5), loss="mse")
+    return m
+
+
+def test_batchnorm_masked_statistics_vs_keras():
+    """Keras 3 BatchNormalization takes its training statistics over the unmasked positions only
+    (and normalises every position with them): the training output, the moving statistics and
+    one SGD step (the gradient through the masked statistics) match Keras."""
+    keras = _keras()
+    rng = np.random.default_rng(11)
+    ids = _ids(rng, 6, 7, 12, [7, 2, 3, 1, 5, 4])
+    y = rng.standard_normal((6, 7, 3)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    km, fm = _bn_seq_model(keras), _bn_seq_model(fusednet)
+    km(ids)
+    fm.predict(ids, verbose=0)
+    ws = [np.asarray(w) for w in km.get_weights()]
+    ws[0] = ws[0] * 3.0 + 1.0                  # embeddings far from zero mean / unit variance
+    km.set_weights(ws)
+    _copy(fm, km)
+    # the training-mode BN output, eagerly, with the embedding's mask
+    kb = keras.Model(km.inputs, km.layers[1].output)
+    fb = fusednet.Model(fm.inputs, fm.layers[1].output)
+    ko = np.asarray(kb(ids, training=True).detach().cpu())
+    fo = fb(ids, training=True).numpy()
+    _close(fo, ko)
+    # the padded rows (token 0's embedding, far off) must not count: unmasked statistics differ
+    e = ws[0][ids].astype(np.float64)
+    unmasked = (e - e.mean((0, 1))) / np.sqrt(e.var((0, 1)) + 1e-3)
+    assert np.abs(unmasked - fo).max() > 1e-2
+    kh = km.fit(ids, y, batch_size=6, epochs=1, shuffle=False, verbose=0).history
+    fh = fm.fit(ids, y, batch_size=6, epochs=1, shuffle=False, verbose=0).history
+    _close(fh["loss"], kh["loss"])
+    for a, b in zip(fm.get_weights(), km.get_weights()):   # incl. moving mean / variance
+        _close(a, np.asarray(b))
+
+
+def test_batchnorm_fully_masked_batch_and_mask_shape_error():
+    fusednet.random.set_random_seed(3)
+    bn = L.BatchNormalization()
+    x = fusednet.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32))
+    y = bn(x, training=True, mask=np.zeros((2, 3), np.float32))
+    # no valid position: mean 0, variance 0 (Keras: 0 / (0 + eps))
+    np.testing.assert_allclose(y.numpy(), x.numpy() / np.sqrt(1e-3), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"BatchNormalization .*mask \(2, 4\).*input \(2, 3, 4\)"):
+        bn(x, training=True, mask=np.ones((2, 4), np.float32))
+
+
+def test_batchnorm_masked_backward_vs_float64_finite_differences():
+    """dX / dgamma / dbeta of the masked statistics against central differences of a float64
+    NumPy forward (the loss: Σ y·w with fixed random w), sizes not multiples of any tile."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 7)) * 2 + 0.5
+    m = (rng.random((3, 5)) > 0.4).astype(np.float64)
+    m[0, 0] = 1
+    w = rng.standard_normal((3, 5, 7))
+    g, b, eps = rng.uniform(0.5, 2, 7), rng.standard_normal(7), 1e-3
+
+    def loss(x, g, b):
+        n = m.sum()
+        mu = (x * m[..., None]).sum((0, 1)) / n
+        var = (m[..., None] * (x - mu) ** 2).sum((0, 1)) / n
+        return float((((x - mu) / np.sqrt(var + eps) * g + b) * w).sum())
+
+    def fd(f, a, h=1e-6):
+        out = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            d = np.zeros_like(a)
+            d[i] = h
+            out[i] = (f(a + d) - f(a - d)) / (2 * h)
+        return out
+
+    bn = L.BatchNormalization(epsilon=eps)
+    bn.build((None, 5, 7))
+    bn.set_weights([g.astype(np.float32), b.astype(np.float32), np.zeros(7, np.float32), np.ones(7, np.float32)])
+    xt = fusednet.Tensor(x.astype(np.float32), requires_grad=True)
+    y = bn(xt, training=True, mask=m.astype(np.float32))
+    (y * fusednet.Tensor(w.astype(np.float32))).sum().backward()
+    r, a = TOL["gradcheck_f32"]
+    h = TOL["fd_eps"]
+    for got, want in ((xt.grad, fd(lambda v: loss(v, g, b), x, h)),
+                      (bn.gamma.grad, fd(lambda v: loss(x, v, b), g, h)),
+                      (bn.beta.grad, fd(lambda v: loss(x, g, v), b, h))):
+        assert got is not None
+        scale = max(np.abs(want).max(), 1e-3)
+        np.testing.assert_allclose(got.numpy() / scale, want / scale, rtol=r, atol=a)

@@ -126,6 +126,51 @@ def _synced_forward(comm, x, gd, bd, mm, mv, momentum, eps):
     return y, mean, inv, rows
 
 
+def _masked_forward(name, x, mask, gd, bd, mm, mv, momentum, eps):
+    """Training BatchNorm whose statistics count only the unmasked positions (Keras 3
+    ``_moments(inputs, mask)``): mean = Σ m·x / n, var = Σ m·(x - mean)² / n with n = Σ m; every
+    position is normalised with them. The fused kernel's two passes: pass 1 on m·x, pass 2 on x
+    with its masked positions replaced by the mean (so they add 0), the variance sum rescaled by
+    M / n so the kernel's division by its M rows divides by n."""
+    m, m3, n = _bn_mask(name, x, mask)
+    c = x.shape[-1]
+    rows = x.size // c if c else 0
+    mean = _C.batch_norm_mean(_C.batch_norm_sums(_C.binary("mul", x, m3)), n)
+    xc = _C.binary("add", _C.binary("mul", x, m3),
+                   _C.binary("mul", _C.binary("sub", _C.full([], 1.0), m3), mean))
+    s2 = np.asarray(_C.batch_norm_sums(xc, mean), np.float64) * (rows / n if n else 0.0)
+    y, inv = _C.batch_norm_forward_finish(x, gd, bd, mm, mv, mean, s2, rows, momentum, eps)
+    return y, mean, inv, (m3, n)
+
+
+def _bn_mask(name, x, mask):
+    """(mask [B, T], mask [B, T, 1], valid count) of a BatchNormalization input's mask."""
+    m = mask[0] if isinstance(mask, (list, tuple)) else mask
+    if m.ndim != x.ndim - 1 or tuple(m.shape) != tuple(x.shape[:-1]):
+        raise ValueError(f"BatchNormalization '{name}': the mask must have the input's shape without "
+                         f"its channel axis, got mask {tuple(m.shape)} for input {tuple(x.shape)}")
+    if x.device != "cpu":
+        raise NotImplementedError(f"BatchNormalization '{name}': masked batch statistics run on the "
+                                  f"CPU only (input on {x.device})")
+    n = int(round(float(_C.reduce("sum", m).numpy())))
+    return m, m.reshape(*m.shape, 1), n
+
+
+def _masked_backward(dy, x, gd, mean, inv, masked):
+    """dX through masked statistics: the unmasked kernel's coefficients with the statistics'
+    terms divided by n instead of M (``rescale = M / n``) on the counted positions; a masked
+    position takes no part in the statistics, so its dX is only ``gamma · inv · dy``."""
+    m3, n = masked
+    c = x.shape[-1]
+    rows = x.size // c if c else 0
+    s = _C.batch_norm_backward_sums(dy, x, mean, inv)
+    dx, dg, db = _C.batch_norm_backward_finish(dy, x, gd, mean, inv, s, s, rows / n if n else 0.0, rows, True)
+    a = _C.binary("mul", gd, inv) if gd is not None else inv
+    direct = _C.binary("mul", dy, a)
+    dx = _C.binary("add", direct, _C.binary("mul", m3, _C.binary("sub", dx, direct)))
+    return dx, dg, db
+
+
 def _synced_backward(comm, scale, dy, x, gd, mean, inv, rows):
     """dX through the global statistics. Each rank's dy is 1/scale times its share of the global
     loss's, so the local sums are scaled by ``scale`` before the allreduce (the global-loss sums)
@@ -142,6 +187,8 @@ class BatchNormalization(Layer):
 
     Training (``fit``, or ``training=True``): normalises with the batch mean and biased variance,
     then updates ``moving_mean`` / ``moving_variance`` with ``moving*momentum + batch*(1-momentum)``.
+    With an input mask (e.g. from ``Embedding(mask_zero=True)``) the training statistics count
+    only the unmasked positions (Keras 3); the mask is passed on.
     Inference: uses the moving statistics. A layer with ``trainable=False`` always runs in
     inference mode (Keras 3 behaviour, for fine-tuning).
 
@@ -227,7 +274,15 @@ class BatchNormalization(Layer):
         # Keras 3: a frozen BatchNormalization runs in inference mode even inside fit()
         ctx.training = bool(training) and self._trainable
         ctx.sync = _sync.current() if ctx.training and self.synchronized else None
-        if ctx.sync is not None:
+        mask = ctx.__dict__.get("input_mask") if ctx.training else None
+        ctx.masked = None
+        if mask is not None and (not isinstance(mask, (list, tuple)) or mask[0] is not None):
+            if ctx.sync is not None:
+                raise NotImplementedError(f"BatchNormalization '{self.name}': synchronized=True with a "
+                                          f"mask is not supported")
+            y, ctx.mean, ctx.inv, ctx.masked = _masked_forward(self.name, x, mask, gd, bd, mm, mv,
+                                                               self.momentum, self.epsilon)
+        elif ctx.sync is not None:
             y, ctx.mean, ctx.inv, ctx.rows = _synced_forward(ctx.sync[0], x, gd, bd, mm, mv, self.momentum,
                                                              self.epsilon)
         elif ctx.training:
@@ -242,7 +297,9 @@ class BatchNormalization(Layer):
         mean, inv = ctx.mean, ctx.inv
         if mean is None:
             mean, inv = self.moving_mean.data, _inv_std(self.moving_variance.data, self.epsilon)
-        if ctx.__dict__.get("sync") is not None:
+        if ctx.__dict__.get("masked") is not None:
+            dx, dg, db = _masked_backward(dy, ctx.x, gd, mean, inv, ctx.masked)
+        elif ctx.__dict__.get("sync") is not None:
             dx, dg, db = _synced_backward(ctx.sync[0], ctx.sync[1], dy, ctx.x, gd, mean, inv, ctx.rows)
         else:
             dx, dg, db = _C.batch_norm_backward(dy, ctx.x, gd, mean, inv, ctx.training)
