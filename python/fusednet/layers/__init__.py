@@ -20,6 +20,7 @@ from .noise import GaussianDropout, GaussianNoise
 from .embedding import Embedding
 from .masking import Masking
 from .recurrent import GRU, LSTM, SimpleRNN
+from .rnn_cells import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .bidirectional import Bidirectional
 from .time_distributed import TimeDistributed
 from .resizing import Resizing
@@ -47,6 +48,7 @@ __all__ = ["Layer", "KerasTensor", "Input", "InputLayer", "Dense", "Activation",
            "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed"]
 __all__ += ["MultiHeadAttention", "PositionEmbedding", "TokenAndPositionEmbedding", "TextVectorization"]
 __all__ += ["Masking"]
+__all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
 
 
 def _registry():

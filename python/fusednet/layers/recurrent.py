@@ -49,6 +49,14 @@ class _StatePart(Function):
         return tuple(dx) + tuple(wgrads)
 
 
+def share_weights(dst, src):
+    """Make ``dst`` use ``src``'s weight Tensors (the same objects: one set of parameters)."""
+    dst.kernel, dst.recurrent_kernel, dst.bias = src.kernel, src.recurrent_kernel, src.bias
+    dst._weights = list(src._weights)
+    dst._trainable_flags = list(src._trainable_flags)
+    dst._regularized = list(src._regularized)
+
+
 class _RNN(StatefulMixin, Layer):
     """Shared machinery of SimpleRNN / LSTM / GRU (not public; see the subclasses)."""
 
@@ -125,12 +133,23 @@ class _RNN(StatefulMixin, Layer):
                              f"with features defined, got shape {tuple(x_shape)}")
         self._fix_batch(tuple(x_shape))
         f, gu = int(x_shape[-1]), self._gates * self.units
+        src = self.__dict__.get("_adopt_weights")       # RNN(built cell): the cell's Tensors
+        if src is not None:
+            if tuple(src.kernel.shape) != (f, gu):
+                raise ValueError(f"{type(self).__name__} '{self.name}': its cell '{src.name}' was built for "
+                                 f"{src.kernel.shape[0]} input features, got input shape {tuple(x_shape)}")
+            share_weights(self, src)
+            self.built = True
+            return
         self.kernel = self.add_weight((f, gu), self.kernel_initializer, self.kernel_regularizer, name="kernel")
         self.recurrent_kernel = self.add_weight((self.units, gu), self.recurrent_initializer,
                                                 self.recurrent_regularizer, name="recurrent_kernel")
         if self.use_bias:
             self.bias = self.add_weight(self._bias_shape(), self._bias_init(), self.bias_regularizer, name="bias")
         self.built = True
+        cell = self.__dict__.get("cell")
+        if cell is not None and not cell.built:         # RNN(unbuilt cell): the cell takes ours
+            cell._adopt(self)
 
     def _check_input(self, shape):
         if self.kernel is not None and (len(shape) != 3 or shape[-1] != self.kernel.shape[0]):
