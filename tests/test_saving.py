@@ -709,6 +709,14 @@ LAYER_ARGS = {
     "TokenAndPositionEmbedding": (dict(vocabulary_size=11, sequence_length=6, embedding_dim=4), (None, 6)),
     "Resizing": (dict(height=4, width=6, interpolation="nearest"), (None, 7, 5, 2)),
     "TimeDistributed": (dict(layer=fn.layers.Dense(3, activation="relu")), (None, 5, 4)),
+    # cells run only inside an RNN (a symbolic call raises): config round trip only
+    "SimpleRNNCell": (dict(units=3, activation="relu", dropout=0.1), None),
+    "LSTMCell": (dict(units=3, unit_forget_bias=False), None),
+    "GRUCell": (dict(units=3, reset_after=False), None),
+    "StackedRNNCells": (dict(cells=[fn.layers.LSTMCell(3), fn.layers.GRUCell(2)]), None),
+    # RNN(built-in cell) is the native layer (tested as LSTM / GRU); the generic loop here
+    "RNN": (dict(cell=fn.layers.StackedRNNCells([fn.layers.SimpleRNNCell(3), fn.layers.GRUCell(2)]),
+                 return_sequences=True, go_backwards=True), (None, 5, 4)),
 }
 #: layers whose inputs are token ids: the saved-model test feeds them integers below this bound
 INT_INPUTS = {"Embedding": 11, "TokenAndPositionEmbedding": 11}

@@ -84,6 +84,7 @@ class Context:
 
 
 _TRAINING_ARG = {}
+_CALL_PARAMS = {}
 
 
 def walk_layers(roots):
@@ -118,10 +119,36 @@ def call_losses(layer):
     return out
 
 
+def _call_params(cls):
+    """Names of ``cls.call``'s positional parameters after ``inputs`` (cached per class)."""
+    names = _CALL_PARAMS.get(cls)
+    if names is None:
+        import inspect
+        try:
+            ps = list(inspect.signature(cls.call).parameters.values())[2:]     # self, inputs
+            names = tuple(p.name for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        except (TypeError, ValueError):
+            names = ("training",)
+        _CALL_PARAMS[cls] = names
+    return names
+
+
+def _is_tensor_like(v):
+    return isinstance(v, (KerasTensor, Tensor, _C.Array, np.ndarray))
+
+
 def call_layer(layer, x, training=None, **kwargs):
     """``layer.call(x, training=..., **kwargs)``, passing ``training`` only when ``call`` takes it
-    (Keras inspects the signature the same way: ``def call(self, inputs)`` is allowed)."""
+    (Keras inspects the signature the same way: ``def call(self, inputs)`` is allowed). A layer
+    called with several positional tensors (``call(self, a, b)``, see ``Layer.__call__``) gets
+    them back as separate arguments."""
     cls = type(layer)
+    if layer.__dict__.get("_positional_arity") and isinstance(x, (list, tuple)):
+        return _call_takes_training(cls, layer, x, training, kwargs, spread=True)
+    return _call_takes_training(cls, layer, x, training, kwargs)
+
+
+def _call_takes_training(cls, layer, x, training, kwargs, spread=False):
     takes = _TRAINING_ARG.get(cls)
     if takes is None:
         import inspect
@@ -131,9 +158,10 @@ def call_layer(layer, x, training=None, **kwargs):
         except (TypeError, ValueError):
             takes = True
         _TRAINING_ARG[cls] = takes
+    args = tuple(x) if spread else (x,)
     if takes:
-        return layer.call(x, training=training, **kwargs)
-    return layer.call(x, **kwargs)
+        return layer.call(*args, training=training, **kwargs)
+    return layer.call(*args, **kwargs)
 
 
 class LayerFunction(Function):
@@ -327,6 +355,8 @@ class Layer:
         self.built = True
 
     def _maybe_build(self, input_shape):
+        if self.__dict__.get("_positional_arity") and not self.built:
+            return self._build_positional(input_shape)
         if not self.built:
             self._build_shape = tuple(input_shape)
             self.input_shape = tuple(input_shape)
@@ -422,16 +452,23 @@ class Layer:
             self._kt_in, self._kt_out = inputs, out
         return out
 
-    def __call__(self, inputs, training=None, **kwargs):
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        if args:
+            inputs, training = self._bind_positional(inputs, args, training, kwargs)
+        symbolic = isinstance(inputs, KerasTensor) or (
+            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
+        if symbolic and kwargs:
+            self._record_graph_kwargs(kwargs)
         if isinstance(inputs, KerasTensor):
             self._maybe_build(inputs.shape)
             self._check_input(inputs.shape)
-            out_shape = self.compute_output_shape(inputs.shape)
+            out_shape = self._symbolic_output_shape(inputs, inputs.shape)
             return self._record_call(inputs, KerasTensor(out_shape, layer=self, inputs=(inputs,), name=self.name))
         if isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor):
             shapes = [i.shape for i in inputs]
             self._maybe_build(shapes)
-            out = KerasTensor(self.compute_output_shape(shapes), layer=self, inputs=tuple(inputs), name=self.name)
+            out = KerasTensor(self._symbolic_output_shape(list(inputs), shapes), layer=self, inputs=tuple(inputs),
+                              name=self.name)
             return self._record_call(list(inputs), out)
         from ..functional import as_tensor
         self.__dict__.pop("_call_losses", None)     # add_loss: only the latest call's losses
@@ -445,9 +482,146 @@ class Layer:
         self._check_input(x.shape)
         return self._call_masked(inputs, x, training, kwargs)
 
+    def _bind_positional(self, inputs, args, training, kwargs):
+        """Keras 3: positional arguments after ``inputs`` bind to ``call``'s parameters in order.
+        ``training`` / ``mask`` and non-tensor values become keyword arguments; tensors right
+        after ``inputs`` (``call(self, a, b)`` called as ``layer(a, b)``) become more inputs of
+        the same node, handed back to ``call`` as separate arguments."""
+        names = _call_params(type(self))
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} '{self.name}': call() takes {1 + len(names)} positional "
+                            f"argument(s) after self, got {1 + len(args)}")
+        extra, leading = [], True
+        for name, v in zip(names, args):
+            if name in kwargs:
+                raise TypeError(f"{type(self).__name__} '{self.name}': got multiple values for '{name}'")
+            if name == "training":
+                training, leading = v, False
+            elif leading and name != "mask" and _is_tensor_like(v):
+                extra.append(v)
+            else:
+                kwargs[name], leading = v, False
+        if not extra:
+            return inputs, training
+        arity = 1 + len(extra)
+        if self.__dict__.get("_positional_arity", arity) != arity:
+            raise ValueError(f"{type(self).__name__} '{self.name}': called with {arity} positional inputs, "
+                             f"first with {self._positional_arity}")
+        self._positional_arity = arity
+        return [inputs, *extra], training
+
+    def _record_graph_kwargs(self, kwargs):
+        """Constant call arguments of a user layer called on KerasTensors (``layer(x, scale=2)``):
+        kept on the layer and passed again whenever the model runs it (``graph_call_kwargs``).
+        One set per layer, as MultiHeadAttention's options: a second symbolic call with others
+        is an error rather than a silent reuse."""
+        kw = {k: v for k, v in kwargs.items() if k not in ("mask", "training")}
+        if not kw or type(self).__module__.startswith("fusednet."):
+            return
+        if any(isinstance(v, KerasTensor) for v in kw.values()):
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': tensor keyword arguments in a "
+                                      f"model ({', '.join(sorted(kw))}) are not supported; pass tensors "
+                                      f"positionally")
+        old = self.__dict__.get("_graph_kwargs")
+        if old is not None and old != kw:
+            raise ValueError(f"{type(self).__name__} '{self.name}': called in a model with arguments {kw}, "
+                             f"first with {old}; use two layers")
+        self._graph_kwargs = kw
+        for k in kw:
+            kwargs.pop(k)
+
+    def graph_call_kwargs(self):
+        """The constant call arguments recorded by a symbolic call (see above), else {}."""
+        return self.__dict__.get("_graph_kwargs") or {}
+
+    def _build_positional(self, shapes):
+        """``build`` of a layer whose ``call`` takes several tensors: Keras passes one shape per
+        argument when ``build`` takes as many, else the list."""
+        import inspect
+        try:
+            n = len([p for p in list(inspect.signature(type(self).build).parameters.values())[1:]
+                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+        except (TypeError, ValueError):
+            n = 1
+        if not self.built:
+            self._build_shape = tuple(shapes)
+            self.input_shape = tuple(shapes)
+            if n >= len(shapes) > 1:
+                self.build(*[tuple(sh) for sh in shapes])
+            else:
+                self.build(list(shapes))
+            self.built = True
+
+    def _symbolic_output_shape(self, inputs, shapes):
+        """``compute_output_shape``; for a user layer (a class outside fusednet with a Tensor
+        ``call`` and no ``compute_output_shape``) the shape is found the way Keras's
+        ``compute_output_spec`` does: by running ``call``, here on zeros with each unknown
+        dimension set to 2 and then 3 (dimensions that follow become None)."""
+        cls = type(self)
+        if cls.compute_output_shape is not Layer.compute_output_shape or cls.call is Layer.call or \
+                cls.__module__.startswith("fusednet."):
+            return self.compute_output_shape(shapes)
+        kts = inputs if isinstance(inputs, list) else [inputs]
+        outs = []
+        try:
+            from ..tensor import no_grad
+            for fill in (2, 3):
+                xs = [Tensor(np.zeros([fill if d is None else int(d) for d in k.shape],
+                                      np.int64 if str(k.dtype).startswith(("int", "uint")) else np.float32))
+                      for k in kts]
+                with no_grad():
+                    y = call_layer(self, xs if isinstance(inputs, list) else xs[0], False)
+                self.__dict__.pop("_call_losses", None)
+                if not isinstance(y, Tensor):
+                    return self.compute_output_shape(shapes)
+                outs.append(tuple(y.shape))
+        except Exception:        # not runnable on zeros: the default (input shape) as before
+            return self.compute_output_shape(shapes)
+        a, b = outs
+        if len(a) != len(b):
+            return self.compute_output_shape(shapes)
+        return tuple(None if u != v else u for u, v in zip(a, b))
+
     def _call_masked(self, raw, x, training, kwargs):
         from .masks import call_with_masks      # late: masks.py imports this module
         return call_with_masks(self, raw, x, training, kwargs)
+
+    # ------------------------------------------------------------------ saving hooks (Keras 3)
+    def save_own_variables(self, store):
+        """Write this layer's weights into ``store`` (a dict) as ``"0"``, ``"1"``, ... (Keras 3).
+        Override to save more state (call ``super()`` for the weights); ``model.save`` keeps
+        whatever a subclass stores and hands it back to :meth:`load_own_variables`.
+
+        Example:
+            >>> def save_own_variables(self, store):
+            ...     super().save_own_variables(store); store["vocab"] = self.vocab_array
+        """
+        for i, w in enumerate(self.weights):
+            store[str(i)] = np.array(w.numpy())
+
+    def load_own_variables(self, store):
+        """Read back what :meth:`save_own_variables` wrote: the weights from ``"0"``, ``"1"``, ..."""
+        ws = self.weights
+        keys = [str(i) for i in range(len(ws))]
+        missing = [k for k in keys if k not in store]
+        if missing:
+            raise ValueError(f"Layer '{self.name}' expected {len(ws)} variables, but the saved store holds "
+                             f"{sorted(store)}")
+        self.set_weights([np.asarray(store[k]) for k in keys])
+
+    def get_build_config(self):
+        """``{"input_shape": ...}`` of the first build (Keras 3), or None when not built. A
+        subclass overriding it (and :meth:`build_from_config`) is saved with its own dict."""
+        shape = self.__dict__.get("_build_shape")
+        return None if shape is None else {"input_shape": shape}
+
+    def build_from_config(self, config):
+        """Build from :meth:`get_build_config`'s dict (called by ``load_model`` before the
+        layer's first call when the class overrides it)."""
+        shape = (config or {}).get("input_shape")
+        if shape is not None:
+            self._maybe_build([tuple(s) for s in shape] if shape and isinstance(shape[0], (list, tuple))
+                              else tuple(shape))
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -164,7 +164,7 @@ class FunctionalGraph:
             if logits and id(t) in outs and hasattr(t.layer, "_call_logits"):
                 vals[id(t)] = t.layer._call_logits(a)
             else:
-                vals[id(t)] = t.layer(a, training=training)
+                vals[id(t)] = t.layer(a, training=training, **t.layer.graph_call_kwargs())
         return [vals[id(t)] for t in self.outputs]
 
     def pack_outputs(self, values):
@@ -242,7 +242,11 @@ def graph_config(graph, name, trainable):
             if getattr(layer, "return_state", None) is not None and len(args) > 1:   # [x, states...]
                 nodes.append({"args": [args[0]], "kwargs": {"initial_state": args[1:]}})
                 continue
-            nodes.append({"args": [args[0] if len(args) == 1 else args], "kwargs": {}})
+            kw = dict(layer.graph_call_kwargs())
+            if layer.__dict__.get("_positional_arity"):          # call(self, a, b): Keras 3 args
+                nodes.append({"args": args, "kwargs": kw})
+                continue
+            nodes.append({"args": [args[0] if len(args) == 1 else args], "kwargs": kw})
         entry["inbound_nodes"] = nodes
         out.append(entry)
 
@@ -296,6 +300,8 @@ def _node_inputs(node, where):
     """[(layer_name, node_index, tensor_index)] and whether the layer takes a list."""
     if isinstance(node, dict):
         args = node.get("args", [])
+        if len(args) > 1:           # several positional tensors: call(self, a, b)
+            return [_history_of(x, where) for x in args], "positional"
         if len(args) != 1:
             raise ValueError(f"{where}: expected one positional argument, got {len(args)}")
         a = args[0]
@@ -310,6 +316,16 @@ def _node_inputs(node, where):
         hs = [_history_of(x, where) for x in node]
         return hs, len(hs) > 1
     raise ValueError(f"{where}: cannot read inbound node {node!r}")
+
+
+def _node_constants(node):
+    """The constant keyword arguments of a saved call (``{"kwargs": {...}}``), tensors and the
+    recurrent ``initial_state`` (read by _node_inputs) left out."""
+    if not isinstance(node, dict):
+        return {}
+    kw = dict(node.get("kwargs") or {})
+    kw.pop("initial_state", None)
+    return {k: v for k, v in kw.items() if not (isinstance(v, dict) and v.get("class_name") == "__keras_tensor__")}
 
 
 def graph_from_config(config, custom_objects=None):
@@ -332,7 +348,7 @@ def graph_from_config(config, custom_objects=None):
         >>> clone = fusednet.Model(inputs, outputs)
     """
     from ..saving.serialization import deserialize_keras_object
-    layers, tensors, pending = {}, {}, []
+    layers, tensors, pending, node_of = {}, {}, [], {}
     for i, entry in enumerate(config["layers"]):
         if not isinstance(entry, dict) or "class_name" not in entry:
             raise ValueError(f"functional config: layers[{i}] is not a layer entry")
@@ -350,6 +366,7 @@ def graph_from_config(config, custom_objects=None):
             raise ValueError(f"functional config: two layers are named '{lname}'")
         layers[lname] = layer
         for k, node in enumerate(entry.get("inbound_nodes") or []):
+            node_of[(lname, k)] = node
             pending.append((layer, lname, k, _node_inputs(node, f"functional config: layer '{lname}' node {k}")))
     while pending:
         left = []
@@ -360,7 +377,10 @@ def graph_from_config(config, custom_objects=None):
                                      f"unknown layer '{h[0]}'")
             if all(h in tensors for h in hs):
                 args = [tensors[h] for h in hs]
-                res = layer(args if multi else args[0])
+                # user layers get their saved constants back (built-in ones ignore the kwargs
+                # Keras writes, as before: their options live in their configs)
+                kw = {} if type(layer).__module__.startswith("fusednet.") else _node_constants(node_of[(lname, k)])
+                res = layer(*args, **kw) if multi == "positional" else layer(args if multi else args[0], **kw)
                 if isinstance(res, list) and getattr(layer, "_graph", None) is None:
                     for i, r in enumerate(res):     # return_state: [name, node, i] is output i
                         tensors[(lname, k, i)] = r

@@ -35,6 +35,51 @@ def _check_path(filepath, what):
     return src
 
 
+OWN_PREFIX = "__own__/"
+
+
+def _hook_layers(model, method):
+    """(path, layer) of the layers (nested models searched) whose class overrides
+    ``Layer.<method>``."""
+    from ..layers.base import Layer
+    out, stack = [], [("", model)]
+    while stack:
+        prefix, m = stack.pop()
+        for l in getattr(m, "layers", None) or []:
+            path = prefix + l.name
+            if getattr(type(l), method, None) is not getattr(Layer, method):
+                out.append((path, l))
+            if getattr(l, "layers", None):
+                stack.append((path + "/", l))
+    return out
+
+
+def _own_variables(model):
+    """The entries of ``save_own_variables`` of every user layer that overrides it."""
+    out = []
+    for path, layer in _hook_layers(model, "save_own_variables"):
+        store = {}
+        layer.save_own_variables(store)
+        for k, v in store.items():
+            out.append((f"{OWN_PREFIX}{path}/{k}", np.asarray(v)))
+    return out
+
+
+def _load_own_variables(model, own, src):
+    """Hand each layer overriding ``load_own_variables`` its saved store (its weights as
+    ``"0"``, ``"1"``... when its class saved nothing of its own)."""
+    for path, layer in _hook_layers(model, "load_own_variables"):
+        pre = f"{OWN_PREFIX}{path}/"
+        store = {n[len(pre):]: a for n, a in own.items() if n.startswith(pre)}
+        if not store:
+            store = {str(i): np.asarray(w.numpy()) for i, w in enumerate(layer.weights)}
+        try:
+            layer.load_own_variables(store)
+        except (KeyError, ValueError, TypeError) as e:
+            raise ValueError(f"{src}: layer '{path}'.load_own_variables failed on the saved entries "
+                             f"{sorted(store)}: {e}") from e
+
+
 def _input_shape(model):
     shp = getattr(model, "input_shape", None)
     if shp is None:
@@ -151,6 +196,9 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, **kwargs
     if pcfg:        # masks as extra weight entries, schedules and steps in the config
         config["pruning_config"] = pcfg
         names, arrays = names + [n for n, _ in masks], arrays + [a for _, a in masks]
+    if built:      # user layers' save_own_variables: extra entries under OWN_PREFIX
+        own = _own_variables(model)
+        names, arrays = names + [n for n, _ in own], arrays + [a for _, a in own]
     opt = _optimizer_state(model) if include_optimizer else None
     metadata = {"keras_version": "3 (fusednet " + __version__ + ")", "fusednet_version": __version__,
                 "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
@@ -287,8 +335,11 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             from ..pruning.prune import MASK_PREFIX, restore_state
             masks = {n: a for n, a in weights.items() if n.startswith(MASK_PREFIX)}
             weights = {n: a for n, a in weights.items() if not n.startswith(MASK_PREFIX)}
+        own = {n: a for n, a in weights.items() if n.startswith(OWN_PREFIX)}
+        weights = {n: a for n, a in weights.items() if not n.startswith(OWN_PREFIX)}
         if getattr(model, "built", True) or weights:
             _assign_weights(model, weights, src)
+        _load_own_variables(model, own, src)
         if pcfg:
             restore_state(model, pcfg, masks, src)
         if archive.get("rng") is not None:

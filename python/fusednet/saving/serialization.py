@@ -180,9 +180,13 @@ def serialize_keras_object(obj):
         if cls.__module__.startswith("fusednet.models") and getattr(obj, "_graph", None) is not None \
                 and cls.__name__ == "Model":
             name = "Functional"
-        return {"module": cls.__module__, "class_name": name, "config": serialize_keras_object(cfg),
-                "registered_name": get_registered_name(cls) if not cls.__module__.startswith("fusednet.")
-                else name}
+        out = {"module": cls.__module__, "class_name": name, "config": serialize_keras_object(cfg),
+               "registered_name": get_registered_name(cls) if not cls.__module__.startswith("fusednet.")
+               else name}
+        bc = _custom_build_config(obj)
+        if bc is not None:
+            out["build_config"] = serialize_keras_object(bc)
+        return out
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         if obj.__name__ == "<lambda>":
             raise TypeError("serialize_keras_object: lambdas cannot be saved; use a named, registered "
@@ -273,4 +277,20 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
                          f"or pass custom_objects={{{class_name!r}: {class_name}}}")
     if not hasattr(cls, "from_config"):
         raise ValueError(f"deserialize_keras_object: {class_name!r} has no from_config()")
-    return call_from_config(cls, config["config"], custom_objects)
+    obj = call_from_config(cls, config["config"], custom_objects)
+    bc = config.get("build_config")
+    if bc is not None and _overrides(obj, "build_from_config") and not getattr(obj, "built", True):
+        obj.build_from_config(bc)       # Keras 3: a layer's own build_from_config, before any call
+    return obj
+
+
+def _overrides(obj, method):
+    """True when ``obj``'s class overrides ``Layer.<method>`` (user saving hooks)."""
+    from ..layers.base import Layer
+    return isinstance(obj, Layer) and getattr(type(obj), method) is not getattr(Layer, method)
+
+
+def _custom_build_config(obj):
+    """A user layer's ``get_build_config()`` when its class overrides it (else None: fusednet's
+    own layers are rebuilt from the model's shapes)."""
+    return obj.get_build_config() if _overrides(obj, "get_build_config") else None

@@ -88,7 +88,7 @@ class _TapeStep:
             with no_grad():
                 ts = [Tensor._wrap(a) for a in xs]
                 _masks.attach_input_masks(ts, ctx)
-                out = self.layer(ts if self.multi else ts[0], training=training)
+                out = self.layer(ts if self.multi else ts[0], training=training, **self.layer.graph_call_kwargs())
                 _masks.tape_output_mask(out, ctx)
                 return out.data
         ts = []
@@ -98,7 +98,7 @@ class _TapeStep:
             ts.append(t)
         _masks.attach_input_masks(ts, ctx)
         with enable_grad():
-            out = self.layer(ts if self.multi else ts[0], training=training)
+            out = self.layer(ts if self.multi else ts[0], training=training, **self.layer.graph_call_kwargs())
         _masks.tape_output_mask(out, ctx)
         ctx.ts, ctx.out = ts, out
         ctx.extra = call_losses(self.layer)     # add_loss() terms: added to the training loss
