@@ -382,11 +382,14 @@ def test_bidirectional_masked_fit_vs_keras():
         _close(a, np.asarray(b))
 
 
-def test_onnx_export_refuses_masks(tmp_path):
+def test_onnx_export_refuses_masks_into_nested_models(tmp_path):
+    """Masks are exported (tests/test_onnx_masks.py) except across a nested model's boundary."""
     pytest.importorskip("onnx")
     from fusednet.io.onnx import export_onnx
-    m = fusednet.Sequential([L.Input((4, 2)), L.Masking(name="mk_onnx"), L.LSTM(3)])
-    with pytest.raises(ValueError, match="Masking 'mk_onnx': masks are not exported"):
+    inner = fusednet.Sequential([L.Input((4, 2)), L.LSTM(3)], name="inner_rnn")
+    i = L.Input((4, 2))
+    m = fusednet.Model(i, inner(L.Masking()(i)))
+    with pytest.raises(ValueError, match="mask flows into the nested model 'inner_rnn'"):
         export_onnx(m, tmp_path / "m.onnx")
 
 
@@ -543,3 +546,26 @@ def test_batchnorm_masked_backward_vs_float64_finite_differences():
         assert got is not None
         scale = max(np.abs(want).max(), 1e-3)
         np.testing.assert_allclose(got.numpy() / scale, want / scale, rtol=r, atol=a)
+
+
+@pytest.mark.parametrize("rnn", ["LSTM", "GRU", "SimpleRNN"])
+@pytest.mark.parametrize("seq", [False, True])
+def test_leading_masked_steps_with_initial_state_output_zeros_vs_keras(rnn, seq):
+    """Keras outputs zeros before a row's first real step (the previous *output*), even with an
+    initial state carried through those steps; a row with no real step outputs zeros and keeps
+    its initial state."""
+    keras = _keras()
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    m = np.array([[0, 0, 1, 1, 0], [1, 0, 1, 1, 1], [0, 0, 0, 0, 0]], bool)
+    n_st = 2 if rnn == "LSTM" else 1
+    states = [rng.standard_normal((3, 4)).astype(np.float32) for _ in range(n_st)]
+    kl = getattr(keras.layers, rnn)(4, return_sequences=seq, return_state=True, go_backwards=True)
+    ko = kl(x, initial_state=states, mask=m)
+    fl = getattr(L, rnn)(4, return_sequences=seq, return_state=True, go_backwards=True)
+    fl.build((None, 5, 2))
+    fl.set_weights([np.asarray(w) for w in kl.get_weights()])
+    fo = fl(x, initial_state=states, mask=m.astype(np.float32))
+    for a, b in zip(fo, ko):
+        _close(a.numpy(), np.asarray(b.detach().cpu()))
+    assert np.abs(fo[0].numpy()[2]).max() == 0.0 and np.abs(fo[1].numpy()[2] - states[0][2]).max() < 1e-6

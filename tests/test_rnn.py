@@ -35,7 +35,9 @@ def _act(name, x):
 
 def ref_forward(kind, x, W, R, b=None, h0=None, c0=None, mask=None, act="tanh", ract="sigmoid",
                 go_backwards=False, reset_after=True):
-    """Float64 NumPy reference of the Keras 3 cells (outputs in processing order)."""
+    """Float64 NumPy reference of the Keras 3 cells (outputs in processing order). Masked steps
+    carry the state and repeat the previous output, which is zeros before a row's first real
+    step even when an initial state is given (Keras ``backend.rnn``)."""
     x, W, R = (np.asarray(a, np.float64) for a in (x, W, R))
     B, T, _ = x.shape
     U = R.shape[0]
@@ -46,6 +48,7 @@ def ref_forward(kind, x, W, R, b=None, h0=None, c0=None, mask=None, act="tanh", 
     h = np.zeros((B, U)) if h0 is None else np.asarray(h0, np.float64)
     c = np.zeros((B, U)) if c0 is None else np.asarray(c0, np.float64)
     ys = []
+    started = np.zeros((B, 1)) if mask is not None else np.ones((B, 1))
     for t in (reversed(range(T)) if go_backwards else range(T)):
         xt = x[:, t]
         cn = c
@@ -73,8 +76,9 @@ def ref_forward(kind, x, W, R, b=None, h0=None, c0=None, mask=None, act="tanh", 
             m = np.asarray(mask, np.float64)[:, t][:, None]
             hn = m * hn + (1 - m) * h
             cn = m * cn + (1 - m) * c
+            started = np.maximum(started, m)
         h, c = hn, cn
-        ys.append(h)
+        ys.append(h * started)
     return np.stack(ys, 1), h, c
 
 

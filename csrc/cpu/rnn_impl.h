@@ -13,6 +13,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
+#include <vector>
 #include <algorithm>
 #include <cstring>
 
@@ -58,6 +59,21 @@ void for_rows(i64 B, i64 work, F&& f) {
 }
 
 inline bool kept(const float* mask, i64 b, i64 T, i64 t) { return !mask || mask[b * T + t] != 0.f; }
+
+// Per row, the processing index of its first unmasked step (T when none; 0 without a mask).
+// Keras: a masked step outputs the previous *output*, which is zeros before the first real step
+// even when an initial state is carried (h_t = h0 there, the output is not), so the outputs of
+// those leading steps are zeros and take no gradient.
+inline std::vector<i64> first_kept(const float* mask, i64 B, i64 T, bool go_backwards) {
+  std::vector<i64> first(static_cast<size_t>(B), 0);
+  if (!mask) return first;
+  for (i64 r = 0; r < B; ++r) {
+    i64 s = 0;
+    while (s < T && !kept(mask, r, T, go_backwards ? T - 1 - s : s)) ++s;
+    first[static_cast<size_t>(r)] = s;
+  }
+  return first;
+}
 
 // out[c] (+)= Σ_r x[r, c], rows in order; column blocks split over the pool (deterministic).
 void column_sum(float* out, const float* x, i64 rows, i64 cols, i64 ldx) {
@@ -136,6 +152,7 @@ void forward_impl(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* E
   };
   const i64 t0 = st.time(0);
   for (i64 r = 0; r < B; ++r) copy_row(Hw + (r * T + t0) * U, h0 ? h0 + r * U : zeros.p, U);
+  const std::vector<i64> first = first_kept(mask, B, T, d.go_backwards);
 
   for (i64 s = 0; s < T; ++s) {
     const i64 t = st.time(s);
@@ -210,7 +227,7 @@ void forward_impl(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* E
         map_act<A>(g, U, aa);
         copy_row(hn, keep ? g : hp, U);
       }
-      if (Y) copy_row(Y + (r * T + (d.y_time_order ? t : s)) * U, hn, U);
+      if (Y) copy_row(Y + (r * T + (d.y_time_order ? t : s)) * U, s < first[size_t(r)] ? zeros.p : hn, U);
     });
   }
 }
@@ -246,6 +263,7 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
   for (i64 i = 0; i < U; ++i)
     for (i64 k = 0; k < GU; ++k) RT.p[k * U + i] = R[i * GU + k];
 
+  const std::vector<i64> first = first_kept(mask, B, T, d.go_backwards);
   for (i64 s = T - 1; s >= 0; --s) {
     const i64 t = st.time(s), tp = s ? st.time(s - 1) : 0;
     float* dz_base = dZ.p + t * GU;
@@ -253,7 +271,7 @@ void backward_impl(float* dX, float* dW, float* dR, float* db, float* dh0, float
     auto dh_total = [&](i64 r) {
       float* __restrict dh = dht.p + r * U;
       const float* __restrict c = dhc.p + r * U;
-      if (dY) {
+      if (dY && s >= first[size_t(r)]) {          // leading masked outputs are constant zeros
         const float* __restrict dy = dY + (r * T + (d.y_time_order ? t : s)) * U;
         for (i64 j = 0; j < U; ++j) dh[j] = c[j] + dy[j];
       } else {

@@ -59,10 +59,22 @@ struct Step {
   float* hT;
   float* cT;
   float* Y;
+  const int64_t* firstk;  // per row, the processing index of its first unmasked step (null: no mask)
+  int64_t sp;             // this step's processing index
 };
 
 __device__ __forceinline__ bool kept(const float* mask, int64_t r, int64_t T, int64_t t) {
   return !mask || mask[r * T + t] != 0.f;
+}
+
+// Keras: outputs before a row's first unmasked step are zeros (the previous output), even when an
+// initial state is carried through them; the CPU twin is cpu/rnn_impl.h first_kept.
+__global__ void first_kept_kernel(int64_t* first, const float* mask, int64_t B, int64_t T, bool back) {
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < B; r += int64_t(gridDim.x) * blockDim.x) {
+    int64_t s = 0;
+    while (s < T && !kept(mask, r, T, back ? T - 1 - s : s)) ++s;
+    first[r] = s;
+  }
 }
 
 __global__ void init_h_kernel(float* Hw, const float* h0, int64_t B, int64_t T, int64_t U, int64_t t0) {
@@ -161,7 +173,7 @@ __global__ void gates_fwd_kernel(Step p) {
     }
     if (p.last) p.hT[r * U + j] = h;
     else p.Hw[(r * T + p.tn) * U + j] = h;
-    if (p.Y) p.Y[(r * T + p.s) * U + j] = h;
+    if (p.Y) p.Y[(r * T + p.s) * U + j] = (p.firstk && p.sp < p.firstk[r]) ? 0.f : h;
   }
 }
 
@@ -178,6 +190,8 @@ struct BStep {
   const float* mask;
   const float* rdh;   // as Step::rdh
   const float* dY;
+  const int64_t* firstk;  // as Step::firstk: dY of leading masked steps is dropped
+  int64_t sp;
   float* dZ;    // [B, T, GU]
   float* dZr;   // GRU reset_after
   float* dhc;   // [B, U]
@@ -193,7 +207,7 @@ __global__ void gru_bwd_h_kernel(BStep p) {
     const int64_t r = i / U, j = i % U;
     const float* g = p.Gw + (r * T + p.t) * p.GU;
     float* dz = p.dZ + (r * T + p.t) * p.GU;
-    const float dh = p.dhc[i] + (p.dY ? p.dY[(r * T + p.s) * U + j] : 0.f);
+    const float dh = p.dhc[i] + (p.dY && !(p.firstk && p.sp < p.firstk[r]) ? p.dY[(r * T + p.s) * U + j] : 0.f);
     p.dht[i] = dh;
     dz[2 * U + j] = kept(p.mask, r, T, p.t) ? dh * (1.f - g[j]) * act_dy(g[2 * U + j], p.a) : 0.f;
   }
@@ -206,7 +220,7 @@ __global__ void gates_bwd_kernel(BStep p) {
     const float* g = p.Gw + row * p.GU;
     const float hp = p.Hw[row * U + j];
     float* dz = p.dZ + row * p.GU;
-    const float dy = p.dY ? p.dY[(r * T + p.s) * U + j] : 0.f;
+    const float dy = p.dY && !(p.firstk && p.sp < p.firstk[r]) ? p.dY[(r * T + p.s) * U + j] : 0.f;
     const bool keep = kept(p.mask, r, T, p.t);
     if (p.kind == int(RnnKind::LSTM)) {
       const float dh = p.dhc[i] + dy;
@@ -287,8 +301,15 @@ void rnn_forward(float* Y, float* hT, float* cT, float* Gw, float* Hw, float* Ew
   auto time = [&](int64_t s) { return d.go_backwards ? T - 1 - s : s; };
   init_h_kernel<<<blocks(B * U), kThreads, 0, st>>>(Hw, h0, B, T, U, time(0));
   FN_CUDA_LAUNCH_CHECK();
+  DeviceBuffer firstk(mask ? size_t(B) * sizeof(int64_t) : sizeof(int64_t));
+  if (mask) {
+    first_kept_kernel<<<blocks(B), kThreads, 0, st>>>(firstk.as<int64_t>(), mask, B, T, d.go_backwards);
+    FN_CUDA_LAUNCH_CHECK();
+  }
   for (int64_t s = 0; s < T; ++s) {
     Step p{};
+    p.firstk = mask ? firstk.as<int64_t>() : nullptr;
+    p.sp = s;
     p.B = B; p.T = T; p.U = U; p.GU = GU; p.t = time(s); p.s = d.y_time_order ? p.t : s;
     p.first = s == 0; p.last = s == T - 1;
     p.tp = s ? time(s - 1) : 0; p.tn = p.last ? 0 : time(s + 1);
@@ -348,8 +369,15 @@ void rnn_backward(float* dX, float* dW, float* dR, float* db, float* dh0, float*
   const float* rd = d.rdrop;
   DeviceBuffer dtmp(rd ? ub : sizeof(float));
   auto time = [&](int64_t s) { return d.go_backwards ? T - 1 - s : s; };
+  DeviceBuffer firstk(mask ? size_t(B) * sizeof(int64_t) : sizeof(int64_t));
+  if (mask) {
+    first_kept_kernel<<<blocks(B), kThreads, 0, st>>>(firstk.as<int64_t>(), mask, B, T, d.go_backwards);
+    FN_CUDA_LAUNCH_CHECK();
+  }
   for (int64_t s = T - 1; s >= 0; --s) {
     BStep p{};
+    p.firstk = mask ? firstk.as<int64_t>() : nullptr;
+    p.sp = s;
     p.B = B; p.T = T; p.U = U; p.GU = GU; p.t = time(s); p.s = d.y_time_order ? p.t : s;
     p.tp = s ? time(s - 1) : 0;
     p.first = s == 0; p.kind = int(d.kind); p.reset_after = d.reset_after; p.a = d.act; p.ra = d.rec_act;

@@ -281,21 +281,28 @@ class _RNN(StatefulMixin, Layer):
         if self.stateful:
             self._keep_states(h, c)
         out = y if self.return_sequences else h
+        ctx.row_flag = None
+        if mask is not None and not self.return_sequences and (h0 is not None or carried):
+            # Keras: the last *output* of a row with no real step is zeros, while its state stays h0
+            ctx.row_flag = _C.reduce("max", mask, [1], True)          # 0/1 masks: 1 if any real step
+            out = _C.binary("mul", h, ctx.row_flag)
         if not self.return_state:
             return out
         return [out, h] + ([c] if c is not None else [])
 
     def backward(self, ctx, dy, need_dx):
+        flag = ctx.__dict__.get("row_flag")
         if self.return_state:     # dy: [d output, dh(, dc)] with None where no gradient arrived
             d = split_grads(dy, 1 + self._n_states)
             dc = d[2] if len(d) > 2 else None
             if self.return_sequences:
                 return self._backward(ctx, d[0], d[1], dc, need_dx)
-            dh = d[0] if d[1] is None else (d[1] if d[0] is None else _C.binary("add", d[0], d[1]))
+            do = d[0] if d[0] is None or flag is None else _C.binary("mul", d[0], flag)
+            dh = do if d[1] is None else (d[1] if do is None else _C.binary("add", do, d[1]))
             return self._backward(ctx, None, dh, dc, need_dx)
         if self.return_sequences:
             return self._backward(ctx, dy, None, None, need_dx)
-        return self._backward(ctx, None, dy, None, need_dx)
+        return self._backward(ctx, None, dy if flag is None else _C.binary("mul", dy, flag), None, need_dx)
 
     def _backward(self, ctx, dy, dh, dc, need_dx):
         need_states = need_dx and ctx.n_states > 0

@@ -47,6 +47,9 @@ def get_converter(layer):
     return None
 
 
+MASK_UNSET = object()
+
+
 class ExportContext:
     """What a converter builds the ONNX graph with.
 
@@ -70,6 +73,11 @@ class ExportContext:
         self._pending = {}     # channels-last name -> (channels-first name, perm), not yet emitted
         self._nchw = {}        # channels-last name -> (its channels-first twin, rank)
         self.fold_bn = None    # set by the walker: the BatchNormalization to fold into this conv call
+        # the mask channel (Keras masks, float 0/1 [B, T] value names): the walker sets in_masks
+        # (one entry per input, None = unmasked) before each converter; a converter that makes or
+        # changes a mask sets out_mask (else the walker applies Keras' propagation rules)
+        self.in_masks = []
+        self.out_mask = MASK_UNSET
 
     def unique(self, name_hint):
         """A value/node name not used yet, based on ``name_hint``."""

@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from .._atomic import atomic_write
-from ._registry import ExportContext, get_converter, MIN_OPSET, MAX_OPSET
+from ._registry import ExportContext, get_converter, MASK_UNSET, MIN_OPSET, MAX_OPSET
 
 __all__ = ["export_onnx", "to_onnx_model"]
 
@@ -77,6 +77,7 @@ def _walk(ctx, model, in_names):
         raise ValueError(f"export_onnx: model '{model.name}' is a subclassed Model (its call() is Python "
                          f"code); only Sequential and functional models can be exported")
     vals = dict(zip(graph.inputs, in_names))
+    masks = {}                              # value key -> mask value name (absent: unmasked)
     uses = _consumers(graph)
     nodes = graph.nodes
     i = 0
@@ -84,22 +85,57 @@ def _walk(ctx, model, in_names):
         node = nodes[i]
         nxt = nodes[i + 1] if i + 1 < len(nodes) else None
         ins = [vals[k] for k in node.in_keys]
+        in_m = [masks.get(k) for k in node.in_keys]
         layer = node.layer
+        out_m = None
         if _is_model(layer):
+            if any(m is not None for m in in_m):
+                raise ValueError(f"export_onnx: a mask flows into the nested model '{layer.name}'; masks "
+                                 f"across nested models are not exported")
             outs = _walk(ctx, layer, ins)
         elif type(layer).__name__ == "OutputSelect":   # a multi-output sub-model's output: a name, no node
             outs = [ins[0][layer.index]]
+            out_m = in_m[0][layer.index] if isinstance(in_m[0], list) else None
         else:
             fold = _foldable(node, nxt, uses)
             ctx.fold_bn = nxt.layer if fold else None
+            ctx.in_masks, ctx.out_mask = in_m, MASK_UNSET
             outs = _convert(ctx, layer, ins)
             ctx.fold_bn = None
+            out_m = ctx.out_mask if ctx.out_mask is not MASK_UNSET else _propagate(ctx, layer, in_m)
+            ctx.in_masks, ctx.out_mask = [], MASK_UNSET
             if fold:
                 vals[node.out_key] = outs[0]
                 node, i = nxt, i + 1
         vals[node.out_key] = outs[0] if len(outs) == 1 else outs
+        if out_m is not None:
+            masks[node.out_key] = out_m
         i += 1
     return [vals[k] for k in graph.outputs]
+
+
+def _propagate(ctx, layer, in_m):
+    """Keras' mask rules for a converter that did not set one: a ``supports_masking`` layer
+    passes its input's mask (a merge: the AND of its inputs'), any other drops it. Layers whose
+    own computation uses the mask and have no masked export refuse."""
+    present = [m for m in in_m if m is not None]
+    if not present:
+        return None
+    from ... import layers as L
+    refuse = (L.MultiHeadAttention, L.Conv1D, L.TimeDistributed)
+    if isinstance(layer, refuse):
+        raise ValueError(f"export_onnx: {type(layer).__name__} '{layer.name}' receives a mask; its masked "
+                         f"computation is not exported")
+    if not getattr(layer, "supports_masking", False):
+        return None
+    if isinstance(layer, L.Concatenate) and layer.axis in (1, -2):
+        raise ValueError(f"export_onnx: Concatenate '{layer.name}' on the time axis with masks is not exported")
+    if len(in_m) == 1:
+        return in_m[0]
+    out = present[0]
+    for m in present[1:]:
+        out, = ctx.node("Mul", [out, m])        # 0/1 values: the product is the AND
+    return out
 
 
 def _convert(ctx, layer, ins):

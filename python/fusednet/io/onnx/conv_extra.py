@@ -7,6 +7,8 @@ Transposed convs use explicit pads and output_padding computed from Keras's geom
 (:func:`fusednet.layers.conv_transpose.conv_transpose_geometry`), so the output length matches
 Keras's rule for 'same' / 'valid' and any ``output_padding``.
 """
+import numpy as np
+
 from ... import layers as L
 from ...layers.conv_transpose import conv_transpose_geometry
 from ._registry import register_converter
@@ -50,7 +52,22 @@ register_converter(L.MaxPooling1D)(_pool1d("MaxPool"))
 register_converter(L.AveragePooling1D)(_pool1d("AveragePool", count_include_pad=0))
 
 
-register_converter(L.GlobalAveragePooling1D)(global_pool("GlobalAveragePool", 3))
+_gap1d = global_pool("GlobalAveragePool", 3)
+
+
+@register_converter(L.GlobalAveragePooling1D)
+def _gap1d_masked(ctx, layer, inputs):
+    m = ctx.in_masks[0] if ctx.in_masks else None
+    if m is None:
+        return _gap1d(ctx, layer, inputs)
+    # the mean over the unmasked steps (a row with none gives 0, as fusednet's kernel)
+    m3 = ctx.node("Unsqueeze", [m, ctx.const_i64([2], "axes")])[0]
+    keep = 1 if layer.keepdims else 0
+    s = ctx.reduce("ReduceSum", ctx.node("Mul", [inputs[0], m3])[0], [1], keepdims=keep)[0]
+    n = ctx.reduce("ReduceSum", m3, [1], keepdims=keep)[0]
+    n = ctx.node("Max", [n, ctx.initializer(np.float32(1.0), "one_f")])[0]
+    ctx.out_mask = None
+    return ctx.node("Div", [s, n])
 register_converter(L.GlobalMaxPooling1D)(global_pool("GlobalMaxPool", 3))
 
 
