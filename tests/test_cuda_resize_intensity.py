@@ -25,7 +25,8 @@ def cpu(a):
 
 
 @pytest.mark.parametrize("mode,aa", [("area", False), ("lanczos3", False), ("lanczos3", True), ("lanczos5", True),
-                                     ("bilinear", True), ("bicubic", True)])
+                                     ("bilinear", True), ("bicubic", True), ("gaussian", False), ("gaussian", True),
+                                     ("mitchellcubic", True)])
 @pytest.mark.parametrize("src,dst", [((1, 1), (3, 2)), ((13, 17), (5, 7)), ((31, 29), (64, 9))])
 @pytest.mark.parametrize("crop", [False, True])
 def test_resize_filters_cuda_vs_cpu(mode, aa, src, dst, crop):

@@ -1,4 +1,4 @@
-"""_C.resize_images "area", "lanczos3", "lanczos5" and antialiased "bilinear" / "bicubic"
+"""_C.resize_images "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic" and antialiased "bilinear" / "bicubic"
 (csrc/cpu/resize_filter.cpp): vs Keras' own ``ops.image.scale_and_translate`` in float64 (torch
 backend; what Keras' NumPy / JAX / TF backends call for lanczos resizing) for lanczos, vs torch interpolate(antialias=True) for bilinear /
 bicubic, vs a float64 exact-overlap reference (TF's ResizeArea) and torch's area pooling for area;
@@ -59,6 +59,65 @@ def test_lanczos_matches_keras_numpy_backend(src, dst, mode, antialias):
     ref = _keras_resize(x, dst, mode, antialias)
     got = _C.resize_images(_C.asarray(x.astype(np.float32)), dst[0], dst[1], mode, False, antialias)
     _rel_close(got, ref, "resample")
+
+
+def _tf_kernel(mode, x):
+    """TF's sampling kernels (tensorflow/core/kernels/image/sampling_kernels.h) in float64."""
+    x = np.abs(x)
+    if mode == "gaussian":                        # radius 1.5, sigma = radius / 3
+        return np.where(x < 1.5, np.exp(-x * x / (2 * 0.5 ** 2)), 0.0)
+    if mode == "mitchellcubic":                   # Mitchell-Netravali B = C = 1/3, radius 2
+        near = ((7 / 6 * x - 2) * x) * x + 8 / 9
+        far = ((-7 / 18 * x + 2) * x - 10 / 3) * x + 16 / 9
+        return np.where(x < 1, near, np.where(x < 2, far, 0.0))
+    r = 3.0 if mode == "lanczos3" else 5.0
+    safe = np.where(x <= 1e-3, 1.0, x)
+    v = r * np.sin(np.pi * safe) * np.sin(np.pi * safe / r) / (np.pi ** 2 * safe ** 2)
+    return np.where(x <= 1e-3, 1.0, np.where(x > r, 0.0, v))
+
+
+_RADIUS = {"gaussian": 1.5, "mitchellcubic": 2.0, "lanczos3": 3.0, "lanczos5": 5.0}
+
+
+def _scale_translate_matrix(n_in, n_out, mode, antialias):
+    """[n_out, n_in] float64 weights of TF's scale_and_translate (no translation): sample
+    u = (o + 0.5)·s - 0.5, kernel scale max(s, 1) with antialias, taps within the radius,
+    normalised (0 when the sum is below 1000·eps_f32)."""
+    s = n_in / n_out
+    ks = max(s, 1.0) if antialias else 1.0
+    u = (np.arange(n_out) + 0.5) * s - 0.5
+    j = np.arange(n_in)
+    d = np.abs(u[:, None] - j[None, :])
+    w = np.where(d <= _RADIUS[mode] * ks, _tf_kernel(mode, d / ks), 0.0)
+    tot = w.sum(1, keepdims=True)
+    return np.where(np.abs(tot) > 1000 * np.finfo(np.float32).eps, w / np.where(tot == 0, 1, tot), 0.0)
+
+
+def _tf_resize(x, dst, mode, antialias):
+    a, b = _scale_translate_matrix(x.shape[1], dst[0], mode, antialias), \
+        _scale_translate_matrix(x.shape[2], dst[1], mode, antialias)
+    return np.einsum("oh,nhwc,pw->nopc", a, np.asarray(x, np.float64), b)
+
+
+@pytest.mark.parametrize("antialias", [False, True])
+def test_float64_reference_agrees_with_keras_on_lanczos(antialias):
+    """The reference below is checked on lanczos against Keras's own scale_and_translate first."""
+    x = np.random.default_rng(11).uniform(0, 255, (1, 13, 17, 2))
+    for dst in ((5, 7), (20, 31)):
+        _rel_close(_tf_resize(x, dst, "lanczos3", antialias), _keras_resize(x, dst, "lanczos3", antialias),
+                   "resample")       # Keras's torch backend computes its weights in float32
+
+
+@pytest.mark.parametrize("src,dst", SIZES)
+@pytest.mark.parametrize("mode", ["gaussian", "mitchellcubic"])
+@pytest.mark.parametrize("antialias", [False, True])
+def test_tf_gaussian_and_mitchellcubic_vs_float64(src, dst, mode, antialias):
+    x = np.random.default_rng(src[1] * 7 + dst[0]).uniform(0, 255, (2,) + src + (3,))
+    got = _C.resize_images(_C.asarray(x.astype(np.float32)), dst[0], dst[1], mode, False, antialias)
+    _rel_close(got, _tf_resize(x, dst, mode, antialias), "resample")
+    u8 = np.round(x).astype(np.uint8)
+    got8 = _C.resize_images(u8, dst[0], dst[1], mode, False, antialias)
+    _rel_close(got8, _tf_resize(u8.astype(np.float64), dst, mode, antialias), "resample")
 
 
 @pytest.mark.skipif(torch is None, reason="needs torch")
@@ -122,7 +181,7 @@ def test_uint8_crop_and_threads(mode, aa):
 
 def test_constant_image_is_preserved_and_nearest_ignores_antialias():
     x = np.full((1, 9, 14, 2), 7.25, np.float32)
-    for mode in ("area", "lanczos3", "lanczos5"):
+    for mode in ("area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic"):
         for h, w in ((4, 5), (20, 33), (1, 1)):
             np.testing.assert_allclose(np.asarray(_C.resize_images(_C.asarray(x), h, w, mode, False, True)), 7.25,
                                        rtol=1e-6)
@@ -133,14 +192,14 @@ def test_constant_image_is_preserved_and_nearest_ignores_antialias():
 
 def test_resizing_layer_modes_and_errors():
     x = np.random.default_rng(9).uniform(0, 255, (2, 19, 13, 3)).astype(np.float32)
-    for mode in ("area", "lanczos3", "lanczos5"):
+    for mode in ("area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic"):
         layer = fusednet.layers.Resizing(6, 4, interpolation=mode, antialias=True)
         np.testing.assert_array_equal(np.asarray(layer(x)),
                                       np.asarray(_C.resize_images(_C.asarray(x), 6, 4, mode, False, True)))
         assert layer.get_config()["antialias"] is True
-    with pytest.raises(ValueError, match="interpolation must be one of.*area.*lanczos5"):
-        fusednet.layers.Resizing(4, 4, interpolation="gaussian")
-    with pytest.raises(ValueError, match=r"resize_images: interpolation must be one of .*'area', 'lanczos3'.*gaussian"):
-        _C.resize_images(_C.asarray(x), 2, 2, "mitchellcubic")
+    with pytest.raises(ValueError, match="interpolation must be one of.*area.*mitchellcubic"):
+        fusednet.layers.Resizing(4, 4, interpolation="box")
+    with pytest.raises(ValueError, match=r"resize_images: interpolation must be one of .*'area', 'lanczos3'.*'box'"):
+        _C.resize_images(_C.asarray(x), 2, 2, "box")
     with pytest.raises(ValueError, match=r"resize_images: height and width must be positive.*\(2, 19, 13, 3\)"):
         _C.resize_images(_C.asarray(x), 0, 2, "lanczos3", False, True)

@@ -43,8 +43,10 @@ Method mode_arg(const std::string& s, bool antialias) {
   if (m == "area") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Area};
   if (m == "lanczos3") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Lanczos3};
   if (m == "lanczos5") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Lanczos5};
+  if (m == "gaussian") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::Gaussian};
+  if (m == "mitchellcubic") return {true, cpu::ResizeMode::Bilinear, ResizeFilter::MitchellCubic};
   throw ValueError(std::string(kOp) + ": interpolation must be one of 'bilinear', 'nearest', 'bicubic', 'area', "
-                   "'lanczos3', 'lanczos5' (the ones implemented; 'gaussian', 'mitchellcubic' are not), got '" + s + "'");
+                   "'lanczos3', 'lanczos5', 'gaussian', 'mitchellcubic', got '" + s + "'");
 }
 
 std::string dims_str(i64 N, i64 H, i64 W, i64 C, bool batched) {
@@ -137,7 +139,7 @@ FN_BIND(resize) {
       py::arg("crop_to_aspect_ratio") = false, py::arg("antialias") = false,
       "Resize NHWC images to (height, width) with half-pixel centres (tf.image.resize / torch interpolate "
       "align_corners=False). interpolation: 'bilinear' | 'nearest' | 'bicubic' (torch's, A=-0.75) | 'area' (TF's "
-      "ResizeArea) | 'lanczos3' | 'lanczos5' (TF/JAX scale_and_translate). antialias: stretch the bilinear / bicubic "
+      "ResizeArea) | 'lanczos3' | 'lanczos5' | 'gaussian' | 'mitchellcubic' (TF/JAX scale_and_translate). antialias: stretch the bilinear / bicubic "
       "(Keys A=-0.5) / lanczos kernel by the downscale factor (torch antialias=True, TF antialias); ignored for "
       "nearest and area. crop_to_aspect_ratio: resize the "
       "centred crop with the target aspect ratio (Keras). x: float32 Array [N, H, W, C] (CPU/CUDA) or uint8 NumPy "

@@ -9,7 +9,9 @@
 //     taps          j in [ceil(u − R·ks), floor(u + R·ks)] ∩ [0, in − 1], R = the kernel's radius
 //     weight        w_j = k(|u − j| / ks), then normalised by Σ w (0 when |Σ w| ≤ 1000·eps_f32)
 //     k: triangle (R = 1), Keys cubic A = −0.5 (R = 2), lanczos3 / lanczos5
-//        (R·sin(πx)·sin(πx/R) / (π²x²), 1 for x ≤ 1e-3, 0 beyond R).
+//        (R·sin(πx)·sin(πx/R) / (π²x²), 1 for x ≤ 1e-3, 0 beyond R), and TF's two others:
+//        gaussian (R = 1.5, σ = R/3: exp(−x²/2σ²) for x < R) and Mitchell–Netravali cubic
+//        (B = C = 1/3, R = 2: (7/6·x − 2)x² + 8/9 for x < 1, ((−7/18·x + 2)x − 10/3)x + 16/9 below 2).
 //   Area (TF's ResizeArea; antialias is irrelevant): output o averages the source interval
 //     [o·s, (o+1)·s): tap j weighs |[j, j+1) ∩ [o·s, (o+1)·s)| / s.
 // Why shared: indices come from double arithmetic whose rounding must agree on host and device.
@@ -20,10 +22,19 @@
 
 namespace fusednet {
 
-enum class ResizeFilter : int { Triangle = 0, KeysCubic = 1, Lanczos3 = 2, Lanczos5 = 3, Area = 4 };
+enum class ResizeFilter : int {
+  Triangle = 0, KeysCubic = 1, Lanczos3 = 2, Lanczos5 = 3, Area = 4, Gaussian = 5, MitchellCubic = 6
+};
 
 FN_HD double resize_filter_radius(ResizeFilter f) {
-  return f == ResizeFilter::Triangle ? 1.0 : f == ResizeFilter::KeysCubic ? 2.0 : f == ResizeFilter::Lanczos3 ? 3.0 : 5.0;
+  switch (f) {
+    case ResizeFilter::Triangle: return 1.0;
+    case ResizeFilter::KeysCubic: return 2.0;
+    case ResizeFilter::Lanczos3: return 3.0;
+    case ResizeFilter::Gaussian: return 1.5;
+    case ResizeFilter::MitchellCubic: return 2.0;
+    default: return 5.0;
+  }
 }
 
 // Kernel value at distance x >= 0 (Keras' _fill_*_kernel expressions).
@@ -34,6 +45,15 @@ FN_HD double resize_filter_value(ResizeFilter f, double x) {
     if (x >= 2.0) return 0.0;
     if (x >= 1.0) return ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0;
     return ((1.5 * x - 2.5) * x) * x + 1.0;
+  }
+  if (f == ResizeFilter::Gaussian) {
+    const double sigma = 1.5 / 3.0;
+    return x >= 1.5 ? 0.0 : exp(-x * x / (2.0 * sigma * sigma));
+  }
+  if (f == ResizeFilter::MitchellCubic) {
+    if (x >= 2.0) return 0.0;
+    if (x >= 1.0) return (((-7.0 / 18.0) * x + 2.0) * x - 10.0 / 3.0) * x + 16.0 / 9.0;
+    return (((7.0 / 6.0) * x - 2.0) * x) * x + 8.0 / 9.0;
   }
   const double r = f == ResizeFilter::Lanczos3 ? 3.0 : 5.0;
   if (x > r) return 0.0;

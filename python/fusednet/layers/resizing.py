@@ -1,6 +1,7 @@
 """The ``Resizing`` preprocessing layer (Keras ``keras.layers.Resizing``): one native call,
 ``_C.resize_images`` (nearest / bilinear / bicubic with half-pixel centres, as ``tf.image.resize`` and
-``torch.nn.functional.interpolate(align_corners=False)``; area and lanczos3 / lanczos5 as TF / JAX;
+``torch.nn.functional.interpolate(align_corners=False)``; area, lanczos3 / lanczos5, gaussian and
+mitchellcubic as TF / JAX;
 antialias as torch / TF; see csrc/cpu/resize.h)."""
 import numpy as np
 
@@ -9,7 +10,7 @@ from .base import Layer, unique_name
 
 __all__ = ["Resizing"]
 
-_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
 
 
 class Resizing(Layer):
@@ -24,8 +25,8 @@ class Resizing(Layer):
         width: output width (int > 0).
         interpolation: ``"bilinear"`` (default), ``"nearest"``, ``"bicubic"`` (PyTorch's
             A = -0.75 kernel, as Keras on the torch backend), ``"area"`` (TF's exact-overlap box
-            average), ``"lanczos3"`` / ``"lanczos5"`` (TF / JAX / Keras-NumPy kernels);
-            "gaussian" and "mitchellcubic" raise a ValueError.
+            average), ``"lanczos3"`` / ``"lanczos5"`` (TF / JAX / Keras-NumPy kernels),
+            ``"gaussian"`` / ``"mitchellcubic"`` (TF's ``tf.image.resize`` kernels).
         antialias: stretch the filter by the downscale factor when shrinking (bilinear and
             bicubic as torch ``antialias=True``, bicubic then with Keys A = -0.5; lanczos as TF);
             ignored for "nearest" and "area". Default False (Keras).
@@ -52,8 +53,7 @@ class Resizing(Layer):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError(f"{owner}: {what} must be a positive int, got {v!r}")
         if not isinstance(interpolation, str) or interpolation.lower() not in _INTERPOLATIONS:
-            raise ValueError(f"{owner}: interpolation must be one of {_INTERPOLATIONS} (implemented natively; "
-                             f"'gaussian', 'mitchellcubic' are not), got {interpolation!r}")
+            raise ValueError(f"{owner}: interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
         if pad_to_aspect_ratio:
             raise ValueError(f"{owner}: pad_to_aspect_ratio=True is not supported (use crop_to_aspect_ratio)")
         if data_format not in (None, "channels_last"):

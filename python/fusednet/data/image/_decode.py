@@ -109,7 +109,7 @@ def decode_resized(path, color_mode, size, interpolation="bilinear", crop_to_asp
         path: image file path.
         color_mode: 'grayscale', 'rgb' or 'rgba'.
         size: (height, width).
-        interpolation: 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3' or 'lanczos5'
+        interpolation: 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3', 'lanczos5', 'gaussian' or 'mitchellcubic'
             (half-pixel centres, no antialiasing: Keras' loader).
         crop_to_aspect_ratio: resize the centred crop with the target aspect ratio.
         owner: function name used in error messages.

@@ -10,7 +10,7 @@ from .source import BatchSource
 __all__ = ["image_dataset_from_directory", "ImageFolderDataset"]
 
 _OWNER = "image_dataset_from_directory"
-_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3", "lanczos5", "gaussian", "mitchellcubic")
 _KERAS_ONLY = ("gaussian", "mitchellcubic")
 
 
@@ -33,7 +33,8 @@ class ImageFolderDataset(BatchSource):
         batch_size: int or None (items without batch axis).
         shuffle: reshuffle every pass after the first.
         seed: int.
-        interpolation: 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3' or 'lanczos5'.
+        interpolation: 'bilinear', 'nearest', 'bicubic', 'area', 'lanczos3', 'lanczos5', 'gaussian' or
+            'mitchellcubic'.
         crop_to_aspect_ratio: resize the centred crop with the target aspect ratio.
         workers: background decoding threads.
 
