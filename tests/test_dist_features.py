@@ -81,8 +81,11 @@ def test_unsupported_under_data_parallel_raise_value_errors():
     x, y = np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32)
     fn.distribution.set_distribution(dp)
     try:
-        with pytest.raises(ValueError, match="fit: DataParallel runs the compiled step only"):
-            m.fit(x, y, verbose=0)
+        # an overridden train_step runs under DataParallel (tests/test_distribution.py) on arrays
+        with pytest.raises(ValueError, match="overridden train_step under DataParallel takes NumPy arrays"):
+            m.fit(((x, y) for _ in range(2)), verbose=0)
+        with pytest.raises(ValueError, match="takes validation_data= .not validation_split"):
+            m.fit(x, y, validation_split=0.5, verbose=0)
         with pytest.raises(ValueError, match="evaluate: DataParallel runs the compiled step only"):
             m.evaluate(x, y, verbose=0)
         with pytest.raises(ValueError, match="predict: DataParallel runs the compiled step only"):

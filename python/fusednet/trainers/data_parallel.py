@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import _C
 from .. import random as _random
+from ..tensor import Tensor
 from ..distribution import sync as _sync
 from .data_parallel_eval import evaluate_data_parallel, metrics_over_ranks, predict_data_parallel, shard_batches
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed
@@ -24,7 +25,7 @@ from .data_adapters import host_np
 from .logs import array_sum, fit_callbacks, needs_batch_hooks, probs, reg_penalty
 from .sample_weights import map_weights
 
-__all__ = ["fit_data_parallel", "DataParallelFit"]
+__all__ = ["fit_data_parallel", "fit_custom_data_parallel", "DataParallelFit"]
 
 _RANK0_ONLY = ("ModelCheckpoint", "TensorBoard", "CSVLogger")   # BackupAndRestore: rank 0 writes, all restore
 
@@ -195,6 +196,106 @@ def fit_data_parallel(model, dist, x, y, batch_size, epochs, verbose, callbacks,
             val.close()
 
 
+def fit_custom_data_parallel(model, dist, x, y, sample_weight, batch_size, epochs, verbose, callbacks, val,
+                             val_kwargs, shuffle, initial_epoch, steps_per_epoch, validation_freq):
+    """``fit`` of a model that overrides ``train_step``, across ranks.
+
+    Rows are sharded as in :func:`fit_data_parallel`; each rank runs the user's ``train_step`` on
+    its rows, and every ``apply_gradients`` call made inside it (any optimizer: a GAN's two
+    included) first sums the gradients over ranks, each scaled by its share of the global batch
+    (``n_r / nb``: the global-batch mean when the step's loss is a mean over its rows), so every
+    rank applies the same update. The returned logs are averaged over ranks weighted by rows. A
+    global batch with fewer rows than ranks (a short last batch) is skipped on every rank: an
+    empty shard cannot run a user step, and every rank must make the same collective calls.
+    Arrays only (a dataset / generator raises).
+    """
+    from ..optimizers import Optimizer
+    from .steps import _first_len, _map
+    from .logs import log_values
+    comm = dist.comm
+    N, r = comm.size, comm.rank
+    if as_source(x, "fit") is not None:
+        raise ValueError("fit: an overridden train_step under DataParallel takes NumPy arrays / Arrays / "
+                         "Tensors (not a dataset or generator)")
+    hx = _map(lambda v: np.asarray(host_np(v) if not isinstance(v, np.ndarray) else v), x)
+    n = _first_len(hx)
+    hy = None if y is None else _map(lambda v: np.asarray(host_np(v) if not isinstance(v, np.ndarray) else v), y)
+    hw = None if sample_weight is None else np.asarray(sample_weight)
+    steps = int(math.ceil(n / batch_size))
+    if steps_per_epoch is not None:
+        steps = min(steps, int(steps_per_epoch))
+    _broadcast_weights(model, comm)
+    if r != 0:
+        verbose = 0
+        callbacks = [c for c in (callbacks or []) if type(c).__name__ not in _RANK0_ONLY]
+    cbs = fit_callbacks(callbacks, model, verbose, epochs, steps)
+    share = [1.0]                         # this rank's n_r / nb for the step being run
+
+    def summed(grads_and_vars):
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        host = [np.asarray(host_np(g.data if isinstance(g, Tensor) else g), np.float32) for g, _ in pairs]
+        flat = np.concatenate([h.ravel() for h in host]) if host else np.zeros(0, np.float32)
+        flat *= np.float32(share[0])
+        comm.allreduce_sum_(flat)
+        out, k = [], 0
+        for (g, v), h in zip(pairs, host):
+            a = _C.asarray(np.ascontiguousarray(flat[k:k + h.size].reshape(h.shape)))
+            dev = getattr(v, "device", "cpu")
+            out.append((a if dev == "cpu" else a.to(dev), v))
+            k += h.size
+        return out
+
+    def epoch_batches():
+        perm = None
+        if shuffle:
+            key = comm.bcast_obj(_random.next_key() if r == 0 else None)
+            if r != 0:
+                _random.next_key()
+            perm = np.asarray(_C.permutation(n, key[0], key[1])).astype(np.int64)
+        for k in range(steps):
+            start, nb = k * batch_size, min(batch_size, n - k * batch_size)
+            if nb < N:
+                continue
+            lo, hi = start + (r * nb) // N, start + ((r + 1) * nb) // N
+            idx = np.arange(lo, hi) if perm is None else perm[lo:hi]
+            take = (lambda a: a[idx])
+            tx, ty, tw = model._tensor_batch(_map(take, hx), None if hy is None else _map(take, hy),
+                                             None if hw is None else take(hw), "fit")
+            yield model._pack(tx, ty, tw), hi - lo, nb
+
+    def run_epoch(epoch):
+        first, feed = peek(resumed(model, epoch_batches()))
+        if first is None:
+            return None
+        model.reset_metrics()
+        cbs.on_epoch_begin(epoch)
+        logs = {}
+        for step, (data, nl, nb) in enumerate(feed):
+            cbs.on_train_batch_begin(step)
+            share[0] = nl / nb
+            local = log_values(model.train_step(data), "train_step")
+            keys = list(local)
+            buf = np.array([float(local[k]) * nl for k in keys] + [float(nl)], np.float64)
+            comm.allreduce_sum_(buf)
+            logs = {k: buf[i] / buf[-1] for i, k in enumerate(keys)}
+            cbs.on_train_batch_end(step, logs)
+            if model.stop_training:
+                break
+        return dict(logs)
+
+    orig = Optimizer.apply_gradients
+
+    def apply_gradients(self, grads_and_vars):
+        return orig(self, summed(grads_and_vars))
+    Optimizer.apply_gradients = apply_gradients
+    try:
+        return model._run_epochs(cbs, epochs, initial_epoch, run_epoch, val, val_kwargs, validation_freq)
+    finally:
+        Optimizer.apply_gradients = orig
+        if isinstance(val, BatchSource):
+            val.close()
+
+
 class DataParallelFit:
     """Mixin of :class:`Trainer`: routes ``fit`` to :func:`fit_data_parallel` when a
     :class:`fusednet.distribution.DataParallel` with world size > 1 is set.
@@ -209,10 +310,21 @@ class DataParallelFit:
         d = distribution()
         return d if d is not None and d.world_size > 1 else None
 
-    def _fit_dp(self, dist, *args):
+    def _fit_dp(self, dist, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps=None,
+                validation_batch_size=None, validation_freq=1):
         if self._overrides("train_step"):
-            raise ValueError("fit: DataParallel runs the compiled step only (no overridden train_step yet)")
-        return fit_data_parallel(self, dist, *args)
+            if validation_split or class_weight is not None:
+                raise ValueError("fit: an overridden train_step under DataParallel takes validation_data= "
+                                 "(not validation_split) and no class_weight")
+            val = self._validation_source(validation_data)
+            val_kwargs = {"batch_size": validation_batch_size or batch_size, "steps": validation_steps}
+            return fit_custom_data_parallel(self, dist, x, y, sample_weight, batch_size, epochs, verbose, callbacks,
+                                            val, val_kwargs, shuffle, initial_epoch, steps_per_epoch,
+                                            validation_freq)
+        return fit_data_parallel(self, dist, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                                 validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                                 steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
 
     def _evaluate_dp(self, *args):
         return evaluate_data_parallel(self, self._dp_active(), *args)
