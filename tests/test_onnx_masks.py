@@ -117,3 +117,20 @@ def test_encoder_decoder_states_export(masked, tmp_path):
     rtol, atol = TOL["onnx"]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def test_explicit_mask_input_exports(tmp_path):
+    """``layer(x, mask=m)`` with ``m`` a model input (any nonzero value counts as a real step)."""
+    fusednet.random.set_random_seed(6)
+    x, m = L.Input((T, 3)), L.Input((T,))
+    h = L.GRU(4, return_sequences=True)(x, mask=m)
+    model = fusednet.Model([x, m], L.GlobalAveragePooling1D()(L.Dense(2)(h), mask=m))
+    path = export_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(8)
+    xv = rng.standard_normal((4, T, 3)).astype(np.float32)
+    mv = (rng.random((4, T)) > 0.3).astype(np.float32) * 2.0      # 0 / 2: nonzero is real
+    mv[:, 0] = 1.0
+    got, = sess.run(None, {sess.get_inputs()[0].name: xv, sess.get_inputs()[1].name: mv})
+    rtol, atol = TOL["onnx"]
+    np.testing.assert_allclose(got, model.predict([xv, mv], verbose=0), rtol=rtol, atol=atol)

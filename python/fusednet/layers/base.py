@@ -59,7 +59,7 @@ class KerasTensor:
     define functional :class:`fusednet.Model` graphs.
     """
 
-    __slots__ = ("shape", "dtype", "layer", "inputs", "name")
+    __slots__ = ("shape", "dtype", "layer", "inputs", "name", "mask_input")
 
     def __init__(self, shape, dtype="float32", layer=None, inputs=(), name=None):
         self.shape = tuple(shape)
@@ -67,6 +67,7 @@ class KerasTensor:
         self.layer = layer
         self.inputs = tuple(inputs)
         self.name = name
+        self.mask_input = False     # the call's last input is an explicit ``mask=`` (Keras)
 
     @property
     def ndim(self):
@@ -457,6 +458,8 @@ class Layer:
             inputs, training = self._bind_positional(inputs, args, training, kwargs)
         symbolic = isinstance(inputs, KerasTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
+        if symbolic and isinstance(kwargs.get("mask"), KerasTensor):
+            return self._symbolic_masked_call(inputs, kwargs.pop("mask"), kwargs)
         if symbolic and kwargs:
             self._record_graph_kwargs(kwargs)
         if isinstance(inputs, KerasTensor):
@@ -509,6 +512,26 @@ class Layer:
                              f"first with {self._positional_arity}")
         self._positional_arity = arity
         return [inputs, *extra], training
+
+    def _symbolic_masked_call(self, x, mask, kwargs):
+        """``layer(x, mask=m)`` on KerasTensors: one node whose inputs are ``(x, m)``, the last
+        flagged as the mask (the plan hands it to the layer as its input mask, as a mask made
+        by Embedding / Masking would be; it gets no gradient)."""
+        if not isinstance(x, KerasTensor):
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model "
+                                      f"works for a layer with one input")
+        if kwargs:
+            self._record_graph_kwargs(kwargs)
+        xs, ms = tuple(x.shape), tuple(mask.shape)
+        if len(ms) != len(xs) - 1 or any(a is not None and b is not None and a != b
+                                         for a, b in zip(ms[1:], xs[1:len(ms)])):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have the input's shape "
+                             f"without its last axis, got mask {ms} for input {xs}")
+        self._maybe_build(x.shape)
+        self._check_input(x.shape)
+        out = KerasTensor(self._symbolic_output_shape(x, x.shape), layer=self, inputs=(x, mask), name=self.name)
+        out.mask_input = True
+        return self._record_call(x, out)
 
     def _record_graph_kwargs(self, kwargs):
         """Constant call arguments of a user layer called on KerasTensors (``layer(x, scale=2)``):

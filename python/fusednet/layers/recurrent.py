@@ -175,10 +175,11 @@ class _RNN(StatefulMixin, Layer):
             inputs = [inputs, *states]
         symbolic = isinstance(inputs, KerasTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
-        if symbolic and mask is not None:
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model is not "
-                                      f"supported; make the mask with Embedding(mask_zero=True) or Masking "
-                                      f"(it reaches this layer through mask-preserving layers)")
+        if symbolic and mask is not None and (initial_state is not None or self.return_state):
+            raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model together "
+                                      f"with initial_state / return_state is not supported; make the mask with "
+                                      f"Embedding(mask_zero=True) or Masking (it reaches this layer through "
+                                      f"mask-preserving layers)")
         if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
                              f"state(s), got {len(inputs)} inputs")

@@ -12,7 +12,8 @@ from ..layers.base import Layer
 from ..layers.masks import as_mask_array, get_mask, set_mask
 from ..tensor import Tensor
 
-__all__ = ["is_mask_source", "graph_has_masks", "step_output_mask", "masked_loss", "metric_mask", "EPSILON"]
+__all__ = ["is_mask_source", "graph_has_masks", "step_output_mask", "masked_loss", "metric_mask", "EPSILON",
+           "explicit_mask"]
 
 EPSILON = 1e-7      # Keras backend.epsilon(): valid + ε in the masked mean
 
@@ -41,6 +42,13 @@ def step_output_mask(layer, x, in_mask, tape, ctx):
     if isinstance(m, (list, tuple)):      # one mask per output of a multi-output layer: its
         return [as_mask_array(e) for e in m]    # OutputSelect steps pick theirs
     return as_mask_array(m)
+
+
+def explicit_mask(value):
+    """An explicit ``mask=`` value (bool / int / float Array) as the float32 0/1 mask the layers
+    consume (nonzero = a real step)."""
+    m = value if value.dtype == "float32" else _C.cast(value, "float32")
+    return _C.binary("not_equal", m, _C.full([], 0.0, device=m.device))
 
 
 def attach_input_masks(ts, ctx):

@@ -50,11 +50,13 @@ def _add(a, b):
 class Node:
     """One layer call: ``out_key = layer(in_keys...)``; ``multi``: the layer takes a list."""
 
-    __slots__ = ("layer", "in_keys", "out_key", "multi", "is_output")
+    __slots__ = ("layer", "in_keys", "out_key", "multi", "is_output", "mask_input")
 
-    def __init__(self, layer, in_keys, out_key, multi):
+    def __init__(self, layer, in_keys, out_key, multi, mask_input=False):
         self.layer, self.in_keys, self.out_key, self.multi = layer, tuple(in_keys), out_key, multi
         self.is_output = False
+        # an explicit ``layer(x, mask=m)``: in_keys = (x, m); m reaches the layer as its input mask
+        self.mask_input = bool(mask_input)
 
 
 class Graph:
@@ -138,10 +140,11 @@ class _Step:
     widx: indices of its trainable weights in ``params``; need_dx: an input needs a gradient;
     active: backward must run (need_dx or weights); free: slots dead after this step's forward;
     flags: context attributes set by a fusion rule; tape: a tape step; mlayer: the layer whose
-    ``compute_mask`` gives the step's output mask (the last of a fused step)."""
+    ``compute_mask`` gives the step's output mask (the last of a fused step); mask_in: the last
+    input slot is an explicit mask (``layer(x, mask=m)``)."""
 
     __slots__ = ("fwd", "bwd", "in_slots", "out_slot", "multi", "widx", "need_dx", "active", "free",
-                 "flags", "tape", "mlayer")
+                 "flags", "tape", "mlayer", "mask_in")
 
 
 class _CastToFloat:
@@ -246,6 +249,7 @@ class GraphPlan:
             requires[st.out_slot] = st.active
             st.flags = flags
             st.multi = node.multi
+            st.mask_in = node.mask_input
             st.mlayer = layers[-1]
             return st
         steps = fusion.apply(graph.nodes, consumers, make_step, inference) if fuse else \
@@ -256,8 +260,9 @@ class GraphPlan:
         self.in_slots = [slots[k] for k in graph.inputs]
         self.out_slots = [slots[k] for k in graph.outputs]
         self.nslots = len(slots)
-        # the mask channel (trainers/masks.py): only when some layer can make a mask
-        self.masked = _masks.graph_has_masks(graph)
+        # the mask channel (trainers/masks.py): only when some layer can make a mask (or a node
+        # takes an explicit one)
+        self.masked = _masks.graph_has_masks(graph) or any(n.mask_input for n in graph.nodes)
         self.out_masks = [None] * len(self.out_slots)
         # liveness: free a value after its last consumer (outputs are kept)
         last = {}
@@ -304,7 +309,10 @@ class GraphPlan:
             if st.tape:
                 ctx.record, ctx.need_dx = record and training and st.active, st.need_dx
             x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
-            if masks is not None:
+            if st.mask_in:                 # layer(x, mask=m): the value of m is the input mask
+                masks = masks or [None] * self.nslots
+                in_m = ctx.input_mask = _masks.explicit_mask(vals[st.in_slots[1]])
+            elif masks is not None:
                 in_m = [masks[s] for s in st.in_slots]
                 in_m = (in_m if st.multi else in_m[0]) if any(m is not None for m in in_m) else None
                 if in_m is not None:
