@@ -88,7 +88,7 @@ def transfer(root, weights, epochs, label):
     validation_generator = datagen.flow_from_directory(os.path.join(root, "validation"), target_size=(SIZE, SIZE),
                                                        batch_size=16, class_mode="categorical", seed=3)
     model.fit(train_generator,
-              steps_per_epoch=train_generator.samples // train_generator.batch_size,
+              steps_per_epoch=max(1, train_generator.samples // train_generator.batch_size),
               epochs=epochs,
               validation_data=validation_generator,
               validation_steps=max(1, validation_generator.samples // validation_generator.batch_size),
