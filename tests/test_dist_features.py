@@ -86,10 +86,10 @@ def test_unsupported_under_data_parallel_raise_value_errors():
             m.fit(((x, y) for _ in range(2)), verbose=0)
         with pytest.raises(ValueError, match="takes validation_data= .not validation_split"):
             m.fit(x, y, validation_split=0.5, verbose=0)
-        with pytest.raises(ValueError, match="evaluate: DataParallel runs the compiled step only"):
-            m.evaluate(x, y, verbose=0)
-        with pytest.raises(ValueError, match="predict: DataParallel runs the compiled step only"):
-            m.predict(x, verbose=0)
+        with pytest.raises(ValueError, match="evaluate: an overridden test_step under DataParallel takes"):
+            m.evaluate(((x, y) for _ in range(2)), verbose=0)
+        with pytest.raises(ValueError, match="predict: an overridden predict_step under DataParallel takes"):
+            m.predict((x for _ in range(2)), verbose=0)
         bn = fn.Sequential([fn.Input((3,)), fn.layers.BatchNormalization(synchronized=True), fn.layers.Dense(2)])
         bn.compile(optimizer="sgd", loss="mse")
         with pytest.raises(ValueError, match="a batch of 1 rows over 2 ranks"):

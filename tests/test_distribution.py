@@ -327,3 +327,9 @@ def test_overridden_train_step_with_two_optimizers_matches_one_rank(tmp_path):
         assert not np.array_equal(one[k], 0 * one[k])
         assert _rel(one[k], dp[k]) <= TOL["data_parallel"], (k, _rel(one[k], dp[k]))
     np.testing.assert_allclose(dp["loss"], one["loss"], rtol=TOL["data_parallel"] * 10)
+    # overridden test_step / predict_step: row-weighted logs over ranks, outputs in input order
+    for k in ("ev_loss", "ev_scale"):
+        np.testing.assert_allclose(dp[k], one[k], rtol=TOL["data_parallel"] * 10, err_msg=k)
+    for k in ("pr_logits", "pr_double"):
+        assert dp[k].shape == one[k].shape == (23, 3)
+        np.testing.assert_allclose(dp[k], one[k], *TOL["dist_outputs"], err_msg=k)

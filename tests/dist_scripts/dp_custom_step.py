@@ -40,6 +40,14 @@ class TwoOptimizers(fn.Model):
         self.opt_head.apply_gradients(zip(grads[len(bv):], hv))
         return {"loss": loss}
 
+    def test_step(self, data):                # evaluated in one batch: the batch mean
+        x, y = data
+        return {"loss": self.loss_fn(y, self(x, training=False)), "scale": fn.ops.mean(fn.ops.abs(self(x)))}
+
+    def predict_step(self, data):
+        z = self(data, training=False)
+        return {"logits": z, "double": z * 2.0}
+
 
 rng = np.random.default_rng(3)
 n = gb * 6 + 1                      # a last batch of one row: skipped under 2 ranks
@@ -50,5 +58,8 @@ m.compile(optimizer="sgd")
 m(x[:2])
 # one process: the 6 full batches (steps_per_epoch); DataParallel skips the 1-row batch itself
 h = m.fit(x, y, batch_size=gb, epochs=steps // 6, verbose=0, shuffle=True, steps_per_epoch=None if use_dp else 6)
+ev = m.evaluate(x, y, batch_size=n, verbose=0, return_dict=True)
+pr = m.predict(x[:23], batch_size=5, verbose=0)
 if comm.rank == 0:
-    np.savez(out, *m.get_weights(), loss=np.array(h.history["loss"]))
+    np.savez(out, *m.get_weights(), loss=np.array(h.history["loss"]), ev_loss=ev["loss"], ev_scale=ev["scale"],
+             pr_logits=pr["logits"], pr_double=pr["double"])

@@ -133,7 +133,8 @@ def evaluate_data_parallel(model, dist, x, y, batch_size, sample_weight, steps, 
     """
     comm = dist.comm
     if model._overrides("test_step"):
-        raise ValueError("evaluate: DataParallel runs the compiled step only (no overridden test_step)")
+        return _evaluate_custom_dp(model, comm, x, y, sample_weight, batch_size, steps, callbacks, return_dict,
+                                   _callbacks)
     if all(l is None for l in model._out_losses):
         raise ValueError("evaluate: the model was compiled without a loss; pass loss= to compile()")
     raw, src = _raw_feed(model, x, y, sample_weight, batch_size, steps, "evaluate", True)
@@ -191,7 +192,7 @@ def predict_data_parallel(model, dist, x, batch_size, steps, callbacks):
     """
     comm = dist.comm
     if model._overrides("predict_step"):
-        raise ValueError("predict: DataParallel runs the compiled step only (no overridden predict_step)")
+        return _predict_custom_dp(model, comm, x, batch_size, steps, callbacks)
     raw, src = _raw_feed(model, x, None, None, batch_size, steps, "predict", False)
     model._require_built("predict")
     cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
@@ -216,3 +217,90 @@ def predict_data_parallel(model, dist, x, batch_size, steps, callbacks):
     results = [np.concatenate([pc[j] for pc in pieces], 0) for j in range(len(pieces[0]))]
     cbs.on_predict_end()
     return model._pack_outputs(results)
+
+
+# ---------------------------------------------------------------------- overridden steps
+def _custom_shards(model, comm, x, y, sw, batch_size, steps, what):
+    """This rank's rows of every global batch of arrays ``x`` / ``y`` / ``sw``, as the user step
+    gets them (``(data, rows)``; ``data`` None for an empty shard)."""
+    from .epoch_iterator import as_source
+    from .steps import _first_len, _map
+    if as_source(x, what) is not None:
+        raise ValueError(f"{what}: an overridden {'test' if what == 'evaluate' else 'predict'}_step under "
+                         f"DataParallel takes NumPy arrays / Arrays / Tensors (not a dataset or generator)")
+    host = (lambda v: np.asarray(host_np(v)) if not isinstance(v, np.ndarray) else v)
+    hx = _map(host, x)
+    hy = None if y is None else _map(host, y)
+    hw = None if sw is None else np.asarray(sw)
+    n = _first_len(hx)
+    nsteps = int(np.ceil(n / batch_size))
+    if steps is not None:
+        nsteps = min(nsteps, int(steps))
+    N, r = comm.size, comm.rank
+    for k in range(nsteps):
+        start, nb = k * batch_size, min(batch_size, n - k * batch_size)
+        lo, hi = start + (r * nb) // N, start + ((r + 1) * nb) // N
+        if hi == lo:
+            yield None, 0
+            continue
+        take = (lambda a: a[lo:hi])
+        tx, ty, tw = model._tensor_batch(_map(take, hx), None if hy is None else _map(take, hy),
+                                         None if hw is None else take(hw), what)
+        yield (model._pack(tx, ty, tw) if y is not None else tx), hi - lo
+
+
+def _evaluate_custom_dp(model, comm, x, y, sample_weight, batch_size, steps, callbacks, return_dict, _callbacks):
+    """evaluate of a model overriding ``test_step``: each rank runs it on its rows (no collective
+    inside: an empty shard just skips); the last logs (running metrics over this rank's rows)
+    are averaged over ranks weighted by rows. Per-batch test hooks are not called (as the
+    compiled DataParallel evaluate)."""
+    from .logs import log_values
+    cbs = _callbacks if _callbacks is not None else _cb_module().CallbackList(
+        callbacks, add_history=False, add_progbar=False, model=model, verbose=0, epochs=1, steps=None)
+    model.reset_metrics()
+    cbs.on_test_begin()
+    logs, rows = {}, 0
+    for data, nl in _custom_shards(model, comm, x, y, sample_weight, batch_size or 32, steps, "evaluate"):
+        if data is not None:
+            logs = log_values(model.test_step(data), "test_step")
+            rows += nl
+    keys = comm.bcast_obj(list(logs) if comm.rank == 0 else None)
+    if rows and list(logs) != keys:
+        raise ValueError(f"evaluate: the ranks' test_step returned different logs ({sorted(logs)} vs {sorted(keys)})")
+    buf = np.array([float(logs.get(k, 0.0)) * rows for k in keys] + [float(rows)], np.float64)
+    comm.allreduce_sum_(buf)
+    if buf[-1] == 0:
+        raise ValueError("evaluate: the data yielded no batches")
+    res = {k: buf[i] / buf[-1] for i, k in enumerate(keys)}
+    cbs.on_test_end(res)
+    if return_dict:
+        return res
+    vals = list(res.values())
+    return vals[0] if len(vals) == 1 else vals
+
+
+def _predict_custom_dp(model, comm, x, batch_size, steps, callbacks):
+    """predict of a model overriding ``predict_step``: each rank runs it on its rows; every rank
+    returns all outputs in input order (gathered per batch)."""
+    from .steps import _map
+    cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
+                                    verbose=0, epochs=1, steps=None)
+    cbs.on_predict_begin()
+    local = []
+    for data, nl in _custom_shards(model, comm, x, None, None, batch_size or 32, steps, "predict"):
+        if data is None:
+            local.append(None)
+            continue
+        local.append(_map(lambda v: np.array(host_np(v.data if hasattr(v, "data") and not isinstance(v, np.ndarray)
+                                                     else v), copy=True), model.predict_step(data)))
+    parts = comm.allgather_obj(local)
+    pieces = [p[b] for b in range(len(local)) for p in parts if p[b] is not None]
+    if not pieces:
+        raise ValueError("predict: the data yielded no batches")
+    cbs.on_predict_end()
+    first = pieces[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([o[k] for o in pieces], 0) for k in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(np.concatenate([o[i] for o in pieces], 0) for i in range(len(first)))
+    return np.concatenate(pieces, 0)
