@@ -2,22 +2,13 @@
 layers (bitwise), cells called step by step equal the layer, a user cell and StackedRNNCells run
 on the tape inside compiled models; all compared with real Keras 3 (torch backend) with copied
 weights where it is installed, and with NumPy float64 loops otherwise."""
-import os
-
 import numpy as np
 import pytest
 
 import fusednet
 from fusednet import layers as L, ops
+from test_masking import _keras  # noqa: F401  (real Keras on its torch backend, or skip)
 from tolerances import TOL
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip("real Keras is loaded with a non-torch backend")
-    return keras
 
 
 def _close(a, b, key="rnn_keras"):

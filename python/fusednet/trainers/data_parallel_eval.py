@@ -282,7 +282,7 @@ def _evaluate_custom_dp(model, comm, x, y, sample_weight, batch_size, steps, cal
 def _predict_custom_dp(model, comm, x, batch_size, steps, callbacks):
     """predict of a model overriding ``predict_step``: each rank runs it on its rows; every rank
     returns all outputs in input order (gathered per batch)."""
-    from .steps import _map
+    from .steps import _map, concat_step_outputs
     cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
                                     verbose=0, epochs=1, steps=None)
     cbs.on_predict_begin()
@@ -298,9 +298,4 @@ def _predict_custom_dp(model, comm, x, batch_size, steps, callbacks):
     if not pieces:
         raise ValueError("predict: the data yielded no batches")
     cbs.on_predict_end()
-    first = pieces[0]
-    if isinstance(first, dict):
-        return {k: np.concatenate([o[k] for o in pieces], 0) for k in first}
-    if isinstance(first, (list, tuple)):
-        return type(first)(np.concatenate([o[i] for o in pieces], 0) for i in range(len(first)))
-    return np.concatenate(pieces, 0)
+    return concat_step_outputs(pieces)

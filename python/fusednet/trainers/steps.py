@@ -68,6 +68,17 @@ def _tensor(a, dev):
     return Tensor._wrap(arr if dev == "cpu" else arr.to(dev))
 
 
+def concat_step_outputs(outs):
+    """The per-batch results of ``predict_step`` (arrays, or lists / dicts of them) joined along
+    the batch axis, in the structure of the first."""
+    first = outs[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([o[k] for o in outs], 0) for k in first}
+    if isinstance(first, (list, tuple)):
+        return type(first)(np.concatenate([o[i] for o in outs], 0) for i in range(len(first)))
+    return np.concatenate(outs, 0)
+
+
 def _first_len(s):
     if isinstance(s, (tuple, list)):
         return _first_len(s[0])
@@ -490,9 +501,4 @@ class Steps:
         if not outs:
             raise ValueError("predict: the data yielded no batches")
         cbs.on_predict_end()
-        first = outs[0]
-        if isinstance(first, dict):
-            return {k: np.concatenate([o[k] for o in outs], 0) for k in first}
-        if isinstance(first, (list, tuple)):
-            return type(first)(np.concatenate([o[i] for o in outs], 0) for i in range(len(first)))
-        return np.concatenate(outs, 0)
+        return concat_step_outputs(outs)
