@@ -606,3 +606,34 @@ def test_explicit_mask_input_in_a_model_vs_keras(rnn, tmp_path):
     fm.save(p)
     back = fusednet.models.load_model(p)
     np.testing.assert_array_equal(back.predict([x, mf], verbose=0), fm.predict([x, mf], verbose=0))
+
+
+def _seq2seq_explicit(ns):
+    a, b = ns.layers.Input((5, 3)), ns.layers.Input((4, 3))
+    ma = ns.layers.Input((5,), dtype="bool" if ns is not fusednet else "float32")
+    mb = ns.layers.Input((4,), dtype="bool" if ns is not fusednet else "float32")
+    _, h, c = ns.layers.LSTM(4, return_state=True)(a, mask=ma)
+    y = ns.layers.LSTM(4, return_sequences=True)(b, initial_state=[h, c], mask=mb)
+    return ns.Model([a, b, ma, mb], ns.layers.Dense(2)(y))
+
+
+def test_explicit_masks_with_states_vs_keras(tmp_path):
+    """Explicit masks on an encoder with return_state and a decoder with initial_state."""
+    keras = _keras()
+    rng = np.random.default_rng(14)
+    a, b = rng.standard_normal((4, 5, 3)).astype(np.float32), rng.standard_normal((4, 4, 3)).astype(np.float32)
+    ma, mb = np.ones((4, 5), bool), np.ones((4, 4), bool)
+    ma[0, 3:] = False
+    ma[2, 1] = False
+    mb[1, 0] = False            # a leading masked decoder step: output zeros (the state is h)
+    mb[3, 2:] = False
+    keras.utils.set_random_seed(0)
+    km, fm = _seq2seq_explicit(keras), _seq2seq_explicit(fusednet)
+    fm.set_weights([np.asarray(w) for w in km.get_weights()])
+    fx = [a, b, ma.astype(np.float32), mb.astype(np.float32)]
+    _close(fm.predict(fx, verbose=0), km.predict([a, b, ma, mb], verbose=0))
+    p = tmp_path / "s2s.keras"
+    fm.save(p)
+    np.testing.assert_array_equal(fusednet.models.load_model(p).predict(fx, verbose=0), fm.predict(fx, verbose=0))
+    with pytest.raises(TypeError, match="mask= in a model must be a KerasTensor"):
+        L.LSTM(2)(L.Input((5, 3)), mask=ma)

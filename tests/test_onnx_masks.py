@@ -134,3 +134,19 @@ def test_explicit_mask_input_exports(tmp_path):
     got, = sess.run(None, {sess.get_inputs()[0].name: xv, sess.get_inputs()[1].name: mv})
     rtol, atol = TOL["onnx"]
     np.testing.assert_allclose(got, model.predict([xv, mv], verbose=0), rtol=rtol, atol=atol)
+
+
+def test_explicit_masks_with_states_export(tmp_path):
+    fusednet.random.set_random_seed(9)
+    a, b, ma, mb = L.Input((5, 3)), L.Input((4, 3)), L.Input((5,)), L.Input((4,))
+    _, h, c = L.LSTM(4, return_state=True)(a, mask=ma)
+    y = L.LSTM(4, return_sequences=True)(b, initial_state=[h, c], mask=mb)
+    model = fusednet.Model([a, b, ma, mb], L.Dense(2)(y))
+    path = export_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(10)
+    xs = [rng.standard_normal((3, 5, 3)).astype(np.float32), rng.standard_normal((3, 4, 3)).astype(np.float32),
+          (rng.random((3, 5)) > 0.3).astype(np.float32), (rng.random((3, 4)) > 0.3).astype(np.float32)]
+    got, = sess.run(None, {i.name: v for i, v in zip(sess.get_inputs(), xs)})
+    rtol, atol = TOL["onnx"]
+    np.testing.assert_allclose(got, model.predict(xs, verbose=0), rtol=rtol, atol=atol)

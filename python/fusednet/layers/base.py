@@ -458,7 +458,10 @@ class Layer:
             inputs, training = self._bind_positional(inputs, args, training, kwargs)
         symbolic = isinstance(inputs, KerasTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
-        if symbolic and isinstance(kwargs.get("mask"), KerasTensor):
+        if symbolic and kwargs.get("mask") is not None:
+            if not isinstance(kwargs["mask"], KerasTensor):
+                raise TypeError(f"{type(self).__name__} '{self.name}': mask= in a model must be a KerasTensor "
+                                f"(e.g. an Input), got {type(kwargs['mask']).__name__}")
             return self._symbolic_masked_call(inputs, kwargs.pop("mask"), kwargs)
         if symbolic and kwargs:
             self._record_graph_kwargs(kwargs)
@@ -513,25 +516,27 @@ class Layer:
         self._positional_arity = arity
         return [inputs, *extra], training
 
-    def _symbolic_masked_call(self, x, mask, kwargs):
-        """``layer(x, mask=m)`` on KerasTensors: one node whose inputs are ``(x, m)``, the last
-        flagged as the mask (the plan hands it to the layer as its input mask, as a mask made
-        by Embedding / Masking would be; it gets no gradient)."""
-        if not isinstance(x, KerasTensor):
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model "
-                                      f"works for a layer with one input")
+    def _symbolic_masked_call(self, x, mask, kwargs, out_shape=None):
+        """``layer(x, mask=m)`` on KerasTensors: one node whose inputs are ``(x, m)`` (``x`` may
+        be a list: a recurrent layer's ``[x, initial states...]``), the last flagged as the mask:
+        the plan hands its value to the layer as the mask of ``x``, as a mask made by Embedding /
+        Masking would be; it gets no gradient."""
+        ins = tuple(x) if isinstance(x, (list, tuple)) else (x,)
         if kwargs:
             self._record_graph_kwargs(kwargs)
-        xs, ms = tuple(x.shape), tuple(mask.shape)
+        xs, ms = tuple(ins[0].shape), tuple(mask.shape)
         if len(ms) != len(xs) - 1 or any(a is not None and b is not None and a != b
                                          for a, b in zip(ms[1:], xs[1:len(ms)])):
             raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have the input's shape "
                              f"without its last axis, got mask {ms} for input {xs}")
-        self._maybe_build(x.shape)
-        self._check_input(x.shape)
-        out = KerasTensor(self._symbolic_output_shape(x, x.shape), layer=self, inputs=(x, mask), name=self.name)
+        shapes = [t.shape for t in ins] if len(ins) > 1 else ins[0].shape
+        self._maybe_build(shapes)
+        self._check_input(ins[0].shape)
+        if out_shape is None:
+            out_shape = self._symbolic_output_shape(ins[0] if len(ins) == 1 else list(ins), shapes)
+        out = KerasTensor(out_shape, layer=self, inputs=ins + (mask,), name=self.name)
         out.mask_input = True
-        return self._record_call(x, out)
+        return self._record_call(list(ins) if len(ins) > 1 else ins[0], out)
 
     def _record_graph_kwargs(self, kwargs):
         """Constant call arguments of a user layer called on KerasTensors (``layer(x, scale=2)``):

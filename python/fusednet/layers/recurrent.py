@@ -175,11 +175,17 @@ class _RNN(StatefulMixin, Layer):
             inputs = [inputs, *states]
         symbolic = isinstance(inputs, KerasTensor) or (
             isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
-        if symbolic and mask is not None and (initial_state is not None or self.return_state):
-            raise NotImplementedError(f"{type(self).__name__} '{self.name}': an explicit mask= in a model together "
-                                      f"with initial_state / return_state is not supported; make the mask with "
-                                      f"Embedding(mask_zero=True) or Masking (it reaches this layer through "
-                                      f"mask-preserving layers)")
+        if symbolic and mask is not None and not isinstance(mask, KerasTensor):
+            raise TypeError(f"{type(self).__name__} '{self.name}': mask= in a model must be a KerasTensor (e.g. an "
+                            f"Input), got {type(mask).__name__}")
+        if symbolic and isinstance(mask, KerasTensor):          # an explicit mask= (layers/base.py)
+            shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
+            if self.return_state:
+                self._maybe_build(shapes)
+                self._check_input(inputs[0].shape if isinstance(inputs, (list, tuple)) else inputs.shape)
+                return symbolic_multi_call(self, inputs, self._state_shapes(shapes), mask=mask)
+            x_shape = shapes[0] if isinstance(inputs, (list, tuple)) else shapes
+            return self._symbolic_masked_call(inputs, mask, kwargs, self.compute_output_shape(x_shape))
         if isinstance(inputs, (list, tuple)) and len(inputs) != 1 + self._n_states:
             raise ValueError(f"{type(self).__name__} '{self.name}': expected [x] plus {self._n_states} initial "
                              f"state(s), got {len(inputs)} inputs")

@@ -165,13 +165,14 @@ def eager_multi_call(layer, inputs, training, mask=None):
     return out
 
 
-def symbolic_multi_call(layer, inputs, shapes):
+def symbolic_multi_call(layer, inputs, shapes, mask=None):
     """Record a multi-output call of ``layer`` on KerasTensor(s): one node for the layer (its
     value is the list of outputs) and one OutputSelect per output.
 
     Args:
         layer: the (built) layer. inputs: KerasTensor or list of them.
         shapes: the output shapes (batch axis included).
+        mask: an explicit ``mask=`` KerasTensor (the node's last input, flagged), or None.
 
     Returns:
         list of KerasTensors, one per output.
@@ -181,7 +182,8 @@ def symbolic_multi_call(layer, inputs, shapes):
     """
     from ..models.multi_output import OutputSelect
     ins = tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)
-    packed = KerasTensor((None,), layer=layer, inputs=ins, name=layer.name)
+    packed = KerasTensor((None,), layer=layer, inputs=ins + ((mask,) if mask is not None else ()), name=layer.name)
+    packed.mask_input = mask is not None
     outs = []
     for i, s in enumerate(shapes):
         sel = OutputSelect(i, len(shapes), name=unique_name(f"{layer.name}_output_{i}"))

@@ -149,7 +149,7 @@ class FunctionalGraph:
 
     def spec(self):
         """The plan's :class:`Graph` (keys: ids of the KerasTensors)."""
-        nodes = [Node(t.layer, [id(p) for p in t.inputs], id(t), len(t.inputs) > 1 and not t.mask_input,
+        nodes = [Node(t.layer, [id(p) for p in t.inputs], id(t), len(t.inputs) - int(t.mask_input) > 1,
                       t.mask_input) for t in self.calls()]
         return Graph([id(t) for t in self.inputs], [id(t) for t in self.outputs], nodes)
 
@@ -161,8 +161,9 @@ class FunctionalGraph:
         outs = {id(t) for t in self.outputs}
         for t in self.calls():
             args = [vals[id(p)] for p in t.inputs]
-            if t.mask_input:              # layer(x, mask=m)
-                vals[id(t)] = t.layer(args[0], training=training, mask=args[1], **t.layer.graph_call_kwargs())
+            if t.mask_input:              # layer(x, mask=m); x may be [x, initial states...]
+                a = args[0] if len(args) == 2 else args[:-1]
+                vals[id(t)] = t.layer(a, training=training, mask=args[-1], **t.layer.graph_call_kwargs())
                 continue
             a = args[0] if len(args) == 1 else args
             if logits and id(t) in outs and hasattr(t.layer, "_call_logits"):
@@ -244,7 +245,10 @@ def graph_config(graph, name, trainable):
         for t in calls[id(layer)]:
             args = [_kt_config(p, history) for p in t.inputs]
             if t.mask_input:                                     # layer(x, mask=m): Keras 3 kwargs
-                nodes.append({"args": [args[0]], "kwargs": {**layer.graph_call_kwargs(), "mask": args[1]}})
+                kw = {**layer.graph_call_kwargs(), "mask": args[-1]}
+                if len(args) > 2:                                # and a recurrent layer's states
+                    kw["initial_state"] = args[1:-1]
+                nodes.append({"args": [args[0]], "kwargs": kw})
                 continue
             if getattr(layer, "return_state", None) is not None and len(args) > 1:   # [x, states...]
                 nodes.append({"args": [args[0]], "kwargs": {"initial_state": args[1:]}})
@@ -313,9 +317,10 @@ def _node_inputs(node, where):
             raise ValueError(f"{where}: expected one positional argument, got {len(args)}")
         a = args[0]
         mk = (node.get("kwargs") or {}).get("mask")
-        if isinstance(mk, dict) and mk.get("class_name") == "__keras_tensor__":   # layer(x, mask=m)
-            return [_history_of(a, where), _history_of(mk, where)], "mask"
         states = (node.get("kwargs") or {}).get("initial_state")
+        if isinstance(mk, dict) and mk.get("class_name") == "__keras_tensor__":   # layer(x, mask=m)
+            st = [] if states is None else (states if isinstance(states, list) else [states])
+            return [_history_of(a, where)] + [_history_of(x, where) for x in st] + [_history_of(mk, where)], "mask"
         if states is not None:      # a recurrent layer's initial_state (Keras): inputs [x, states...]
             states = states if isinstance(states, list) else [states]
             return [_history_of(a, where)] + [_history_of(x, where) for x in states], True
@@ -391,7 +396,8 @@ def graph_from_config(config, custom_objects=None):
                 # Keras writes, as before: their options live in their configs)
                 kw = {} if type(layer).__module__.startswith("fusednet.") else _node_constants(node_of[(lname, k)])
                 if multi == "mask":
-                    res = layer(args[0], mask=args[1], **kw)
+                    res = layer(args[0], mask=args[-1], **kw) if len(args) == 2 else \
+                        layer(args[0], initial_state=args[1:-1], mask=args[-1], **kw)
                 else:
                     res = layer(*args, **kw) if multi == "positional" else layer(args if multi else args[0], **kw)
                 if isinstance(res, list) and getattr(layer, "_graph", None) is None:

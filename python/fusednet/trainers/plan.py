@@ -308,11 +308,14 @@ class GraphPlan:
                 ctx.__dict__.update(st.flags)
             if st.tape:
                 ctx.record, ctx.need_dx = record and training and st.active, st.need_dx
-            x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
-            if st.mask_in:                 # layer(x, mask=m): the value of m is the input mask
+            if st.mask_in:                 # layer(x, mask=m): the value of m (last slot) is the mask
+                x = [vals[s] for s in st.in_slots[:-1]] if st.multi else vals[st.in_slots[0]]
                 masks = masks or [None] * self.nslots
-                in_m = ctx.input_mask = _masks.explicit_mask(vals[st.in_slots[1]])
-            elif masks is not None:
+                em = _masks.explicit_mask(vals[st.in_slots[-1]])
+                in_m = ctx.input_mask = [em] + [None] * (len(st.in_slots) - 2) if st.multi else em
+            else:
+                x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
+            if not st.mask_in and masks is not None:
                 in_m = [masks[s] for s in st.in_slots]
                 in_m = (in_m if st.multi else in_m[0]) if any(m is not None for m in in_m) else None
                 if in_m is not None:

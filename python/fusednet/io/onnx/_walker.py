@@ -87,10 +87,11 @@ def _walk(ctx, model, in_names):
         ins = [vals[k] for k in node.in_keys]
         in_m = [masks.get(k) for k in node.in_keys]
         if getattr(node, "mask_input", False):          # layer(x, mask=m): m's value is the mask
-            m = ctx.node("Cast", [ins[1]], to=1)[0]
+            m = ctx.node("Cast", [ins[-1]], to=1)[0]
             zero = ctx.initializer(np.float32(0.0), "zero_f")
-            ins, in_m = ins[:1], [ctx.node("Cast", [ctx.node("Not", [ctx.node("Equal", [m, zero])[0]])[0]],
-                                           to=1)[0]]
+            ins = ins[:-1]                              # [x] or [x, initial states...]
+            in_m = [ctx.node("Cast", [ctx.node("Not", [ctx.node("Equal", [m, zero])[0]])[0]], to=1)[0]] + \
+                [None] * (len(ins) - 1)
         layer = node.layer
         out_m = None
         if _is_model(layer):
