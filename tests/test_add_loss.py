@@ -82,3 +82,28 @@ def test_subclassed_model_add_loss_trains():
     assert h.history["loss"][-1] < h.history["loss"][0]
     m(x)
     assert len(m.losses) == 1
+
+
+def test_add_loss_of_a_step_without_gradients_counts():
+    """A weightless layer on a model input needs no backward, but its add_loss() value is part of
+    the loss (Keras's guide: ActivityRegularizationLayer right after Input), with or without a
+    compiled loss."""
+    import fusednet as keras
+    from fusednet import ops
+
+    class ActivityRegularization(keras.layers.Layer):
+        def call(self, inputs):
+            self.add_loss(1e-2 * ops.mean(inputs))
+            return inputs
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 3)).astype(np.float32), rng.random((4, 3)).astype(np.float32)
+    i = keras.Input(shape=(3,))
+    m = keras.Model(i, ActivityRegularization()(i))
+    m.compile(optimizer="adam", loss="mse")
+    rtol, atol = TOL["evaluate"]
+    got = m.fit(x, y, batch_size=4, verbose=0).history["loss"][0]
+    np.testing.assert_allclose(got, ((x - y) ** 2).mean() + 1e-2 * x.mean(), rtol=rtol, atol=atol)
+    m.compile(optimizer="adam")
+    got = m.fit(x, y, batch_size=4, verbose=0).history["loss"][0]
+    np.testing.assert_allclose(got, 1e-2 * x.mean(), rtol=rtol, atol=atol)

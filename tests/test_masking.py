@@ -637,3 +637,18 @@ def test_explicit_masks_with_states_vs_keras(tmp_path):
     np.testing.assert_array_equal(fusednet.models.load_model(p).predict(fx, verbose=0), fm.predict(fx, verbose=0))
     with pytest.raises(TypeError, match="mask= in a model must be a KerasTensor"):
         L.LSTM(2)(L.Input((5, 3)), mask=ma)
+
+
+def test_symbolic_keras_mask_on_keras_tensors():
+    """``KerasTensor._keras_mask`` (Keras 3; the masking guide prints it): a bool [batch, time]
+    KerasTensor where the graph makes a mask, None elsewhere."""
+    i = L.Input((None,), dtype="int64")
+    e = L.Embedding(50, 4, mask_zero=True)(i)
+    assert e._keras_mask is not None and e._keras_mask.shape == (None, None) and e._keras_mask.dtype == "bool"
+    seq = L.LSTM(3, return_sequences=True)(L.Dropout(0.1)(e))
+    assert seq._keras_mask is not None
+    assert L.LSTM(3)(e)._keras_mask is None and i._keras_mask is None
+    assert L.Embedding(50, 4)(i)._keras_mask is None
+    x, m = L.Input((7, 2)), L.Input((7,))
+    assert L.GRU(2, return_sequences=True)(x, mask=m)._keras_mask.shape == (None, 7)
+    assert L.Masking()(x)._keras_mask.shape == (None, 7)

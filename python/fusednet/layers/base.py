@@ -73,8 +73,38 @@ class KerasTensor:
     def ndim(self):
         return len(self.shape)
 
+    @property
+    def _keras_mask(self):
+        """Keras 3: the symbolic mask of this tensor (a bool KerasTensor ``[batch, timesteps]``)
+        when the layers that made it produce one (Embedding(mask_zero=True), Masking, an explicit
+        ``mask=``, passed on by mask-preserving layers), else None. For inspection: the plan
+        computes the real masks."""
+        return _symbolic_mask(self)
+
     def __repr__(self):
         return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+def _symbolic_mask(t):
+    layer = t.layer
+    if layer is None or not t.inputs:
+        return None
+    if t.mask_input:
+        m = t.inputs[-1]
+        return KerasTensor(m.shape, "bool", name=f"{t.name}_mask")
+    from ..trainers.masks import is_mask_source
+    ins = [_symbolic_mask(p) for p in t.inputs]
+    if is_mask_source(layer) or getattr(layer, "mask_zero", False):
+        return KerasTensor(tuple(t.shape[:2]), "bool", name=f"{t.name}_mask")
+    if not any(m is not None for m in ins) or not hasattr(layer, "compute_mask"):
+        return None
+    try:
+        m = layer.compute_mask(None, ins if len(ins) > 1 else ins[0])
+    except Exception:                       # merges AND real arrays: the first mask stands for them
+        m = next(m for m in ins if m is not None) if getattr(layer, "supports_masking", False) else None
+    if isinstance(m, (list, tuple)):
+        m = m[0]
+    return m if isinstance(m, KerasTensor) else None
 
 
 class Context:

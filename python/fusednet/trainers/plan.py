@@ -92,6 +92,8 @@ class _TapeStep:
                 _masks.attach_input_masks(ts, ctx)
                 out = self.layer(ts if self.multi else ts[0], training=training, **self.layer.graph_call_kwargs())
                 _masks.tape_output_mask(out, ctx)
+                if training:     # a step without gradients still adds its add_loss() terms' values
+                    ctx.extra = call_losses(self.layer)
                 return out.data
         ts = []
         for a in xs:
