@@ -176,3 +176,18 @@ def test_application_argument_errors(tmp_path, monkeypatch):
         apps.VGG16(classes=10)
     with pytest.raises(ValueError, match="at least 32x32"):
         apps.MobileNet(weights=None, input_shape=(16, 16, 3), include_top=False)
+
+
+@pytest.mark.parametrize("top,shape", [(True, (71, 71, 3)), (False, (79, 75, 3))])
+def test_xception_matches_keras(tmp_path, top, shape):
+    keras = _keras()
+    rng = np.random.default_rng(5)
+    km = keras.applications.Xception(weights=None, include_top=top, input_shape=shape, classes=4,
+                                     pooling=None if top else "max")
+    _random_bn(keras, km, rng)
+    x = rng.uniform(0, 255, (2,) + shape).astype(np.float32)
+    fm = _compare(keras, km, lambda p: apps.Xception(weights=p, include_top=top, input_shape=shape, classes=4,
+                                                    pooling=None if top else "max"),
+                  x, tmp_path, "weights.h5", keras.applications.xception.preprocess_input,
+                  apps.xception.preprocess_input)
+    assert fm.name == km.name and len(fm.layers) == len(km.layers)

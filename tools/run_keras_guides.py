@@ -15,7 +15,8 @@ How a guide is run (one subprocess per guide, a wall-clock timeout each):
   ``sys.meta_path`` finder (``keras.X.Y`` -> ``fusednet.X.Y``, else attribute ``Y`` of
   ``fusednet.X``). ``--backend keras`` runs real Keras 3 (``KERAS_BACKEND=torch``) through the same
   harness, so the two figures are comparable on this machine.
-* No network: ``keras.utils.get_file`` and dataset loaders other than MNIST raise ``NeedsData``.
+* No network: ``keras.utils.get_file`` and dataset loaders other than MNIST raise ``NeedsData``;
+  fusednet's missing-pretrained-weights error ("does not download") counts the same way.
   MNIST is served from the shared IDX test split (``../shared/data/mnist``, or ``--mnist DIR``):
   10,000 test images tiled to the 60,000-image training shape, so shapes match the guide; the
   numbers learnt are meaningless, only whether the code runs is measured.
@@ -253,7 +254,8 @@ def _classify(e, s, text, failed_names):
     tb = traceback.extract_tb(e.__traceback__)
     where = next((f"{pathlib.Path(f.filename).name}:{f.lineno}" for f in reversed(tb)
                   if "fusednet" in f.filename or "keras" in f.filename), "")
-    if isinstance(e, NeedsData) or "URL fetch failure" in msg:
+    if isinstance(e, NeedsData) or "URL fetch failure" in msg or \
+            (isinstance(e, FileNotFoundError) and "does not download" in msg):   # pretrained weights
         kind = "needs data"
     elif FOREIGN.search(text) or re.search(r"tensorflow|jax|tfds", msg):
         kind = "tf/jax"
