@@ -13,6 +13,33 @@ _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
+_MODE_TEXT = {"caffe": 'Keras "caffe" mode: RGB [0, 255] → BGR minus the ImageNet mean',
+              "tf": 'Keras "tf" mode: RGB [0, 255] → [-1, 1]',
+              "torch": '"torch" mode: RGB [0, 255] → [0, 1], minus mean, over std'}
+
+
+def family_preprocess(mode, family, module):
+    """The ``preprocess_input`` of one model family: :func:`preprocess_input` with ``mode`` fixed,
+    documented for ``family`` (its module's public function)."""
+    def family_preprocess_input(x, data_format=None):
+        return preprocess_input(x, data_format=data_format, mode=mode)
+    family_preprocess_input.__name__ = family_preprocess_input.__qualname__ = "preprocess_input"
+    family_preprocess_input.__module__ = f"fusednet.applications.{module}"
+    family_preprocess_input.__doc__ = f"""{family} preprocessing ({_MODE_TEXT[mode]}).
+
+    Args:
+        x: ``[..., H, W, 3]`` RGB images in [0, 255].
+        data_format: only channels last.
+
+    Returns:
+        float32 array of the same shape.
+
+    Example:
+        >>> x = fusednet.applications.{module}.preprocess_input(images)
+    """
+    return family_preprocess_input
+
+
 def preprocess_input(x, data_format=None, mode="caffe"):
     """ImageNet preprocessing of RGB images in [0, 255] (channels last), as Keras does it.
 

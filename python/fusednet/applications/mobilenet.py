@@ -5,7 +5,7 @@ The top is a 1x1 convolution ``conv_preds`` on the pooled features (not a Dense)
 from .. import layers
 from ..models import Model
 from .imagenet_utils import (decode_predictions, load_weights_file, obtain_input_shape,
-                             preprocess_input as _preprocess, resolve_weights)
+                             family_preprocess, resolve_weights)
 
 __all__ = ["MobileNet", "preprocess_input", "decode_predictions"]
 
@@ -102,17 +102,4 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     return model
 
 
-def preprocess_input(x, data_format=None):
-    """MobileNet preprocessing (Keras "tf" mode): RGB [0, 255] → [-1, 1].
-
-    Args:
-        x: ``[..., H, W, 3]`` RGB images in [0, 255].
-        data_format: only channels last.
-
-    Returns:
-        float32 array of the same shape.
-
-    Example:
-        >>> x = fusednet.applications.mobilenet.preprocess_input(images)
-    """
-    return _preprocess(x, data_format=data_format, mode="tf")
+preprocess_input = family_preprocess("tf", "MobileNet", "mobilenet")

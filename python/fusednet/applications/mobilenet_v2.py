@@ -3,7 +3,7 @@ residual blocks (1x1 expand → 3x3 depthwise → 1x1 linear projection, ReLU6),
 from .. import layers
 from ..models import Model
 from .imagenet_utils import (decode_predictions, correct_pad, load_weights_file, obtain_input_shape,
-                             preprocess_input as _preprocess, resolve_weights)
+                             family_preprocess, resolve_weights)
 
 __all__ = ["MobileNetV2", "preprocess_input", "decode_predictions"]
 
@@ -105,17 +105,4 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     return model
 
 
-def preprocess_input(x, data_format=None):
-    """MobileNetV2 preprocessing (Keras "tf" mode): RGB [0, 255] → [-1, 1].
-
-    Args:
-        x: ``[..., H, W, 3]`` RGB images in [0, 255].
-        data_format: only channels last.
-
-    Returns:
-        float32 array of the same shape.
-
-    Example:
-        >>> x = fusednet.applications.mobilenet_v2.preprocess_input(images)
-    """
-    return _preprocess(x, data_format=data_format, mode="tf")
+preprocess_input = family_preprocess("tf", "MobileNetV2", "mobilenet_v2")

@@ -3,7 +3,7 @@ weight layout, so Keras's ``resnet50_weights_tf_dim_ordering_tf_kernels[_notop].
 ``.weights.h5`` files load by name (:func:`fusednet.io.keras_h5.load_keras_weights`)."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import (decode_predictions, load_weights_file, obtain_input_shape, preprocess_input as _preprocess,
+from .imagenet_utils import (decode_predictions, load_weights_file, obtain_input_shape, family_preprocess,
                              resolve_weights)
 
 __all__ = ["ResNet50", "ResNet101", "ResNet152", "preprocess_input", "decode_predictions"]
@@ -124,17 +124,4 @@ for _f in (ResNet50, ResNet101, ResNet152):
     _f.__doc__ = _DOC.format(who=_f.__name__, lower=_f.__name__.lower())
 
 
-def preprocess_input(x, data_format=None):
-    """ResNet preprocessing (Keras "caffe" mode): RGB [0, 255] → BGR minus the ImageNet mean.
-
-    Args:
-        x: ``[..., H, W, 3]`` RGB images in [0, 255].
-        data_format: only channels last.
-
-    Returns:
-        float32 array of the same shape.
-
-    Example:
-        >>> x = fusednet.applications.resnet50.preprocess_input(images)
-    """
-    return _preprocess(x, data_format=data_format, mode="caffe")
+preprocess_input = family_preprocess("caffe", "ResNet", "resnet")

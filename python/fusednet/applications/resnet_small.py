@@ -5,7 +5,7 @@ follow ``keras.applications``. Padding is PyTorch's (symmetric): explicit ZeroPa
 every strided convolution, so the outputs match torchvision's to float32 rounding."""
 from .. import layers
 from ..models import Model
-from .imagenet_utils import load_weights_file, obtain_input_shape, preprocess_input as _preprocess, resolve_weights
+from .imagenet_utils import load_weights_file, obtain_input_shape, family_preprocess, resolve_weights
 
 __all__ = ["ResNet18", "ResNet34", "preprocess_input"]
 
@@ -119,17 +119,4 @@ ResNet18.__doc__ = _DOC.format(who="ResNet18")
 ResNet34.__doc__ = _DOC.format(who="ResNet34")
 
 
-def preprocess_input(x, data_format=None):
-    """torchvision preprocessing ("torch" mode): RGB [0, 255] → [0, 1], minus mean, over std.
-
-    Args:
-        x: ``[..., H, W, 3]`` RGB images in [0, 255].
-        data_format: only channels last.
-
-    Returns:
-        float32 array of the same shape.
-
-    Example:
-        >>> x = fusednet.applications.resnet_small.preprocess_input(images)
-    """
-    return _preprocess(x, data_format=data_format, mode="torch")
+preprocess_input = family_preprocess("torch", "torchvision ResNet", "resnet_small")

@@ -6,7 +6,7 @@ fc1 (4096) → fc2 (4096) → predictions."""
 from .. import layers
 from ..models import Model
 from .imagenet_utils import (decode_predictions, load_weights_file, obtain_input_shape,
-                             preprocess_input as _preprocess, resolve_weights)
+                             family_preprocess, resolve_weights)
 
 __all__ = ["VGG16", "VGG19", "preprocess_input", "decode_predictions"]
 
@@ -90,17 +90,4 @@ for _f in (VGG16, VGG19):
     _f.__doc__ = _DOC.format(who=_f.__name__, lower=_f.__name__.lower())
 
 
-def preprocess_input(x, data_format=None):
-    """VGG preprocessing (Keras "caffe" mode): RGB [0, 255] → BGR minus the ImageNet mean.
-
-    Args:
-        x: ``[..., H, W, 3]`` RGB images in [0, 255].
-        data_format: only channels last.
-
-    Returns:
-        float32 array of the same shape.
-
-    Example:
-        >>> x = fusednet.applications.vgg16.preprocess_input(images)
-    """
-    return _preprocess(x, data_format=data_format, mode="caffe")
+preprocess_input = family_preprocess("caffe", "VGG", "vgg")

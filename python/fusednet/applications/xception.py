@@ -7,7 +7,7 @@ Keras's defaults (epsilon 1e-3); the unnamed shortcut convolutions / BNs get Ker
 from .. import layers
 from ..models import Model
 from .imagenet_utils import (decode_predictions, load_weights_file, obtain_input_shape,
-                             preprocess_input as _preprocess, resolve_weights)
+                             family_preprocess, resolve_weights)
 
 __all__ = ["Xception", "preprocess_input", "decode_predictions"]
 
@@ -101,17 +101,4 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     return model
 
 
-def preprocess_input(x, data_format=None):
-    """Xception preprocessing (Keras "tf" mode): RGB [0, 255] → [-1, 1].
-
-    Args:
-        x: ``[..., H, W, 3]`` RGB images in [0, 255].
-        data_format: only channels last.
-
-    Returns:
-        float32 array of the same shape.
-
-    Example:
-        >>> x = fusednet.applications.xception.preprocess_input(images)
-    """
-    return _preprocess(x, data_format=data_format, mode="tf")
+preprocess_input = family_preprocess("tf", "Xception", "xception")
