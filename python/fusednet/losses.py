@@ -495,15 +495,13 @@ def _masked_python_losses(per, mask):
     the valid ones). Values whose leading axes do not match the mask are left unmasked (Keras
     applies it only where it broadcasts; a per-sample loss [B] of a sequence output is one)."""
     from . import functional as F
-    from .trainers.masks import EPSILON
+    from .trainers.masks import valid_scale
     m = mask.data if isinstance(mask, Tensor) else mask
     if m is None or per.ndim < 2 or tuple(per.shape[:2]) != tuple(m.shape):
         return per
     if m.device != per.data.device:
         m = m.to(per.data.device)
-    total = float(m.shape[0] * m.shape[1])
-    valid = float(_C.reduce("sum", m if m.device == "cpu" else m.to("cpu")).numpy())
-    w = _C.scale(m, total / (valid + EPSILON))
+    w = _C.scale(m, valid_scale(m))
     if per.ndim > 2:
         w = w.reshape(*m.shape, *([1] * (per.ndim - 2)))
     return F.mul(per, Tensor._wrap(w))

@@ -28,11 +28,7 @@ def _shortcut(x, filters):
 def _down_block(x, f1, f2, block, relu_first):
     """Two separable units and a 3x3 stride-2 max pool, plus a projection shortcut."""
     r = _shortcut(x, f2)
-    if relu_first:
-        x = _sep_bn(x, f1, f"block{block}_sepconv1")
-    else:                                   # block 2 starts from block1's ReLU output
-        x = layers.SeparableConv2D(f1, 3, padding="same", use_bias=False, name=f"block{block}_sepconv1")(x)
-        x = layers.BatchNormalization(axis=-1, name=f"block{block}_sepconv1_bn")(x)
+    x = _sep_bn(x, f1, f"block{block}_sepconv1", relu_first)    # block 2 starts after block1's ReLU
     x = _sep_bn(x, f2, f"block{block}_sepconv2")
     x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{block}_pool")(x)
     return layers.add([x, r])

@@ -114,8 +114,7 @@ class Context:
         self.__dict__.clear()
 
 
-_TRAINING_ARG = {}
-_CALL_PARAMS = {}
+_CALL_SIG = {}
 
 
 def walk_layers(roots):
@@ -150,22 +149,31 @@ def call_losses(layer):
     return out
 
 
-def _call_params(cls):
-    """Names of ``cls.call``'s positional parameters after ``inputs`` (cached per class)."""
-    names = _CALL_PARAMS.get(cls)
-    if names is None:
+def _call_signature(cls):
+    """``(names of cls.call's positional parameters after inputs, whether it takes training)``,
+    read once per class."""
+    sig = _CALL_SIG.get(cls)
+    if sig is None:
         import inspect
         try:
-            ps = list(inspect.signature(cls.call).parameters.values())[2:]     # self, inputs
-            names = tuple(p.name for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+            params = inspect.signature(cls.call).parameters
+            ps = list(params.values())[2:]                                   # self, inputs
+            sig = (tuple(p.name for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)),
+                   "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values()))
         except (TypeError, ValueError):
-            names = ("training",)
-        _CALL_PARAMS[cls] = names
-    return names
+            sig = (("training",), True)
+        _CALL_SIG[cls] = sig
+    return sig
 
 
 def _is_tensor_like(v):
     return isinstance(v, (KerasTensor, Tensor, _C.Array, np.ndarray))
+
+
+def is_symbolic(inputs):
+    """True for a KerasTensor or a list / tuple starting with one (a call that builds a graph)."""
+    return isinstance(inputs, KerasTensor) or (
+        isinstance(inputs, (list, tuple)) and bool(inputs) and isinstance(inputs[0], KerasTensor))
 
 
 def call_layer(layer, x, training=None, **kwargs):
@@ -173,24 +181,9 @@ def call_layer(layer, x, training=None, **kwargs):
     (Keras inspects the signature the same way: ``def call(self, inputs)`` is allowed). A layer
     called with several positional tensors (``call(self, a, b)``, see ``Layer.__call__``) gets
     them back as separate arguments."""
-    cls = type(layer)
-    if layer.__dict__.get("_positional_arity") and isinstance(x, (list, tuple)):
-        return _call_takes_training(cls, layer, x, training, kwargs, spread=True)
-    return _call_takes_training(cls, layer, x, training, kwargs)
-
-
-def _call_takes_training(cls, layer, x, training, kwargs, spread=False):
-    takes = _TRAINING_ARG.get(cls)
-    if takes is None:
-        import inspect
-        try:
-            params = inspect.signature(cls.call).parameters
-            takes = "training" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-        except (TypeError, ValueError):
-            takes = True
-        _TRAINING_ARG[cls] = takes
+    spread = layer.__dict__.get("_positional_arity") and isinstance(x, (list, tuple))
     args = tuple(x) if spread else (x,)
-    if takes:
+    if _call_signature(type(layer))[1]:
         return layer.call(*args, training=training, **kwargs)
     return layer.call(*args, **kwargs)
 
@@ -486,8 +479,7 @@ class Layer:
     def __call__(self, inputs, *args, training=None, **kwargs):
         if args:
             inputs, training = self._bind_positional(inputs, args, training, kwargs)
-        symbolic = isinstance(inputs, KerasTensor) or (
-            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
+        symbolic = is_symbolic(inputs)
         if symbolic and kwargs.get("mask") is not None:
             if not isinstance(kwargs["mask"], KerasTensor):
                 raise TypeError(f"{type(self).__name__} '{self.name}': mask= in a model must be a KerasTensor "
@@ -523,7 +515,7 @@ class Layer:
         ``training`` / ``mask`` and non-tensor values become keyword arguments; tensors right
         after ``inputs`` (``call(self, a, b)`` called as ``layer(a, b)``) become more inputs of
         the same node, handed back to ``call`` as separate arguments."""
-        names = _call_params(type(self))
+        names = _call_signature(type(self))[0]
         if len(args) > len(names):
             raise TypeError(f"{type(self).__name__} '{self.name}': call() takes {1 + len(names)} positional "
                             f"argument(s) after self, got {1 + len(args)}")
@@ -628,7 +620,7 @@ class Layer:
                                       np.int64 if str(k.dtype).startswith(("int", "uint")) else np.float32))
                       for k in kts]
                 with no_grad():
-                    y = call_layer(self, xs if isinstance(inputs, list) else xs[0], False)
+                    y = call_layer(self, xs if isinstance(inputs, list) else xs[0], False, **self.graph_call_kwargs())
                 self.__dict__.pop("_call_losses", None)
                 if not isinstance(y, Tensor):
                     return self.compute_output_shape(shapes)

@@ -8,7 +8,7 @@ separate reverse pass), and the two are merged. Each half is one native call eac
 from .. import _C
 from .base import Context, KerasTensor, Layer
 from .recurrent import _RNN
-from .rnn_state import eager_multi_call, split_grads, symbolic_multi_call
+from .rnn_state import eager_multi_call, split_grads, symbolic_multi_call, with_initial_state
 
 __all__ = ["Bidirectional"]
 
@@ -86,9 +86,7 @@ class Bidirectional(Layer):
 
     def __call__(self, inputs, training=None, initial_state=None, **kwargs):
         # initial_state: the forward half's states then the backward half's (Keras)
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [inputs, *states]
+        inputs = with_initial_state(inputs, initial_state)
         if isinstance(inputs, (list, tuple)) and len(inputs) not in (1, 1 + 2 * self._n_half):
             raise ValueError(f"Bidirectional '{self.name}': expected [x] plus {2 * self._n_half} initial states "
                              f"(forward then backward), got {len(inputs)} inputs")

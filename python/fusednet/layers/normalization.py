@@ -135,9 +135,9 @@ def _masked_forward(name, x, mask, gd, bd, mm, mv, momentum, eps):
     m, m3, n = _bn_mask(name, x, mask)
     c = x.shape[-1]
     rows = x.size // c if c else 0
-    mean = _C.batch_norm_mean(_C.batch_norm_sums(_C.binary("mul", x, m3)), n)
-    xc = _C.binary("add", _C.binary("mul", x, m3),
-                   _C.binary("mul", _C.binary("sub", _C.full([], 1.0), m3), mean))
+    xm = _C.binary("mul", x, m3)
+    mean = _C.batch_norm_mean(_C.batch_norm_sums(xm), n)
+    xc = _C.binary("add", xm, _C.binary("mul", _C.binary("sub", _C.full([], 1.0), m3), mean))
     s2 = np.asarray(_C.batch_norm_sums(xc, mean), np.float64) * (rows / n if n else 0.0)
     y, inv = _C.batch_norm_forward_finish(x, gd, bd, mm, mv, mean, s2, rows, momentum, eps)
     return y, mean, inv, (m3, n)

@@ -21,9 +21,9 @@ from .. import initializers as _init
 from .. import random as _random
 from .. import regularizers as _reg
 from ..tensor import Function, Tensor, _state
-from .base import Context, KerasTensor, Layer
+from .base import Context, KerasTensor, Layer, is_symbolic
 from .embedding import attached_mask
-from .rnn_state import StatefulMixin, split_grads, symbolic_multi_call
+from .rnn_state import StatefulMixin, split_grads, symbolic_multi_call, with_initial_state
 from .masks import check_mask
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -170,11 +170,8 @@ class _RNN(StatefulMixin, Layer):
 
     # ------------------------------------------------------------------ calls
     def __call__(self, inputs, training=None, initial_state=None, mask=None, **kwargs):
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [inputs, *states]
-        symbolic = isinstance(inputs, KerasTensor) or (
-            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
+        inputs = with_initial_state(inputs, initial_state)
+        symbolic = is_symbolic(inputs)
         if symbolic and mask is not None and not isinstance(mask, KerasTensor):
             raise TypeError(f"{type(self).__name__} '{self.name}': mask= in a model must be a KerasTensor (e.g. an "
                             f"Input), got {type(mask).__name__}")

@@ -21,9 +21,9 @@ import inspect
 from .. import functional as F
 from .. import ops as _ops
 from ..tensor import Tensor
-from .base import KerasTensor, Layer, unique_name
+from .base import KerasTensor, Layer, is_symbolic, unique_name
 from .recurrent import GRU, LSTM, SimpleRNN, share_weights
-from .rnn_state import symbolic_multi_call
+from .rnn_state import symbolic_multi_call, with_initial_state
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN"]
 
@@ -341,11 +341,8 @@ class RNN(Layer, metaclass=_RNNMeta):
         return [out] + [None] * self._n_states if self.return_state else out
 
     def __call__(self, inputs, training=None, initial_state=None, mask=None, **kwargs):
-        if initial_state is not None:
-            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-            inputs = [inputs, *states]
-        symbolic = isinstance(inputs, KerasTensor) or (
-            isinstance(inputs, (list, tuple)) and inputs and isinstance(inputs[0], KerasTensor))
+        inputs = with_initial_state(inputs, initial_state)
+        symbolic = is_symbolic(inputs)
         if symbolic and self.return_state:
             shapes = [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
             self._maybe_build(shapes)

@@ -191,6 +191,15 @@ def symbolic_multi_call(layer, inputs, shapes, mask=None):
     return layer._record_call(list(ins) if len(ins) > 1 else ins[0], outs)
 
 
+def with_initial_state(inputs, initial_state):
+    """A recurrent call's inputs: ``x`` alone, or ``[x, states...]`` when ``initial_state`` is
+    given (one state or a list)."""
+    if initial_state is None:
+        return inputs
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    return [inputs, *states]
+
+
 def split_grads(dy, count):
     """A multi-output backward's gradient as a list of ``count`` entries (None where none)."""
     if isinstance(dy, list):

@@ -18,7 +18,8 @@ from .. import _C
 from .. import random as _random
 from ..tensor import Tensor
 from ..distribution import sync as _sync
-from .data_parallel_eval import evaluate_data_parallel, metrics_over_ranks, predict_data_parallel, shard_batches
+from .data_parallel_eval import (custom_host_arrays, custom_shards, evaluate_data_parallel, metrics_over_ranks,
+                                 predict_data_parallel, shard_batches)
 from .epoch_iterator import BatchSource, as_source, check_no_targets, peek, resumed
 from .grad_buckets import GradBuckets, NcclGrads
 from .data_adapters import host_np
@@ -210,17 +211,11 @@ def fit_custom_data_parallel(model, dist, x, y, sample_weight, batch_size, epoch
     Arrays only (a dataset / generator raises).
     """
     from ..optimizers import Optimizer
-    from .steps import _first_len, _map
     from .logs import log_values
     comm = dist.comm
     N, r = comm.size, comm.rank
-    if as_source(x, "fit") is not None:
-        raise ValueError("fit: an overridden train_step under DataParallel takes NumPy arrays / Arrays / "
-                         "Tensors (not a dataset or generator)")
-    hx = _map(lambda v: np.asarray(host_np(v) if not isinstance(v, np.ndarray) else v), x)
-    n = _first_len(hx)
-    hy = None if y is None else _map(lambda v: np.asarray(host_np(v) if not isinstance(v, np.ndarray) else v), y)
-    hw = None if sample_weight is None else np.asarray(sample_weight)
+    host = custom_host_arrays(x, y, sample_weight, "fit")
+    n = host[3]
     steps = int(math.ceil(n / batch_size))
     if steps_per_epoch is not None:
         steps = min(steps, int(steps_per_epoch))
@@ -233,8 +228,12 @@ def fit_custom_data_parallel(model, dist, x, y, sample_weight, batch_size, epoch
 
     def summed(grads_and_vars):
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
-        host = [np.asarray(host_np(g.data if isinstance(g, Tensor) else g), np.float32) for g, _ in pairs]
-        flat = np.concatenate([h.ravel() for h in host]) if host else np.zeros(0, np.float32)
+        host = [host_np(g.data if isinstance(g, Tensor) else g) for g, _ in pairs]
+        flat = np.empty(sum(h.size for h in host), np.float32)      # one buffer, one allreduce
+        k = 0
+        for h in host:
+            flat[k:k + h.size] = h.ravel()
+            k += h.size
         flat *= np.float32(share[0])
         comm.allreduce_sum_(flat)
         out, k = [], 0
@@ -252,16 +251,9 @@ def fit_custom_data_parallel(model, dist, x, y, sample_weight, batch_size, epoch
             if r != 0:
                 _random.next_key()
             perm = np.asarray(_C.permutation(n, key[0], key[1])).astype(np.int64)
-        for k in range(steps):
-            start, nb = k * batch_size, min(batch_size, n - k * batch_size)
-            if nb < N:
-                continue
-            lo, hi = start + (r * nb) // N, start + ((r + 1) * nb) // N
-            idx = np.arange(lo, hi) if perm is None else perm[lo:hi]
-            take = (lambda a: a[idx])
-            tx, ty, tw = model._tensor_batch(_map(take, hx), None if hy is None else _map(take, hy),
-                                             None if hw is None else take(hw), "fit")
-            yield model._pack(tx, ty, tw), hi - lo, nb
+        for data, nl, nb in custom_shards(model, comm, host, batch_size, steps, "fit", perm):
+            if nb >= N:                    # a batch with an empty shard is skipped on every rank
+                yield data, nl, nb
 
     def run_epoch(epoch):
         first, feed = peek(resumed(model, epoch_batches()))

@@ -14,13 +14,13 @@ import math
 import numpy as np
 
 from .. import _C
-from .data_adapters import host_np
+from .data_adapters import as_host_array, host_np
 from .epoch_iterator import as_source, check_no_targets
 from .logs import _cb_module, probs, reg_penalty
 from .sample_weights import map_weights, weighted_loss_sum
 
 __all__ = ["shard_rows", "shard_batches", "metrics_over_ranks", "evaluate_data_parallel",
-           "predict_data_parallel"]
+           "predict_data_parallel", "custom_host_arrays", "custom_shards"]
 
 
 def shard_rows(comm, nb):
@@ -220,33 +220,43 @@ def predict_data_parallel(model, dist, x, batch_size, steps, callbacks):
 
 
 # ---------------------------------------------------------------------- overridden steps
-def _custom_shards(model, comm, x, y, sw, batch_size, steps, what):
-    """This rank's rows of every global batch of arrays ``x`` / ``y`` / ``sw``, as the user step
-    gets them (``(data, rows)``; ``data`` None for an empty shard)."""
+_STEP = {"fit": "train_step", "evaluate": "test_step", "predict": "predict_step"}
+
+
+def custom_host_arrays(x, y, sw, what):
+    """The host arrays ``(x, y, sample_weight, n)`` an overridden step is fed from under
+    DataParallel (arrays only: every rank must slice the same rows)."""
     from .epoch_iterator import as_source
     from .steps import _first_len, _map
     if as_source(x, what) is not None:
-        raise ValueError(f"{what}: an overridden {'test' if what == 'evaluate' else 'predict'}_step under "
-                         f"DataParallel takes NumPy arrays / Arrays / Tensors (not a dataset or generator)")
-    host = (lambda v: np.asarray(host_np(v)) if not isinstance(v, np.ndarray) else v)
-    hx = _map(host, x)
-    hy = None if y is None else _map(host, y)
-    hw = None if sw is None else np.asarray(sw)
-    n = _first_len(hx)
-    nsteps = int(np.ceil(n / batch_size))
+        raise ValueError(f"{what}: an overridden {_STEP[what]} under DataParallel takes NumPy arrays / Arrays / "
+                         f"Tensors (not a dataset or generator)")
+    hx = _map(lambda v: as_host_array(v, f"{what}: x"), x)
+    hy = None if y is None else _map(lambda v: as_host_array(v, f"{what}: y"), y)
+    hw = None if sw is None else as_host_array(sw, f"{what}: sample_weight")
+    return hx, hy, hw, _first_len(hx)
+
+
+def custom_shards(model, comm, host, batch_size, steps, what, order=None):
+    """This rank's rows (:func:`shard_rows`) of every global batch of ``host`` (from
+    :func:`custom_host_arrays`; ``order``: a permutation of the rows, or None), as the user step
+    gets them: ``(data, rows, global rows)``, ``data`` None for an empty shard."""
+    from .steps import _map
+    hx, hy, hw, n = host
+    nsteps = int(math.ceil(n / batch_size))
     if steps is not None:
         nsteps = min(nsteps, int(steps))
-    N, r = comm.size, comm.rank
     for k in range(nsteps):
         start, nb = k * batch_size, min(batch_size, n - k * batch_size)
-        lo, hi = start + (r * nb) // N, start + ((r + 1) * nb) // N
+        lo, hi = shard_rows(comm, nb)
         if hi == lo:
-            yield None, 0
+            yield None, 0, nb
             continue
-        take = (lambda a: a[lo:hi])
+        idx = slice(start + lo, start + hi) if order is None else order[start + lo:start + hi]
+        take = (lambda a: a[idx])
         tx, ty, tw = model._tensor_batch(_map(take, hx), None if hy is None else _map(take, hy),
                                          None if hw is None else take(hw), what)
-        yield (model._pack(tx, ty, tw) if y is not None else tx), hi - lo
+        yield model._pack(tx, ty, tw), hi - lo, nb
 
 
 def _evaluate_custom_dp(model, comm, x, y, sample_weight, batch_size, steps, callbacks, return_dict, _callbacks):
@@ -260,7 +270,8 @@ def _evaluate_custom_dp(model, comm, x, y, sample_weight, batch_size, steps, cal
     model.reset_metrics()
     cbs.on_test_begin()
     logs, rows = {}, 0
-    for data, nl in _custom_shards(model, comm, x, y, sample_weight, batch_size or 32, steps, "evaluate"):
+    host = custom_host_arrays(x, y, sample_weight, "evaluate")
+    for data, nl, _ in custom_shards(model, comm, host, batch_size or 32, steps, "evaluate"):
         if data is not None:
             logs = log_values(model.test_step(data), "test_step")
             rows += nl
@@ -282,17 +293,14 @@ def _evaluate_custom_dp(model, comm, x, y, sample_weight, batch_size, steps, cal
 def _predict_custom_dp(model, comm, x, batch_size, steps, callbacks):
     """predict of a model overriding ``predict_step``: each rank runs it on its rows; every rank
     returns all outputs in input order (gathered per batch)."""
-    from .steps import _map, concat_step_outputs
+    from .steps import _map, concat_step_outputs, host_copy
+    host = custom_host_arrays(x, None, None, "predict")
     cbs = _cb_module().CallbackList(callbacks, add_history=False, add_progbar=False, model=model,
                                     verbose=0, epochs=1, steps=None)
     cbs.on_predict_begin()
     local = []
-    for data, nl in _custom_shards(model, comm, x, None, None, batch_size or 32, steps, "predict"):
-        if data is None:
-            local.append(None)
-            continue
-        local.append(_map(lambda v: np.array(host_np(v.data if hasattr(v, "data") and not isinstance(v, np.ndarray)
-                                                     else v), copy=True), model.predict_step(data)))
+    for data, nl, _ in custom_shards(model, comm, host, batch_size or 32, steps, "predict"):
+        local.append(None if data is None else _map(host_copy, model.predict_step(data)))
     parts = comm.allgather_obj(local)
     pieces = [p[b] for b in range(len(local)) for p in parts if p[b] is not None]
     if not pieces:

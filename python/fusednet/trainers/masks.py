@@ -67,6 +67,14 @@ def tape_output_mask(out, ctx):
     ctx.out_mask = None if m is None else (m.data if isinstance(m, Tensor) else m)
 
 
+def valid_scale(mask):
+    """Keras ``apply_mask``'s factor ``B·T / (valid + ε)`` of a [B, T] mask (a float): weighting
+    every position by ``mask`` times it makes the mean over all positions the mean over the valid
+    ones."""
+    total = float(mask.shape[0] * mask.shape[1])
+    return total / (float(_C.reduce("sum", mask).numpy()) + EPSILON)
+
+
 def masked_loss(loss, out, yb, n, mask, need_grad, fused):
     """(per-sample loss [n], grad or None) of a sequence output ``out`` [n, T, ...] whose mask
     ``mask`` [n, T] weights its positions as Keras does: weight ``mask * n·T / (valid + ε)`` on
@@ -76,9 +84,7 @@ def masked_loss(loss, out, yb, n, mask, need_grad, fused):
     if mask is None or out.ndim < 3 or tuple(mask.shape) != tuple(out.shape[:2]):
         return None
     per_pos, g = loss.compute(out, yb, 1.0 / n, need_grad, fused, per_sample=False)
-    total = float(mask.shape[0] * mask.shape[1])
-    valid = float(_C.reduce("sum", mask).numpy())
-    w = _C.scale(mask, total / (valid + EPSILON) / float(mask.shape[1]))   # 1/T: mean over steps
+    w = _C.scale(mask, valid_scale(mask) / float(mask.shape[1]))   # 1/T: mean over steps
     per = _C.reduce("sum", _C.binary("mul", per_pos.reshape(mask.shape), w), [1], False)
     if g is not None:
         g = _C.binary("mul", g.reshape(*mask.shape, -1), w.reshape(*mask.shape, 1)).reshape(tuple(out.shape))

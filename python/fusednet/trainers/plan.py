@@ -312,16 +312,15 @@ class GraphPlan:
                 ctx.record, ctx.need_dx = record and training and st.active, st.need_dx
             if st.mask_in:                 # layer(x, mask=m): the value of m (last slot) is the mask
                 x = [vals[s] for s in st.in_slots[:-1]] if st.multi else vals[st.in_slots[0]]
-                masks = masks or [None] * self.nslots
                 em = _masks.explicit_mask(vals[st.in_slots[-1]])
                 in_m = ctx.input_mask = [em] + [None] * (len(st.in_slots) - 2) if st.multi else em
             else:
                 x = [vals[s] for s in st.in_slots] if st.multi else vals[st.in_slots[0]]
-            if not st.mask_in and masks is not None:
-                in_m = [masks[s] for s in st.in_slots]
-                in_m = (in_m if st.multi else in_m[0]) if any(m is not None for m in in_m) else None
-                if in_m is not None:
-                    ctx.input_mask = in_m
+                if masks is not None:
+                    in_m = [masks[s] for s in st.in_slots]
+                    in_m = (in_m if st.multi else in_m[0]) if any(m is not None for m in in_m) else None
+                    if in_m is not None:
+                        ctx.input_mask = in_m
             vals[st.out_slot] = st.fwd(ctx, x, training, st.out_slot in strip_slots)
             if masks is not None:
                 masks[st.out_slot] = _masks.step_output_mask(st.mlayer, x, in_m, st.tape, ctx)

@@ -68,6 +68,13 @@ def _tensor(a, dev):
     return Tensor._wrap(arr if dev == "cpu" else arr.to(dev))
 
 
+def host_copy(v):
+    """A ``predict_step`` result leaf (Tensor, Array or array-like) as an owned host NumPy array."""
+    if isinstance(v, (Tensor, _C.Array)):
+        return np.array(host_np(v.data if isinstance(v, Tensor) else v), copy=True)
+    return np.array(v, copy=True)
+
+
 def concat_step_outputs(outs):
     """The per-batch results of ``predict_step`` (arrays, or lists / dicts of them) joined along
     the batch axis, in the structure of the first."""
@@ -493,9 +500,7 @@ class Steps:
         outs = []
         for step, data in enumerate(epoch_data()):
             cbs.on_predict_batch_begin(step)
-            out = _map(lambda v: np.array(host_np(v.data if isinstance(v, Tensor) else v)
-                                          if isinstance(v, (Tensor, _C.Array)) else np.asarray(v), copy=True),
-                       self.predict_step(data))
+            out = _map(host_copy, self.predict_step(data))
             outs.append(out)
             cbs.on_predict_batch_end(step, {"outputs": out})
         if not outs:

@@ -104,6 +104,11 @@ class ExportContext:
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(a), name))
         return name
 
+    def not_equal_f32(self, x, value):
+        """float32 1.0 where ``x != value`` (an initializer of ``x``'s type), else 0.0: the mask
+        form (nonzero ids, explicit masks, Masking's real steps)."""
+        return self.node("Cast", [self.node("Not", [self.node("Equal", [x, value])[0]])[0]], to=1)[0]
+
     def const_i64(self, values, name_hint="shape"):
         """An int64 1-D initializer (shapes, axes, pads)."""
         return self.initializer(np.asarray(values, np.int64).reshape(-1), name_hint)

@@ -90,8 +90,7 @@ def _walk(ctx, model, in_names):
             m = ctx.node("Cast", [ins[-1]], to=1)[0]
             zero = ctx.initializer(np.float32(0.0), "zero_f")
             ins = ins[:-1]                              # [x] or [x, initial states...]
-            in_m = [ctx.node("Cast", [ctx.node("Not", [ctx.node("Equal", [m, zero])[0]])[0]], to=1)[0]] + \
-                [None] * (len(ins) - 1)
+            in_m = [ctx.not_equal_f32(m, zero)] + [None] * (len(ins) - 1)
         layer = node.layer
         out_m = None
         if _is_model(layer):

@@ -28,7 +28,7 @@ def _embedding(ctx, layer, inputs):
     if layer.mask_zero:         # the mask channel: 1.0 where the id is not 0
         zero = ctx.initializer(np.zeros((), np.int64), "zero_i64")
         ids = ctx.node("Cast", [inputs[0]], to=_INT64)[0]
-        ctx.out_mask = ctx.node("Cast", [ctx.node("Not", [ctx.node("Equal", [ids, zero])[0]])[0]], to=_FLOAT)[0]
+        ctx.out_mask = ctx.not_equal_f32(ids, zero)
     return y
 
 
@@ -187,7 +187,7 @@ def _masking(ctx, layer, inputs):
     # Keras: a step is real when any feature differs from mask_value; masked steps are zeroed
     x = inputs[0]
     v = ctx.initializer(np.float32(layer.mask_value), f"{layer.name}/mask_value")
-    real = ctx.node("Cast", [ctx.node("Not", [ctx.node("Equal", [x, v])[0]])[0]], to=_FLOAT)[0]
+    real = ctx.not_equal_f32(x, v)
     m = ctx.reduce("ReduceMax", real, [-1], keepdims=0)[0]
     prev = _in_mask(ctx)
     ctx.out_mask = m if prev is None else ctx.node("Mul", [m, prev])[0]
